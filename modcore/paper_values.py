@@ -1,0 +1,37 @@
+"""Values digitised from the paper's figures, shipped in ``modcore/data/`` (see its README).
+
+They are for side-by-side comparison in figures and scorecards, never for tuning.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from modcore import paths
+
+
+def load_csv(name: str) -> pd.DataFrame:
+    """``modcore/data/<name>.csv`` as a DataFrame; lines starting with ``#`` are comments."""
+    path = paths.DATA_DIR / f"{name}.csv"
+    if not path.exists():
+        known = sorted(p.stem for p in paths.DATA_DIR.glob("*.csv"))
+        raise ValueError(f"no data file {name!r} in {paths.DATA_DIR}; known: {', '.join(known)}")
+    return pd.read_csv(path, comment="#")
+
+
+def load_fig3_digitised() -> pd.DataFrame:
+    """Fig. 3's nine theory curves: samples needed for test loss 1.2 vs input dimension m.
+
+    Returns a (curve × m) table: index ``curve`` ("curve1" .. "curve9", largest n first),
+    integer columns m = 2..9, values n. Source: the authors' ``theoretical_m_vs_n.png``,
+    digitised by pixel analysis (±1-2 %), PAPER.md §4.3.
+    """
+    table = load_csv("fig3_digitised").pivot(index="curve", columns="m", values="n_needed")
+    table = table.loc[sorted(table.index, key=lambda name: int(name.removeprefix("curve")))]
+    table.columns = table.columns.astype(int)
+    return table.astype(float)
+
+
+# PAPER.md §4.2's consistency fit of Fig. 3 (shared c and Omega, p free per curve, P = inf,
+# d = 1): the project spec's own fit to the digitised curves, not numbers printed in the paper.
+FIG3_SPEC_FIT = {"c": 1.21, "omega": 1.51, "max_factor": 1.2}

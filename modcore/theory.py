@@ -1,0 +1,617 @@
+"""Closed forms and Monte Carlo for the linear random-feature model of Boopathy et al. (ICLR 2025).
+
+Setup (PAPER.md §2). The target has P features φ(x) ∈ R^{P×d} with i.i.d. N(0, 1) entries
+("white" features) and is y(x) = φ(x)ᵀθ with θ ~ N(0, Λ), Λ = diag(λ_1, ..., λ_P). The model
+uses the first p features, ŷ(x) = φ_{1:p}(x)ᵀθ̂, fitted by minimum-norm least squares on n
+samples, i.e. on d·n equations. Λ1 = diag(λ_1..λ_p) holds the features the model captures,
+Λ2 = diag(λ_{p+1}..λ_P) the ones it misses (they act like label noise).
+
+Losses: L_train = (1/n) Σ_j ‖y_j − ŷ(x_j)‖² over the training points (labels as trained on),
+L_test = E_x ‖y(x) − ŷ(x)‖². Every function returns their expectations over x, the features
+and θ.
+
+The arguments use the paper's symbols, so the formulas read as in the paper:
+
+    n      number of training samples        p      features the model uses (its parameters)
+    d      output dimension                  P      features of the target (may be inf)
+    m      input dimension                   b      input dimension of one module
+    K      number of modules                 c, omega   spectrum constants c and Ω
+    noise  variance σ² of the Gaussian noise added to each training label (each output)
+
+A *spectrum* argument is either an explicit 1-D array (λ_1, ..., λ_P) or a :class:`PowerLaw`,
+the paper's law λ_i = c[i^(−Ω^−m) − (i+1)^(−Ω^−m)], whose traces have closed forms for any P,
+P = inf included, so no array of P entries is ever built for the closed forms.
+
+numpy and scipy only (and threadpoolctl, to pin the Monte Carlo's BLAS threads): no torch, no
+files, no plotting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+from threadpoolctl import threadpool_limits
+
+# The Monte Carlo solves least squares through the Gram matrix (6-10x faster than an SVD;
+# PERF.md) only when |rows - columns| >= this fraction of max(rows, columns). Then the
+# design's condition number is at most (1 + sqrt(0.95)) / (1 - sqrt(0.95)) ~ 78, the Gram's
+# ~ 6e3, far from float64 trouble. Closer to the interpolation threshold, where the Gram is
+# ill-conditioned and Theorem 1's spike lives, the SVD-based np.linalg.lstsq is used.
+GRAM_MIN_RELATIVE_GAP = 0.05
+
+SOLVERS = ("auto", "svd", "gram")
+
+# BLAS threads inside the Monte Carlo. Each draw's matrices are small (up to ~1000 x 1000), where
+# a second thread buys little and, on a busy 2-core machine, costs a lot: lstsq of 100 x 200
+# took 3 ms with one thread and 199 ms with two while other jobs ran; benchmarks/theory.py
+# prints the comparison.
+MONTE_CARLO_BLAS_THREADS = 1
+
+
+# --- argument checks ---------------------------------------------------------------------
+
+
+def _first_bad(values: np.ndarray, bad: np.ndarray):
+    """The first offending entry, as a plain number, for an error message."""
+    return np.asarray(values)[np.asarray(bad)].ravel()[0].item()
+
+
+def _positive(name: str, value) -> np.ndarray:
+    array = np.asarray(value, dtype=float)
+    bad = ~(array > 0)  # also catches nan
+    if bad.any():
+        raise ValueError(f"{name} must be positive, got {name}={_first_bad(array, bad)!r}")
+    return array
+
+
+def _positive_int(name: str, value) -> np.ndarray:
+    array = _positive(name, value)
+    bad = array != np.round(array)
+    if bad.any():
+        raise ValueError(f"{name} must be a positive integer, got {name}={_first_bad(array, bad)!r}")
+    return array
+
+
+def _nonnegative(name: str, value) -> float:
+    if not value >= 0:  # also catches nan
+        raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
+    return float(value)
+
+
+def _output(value: np.ndarray, *inputs):
+    """Scalars in -> float out; any array in -> array out (numpy broadcasting)."""
+    if all(np.ndim(x) == 0 for x in inputs):
+        return float(value)
+    return value
+
+
+# --- F(n, p) -----------------------------------------------------------------------------
+
+
+def F(n, p):
+    """E‖R⁺‖_F² for R (n × p) with i.i.d. N(0, 1) entries: the paper's F(n, p).
+
+        F(n, p) = p / (n − p − 1)   if n ≥ p + 2
+                = n / (p − n − 1)   if p ≥ n + 2
+                = inf               if |n − p| ≤ 1   (interpolation threshold)
+
+    F is symmetric, F(n, p) = F(p, n), because ‖R⁺‖_F = ‖(Rᵀ)⁺‖_F. The first branch is the
+    mean trace of an inverse Wishart matrix. Vectorised over numpy arrays (broadcast);
+    scalars in give a float out. Enters Theorem 1 as F(d·n, p).
+
+    Source: Boopathy et al. (ICLR 2025), Appendix D (PAPER.md §3.1).
+    """
+    n_, p_ = np.broadcast_arrays(_positive("n", n), _positive("p", p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(n_ >= p_ + 2, p_ / (n_ - p_ - 1),
+                         np.where(p_ >= n_ + 2, n_ / (p_ - n_ - 1), np.inf))
+    return _output(value, n, p)
+
+
+# --- spectra -----------------------------------------------------------------------------
+
+
+def _check_power_law(m, c, omega) -> None:
+    if not m > 0:
+        raise ValueError(f"m (input dimension) must be positive, got m={m!r}")
+    if not c > 0:
+        raise ValueError(f"c must be positive, got c={c!r}")
+    if not omega > 1:
+        raise ValueError(f"omega must be > 1, got omega={omega!r}")
+
+
+def _tail_sum(p, alpha, c, P):
+    """Σ_{i=p+1}^{P} c[i^−α − (i+1)^−α] = c[(p+1)^−α − (P+1)^−α] (telescoping).
+
+    Written as c·(p+1)^−α·(1 − ((P+1)/(p+1))^−α) with expm1, which keeps full precision when
+    α is small (large m) and the two powers nearly cancel. P = inf gives c(p+1)^−α.
+    """
+    log_head = np.log1p(p)
+    head = np.exp(-alpha * log_head)
+    if np.isinf(P):
+        return c * head
+    return c * head * -np.expm1(-alpha * (np.log1p(P) - log_head))
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """The paper's feature spectrum, PAPER.md §4.1:
+
+        λ_i = c · [i^(−α) − (i+1)^(−α)],   α = Ω^(−m),   i = 1 .. P   (P = inf allowed)
+
+    The sums telescope: total variance Tr(Λ) = c[1 − (P+1)^−α] (→ c as P → inf),
+    Tr(Λ1) = Σ_{i≤p} λ_i = c[1 − (p+1)^−α], Tr(Λ2) = c[(p+1)^−α − (P+1)^−α].
+    As m grows α → 0, the spectrum flattens and more features are needed. For a module,
+    pass its input dimension b as ``m`` (PAPER.md §5.1).
+    """
+
+    m: float
+    c: float
+    omega: float
+    P: float = math.inf
+
+    def __post_init__(self):
+        _check_power_law(self.m, self.c, self.omega)
+        if not (self.P >= 1 and (math.isinf(self.P) or float(self.P).is_integer())):
+            raise ValueError(f"P must be a positive integer or inf, got P={self.P!r}")
+        object.__setattr__(self, "P", float(self.P))  # one type for comparisons and isinf
+
+    @property
+    def alpha(self) -> float:
+        """α = Ω^(−m), the spectrum's exponent."""
+        return self.omega ** -self.m
+
+    def traces(self, p):
+        """(Tr(Λ1), Tr(Λ2)) for the first p features; vectorised over p."""
+        p_ = np.asarray(p, dtype=float)
+        missed = _tail_sum(p_, self.alpha, self.c, self.P)
+        captured = self.c * -np.expm1(-self.alpha * np.log1p(p_))  # c[1 − (p+1)^−α]
+        return captured, missed
+
+
+def power_law_spectrum(m, c, omega, P) -> np.ndarray:
+    """(λ_1, ..., λ_P) with λ_i = c[i^(−Ω^−m) − (i+1)^(−Ω^−m)], PAPER.md §4.1.
+
+    Each term is computed as c·i^−α·(1 − (1 + 1/i)^−α) (expm1/log1p), so the tiny differences
+    at large i and small α keep full precision. P must be finite here; the closed forms take
+    ``PowerLaw(m, c, omega, P=math.inf)`` instead.
+    """
+    _check_power_law(m, c, omega)
+    if not (P >= 1 and not math.isinf(P) and float(P).is_integer()):
+        raise ValueError(f"P must be a finite positive integer, got P={P!r}")
+    alpha = omega ** -m
+    i = np.arange(1, int(P) + 1, dtype=float)
+    return c * np.exp(-alpha * np.log(i)) * -np.expm1(-alpha * np.log1p(1 / i))
+
+
+def _check_array_spectrum(spectrum) -> np.ndarray:
+    eigenvalues = np.asarray(spectrum, dtype=float)
+    if eigenvalues.ndim != 1 or eigenvalues.size == 0:
+        raise ValueError(f"spectrum must be a non-empty 1-D array or a PowerLaw, got shape {eigenvalues.shape}")
+    if not (np.all(np.isfinite(eigenvalues)) and np.all(eigenvalues >= 0)):
+        raise ValueError("spectrum must hold finite, non-negative eigenvalues")
+    return eigenvalues
+
+
+def n_features(spectrum) -> float:
+    """P: the number of target features of a spectrum (inf for an infinite power law)."""
+    if isinstance(spectrum, PowerLaw):
+        return spectrum.P
+    return float(_check_array_spectrum(spectrum).size)
+
+
+def spectrum_traces(spectrum, p):
+    """(Tr(Λ1), Tr(Λ2)): the variance of the first p features and of the rest.
+
+    ``spectrum`` is an array (λ_1..λ_P) or a :class:`PowerLaw` (closed form, any P). For an
+    array, p must be an integer ≤ P; the tail Tr(Λ2) is summed from the end so a small tail is
+    not lost to cancellation. Vectorised over p.
+    """
+    p_ = _positive("p", p)
+    P = n_features(spectrum)
+    if np.any(p_ > P):
+        raise ValueError(f"p must be <= P={P:g} (the target's features), got p={_first_bad(p_, p_ > P)!r}")
+    if isinstance(spectrum, PowerLaw):
+        captured, missed = spectrum.traces(p_)
+    else:
+        index = _positive_int("p", p).astype(int)
+        eigenvalues = _check_array_spectrum(spectrum)
+        heads = np.concatenate([[0.0], np.cumsum(eigenvalues)])
+        tails = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])
+        captured, missed = heads[index], tails[index]
+    return _output(captured, p), _output(missed, p)
+
+
+def _eigenvalues(spectrum) -> np.ndarray:
+    """The explicit eigenvalues, which the Monte Carlo needs (P finite)."""
+    if isinstance(spectrum, PowerLaw):
+        if math.isinf(spectrum.P):
+            raise ValueError("the Monte Carlo needs a finite number of features; got a PowerLaw with P=inf")
+        return power_law_spectrum(spectrum.m, spectrum.c, spectrum.omega, spectrum.P)
+    return _check_array_spectrum(spectrum)
+
+
+# --- Theorems 1 and 2 ----------------------------------------------------------------------
+
+
+def _losses_from_traces(captured, missed, n, n_params, d, noise, noisy_test):
+    """Theorem 1 from the traces; n_params is p (monolithic) or K·p (modular)."""
+    _positive("n", n)
+    _positive_int("d", d)
+    noise = _nonnegative("noise", noise)
+    dn = d * np.asarray(n, dtype=float)
+    unexplained = missed + noise  # the missed features act exactly like label noise
+    train = d * unexplained * np.maximum(0.0, 1 - n_params / dn)
+    with np.errstate(invalid="ignore"):
+        # 0 * inf at the threshold: with nothing unexplained the labels are fitted exactly
+        variance = np.where(unexplained > 0, unexplained * F(dn, n_params), 0.0)
+    bias = captured * np.maximum(0.0, 1 - dn / n_params)
+    test = d * (missed + variance + bias) + (d * noise if noisy_test else 0.0)
+    return train, test
+
+
+def monolithic_losses(spectrum, n, p, d=1, noise=0.0, *, noisy_test=False):
+    """Theorem 1: expected (train, test) loss of min-norm least squares on the first p features.
+
+        E[L_train] = d · (Tr(Λ2) + σ²) · max(0, 1 − p/(dn))
+        E[L_test]  = d · [ Tr(Λ2) + (Tr(Λ2) + σ²) · F(dn, p) + Tr(Λ1) · max(0, 1 − dn/p) ]
+                     (+ d·σ² if ``noisy_test``)
+
+    With σ² = ``noise`` = 0 this is PAPER.md §3.1: the train loss is 0 for p ≥ dn and tends
+    to d·Tr(Λ2) as n → inf; the test loss diverges at |dn − p| ≤ 1 (double descent in n and
+    in p) and tends to d·Tr(Λ2); for p > dn it holds the bias d·Tr(Λ1)(1 − dn/p).
+
+    Label noise (PAPER.md §3.1, [D]): the training labels carry i.i.d. N(0, σ²) noise on each
+    output; the train loss is measured against those noisy labels. By default the test loss
+    is against the clean target y(x); ``noisy_test=True`` measures it against noisy test
+    labels, which adds d·σ².
+
+    The formula is exact for any P (Theorem 1 is stated for P → inf: pass
+    ``PowerLaw(..., P=math.inf)``). n and p may be arrays (broadcast); scalars give floats.
+    Source: Boopathy et al. (ICLR 2025), Theorem 1; derivation and Monte-Carlo check in
+    PAPER.md §3.
+    """
+    _positive("p", p)
+    captured, missed = spectrum_traces(spectrum, p)
+    train, test = _losses_from_traces(captured, missed, n, np.asarray(p, dtype=float), d, noise, noisy_test)
+    return _output(train, n, p), _output(test, n, p)
+
+
+def modular_losses(spectrum, n, p, K, d=1, noise=0.0, *, noisy_test=False):
+    """Theorem 2: expected (train, test) loss of K modules with p features each (Kp in all).
+
+    The target is y(x) = K^(−1/2) Σ_k φ_k(x)ᵀθ_k with module features φ_k white and independent
+    across modules, θ_k ~ N(0, Λ^(b)); ``spectrum`` is the module spectrum Λ^(b) (e.g.
+    ``PowerLaw(b, c, omega)``), and Λ1^(b), Λ2^(b) split it at p. The model is the sum of the
+    K modules' first p features, fitted jointly by min-norm least squares:
+
+        E[L_train] = d · (Tr(Λ2^(b)) + σ²) · max(0, 1 − Kp/(dn))
+        E[L_test]  = d · [ Tr(Λ2^(b)) + (Tr(Λ2^(b)) + σ²) · F(dn, Kp)
+                           + Tr(Λ1^(b)) · max(0, 1 − dn/(Kp)) ]   (+ d·σ² if ``noisy_test``)
+
+    The K^(−1/2) cancels: min-norm predictions do not change when all features are scaled
+    alike, and the K modules' variances add up to one module's. This is Theorem 1 with Kp
+    parameters and the module traces; m does not enter. K = 1 is Theorem 1. When the modules
+    read the same x their features are correlated through the projections (which depend on
+    m); that leaves the underparameterised loss unchanged but not the overparameterised bias,
+    and is not modelled here (PAPER.md §5.3). Source: Boopathy et al. (ICLR 2025), Theorem 2;
+    derived form PAPER.md §5.3.
+    """
+    _positive("p", p)
+    K = _positive_int("K", K)
+    captured, missed = spectrum_traces(spectrum, p)
+    n_params = K * np.asarray(p, dtype=float)
+    train, test = _losses_from_traces(captured, missed, n, n_params, d, noise, noisy_test)
+    return _output(train, n, p, K), _output(test, n, p, K)
+
+
+# --- sample complexity ---------------------------------------------------------------------
+
+
+def _samples_needed_real(loss_target, missed, n_params, d, noise, noisy_test):
+    """The real n at which the underparameterised test loss equals loss_target (inf if never).
+
+    For dn ≥ q + 2 (q = n_params) there is no bias term and, with S = Tr(Λ2) + σ² and
+    floor = d·Tr(Λ2) (+ d·σ² if noisy_test), E[L_test] = floor + d·S·q/(dn − q − 1), which
+    decreases in n. Solving for equality: n = (q + 1 + d·S·q/(loss_target − floor)) / d,
+    and at least (q + 2)/d, the branch's first point.
+    """
+    floor = d * (missed + (noise if noisy_test else 0.0))
+    unexplained = missed + noise
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_real = (n_params + 1 + d * unexplained * n_params / (loss_target - floor)) / d
+    n_real = np.where(loss_target > floor, np.maximum(n_real, (n_params + 2) / d), np.inf)
+    return np.where(unexplained > 0, n_real, (n_params + 2) / d)
+
+
+def samples_needed(loss_target, spectrum, p, d=1, noise=0.0, *, K=1, noisy_test=False):
+    """Smallest integer n with d·n ≥ q + 2 and expected test loss ≤ loss_target (q = K·p).
+
+    The test loss is not monotone in n (double descent: it spikes at d·n ≈ q), so this is
+    defined, as for the paper's Fig. 3 (PAPER.md §4.2, "min n > p+1 with ..."), on the
+    underparameterised branch d·n ≥ q + 2, where the loss decreases in n. There
+
+        E[L_test](n) = d·Tr(Λ2) + d·(Tr(Λ2) + σ²)·q/(dn − q − 1)   (+ d·σ² if noisy_test),
+
+    so n* = ceil((q + 1 + d(Tr(Λ2) + σ²)q / (loss_target − d·Tr(Λ2) − [d·σ²])) / d), exact
+    (checked against the loss itself for rounding). It is inf when loss_target ≤ d·Tr(Λ2)
+    (+ d·σ²), the loss's limit as n → inf. A smaller n on the overparameterised branch
+    (d·n < q) may also reach the target; it is not considered.
+
+    K = 1 is the monolithic model of Theorem 1 (p features, ``spectrum`` of the input);
+    K > 1 is Theorem 2's modular model (K modules of p features, ``spectrum`` of one module).
+    Returns an integer-valued float (inf when unreachable); arrays for array p.
+    """
+    target = _positive("loss_target", loss_target)
+    _positive("p", p)
+    K_ = _positive_int("K", K)
+    d_ = _positive_int("d", d)
+    noise = _nonnegative("noise", noise)
+    _, missed = spectrum_traces(spectrum, p)
+    n_params = K_ * np.asarray(p, dtype=float)
+    n_real = _samples_needed_real(target, missed, n_params, d_, noise, noisy_test)
+    finite = np.isfinite(n_real)
+    n_star = np.where(finite, np.ceil(np.where(finite, n_real, 0.0)), np.inf)
+    # ceil of a float can land one off an exact integer: check the neighbours on the loss itself
+    first = np.ceil((n_params + 2) / d_)
+
+    def reaches(n):
+        return modular_losses(spectrum, np.maximum(n, 1.0), p, K, d, noise, noisy_test=noisy_test)[1] <= target
+
+    with np.errstate(invalid="ignore"):
+        n_star = np.where(finite & (n_star - 1 >= first) & reaches(n_star - 1), n_star - 1, n_star)
+        n_star = np.where(finite & ~reaches(np.where(finite, n_star, 1.0)), n_star + 1, n_star)
+    return _output(n_star, loss_target, p, K)
+
+
+def sample_complexity_vs_dimension(loss_target, m, b, K, p, c, omega, d=1, noise=0.0):
+    """Theorem 2's comparison: samples needed vs input dimension m, monolithic vs modular.
+
+    Both models have K·p parameters and P = inf. The monolithic model uses the first K·p
+    features of the spectrum PowerLaw(m, c, omega); the modular one has K modules of p
+    features, each with the module spectrum PowerLaw(b, c, omega). Returns
+    ``(n_monolithic, n_modular)``, each :func:`samples_needed` at every m (arrays shaped like
+    m). The modular value does not depend on m (Theorem 2); the monolithic one grows like
+    Ω^m as the spectrum flattens (PAPER.md §4.1). b > m is an error: a module cannot read
+    more input dimensions than there are.
+    """
+    m_ = _positive("m", m)
+    if np.any(b > m_):
+        raise ValueError(f"b (module input dimension) must be <= m, got b={b!r} and m={_first_bad(m_, b > m_)!r}")
+    monolithic = np.array([samples_needed(loss_target, PowerLaw(float(mi), c, omega), K * p, d, noise)
+                           for mi in m_.ravel()]).reshape(m_.shape)
+    modular = samples_needed(loss_target, PowerLaw(b, c, omega), p, d, noise, K=K)
+    return monolithic, np.full(m_.shape, modular)
+
+
+# --- fitting the spectrum constants to Fig. 3 -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamplesNeededFit:
+    """Result of :func:`fit_samples_needed`; arrays are (curves,) or (curves, len(m))."""
+
+    c: float
+    omega: float
+    p: np.ndarray          # fitted features per curve
+    n_fit: np.ndarray      # fitted samples needed (real-valued relaxation)
+    log_ratio: np.ndarray  # log(n_fit / n_needed)
+
+    @property
+    def max_factor(self) -> float:
+        """Worst point's factor between fit and data: exp(max |log ratio|)."""
+        return float(np.exp(np.abs(self.log_ratio).max()))
+
+    @property
+    def rms_log_ratio(self) -> float:
+        """Root mean square of log(n_fit / n_needed) over all points."""
+        return float(np.sqrt(np.mean(self.log_ratio ** 2)))
+
+
+# Starting points of the fit: a coarse grid, so the optimum does not depend on one guess.
+# Our choice; every start that converges lands on the same optimum for the Fig. 3 data.
+FIT_START_C = (0.8, 1.0, 1.2, 1.5, 2.0)
+FIT_START_OMEGA = (1.2, 1.5, 2.0, 3.0)
+
+
+def fit_samples_needed(m, n_needed, loss_target, d=1, *, c=None, omega=None) -> SamplesNeededFit:
+    """Fit c and Ω (shared) and p (one per curve) to curves of samples needed vs m.
+
+    Model (PAPER.md §4.2): each curve k is :func:`samples_needed` at P = inf, no noise, with
+    the spectrum PowerLaw(m, c, Ω) and p_k features, in its real-valued form (the ceiling
+    removed, which moves n by < 1/n):
+
+        n(m) = (p + 1 + d·T·p / (loss_target − d·T)) / d,   T = c(p + 1)^(−Ω^(−m)).
+
+    Minimises Σ_kj [log n(m_j; c, Ω, p_k) − log n_needed[k, j]]² with
+    scipy.optimize.least_squares (Levenberg-Marquardt) from each start of the grid
+    FIT_START_C × FIT_START_OMEGA (p_k started at n_needed[k, 0] / 3), keeping the best.
+    Passing ``c`` or ``omega`` fixes it (only p, and the other constant, are fitted).
+    ``n_needed`` is (curves, len(m)).
+    """
+    m_ = _positive("m", m)
+    data = _positive("n_needed", n_needed)
+    target = float(_positive("loss_target", loss_target))
+    d = int(_positive_int("d", d))
+    if data.ndim != 2 or data.shape[1] != m_.size:
+        raise ValueError(f"n_needed must be (curves, len(m)) = (*, {m_.size}), got shape {data.shape}")
+    if c is not None:
+        _check_power_law(1, c, 2)
+    if omega is not None:
+        _check_power_law(1, 1, omega)
+
+    def unpack(x):
+        c_ = math.exp(x[0]) if c is None else c
+        omega_ = 1 + math.exp(x[int(c is None)]) if omega is None else omega
+        return c_, omega_, np.exp(x[(c is None) + (omega is None):])
+
+    def predicted(x):
+        c_, omega_, p = unpack(x)
+        alpha = omega_ ** -m_                                    # (len(m),)
+        missed = _tail_sum(p[:, None], alpha[None, :], c_, math.inf)  # (curves, len(m))
+        # an unreachable target (d·T ≥ loss_target) becomes a huge finite n, which least
+        # squares can move away from; the optimum is far from it
+        missed = np.minimum(missed, (1 - 1e-12) * target / d)
+        return _samples_needed_real(target, missed, p[:, None], d, 0.0, False)
+
+    def residuals(x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (np.log(predicted(x)) - np.log(data)).ravel()
+
+    best = None
+    for c0 in FIT_START_C if c is None else (c,):
+        for omega0 in FIT_START_OMEGA if omega is None else (omega,):
+            x0 = np.concatenate([[math.log(c0)] if c is None else [],
+                                 [math.log(omega0 - 1)] if omega is None else [],
+                                 np.log(data[:, 0] / 3)])
+            if not np.all(np.isfinite(residuals(x0))):
+                continue
+            result = scipy.optimize.least_squares(residuals, x0, method="lm")
+            if np.all(np.isfinite(result.fun)) and (best is None or result.cost < best.cost):
+                best = result
+    if best is None:
+        raise RuntimeError("fit_samples_needed: no starting point gave finite residuals")
+    c_, omega_, p = unpack(best.x)
+    n_fit = predicted(best.x)
+    return SamplesNeededFit(c=float(c_), omega=float(omega_), p=p, n_fit=n_fit,
+                            log_ratio=np.log(n_fit) - np.log(data))
+
+
+# --- Monte Carlo -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonteCarloLosses:
+    """Mean and standard error of the mean of the train and test losses over n_trials draws."""
+
+    train_mean: float
+    train_se: float
+    test_mean: float
+    test_se: float
+    n_trials: int
+
+
+def _min_norm_solve(design: np.ndarray, labels: np.ndarray, solver: str) -> np.ndarray:
+    rows, cols = design.shape
+    if solver == "auto":
+        near_threshold = abs(rows - cols) < GRAM_MIN_RELATIVE_GAP * max(rows, cols)
+        solver = "svd" if near_threshold else "gram"
+    if solver == "svd":
+        return np.linalg.lstsq(design, labels, rcond=None)[0]
+    # min-norm solution: (AᵀA)⁻¹Aᵀy when A has full column rank, Aᵀ(AAᵀ)⁻¹y when full row rank.
+    # numpy's solve, not scipy's: alternating numpy's and scipy's BLAS libraries on these small
+    # matrices measured 10x slower on 2 cores.
+    if rows >= cols:
+        return np.linalg.solve(design.T @ design, design.T @ labels)
+    return design.T @ np.linalg.solve(design @ design.T, labels)
+
+
+def _simulate(eigenvalues, n, p, K, d, noise, noisy_test, n_trials, seed, solver) -> MonteCarloLosses:
+    """Monte Carlo of K modules (K = 1: the monolithic model); see simulate_modular."""
+    for name, value in (("n", n), ("p", p), ("K", K), ("d", d)):
+        _positive_int(name, value)
+    n, p, K, d = int(n), int(p), int(K), int(d)
+    noise = _nonnegative("noise", noise)
+    if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 2):
+        raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={n_trials!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got solver={solver!r}")
+    P = eigenvalues.size
+    if p > P:
+        raise ValueError(f"p must be <= P={P} (the target's features), got p={p!r}")
+    rng = np.random.default_rng(seed)
+    rows = d * n  # each sample gives d equations, one per output
+    scale = math.sqrt(K)
+    train, test = np.empty(n_trials), np.empty(n_trials)
+    with threadpool_limits(MONTE_CARLO_BLAS_THREADS, user_api="blas"):
+        for trial in range(n_trials):
+            features = rng.standard_normal((K, rows, P))                  # (modules, dn, P)
+            theta = np.sqrt(eigenvalues) * rng.standard_normal((K, P))   # (modules, P)
+            labels = np.einsum("krf,kf->r", features, theta) / scale     # (dn,)
+            labels += math.sqrt(noise) * rng.standard_normal(rows)
+            design = features[:, :, :p].transpose(1, 0, 2).reshape(rows, K * p) / scale  # (dn, Kp)
+            coef = _min_norm_solve(design, labels, solver)                # (Kp,)
+            residual = labels - design @ coef
+            train[trial] = residual @ residual / n
+            # White features: E_x ‖φ(x)ᵀe‖² = d‖e‖², so the test loss is exact given the draws.
+            error = theta.copy()
+            error[:, :p] -= coef.reshape(K, p)
+            test[trial] = d * np.sum(error ** 2) / K + (d * noise if noisy_test else 0.0)
+    root = math.sqrt(n_trials)
+    return MonteCarloLosses(train_mean=float(train.mean()), train_se=float(train.std(ddof=1) / root),
+                            test_mean=float(test.mean()), test_se=float(test.std(ddof=1) / root),
+                            n_trials=n_trials)
+
+
+def simulate_monolithic(spectrum, n, p, d=1, noise=0.0, *, noisy_test=False, n_trials=200,
+                        seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
+    """Monte Carlo of Theorem 1's model; compare with :func:`monolithic_losses`.
+
+    Each trial draws white features (d·n rows × P columns, i.i.d. N(0, 1), float64),
+    θ ~ N(0, Λ) and training-label noise N(0, σ²); fits the min-norm least-squares solution on
+    the first p columns; records the train loss (1/n)‖Y − Φ̂θ̂‖² against the noisy labels and
+    the test loss d·‖θ − θ̂‖² (θ̂ padded with zeros), which is E_x‖y(x) − ŷ(x)‖² exactly for
+    white features (+ d·σ² if ``noisy_test``). ``spectrum`` must have a finite P.
+
+    solver: "svd" (np.linalg.lstsq), "gram" (solve with AᵀA or AAᵀ) or "auto": the Gram
+    solve unless |dn − p| < GRAM_MIN_RELATIVE_GAP·max(dn, p). ``seed`` (int or sequence of
+    ints) seeds numpy's default generator: the same seed gives identical numbers.
+    """
+    return _simulate(_eigenvalues(spectrum), n, p, 1, d, noise, noisy_test, n_trials, seed, solver)
+
+
+def simulate_modular(spectrum, n, p, K, d=1, noise=0.0, *, noisy_test=False, n_trials=200,
+                     seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
+    """Monte Carlo of Theorem 2's model; compare with :func:`modular_losses`.
+
+    What is simulated: K modules, each with its own white features (d·n × P, i.i.d. N(0, 1),
+    independent across modules, as in PAPER.md §5.3's derivation, i.e. the projections are
+    known, Û_k = U_k) and its own θ_k ~ N(0, Λ^(b)), where ``spectrum`` is the module spectrum
+    with a finite P. Labels are y = K^(−1/2) Σ_k Φ_k θ_k + noise. The model's design matrix
+    is the K modules' first p columns side by side, scaled by K^(−1/2) (d·n × K·p); it is
+    fitted by min-norm least squares. The train loss is (1/n)‖Y − ŷ‖²; the test loss is
+    d·Σ_k ‖θ_k − θ̂_k‖² / K (+ d·σ² if ``noisy_test``), exact for white features. Solver and
+    seed as in :func:`simulate_monolithic`; K = 1 is that function.
+    """
+    return _simulate(_eigenvalues(spectrum), n, p, K, d, noise, noisy_test, n_trials, seed, solver)
+
+
+def deviation_in_standard_errors(expected, mean, se, *, atol=0.0):
+    """|expected − mean| / se: how many standard errors a Monte-Carlo mean is off.
+
+    Differences up to ``atol`` count as zero (e.g. a train loss of 1e-28 from rounding where
+    the closed form says 0), and 0/0 is 0. Vectorised.
+    """
+    gap = np.maximum(np.abs(np.asarray(expected, dtype=float) - mean) - atol, 0.0)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(gap == 0, 0.0, gap / se)
+    return _output(value, expected, mean, se)
+
+
+# Differences below this count as zero when comparing with Monte Carlo: a train loss that is 0
+# in exact arithmetic (p ≥ dn) comes out ~1e-30 in float64, with a standard error ~1e-32.
+ROUNDING_ATOL = 1e-12
+
+
+def compare_with_monte_carlo(spectrum, n, p, d=1, noise=0.0, *, K=1, noisy_test=False, n_trials=200,
+                             seed: int | Sequence[int], solver="auto") -> dict:
+    """One closed-form-vs-Monte-Carlo check, as a table row.
+
+    Theorem 1 (K = 1, :func:`monolithic_losses` vs :func:`simulate_monolithic`) or Theorem 2
+    (K > 1, :func:`modular_losses` vs :func:`simulate_modular`). Returns a dict with the
+    setting (n, p, K, d, noise), ``train_closed``, ``test_closed``, the Monte-Carlo
+    ``train_mc``, ``train_se``, ``test_mc``, ``test_se``, and ``deviation``: the larger of
+    the train and test gaps in standard errors (:func:`deviation_in_standard_errors`).
+    """
+    train, test = modular_losses(spectrum, n, p, K, d, noise, noisy_test=noisy_test)
+    mc = _simulate(_eigenvalues(spectrum), n, p, K, d, noise, noisy_test, n_trials, seed, solver)
+    deviation = max(deviation_in_standard_errors(train, mc.train_mean, mc.train_se, atol=ROUNDING_ATOL),
+                    deviation_in_standard_errors(test, mc.test_mean, mc.test_se, atol=ROUNDING_ATOL))
+    return dict(n=int(n), p=int(p), K=int(K), d=int(d), noise=float(noise), train_closed=train,
+                test_closed=test, train_mc=mc.train_mean, train_se=mc.train_se, test_mc=mc.test_mean,
+                test_se=mc.test_se, deviation=float(deviation))
