@@ -49,7 +49,7 @@
 # %% tags=["parameters"]
 loss_target = 1.2                          # test loss to reach (Fig. 3)
 m_values = [2, 3, 4, 5, 6, 7, 8, 9]        # input dimensions of Fig. 3
-m_max = 15                                 # our closed-form curves run from m = 2 to m_max
+m_max = 15                                 # closed-form curves run from m of 2 up to m_max
 p_values = [100, 1000, 10000, 100000]      # model features p of our closed-form curves
 c = 1.2                                    # spectrum scale for our curves (PAPER.md section 14's suggestion)
 omega = 1.5                                # spectrum base Omega for our curves (same source)

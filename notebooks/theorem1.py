@@ -63,7 +63,7 @@ n_max = 300         # largest n of the n-sweep
 p_fixed = 100       # p of the n-sweep
 n_fixed = 100       # n of the p-sweep
 p_max = 300         # largest p of the p-sweep (at most P)
-d = 1               # output dimension (Fig. 1 uses d = 1)
+d = 1               # output dimension (Fig. 1 uses d of 1)
 m = 3               # input dimension: sets the spectrum's exponent Omega^-m
 c = 1.2             # spectrum scale c (paper does not give Fig. 1's; PAPER.md section 14 suggests 1.2)
 omega = 1.5         # spectrum base Omega (same source)

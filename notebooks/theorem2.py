@@ -60,7 +60,7 @@
 seed = 0                                           # seed of the Monte Carlo; each point derives its own stream
 loss_target = 1.2                                  # test loss to reach (as in Fig. 3)
 m_values = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]   # input dimensions
-b = 1                                              # module input dimension (the sine task's modules read b = 1)
+b = 1                                              # module input dimension (the sine task has 1-D modules)
 K = 4                                              # number of modules
 p = 25                                             # features per module; the monolithic model gets K * p
 c = 1.2                                            # spectrum scale (paper does not give it; PAPER.md section 14's suggestion)

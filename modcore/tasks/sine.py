@@ -1,0 +1,139 @@
+"""The paper's sine-wave regression task: a sum of k modules, each a sum of sines of a
+low-dimensional linear projection of a Gaussian input.
+
+    x ~ N(0, I_m)
+    y(x) = k^(-1/2) * sum_{i=1..k} g_i(U_i^T x)  (+ label noise),   U_i in R^{m x b}
+    g_i(z) = sum_{j=1..J} a_j * sin(w_j . z + phi_ij)
+
+For b = 1 (the paper's case) ``w_j . z`` is w_j * z. For b > 1 each component j of module i
+gets its own random unit frequency direction, scaled by w_j (our extension; the paper only
+uses b = 1).
+
+Source: Boopathy et al. (ICLR 2025), project page and Fig. 1 illustration (three components,
+amplitudes ~ 1, 0.5, 0.2, angular frequencies ~ 1, 3, 5, x-axis "u^T x"); PAPER.md sections
+6.1 and 14.2. Everything the paper leaves open is a keyword argument below, with our default
+and the reason in a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# Paper does not state the module function exactly; these follow its Fig. 1 illustration.
+DEFAULT_AMPLITUDES = (1.0, 0.5, 0.2)
+DEFAULT_FREQUENCIES = (1.0, 3.0, 5.0)
+# Paper does not give its test-set size; 10^4 points put the test MSE's sampling error
+# (relative s.e. about sqrt(2 / n_test) ~ 1.4%) below the seed-to-seed spread.
+DEFAULT_N_TEST = 10_000
+# "unit": each U_i has orthonormal columns (our default, PAPER.md section 14); "gaussian":
+# the columns are N(0, I_m) vectors, norm ~ sqrt(m), so the projections widen with m (an
+# alternative reading of "random directions" that makes the task harder as m grows).
+DIRECTION_NORMS = ("unit", "gaussian")
+
+
+class SineTask:
+    """One random instance of the modular sine-wave task.
+
+    Arguments:
+        input_dim: m, dimension of x.
+        n_modules: k, number of modules.
+        module_dim: b, dimension of each module's projection (the paper uses 1).
+        amplitudes, frequencies: a_j and w_j, shared by all modules.
+        label_noise: standard deviation of Gaussian noise added to the labels drawn by
+            :meth:`sample` (the paper does not give one; we use 0).
+        direction_norm: "unit" (default) or "gaussian", see DIRECTION_NORMS.
+        seed: fixes the directions and phases.
+
+    Directions: paper does not say how u_i is drawn; we draw each U_i independently and
+    uniformly among m x b matrices with orthonormal columns (for b = 1: a uniform random
+    unit vector). Independent, not mutually orthogonal, because Fig. 2 sweeps k up to 9
+    at m as small as 2, where k * b > m orthogonal directions do not exist; unit norm
+    makes every projection z = U_i^T x standard normal, so each module's variance does
+    not depend on m.
+    Phases: paper does not say whether they are fixed or random; we draw each phi_ij
+    uniformly in [0, 2 pi), independently per module and component, so that modules
+    differ and the cross-module covariances average to zero over task draws (which keeps
+    the target variance, averaged over tasks, equal for every k).
+    """
+
+    def __init__(self, input_dim: int, n_modules: int, *, module_dim: int = 1,
+                 amplitudes: Sequence[float] = DEFAULT_AMPLITUDES,
+                 frequencies: Sequence[float] = DEFAULT_FREQUENCIES,
+                 label_noise: float = 0.0, direction_norm: str = "unit", seed: int):
+        if not isinstance(n_modules, (int, np.integer)) or n_modules < 1:
+            raise ValueError(f"n_modules must be an integer >= 1, got {n_modules=}")
+        if not isinstance(module_dim, (int, np.integer)) or module_dim < 1:
+            raise ValueError(f"module_dim must be an integer >= 1, got {module_dim=}")
+        if not isinstance(input_dim, (int, np.integer)) or input_dim < module_dim:
+            raise ValueError(f"input_dim must be an integer >= module_dim={module_dim}, got {input_dim=}")
+        if len(amplitudes) != len(frequencies) or len(amplitudes) == 0:
+            raise ValueError(f"amplitudes and frequencies must be non-empty and of equal length, got "
+                             f"{amplitudes=}, {frequencies=}")
+        if direction_norm not in DIRECTION_NORMS:
+            raise ValueError(f"direction_norm must be one of {DIRECTION_NORMS}, got {direction_norm=!r}")
+        if label_noise < 0:
+            raise ValueError(f"label_noise must be >= 0, got {label_noise=}")
+        self.input_dim = int(input_dim)
+        self.n_modules = int(n_modules)
+        self.module_dim = int(module_dim)
+        self.amplitudes = np.asarray(amplitudes, dtype=np.float64)  # (J,)
+        self.frequencies = np.asarray(frequencies, dtype=np.float64)  # (J,)
+        self.label_noise = float(label_noise)
+        self.seed = seed
+
+        rng = np.random.default_rng(seed)
+        gaussian = rng.standard_normal((self.n_modules, self.input_dim, self.module_dim))
+        # QR of a Gaussian matrix, signs fixed by R's diagonal: Haar-uniform orthonormal columns
+        q, r = np.linalg.qr(gaussian)
+        self.directions = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]  # (k, m, b)
+        if direction_norm == "gaussian":
+            self.directions = self.directions * np.linalg.norm(gaussian, axis=1, keepdims=True)
+        self.direction_norm = direction_norm
+        self.phases = rng.uniform(0.0, 2 * np.pi, size=(self.n_modules, len(self.amplitudes)))  # (k, J)
+        if self.module_dim == 1:
+            wave = np.ones((self.n_modules, len(self.amplitudes), 1))
+        else:
+            wave = rng.standard_normal((self.n_modules, len(self.amplitudes), self.module_dim))
+            wave /= np.linalg.norm(wave, axis=-1, keepdims=True)
+        self.wave_vectors = wave * self.frequencies[None, :, None]  # (k, J, b)
+
+    def __repr__(self) -> str:
+        return (f"SineTask(input_dim={self.input_dim}, n_modules={self.n_modules}, module_dim={self.module_dim}, "
+                f"label_noise={self.label_noise}, seed={self.seed})")
+
+    def module_outputs(self, z: np.ndarray) -> np.ndarray:
+        """g_i(z_i) for projections z of shape (n, k, b) (or (n, k) when b = 1): shape (n, k)."""
+        z = np.asarray(z, dtype=np.float64)
+        if self.module_dim == 1 and z.ndim == 2:
+            z = z[..., None]
+        angles = np.einsum("nkb,kjb->nkj", z, self.wave_vectors) + self.phases  # (n, k, J)
+        return np.sin(angles) @ self.amplitudes
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """The true projections U_i^T x: shape (n, k, b)."""
+        return np.einsum("nm,kmb->nkb", np.asarray(x, dtype=np.float64), self.directions)
+
+    def target(self, x: np.ndarray) -> np.ndarray:
+        """Noise-free y(x) = k^(-1/2) sum_i g_i(U_i^T x) for x of shape (n, m): shape (n,)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"x must have shape (n, {self.input_dim}), got {x.shape}")
+        return self.module_outputs(self.project(x)).sum(axis=1) / np.sqrt(self.n_modules)
+
+    def sample(self, n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """n points (x, y), x of shape (n, m), y of shape (n,), float64.
+
+        Draws from the same task instance for any n; the first n points of a larger draw
+        with the same seed are this draw (nested training sets across an n-sweep).
+        """
+        if not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"n must be a positive integer, got {n=}")
+        # separate streams for inputs and noise: x does not depend on label_noise
+        inputs_rng, noise_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        x = inputs_rng.standard_normal((n, self.input_dim))
+        y = self.target(x)
+        if self.label_noise > 0:
+            y = y + self.label_noise * noise_rng.standard_normal(n)
+        return x, y

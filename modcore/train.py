@@ -1,0 +1,362 @@
+"""Train ensembles of independent networks of one shape at once, and the exact optimum of the
+linearised network.
+
+:func:`train_ensemble` stacks E models' weights (see :mod:`modcore.models`) and trains them with
+batched matmuls and one optimiser over the stacked tensors. The loss is the *sum* over models of
+each model's mean squared error, so each model's gradient is exactly its own; Adam acts
+elementwise, so each model follows the same trajectory as when trained alone with the same seed
+(up to float rounding, which a test bounds). :func:`train_naive` is that "alone": one
+``nn.Module`` and one optimiser per model, in a loop; it is the baseline of the benchmark.
+
+:func:`fit_linearised` solves the network's first-order Taylor model around its initialisation,
+f(x; θ0 + Δ) ≈ f(x; θ0) + J(x) Δ, exactly: Δ is the minimum-norm least-squares solution,
+the object Theorem 1 describes (a model linear in p features, at its global optimum).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from modcore.models import Params, Spec, stack_init
+
+OPTIMIZERS = ("adam", "lbfgs")
+# On CPU, stacking pays only while the stacked activations stay cache-sized (PERF.md: at
+# batch 1000, width 128, E = 16 beats E = 64; at width 512 a loop beats the stack). We cap
+# E_chunk * batch * (hidden units per example) at this many floats; on CUDA we do not chunk.
+CPU_ACTIVATION_BUDGET = 2**21
+# Below this many activation floats per step (E_chunk * batch * hidden units), a CPU chunk trains
+# on one thread. Measured on the 2-core machine while other jobs ran: a second OpenMP thread made
+# such steps 10-30x *slower* (E = 16, n = 1000, width 29-50: 0.75 s vs 22 s per 100 steps), while
+# unloaded it gains at most 2x. The budget equals CPU_ACTIVATION_BUDGET, so every cache-sized chunk
+# is single-threaded; only a chunk of one large model keeps torch's thread setting.
+CPU_SINGLE_THREAD_BELOW = 2**21
+EVAL_BATCH = 4096  # test points per evaluation pass, bounding memory at large E * width
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA if available, else CPU. "cuda" without CUDA is an error, not a fallback."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or not device.split(":")[0] in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device=!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available on this machine")
+    return torch.device(device)
+
+
+def _order_seed(seed: int) -> int:
+    # the minibatch order gets its own stream, so it is not correlated with the init (same seed)
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+
+
+def batch_indices(n_train: int, batch_size: int | None, n_steps: int, *, seed: int) -> Iterator[torch.Tensor]:
+    """Indices of each step's minibatch: a fresh random permutation per epoch, cut into
+    consecutive batches (the last one of an epoch may be smaller). Full batch: all indices."""
+    if batch_size is None or batch_size >= n_train:
+        everything = torch.arange(n_train)
+        for _ in range(n_steps):
+            yield everything
+        return
+    generator = torch.Generator().manual_seed(_order_seed(seed))
+    step = 0
+    while True:
+        permutation = torch.randperm(n_train, generator=generator)
+        for start in range(0, n_train, batch_size):
+            if step == n_steps:
+                return
+            yield permutation[start:start + batch_size]
+            step += 1
+
+
+@dataclasses.dataclass
+class EnsembleResult:
+    """Curves of E models, evaluated at ``steps`` (0 = at initialisation, last = n_steps)."""
+
+    spec: Spec
+    seeds: list[int]
+    steps: np.ndarray  # (T,)
+    train_mse: np.ndarray  # (E, T)
+    test_mse: np.ndarray  # (E, T), NaN without a test set
+    params: Params | None  # final weights, stacked (E, ...), on CPU; None from train_naive
+
+    @property
+    def final_train_mse(self) -> np.ndarray:
+        return self.train_mse[:, -1]
+
+    @property
+    def final_test_mse(self) -> np.ndarray:
+        return self.test_mse[:, -1]
+
+
+def _check_training_arguments(spec: Spec, seeds: Sequence[int], x_train, y_train, n_steps: int, lr: float,
+                              batch_size: int | None, optimizer: str, eval_every: int | None) -> None:
+    if len(seeds) == 0:
+        raise ValueError("seeds must hold at least one seed, got seeds=[]")
+    if not isinstance(n_steps, int) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps=}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr=}")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None (full batch) or a positive integer, got {batch_size=}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
+    if optimizer == "lbfgs" and batch_size is not None and batch_size < x_train.shape[-2]:
+        raise ValueError(f"optimizer='lbfgs' is full-batch only; got {batch_size=} < n_train")
+    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be None or a positive integer, got {eval_every=}")
+    if x_train.shape[-1] != spec.input_dim:
+        raise ValueError(f"x_train has {x_train.shape[-1]} features but spec.input_dim={spec.input_dim}")
+    if x_train.shape[:-1] != y_train.shape or x_train.shape[-2] == 0:
+        raise ValueError(f"x_train {tuple(x_train.shape)} and y_train {tuple(y_train.shape)} do not match")
+    if x_train.ndim == 3 and x_train.shape[0] != len(seeds):
+        raise ValueError(f"per-model x_train holds {x_train.shape[0]} data sets for {len(seeds)} seeds")
+
+
+def _as_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+    return None if array is None else torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+
+
+def _mse(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-model MSE over all of (x, y), in chunks of EVAL_BATCH points: (E,)."""
+    n_models = params[0].shape[0]
+    total = torch.zeros(n_models, dtype=torch.float64, device=x.device)
+    n_points = x.shape[-2]
+    for start in range(0, n_points, EVAL_BATCH):
+        xb, yb = x[..., start:start + EVAL_BATCH, :], y[..., start:start + EVAL_BATCH]
+        if xb.ndim == 2:
+            xb = xb.expand(n_models, *xb.shape)
+        error = spec.forward(params, xb) - yb
+        total += (error.double() ** 2).sum(dim=-1)
+    return total / n_points
+
+
+@contextlib.contextmanager
+def _threads(n_threads: int | None):
+    """Run the block with torch's intra-op thread count set to ``n_threads`` (None: unchanged)."""
+    previous = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _chunk_size(spec: Spec, batch: int, device: torch.device, n_models: int) -> int:
+    if device.type == "cuda":
+        return n_models
+    hidden = spec.width * getattr(spec, "n_modules", 1)
+    return max(1, min(n_models, CPU_ACTIVATION_BUDGET // max(1, batch * hidden)))
+
+
+def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
+                   n_steps: int, lr: float = 1e-3, batch_size: int | None = None, optimizer: str = "adam",
+                   eval_every: int | None = None, device: str = "auto", dtype: torch.dtype = torch.float32,
+                   fused: bool = True, max_models_per_chunk: int | None = None) -> EnsembleResult:
+    """Train one model per seed (initial weights ``spec.init(seed=seed)``) on the MSE loss.
+
+    Data: ``x_train`` (n, m) and ``y_train`` (n,) shared by all models, or (E, n, m) and (E, n)
+    one data set per model (same n); likewise the test set (any size). Numpy or torch.
+    Training: ``optimizer`` "adam" (minibatches of ``batch_size`` in a per-model random order
+    seeded by the model's seed; None = full batch) or "lbfgs" (full batch, strong-Wolfe line
+    search; its line search would couple stacked models, so it trains one model per chunk).
+    Evaluation: full train and test MSE at step 0, every ``eval_every`` steps and at the end.
+    Models are trained in chunks (all at once on CUDA; cache-sized chunks on CPU, see
+    ``CPU_ACTIVATION_BUDGET``); chunking never changes a model's numbers.
+    """
+    torch_device = resolve_device(device)
+    seeds = [int(s) for s in seeds]
+    _check_training_arguments(spec, seeds, np.asarray(x_train), np.asarray(y_train), n_steps, lr, batch_size,
+                              optimizer, eval_every)
+    per_model_train = np.ndim(x_train) == 3
+    per_model_test = x_test is not None and np.ndim(x_test) == 3
+    n_train = np.shape(x_train)[-2]
+    batch = n_train if batch_size is None else min(batch_size, n_train)
+    if optimizer == "lbfgs":
+        chunk = 1
+    else:
+        chunk = max_models_per_chunk or _chunk_size(spec, batch, torch_device, len(seeds))
+    eval_every = eval_every or max(n_steps, 1)
+    steps = np.array(sorted(set(range(0, n_steps, eval_every)) | {n_steps}))
+
+    x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, dtype, torch_device)
+    x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, dtype, torch_device)
+    train_curves, test_curves, final_params = [], [], []
+    for start in range(0, len(seeds), chunk):
+        rows = slice(start, start + chunk)
+        chunk_seeds = seeds[rows]
+        data = (x_tr[rows] if per_model_train else x_tr, y_tr[rows] if per_model_train else y_tr,
+                None if x_te is None else (x_te[rows] if per_model_test else x_te),
+                None if y_te is None else (y_te[rows] if per_model_test else y_te))
+        params = [p.to(device=torch_device, dtype=dtype).requires_grad_() for p in stack_init(spec, chunk_seeds)]
+        work = len(chunk_seeds) * batch * spec.width * getattr(spec, "n_modules", 1)
+        with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
+            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, n_steps=n_steps, lr=lr,
+                                           batch_size=batch_size, optimizer=optimizer, steps=steps, fused=fused)
+        train_curves.append(train_c)
+        test_curves.append(test_c)
+        final_params.append([p.detach().cpu() for p in params])
+    return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.concatenate(train_curves),
+                          test_mse=np.concatenate(test_curves),
+                          params=[torch.cat(tensors) for tensors in zip(*final_params)])
+
+
+def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *, n_steps: int,
+                 lr: float, batch_size: int | None, optimizer: str, steps: np.ndarray,
+                 fused: bool) -> tuple[np.ndarray, np.ndarray]:
+    n_models = len(seeds)
+    shared = x_tr.ndim == 2
+
+    def evaluate() -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            train = _mse(spec, params, x_tr, y_tr).cpu().numpy()
+            test = (_mse(spec, params, x_te, y_te).cpu().numpy() if x_te is not None
+                    else np.full(n_models, np.nan))
+        return train, test
+
+    def full_batch_loss() -> torch.Tensor:
+        x = x_tr.expand(n_models, *x_tr.shape) if shared else x_tr
+        return ((spec.forward(params, x) - y_tr) ** 2).mean(dim=-1).sum()
+
+    curves = []
+    if 0 in steps:
+        curves.append(evaluate())
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS(params, lr=lr, history_size=50, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss = full_batch_loss()
+            loss.backward()
+            return loss
+
+        # one step() call per evaluation interval: step() with max_iter=1 loses its curvature
+        # pairs between calls and stalls; a "step" here is one L-BFGS iteration
+        for previous, step in zip(steps[:-1], steps[1:]):
+            opt.param_groups[0].update(max_iter=int(step - previous), max_eval=int(step - previous) * 5 // 4)
+            opt.step(closure)
+            curves.append(evaluate())
+    else:
+        opt = torch.optim.Adam(params, lr=lr, fused=fused)
+        orders = [batch_indices(x_tr.shape[-2], batch_size, n_steps, seed=seed) for seed in seeds]
+        model_axis = torch.arange(n_models, device=x_tr.device)[:, None]
+        full = batch_size is None or batch_size >= x_tr.shape[-2]
+        for step in range(1, n_steps + 1):
+            if full:
+                loss = full_batch_loss()
+            else:
+                index = torch.stack([next(order) for order in orders]).to(x_tr.device)  # (E, B)
+                xb = x_tr[index] if shared else x_tr[model_axis, index]  # (E, B, m)
+                yb = y_tr[index] if shared else y_tr[model_axis, index]  # (E, B)
+                loss = ((spec.forward(params, xb) - yb) ** 2).mean(dim=-1).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if step in steps:
+                curves.append(evaluate())
+    train, test = (np.stack(c, axis=1) for c in zip(*curves))
+    return train, test
+
+
+def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
+                n_steps: int, lr: float = 1e-3, batch_size: int | None = None, eval_every: int | None = None,
+                device: str = "auto", fused: bool = True) -> EnsembleResult:
+    """The baseline: for each seed, ``spec.module(seed=seed)`` and its own Adam, one after another,
+    with the same minibatch order as :func:`train_ensemble`. Shared data only."""
+    torch_device = resolve_device(device)
+    seeds = [int(s) for s in seeds]
+    _check_training_arguments(spec, seeds, np.asarray(x_train), np.asarray(y_train), n_steps, lr, batch_size,
+                              "adam", eval_every)
+    if np.ndim(x_train) != 2:
+        raise ValueError(f"train_naive takes one shared data set, got x_train of shape {np.shape(x_train)}")
+    x_tr, y_tr = _as_tensor(x_train, torch.float32, torch_device), _as_tensor(y_train, torch.float32, torch_device)
+    x_te, y_te = _as_tensor(x_test, torch.float32, torch_device), _as_tensor(y_test, torch.float32, torch_device)
+    eval_every = eval_every or max(n_steps, 1)
+    steps = np.array(sorted(set(range(0, n_steps, eval_every)) | {n_steps}))
+
+    train_curves, test_curves = [], []
+    batch = x_tr.shape[0] if batch_size is None else min(batch_size, x_tr.shape[0])
+    work = batch * spec.width * getattr(spec, "n_modules", 1)
+    with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
+        for seed in seeds:
+            train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, n_steps=n_steps, lr=lr,
+                                           batch_size=batch_size, steps=steps, fused=fused, device=torch_device)
+            train_curves.append(train)
+            test_curves.append(test)
+    return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.array(train_curves),
+                          test_mse=np.array(test_curves), params=None)
+
+
+def _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, *, n_steps, lr, batch_size, steps, fused, device):
+    def mse(module, x, y) -> float:
+        if x is None:
+            return math.nan
+        with torch.no_grad():
+            return float(sum(((module(x[i:i + EVAL_BATCH]) - y[i:i + EVAL_BATCH]).double() ** 2).sum()
+                             for i in range(0, x.shape[0], EVAL_BATCH)) / x.shape[0])
+
+    module = spec.module(seed=seed).to(device)
+    opt = torch.optim.Adam(module.parameters(), lr=lr, fused=fused)
+    train, test = [], []
+    if 0 in steps:
+        train.append(mse(module, x_tr, y_tr))
+        test.append(mse(module, x_te, y_te))
+    for step, index in enumerate(batch_indices(x_tr.shape[0], batch_size, n_steps, seed=seed), start=1):
+        index = index.to(device)
+        loss = ((module(x_tr[index]) - y_tr[index]) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step in steps:
+            train.append(mse(module, x_tr, y_tr))
+            test.append(mse(module, x_te, y_te))
+    return train, test
+
+
+def fit_linearised(spec: Spec, seed: int, x_train, y_train, x_test, y_test) -> dict[str, float | int]:
+    """Train and test MSE of the network's linearisation around ``spec.init(seed=seed)``,
+    solved exactly (float64) by minimum-norm least squares:
+
+        f_lin(x) = f(x; θ0) + J(x) Δ,   Δ = J_train⁺ (y_train − f(X_train; θ0))
+
+    J(x) = ∂f(x; θ)/∂θ at θ0 (one row per input, one column per parameter). This is a model
+    linear in p = n_params features at its global optimum, as in Theorem 1; it diverges at the
+    interpolation threshold like the theory, where n reaches the Jacobian's rank (returned as
+    ``jacobian_rank``: the number of independent features, at most min(n, p)). ``lstsq`` (SVD),
+    not a Gram solve: the Jacobian is rank-deficient or ill-conditioned near the threshold,
+    where the answer matters most.
+    """
+    params0 = [p.double().unsqueeze(0) for p in spec.init(seed=seed)]
+    shapes = [p.shape for p in params0]
+    sizes = [p.numel() for p in params0]
+    theta0 = torch.cat([p.reshape(-1) for p in params0])
+
+    def f(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        params = [t.view(s) for t, s in zip(torch.split(theta, sizes), shapes)]
+        return spec.forward(params, x.unsqueeze(0))[0]
+
+    # one gradient per input, vectorised over inputs: O(n * P), where jacrev of the batched
+    # function would push n cotangents through all n inputs, O(n^2 * P)
+    per_input_gradient = torch.func.vmap(torch.func.grad(lambda theta, x: f(theta, x[None])[0]), in_dims=(None, 0))
+
+    def outputs_and_jacobian(x) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+        with torch.no_grad():
+            values = f(theta0, x).numpy()
+        return values, per_input_gradient(theta0, x).numpy()  # (n,), (n, P)
+
+    f_train, j_train = outputs_and_jacobian(x_train)
+    delta, _, rank, _ = np.linalg.lstsq(j_train, np.asarray(y_train, dtype=np.float64) - f_train, rcond=None)
+    train_mse = float(np.mean((f_train + j_train @ delta - y_train) ** 2))
+    test_error = 0.0
+    x_test = np.asarray(x_test)
+    for start in range(0, x_test.shape[0], 2048):  # the test Jacobian is n_test x P: in chunks
+        f_test, j_test = outputs_and_jacobian(x_test[start:start + 2048])
+        test_error += float(np.sum((f_test + j_test @ delta - y_test[start:start + 2048]) ** 2))
+    return {"train_mse": train_mse, "test_mse": test_error / x_test.shape[0], "jacobian_rank": int(rank)}

@@ -1,0 +1,128 @@
+"""The ensemble trainer: ensemble == models trained alone; chunking, devices, linearised optimum."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from modcore import sine_experiments as se
+from modcore.models import MLPSpec, ModularSpec
+from modcore.tasks.sine import SineTask
+from modcore.train import fit_linearised, train_ensemble, train_naive
+
+
+@pytest.fixture(scope="module")
+def data():
+    task = SineTask(5, 2, seed=0)
+    return (*task.sample(120, seed=1), *task.sample(300, seed=2))
+
+
+# float32, 150 Adam steps: rounding differences (bmm vs mm, summation order) grow along the
+# trajectory, but stay orders of magnitude below the loss's own changes (~1e-1)
+TOLERANCE = dict(rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_ensemble_equals_models_trained_one_by_one(data, batch_size):
+    spec = MLPSpec(5, 16)
+    settings = dict(n_steps=150, lr=1e-2, batch_size=batch_size, eval_every=50, device="cpu")
+    together = train_ensemble(spec, [0, 1, 2, 3], *data, **settings)
+    naive = train_naive(spec, [0, 1, 2, 3], *data, **settings)
+    np.testing.assert_allclose(together.train_mse, naive.train_mse, **TOLERANCE)
+    np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
+    alone = train_ensemble(spec, [2], *data, **settings)
+    np.testing.assert_allclose(together.train_mse[2], alone.train_mse[0], **TOLERANCE)
+    assert together.train_mse[:, -1].max() < 0.5 * together.train_mse[:, 0].min()  # it did learn
+
+
+def test_modular_ensemble_equals_models_trained_one_by_one(data):
+    spec = ModularSpec(5, 3, 8)
+    settings = dict(n_steps=100, lr=1e-2, batch_size=40, device="cpu")
+    together = train_ensemble(spec, [0, 1, 2], *data, **settings)
+    naive = train_naive(spec, [0, 1, 2], *data, **settings)
+    np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
+
+
+def test_chunking_does_not_change_any_model(data):
+    spec = MLPSpec(5, 16)
+    settings = dict(n_steps=60, lr=1e-2, batch_size=32, device="cpu")
+    whole = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings)
+    chunked = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings, max_models_per_chunk=2)
+    np.testing.assert_allclose(whole.test_mse, chunked.test_mse, **TOLERANCE)
+
+
+def test_per_model_data_sets_train_each_model_on_its_own(data):
+    spec = MLPSpec(5, 8)
+    other = SineTask(5, 4, seed=9)
+    x2, y2 = other.sample(120, seed=1)
+    xt2, yt2 = other.sample(300, seed=2)
+    stacked = train_ensemble(spec, [0, 1], np.stack([data[0], x2]), np.stack([data[1], y2]),
+                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), n_steps=50, lr=1e-2, device="cpu")
+    second = train_ensemble(spec, [1], x2, y2, xt2, yt2, n_steps=50, lr=1e-2, device="cpu")
+    np.testing.assert_allclose(stacked.test_mse[1], second.test_mse[0], **TOLERANCE)
+
+
+def test_same_seed_gives_identical_numbers(data):
+    spec = MLPSpec(5, 8)
+    first = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
+    second = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
+    np.testing.assert_array_equal(first.test_mse, second.test_mse)
+
+
+def test_lbfgs_reaches_lower_training_loss_than_adam_in_the_same_steps(data):
+    spec = MLPSpec(5, 8)
+    adam = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1e-2, device="cpu")
+    lbfgs = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1.0, optimizer="lbfgs", device="cpu",
+                           dtype=torch.float64)
+    assert lbfgs.final_train_mse[0] < adam.final_train_mse[0]
+
+
+def test_linearised_fit_interpolates_above_threshold_and_not_below(data):
+    x, y, xt, yt = data
+    over = fit_linearised(MLPSpec(5, 16), 0, x, y, xt, yt)  # 385 parameters > 120 points
+    assert over["train_mse"] < 1e-12
+    under = fit_linearised(MLPSpec(5, 2), 0, x, y, xt, yt)  # 25 parameters < 120 points
+    assert under["train_mse"] > 1e-3
+    # at the optimum of a model that contains the initial one, the fit beats doing nothing
+    init_mse = float(np.mean((MLPSpec(5, 2).forward([p[None] for p in MLPSpec(5, 2).init(seed=0)],
+                                                      torch.tensor(x, dtype=torch.float32)[None])[0].numpy() - y) ** 2))
+    assert under["train_mse"] < init_mse
+
+
+def test_network_runs_batch_like_alone():
+    runs = [se.NetworkRun(input_dim=4, n_modules=k, n_params=200, n_train=80, seed=s, n_steps=30, n_test=200)
+            for k, s in ((2, 0), (3, 1))]
+    together = se.run_network_batch(runs, device="cpu")
+    alone = se.run_network_batch(runs[1:], device="cpu")
+    assert together[1]["test_mse"] == pytest.approx(alone[0]["test_mse"], rel=1e-4)
+    assert together[0]["n_params_actual"] == MLPSpec.for_n_params(200, 4).n_params
+
+
+def test_theory_fit_recovers_constants_from_exact_theory_losses():
+    fit = se.TheoryFit(c=0.6, omega=1.4, n_fitted=0, rms_log_error=0.0)
+    grid = pd.DataFrame([(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)],
+                        columns=["input_dim", "n_train", "n_params_actual"])
+    grid["test_mse"] = fit.losses(grid.input_dim, grid.n_train, grid.n_params_actual)[1]
+    refit = se.fit_theory(grid)
+    assert refit.c == pytest.approx(0.6, rel=1e-6) and refit.omega == pytest.approx(1.4, rel=1e-6)
+
+
+def test_cuda_without_cuda_raises_and_names_device(data):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="device="):
+        train_ensemble(MLPSpec(5, 4), [0], *data, n_steps=1, device="cuda")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n_steps=-1), "n_steps="), (dict(n_steps=1, lr=0.0), "lr="),
+    (dict(n_steps=1, optimizer="sgd"), "optimizer="), (dict(n_steps=1, batch_size=0), "batch_size="),
+])
+def test_bad_training_arguments_raise_and_name_them(data, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        train_ensemble(MLPSpec(5, 4), [0], *data, device="cpu", **kwargs)
+
+
+def test_nonpositive_n_train_raises_and_names_it():
+    with pytest.raises(ValueError, match="n_train="):
+        se.NetworkRun(input_dim=4, n_modules=2, n_params=200, n_train=0, seed=0)
