@@ -9,6 +9,7 @@ ensemble, for :func:`modcore.sweeps.run_sweep` with ``batch_by=NetworkRun.ensemb
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -17,7 +18,7 @@ import pandas as pd
 import scipy.optimize
 import torch
 
-from modcore import theory
+from modcore import sweeps, theory
 from modcore.models import DEFAULT_ACTIVATION, DEFAULT_DEPTH, MLPSpec
 from modcore.tasks.sine import DEFAULT_N_TEST, SineTask
 from modcore.train import fit_linearised, train_ensemble
@@ -231,6 +232,24 @@ class Fig2Design:
         reference = MLPSpec(8, 128).n_params * 1000
         return sum(run.n_train * run.spec().n_params * n_steps / reference
                    for runs in self.runs().values() for run in runs)
+
+
+def run_fig2(design: Fig2Design, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig2",
+             **protocol) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, TheoryFit]:
+    """Train (or read back from ``store``) every run of ``design``; ``protocol`` goes to each
+    NetworkRun. Returns ``({panel: runs}, all distinct runs, Theorem 1 fitted to them)``."""
+    run_batch = functools.partial(run_network_batch, device=device)
+    frames = {panel: sweeps.run_sweep(run_batch, panel_runs, store, batch_by=NetworkRun.ensemble_key,
+                                      desc=f"{desc} {panel}")
+              for panel, panel_runs in design.runs(**protocol).items()}
+    all_runs = pd.concat(frames.values(), ignore_index=True).drop_duplicates("key")
+    return frames, all_runs, fit_theory(all_runs)
+
+
+def fig2_trend_claims(frames: Mapping[str, pd.DataFrame], fit: TheoryFit, design: Fig2Design) -> dict[str, float]:
+    """:func:`fig2_claims` of the thick (mean) lines of a finished :func:`run_fig2`."""
+    means = {panel: fig2_means(fig2_lines(panel, frame, fit)) for panel, frame in frames.items()}
+    return fig2_claims(means, fixed_n_train=design.fixed_n_train, fixed_n_params=design.fixed_n_params)
 
 
 PANEL_LINE = {"n_modules": "n_params", "input_dim": "n_params", "n_params": "input_dim", "n_train": "input_dim"}
