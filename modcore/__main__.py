@@ -45,16 +45,18 @@ def main(argv: list[str] | None = None) -> int:
             print(runner.describe(names), end="")
             return 0
 
-        names = runner.notebook_names() if args.name == "all" else [args.name]
         overrides = {key: runner.parse_cli_value(value) for key, value in args.parameter}
-        chosen = {name: _shared(name, overrides) if args.name == "all" else overrides for name in names}
+        if args.name == "all":
+            chosen = _split_overrides(overrides, {name: runner.default_parameters(name) for name in runner.notebook_names()})
+        else:
+            chosen = {args.name: overrides}
         # Check every notebook before running any, so a typo fails in a second, not after an hour.
-        for name in names:
-            runner.resolve(name, args.profile, chosen[name])
-        for name in names:
+        for name, name_overrides in chosen.items():
+            runner.resolve(name, args.profile, name_overrides)
+        for name, name_overrides in chosen.items():
             start = time.perf_counter()
             print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
-            output = runner.execute(name, args.profile, chosen[name], output_dir=args.output_dir,
+            output = runner.execute(name, args.profile, name_overrides, output_dir=args.output_dir,
                                     log_output=not args.quiet)
             print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
         return 0
@@ -63,17 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _shared(name: str, overrides: dict) -> dict:
+def _split_overrides(overrides: dict, parameters: dict[str, dict]) -> dict[str, dict]:
     """With ``run all``, an override applies to the notebooks that have that parameter
     (``-p seed 3`` reseeds every notebook); a name no notebook has is still an error."""
-    if not overrides:
-        return {}
-    known = {key for other in runner.notebook_names() for key in runner.default_parameters(other)}
-    unknown = sorted(set(overrides) - known)
+    unknown = sorted(set(overrides) - {key for names in parameters.values() for key in names})
     if unknown:
         raise runner.RunnerError(f"no notebook has parameter(s) {', '.join(map(repr, unknown))}")
-    mine = runner.default_parameters(name)
-    return {key: value for key, value in overrides.items() if key in mine}
+    return {name: {key: value for key, value in overrides.items() if key in mine}
+            for name, mine in parameters.items()}
 
 
 if __name__ == "__main__":

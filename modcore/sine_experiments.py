@@ -234,14 +234,21 @@ class Fig2Design:
                    for runs in self.runs().values() for run in runs)
 
 
+def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: sweeps.ResultStore, *,
+                   device: str = "auto", desc: str = "") -> dict[str, pd.DataFrame]:
+    """Train (or read back from ``store``) each labelled group of runs, runs of one network shape
+    trained together as an ensemble; returns ``{label: runs}``."""
+    run_batch = functools.partial(run_network_batch, device=device)
+    return {label: sweeps.run_sweep(run_batch, runs, store, batch_by=NetworkRun.ensemble_key,
+                                    desc=f"{desc} {label}".strip())
+            for label, runs in groups.items()}
+
+
 def run_fig2(design: Fig2Design, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig2",
              **protocol) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, TheoryFit]:
     """Train (or read back from ``store``) every run of ``design``; ``protocol`` goes to each
     NetworkRun. Returns ``({panel: runs}, all distinct runs, Theorem 1 fitted to them)``."""
-    run_batch = functools.partial(run_network_batch, device=device)
-    frames = {panel: sweeps.run_sweep(run_batch, panel_runs, store, batch_by=NetworkRun.ensemble_key,
-                                      desc=f"{desc} {panel}")
-              for panel, panel_runs in design.runs(**protocol).items()}
+    frames = sweep_networks(design.runs(**protocol), store, device=device, desc=desc)
     all_runs = pd.concat(frames.values(), ignore_index=True).drop_duplicates("key")
     return frames, all_runs, fit_theory(all_runs)
 

@@ -256,7 +256,7 @@ def run_sweep(
 
     executor = executor or InProcessExecutor()
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
-              initial=0, postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
+              postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
         for index, results in executor.map([make_task(chunk) for chunk in chunks]):
             chunk = chunks[index]
             if len(results) != len(chunk):

@@ -43,7 +43,6 @@ device = "auto"                  # "auto", "cpu" or "cuda"
 results_dir = None               # None: results/optimisation_gap
 
 # %%
-import functools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -61,10 +60,9 @@ runs = {label: [se.NetworkRun(input_dim=m, n_modules=n_modules, n_params=n_param
                 for m in input_dims for n in n_values for s in range(n_seeds)]
         for label, overrides in methods.items()}
 store = sweeps.resolve_store(results_dir, "optimisation_gap")
-run_batch = functools.partial(se.run_network_batch, device=device)
-frame = pd.concat([sweeps.run_sweep(run_batch, method_runs, store, batch_by=se.NetworkRun.ensemble_key,
-                                    desc=label).assign(method_label=label)
-                   for label, method_runs in runs.items()], ignore_index=True)
+frame = pd.concat([runs_of_method.assign(method_label=label)
+                   for label, runs_of_method in se.sweep_networks(runs, store, device=device).items()],
+                  ignore_index=True)
 
 # %% [markdown]
 # ## The theory to compare with
