@@ -113,11 +113,11 @@ def find_batch_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """Admits only what a CIFAR batch is made of: numpy arrays and dtypes (plus the codec
-    Python 3 uses for bytes in protocol 2)."""
+    """Admits only what a CIFAR batch is made of: numpy arrays, scalars and dtypes (plus the
+    codec Python 3 uses for bytes in protocol 2), under numpy 1's and numpy 2's module names."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
