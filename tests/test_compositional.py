@@ -96,6 +96,14 @@ def test_split_combinations_partitions_all_combinations():
     assert len(combos_of(seen) | combos_of(heldout)) == 1000
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_largest_heldout_fraction_still_trains_every_class_in_every_slot(seed):
+    seen, heldout = comp.split_combinations(10, 2, 0.9, seed=seed)
+    assert len(seen) == 10 and len(heldout) == 90
+    for slot in range(2):
+        assert sorted(seen[:, slot].tolist()) == list(range(10))
+
+
 def test_without_heldout_fraction_every_combination_is_allowed_and_classes_are_uniform(digits):
     task = comp.compositional_task(digits, 2, n_train=5000, n_test=10, seed=4)
     assert task.test_heldout is None and task.heldout_combinations is None and task.test_noisy is None
@@ -106,11 +114,11 @@ def test_without_heldout_fraction_every_combination_is_allowed_and_classes_are_u
 
 def test_noisy_test_set_is_the_clean_one_plus_noise_of_the_stated_std(digits):
     input_noise = 0.3
-    task = comp.compositional_task(digits, 2, n_train=10, n_test=200, input_noise=input_noise, seed=0)
+    task = comp.compositional_task(digits, 2, n_train=10, n_test=1000, input_noise=input_noise, seed=0)
     np.testing.assert_array_equal(task.test_noisy.labels, task.test.labels)
     assert task.test_noisy.input_noise == input_noise and task.test.input_noise == 0
     noise = (task.test_noisy.x - task.test.x).astype(np.float64).ravel()
-    n_values = noise.size  # 200 * 128 = 25,600 iid draws
+    n_values = noise.size  # 1000 * 128 = 128,000 iid draws
     # s.e. of the sample mean sigma / sqrt(N), of the sample std sigma / sqrt(2N); 5 s.e. each
     assert abs(noise.mean()) < 5 * input_noise / np.sqrt(n_values)
     assert abs(noise.std() - input_noise) < 5 * input_noise / np.sqrt(2 * n_values)

@@ -1,6 +1,6 @@
 """CIFAR-10 from the official python batches, checked against the official md5 sums.
 
-The paper's compositional task (Boopathy et al., ICLR 2025, Section 5.2 and Fig. 4b) is built
+The paper's compositional task (Boopathy et al., ICLR 2025, Fig. 4b) is built
 from CIFAR-10. CIFAR-10 is not bundled and is never downloaded implicitly: a user points
 :func:`load_cifar10` at a directory holding ``cifar-10-batches-py`` (argument or the
 ``MODCORE_CIFAR10`` environment variable), or fetches it once, explicitly, with

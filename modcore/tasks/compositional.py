@@ -1,10 +1,11 @@
 """Compositional image classification: k images side by side, the class of every slot predicted.
 
-Boopathy et al. (ICLR 2025), Section 5.2 and Fig. 4b: "combinations of k CIFAR-10 images are
+Boopathy et al. (ICLR 2025), Fig. 4b: "combinations of k CIFAR-10 images are
 concatenated together and the model is asked to predict the class of all component images
 simultaneously"; the paper's example places the images side by side horizontally, so one
-composite is H x (W * k) x C. Its robustness table adds class combinations never seen in
-training and Gaussian input noise.
+composite is H x (W * k) x C. Its robustness table tests class combinations never seen in
+training and noisy inputs; it says neither how combinations are held out nor which noise is
+used, so both are our choices, stated below (:func:`split_combinations`, ``input_noise``).
 
 Sources (:func:`load_images`):
 - "digits", *Compositional Digits*, the offline default: scikit-learn's bundled handwritten
