@@ -4,6 +4,7 @@ and nothing here touches the network."""
 
 import io
 import pickle
+import struct
 import tarfile
 import urllib.error
 import urllib.request
@@ -25,10 +26,40 @@ def no_network(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
-def write_batch(path, data, labels):
+class Python2Pickler(pickle._Pickler):
+    """Pickles as the official files were made, by Python 2 and numpy 1: every string a Python 2
+    byte string (BINSTRING), numpy's array constructor under its numpy 1 module path."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_python2_string(self, obj):
+        data = obj.encode("latin1") if isinstance(obj, str) else obj
+        self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    def save_global(self, obj, name=None):
+        if getattr(obj, "__name__", None) == "_reconstruct":
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+            self.memoize(obj)
+        else:
+            super().save_global(obj, name)
+
+    dispatch[str] = dispatch[bytes] = save_python2_string
+    dispatch[type] = save_global
+
+
+def dump_like_python2(content, path):
     with open(path, "wb") as handle:
-        pickle.dump({b"batch_label": b"fixture", b"labels": [int(label) for label in labels], b"data": data,
-                     b"filenames": [b"x.png"] * len(labels)}, handle, protocol=2)
+        Python2Pickler(handle, protocol=2).dump(content)
+
+
+def batch_content(data, labels):
+    return {"batch_label": "fixture", "labels": [int(label) for label in labels], "data": data,
+            "filenames": ["x.png"] * len(labels)}
+
+
+def write_batch(path, data, labels):
+    dump_like_python2(batch_content(data, labels), path)
 
 
 def write_fixture(root, seed=0):
@@ -43,8 +74,7 @@ def write_fixture(root, seed=0):
         labels = rng.integers(0, 10, size=N_PER_BATCH)
         write_batch(batch_dir / name, data, labels)
         raw[name] = (data, labels)
-    with open(batch_dir / cifar10.META_FILE, "wb") as handle:
-        pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)], b"num_vis": 3072}, handle, protocol=2)
+    dump_like_python2({"label_names": [f"class{i}" for i in range(10)], "num_vis": 3072}, batch_dir / cifar10.META_FILE)
     md5 = {name: cifar10.file_md5(batch_dir / name) for name in cifar10.OFFICIAL_MD5}
     return md5, raw
 
@@ -84,6 +114,16 @@ def test_batch_directory_itself_and_environment_variable_are_accepted(fixture_di
     monkeypatch.setenv(cifar10.ENV_VAR, str(root))
     from_env = load_cifar10(expected_md5=md5)
     np.testing.assert_array_equal(direct.x_train, from_env.x_train)
+
+
+def test_a_batch_pickled_by_python3_and_numpy2_loads_too(fixture_dir):
+    root, _, raw = fixture_dir
+    data, labels = raw["data_batch_5"]
+    with open(root / cifar10.BATCH_DIR / "data_batch_5", "wb") as handle:
+        pickle.dump({b"data": data, b"labels": [np.int64(label) for label in labels]}, handle)
+    md5 = {n: cifar10.file_md5(root / cifar10.BATCH_DIR / n) for n in cifar10.OFFICIAL_MD5}
+    splits = load_cifar10(root, expected_md5=md5)
+    np.testing.assert_array_equal(splits.y_train[-N_PER_BATCH:], labels)
 
 
 def test_official_checksums_reject_the_fixture(fixture_dir):

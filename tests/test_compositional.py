@@ -205,3 +205,11 @@ def test_unknown_dataset_and_cifar_path_without_batches_raise_and_name_them(tmp_
 def test_unflatten_with_the_wrong_size_raises():
     with pytest.raises(ValueError, match="n_slots=3"):
         comp.unflatten_composites(np.zeros((2, 100)), (8, 8, 1), 3)
+
+
+def test_noise_in_draw_composites_leaves_the_draw_itself_unchanged():
+    images, labels = colour_pool()
+    clean = comp.draw_composites(images, labels, 20, 3, pixel_max=255, seed=9)
+    noisy = comp.draw_composites(images, labels, 20, 3, pixel_max=255, input_noise=0.05, seed=9)
+    np.testing.assert_array_equal(noisy.source_indices, clean.source_indices)
+    assert noisy.input_noise == 0.05 and 0 < np.abs(noisy.x - clean.x).mean() < 0.1

@@ -192,7 +192,8 @@ def compose(images: np.ndarray, source_indices: np.ndarray, pixel_max: float) ->
     return x
 
 
-def add_input_noise(x: np.ndarray, input_noise: float, *, seed: int | np.random.SeedSequence) -> np.ndarray:
+def add_input_noise(x: np.ndarray, input_noise: float, *,
+                    seed: int | np.random.SeedSequence | np.random.Generator) -> np.ndarray:
     """``x`` plus iid N(0, input_noise^2) noise, float32, not clipped (a new array)."""
     input_noise = _check_input_noise(input_noise)
     noise = np.random.default_rng(seed).standard_normal(x.shape, dtype=np.float32)
@@ -223,9 +224,7 @@ def draw_composites(images: np.ndarray, labels: np.ndarray, n_composites: int, n
         combinations = _check_labels(combinations, n_classes, "combinations")
         if combinations.ndim != 2 or combinations.shape[1] != n_slots or len(combinations) == 0:
             raise ValueError(f"combinations must be a non-empty (m, {n_slots}) array, got shape {combinations.shape}")
-    seeds = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
-    draw_seed, noise_seed = seeds.spawn(2)
-    rng = np.random.default_rng(draw_seed)
+    rng = np.random.default_rng(seed)
     if combinations is None:
         classes = rng.integers(n_classes, size=(n_composites, n_slots))
     else:
@@ -239,7 +238,7 @@ def draw_composites(images: np.ndarray, labels: np.ndarray, n_composites: int, n
     source_indices = by_class[starts[classes] + rng.integers(counts[classes])]  # (n, k)
     x = compose(images, source_indices, pixel_max)
     if input_noise > 0:
-        x = add_input_noise(x, input_noise, seed=noise_seed)
+        x = add_input_noise(x, input_noise, seed=rng)  # after the draws, so they do not depend on the noise
     return Composites(x=x, labels=classes.astype(np.int64), source_indices=source_indices.astype(np.int64),
                       image_shape=tuple(int(size) for size in images.shape[1:]), input_noise=input_noise)
 
