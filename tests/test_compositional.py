@@ -60,7 +60,8 @@ def test_each_slot_holds_the_source_image_its_label_names():
 
 def test_training_composites_use_the_train_pool_and_tests_the_test_pool(digits):
     task = comp.compositional_task(digits, 2, n_train=40, n_test=40, heldout_fraction=0.2, seed=2)
-    for composites, pool in ((task.train, digits.x_train), (task.test, digits.x_test), (task.test_heldout, digits.x_test)):
+    pairs = ((task.train, digits.x_train), (task.test, digits.x_test), (task.test_heldout, digits.x_test))
+    for composites, pool in pairs:
         slots = comp.split_slots(composites.x, (8, 8, 1), 2) * 16
         np.testing.assert_allclose(slots, pool[composites.source_indices], atol=1e-5)
 

@@ -116,8 +116,9 @@ class _BatchUnpickler(pickle.Unpickler):
     """Admits only what a CIFAR batch is made of: numpy arrays, scalars and dtypes (plus the
     codec Python 3 uses for bytes in protocol 2), under numpy 1's and numpy 2's module names."""
 
-    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-               for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    ALLOWED = ({(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+                for name in ("_reconstruct", "scalar")}
+               | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
