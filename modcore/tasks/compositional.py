@@ -185,11 +185,11 @@ def compose(images: np.ndarray, source_indices: np.ndarray, pixel_max: float) ->
     placed in slot j of composite i."""
     n, n_slots = source_indices.shape
     height, width, channels = images.shape[1:]
-    picked = images[source_indices]  # (n, k, H, W, C)
-    side_by_side = picked.transpose(0, 2, 1, 3, 4).reshape(n, height * n_slots * width * channels)  # (n, H*k*W*C)
-    x = side_by_side.astype(np.float32)
+    x = np.empty((n, height, n_slots, width, channels), dtype=np.float32)
+    # one pass moves the slot axis next to the width and casts to float32
+    x[...] = images[source_indices].transpose(0, 2, 1, 3, 4)  # (n, k, H, W, C) -> (n, H, k, W, C)
     x *= np.float32(1.0 / pixel_max)
-    return x
+    return x.reshape(n, height * n_slots * width * channels)
 
 
 def add_input_noise(x: np.ndarray, input_noise: float, *,
