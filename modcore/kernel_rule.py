@@ -17,9 +17,10 @@ loss. Our reconstruction of the details the paper leaves open (each is an argume
   not U); the Gram matrix of that network's last hidden layer at initialisation; or a Gaussian
   kernel with the median-heuristic bandwidth. The paper's reviewers describe a rule that "relies on
   the initial weights of the module networks", hence the NTK default; the RBF is the ablation.
-- K is divided by its mean diagonal before eps is added (our choice): a scalar rescaling that
-  leaves the minimiser's ranking within one kernel nearly unchanged but makes one ``eps`` mean the
-  same relative ridge for all three kernels.
+- K is divided by its mean diagonal before eps is added (our choice), so one ``eps`` is the same
+  relative ridge for all three kernels. The RBF diagonal is 1 already; for the network kernels the
+  mean diagonal is a batch average over z = U^T x, whose law (standard normal for unit columns
+  and Gaussian x) does not depend on U, so the rescaling does not favour any direction.
 - solves by Cholesky (batched over restarts), never an explicit inverse; a kernel matrix that is
   not numerically positive definite at ``eps`` raises a ValueError suggesting a larger ``eps``.
 - steps: Adam on the entries of U (our choice: scale-free in L, whose size grows with B and
@@ -89,22 +90,25 @@ class KernelRuleSettings:
 
 @dataclasses.dataclass(frozen=True)
 class InitCost:
-    """Cost of the initialisation phase, for compute-matched comparisons with training."""
+    """Cost of the initialisation phase, for compute-matched comparisons with training. Totals over
+    all restarts, which belong to ``n_models`` models (1 for :func:`fit_projections`)."""
 
     wall_time_s: float
     flops: float  # estimate: 3 x forward FLOPs per step (backward ~ 2 x forward), all restarts
     n_restarts: int
     n_steps: int
     batch_size: int
+    n_models: int = 1
 
     @property
     def flops_per_restart(self) -> float:
         return self.flops / self.n_restarts
 
     def training_steps_equivalent(self, spec: ModularSpec, batch_size: int) -> float:
-        """How many training steps of ONE model of ``spec`` at minibatch ``batch_size`` cost the
-        same FLOPs (a training step counted as 3 x forward FLOPs, like ``flops``)."""
-        return self.flops / (3 * spec.flops_per_example() * batch_size)
+        """Training steps of one model of ``spec`` at minibatch ``batch_size`` that cost the same
+        FLOPs as one model's share of this initialisation (a training step counted as 3 x forward
+        FLOPs, like ``flops``): the extra steps a compute-matched random-init baseline gets."""
+        return self.flops / self.n_models / (3 * spec.flops_per_example() * batch_size)
 
 
 @dataclasses.dataclass
@@ -305,6 +309,14 @@ def _step_flops(network: MLPSpec, input_dim: int, batch: int, output_dim: int, k
     return float(flops)
 
 
+def _cost(wall_time_s: float, network: MLPSpec, input_dim: int, batch: int, output_dim: int,
+          settings: KernelRuleSettings, n_restarts: int, n_models: int = 1) -> InitCost:
+    # a step = forward + backward, counted as 3 x forward FLOPs like a training step
+    per_step = 3 * _step_flops(network, input_dim, batch, output_dim, settings.kernel)
+    return InitCost(wall_time_s=wall_time_s, flops=per_step * settings.n_steps * n_restarts, n_restarts=n_restarts,
+                    n_steps=settings.n_steps, batch_size=batch, n_models=n_models)
+
+
 def _fit(x: torch.Tensor, y: torch.Tensor, dataset_of_restart: torch.Tensor, initial: torch.Tensor,
          network: MLPSpec, network_params: Params, order_seeds: Sequence[int],
          settings: KernelRuleSettings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -415,8 +427,7 @@ def fit_projections(spec: ModularSpec, x_train, y_train, *, seed: int, n_restart
 
     batch = x.shape[1] if settings.batch_size is None else settings.batch_size
     (projections, objective), wall = _timed(torch_device, work, _step_size(n_restarts, batch, network))
-    flops = 3 * _step_flops(network, spec.input_dim, batch, y.shape[-1], settings.kernel) * settings.n_steps * n_restarts
-    cost = InitCost(wall_time_s=wall, flops=flops, n_restarts=n_restarts, n_steps=settings.n_steps, batch_size=batch)
+    cost = _cost(wall, network, spec.input_dim, batch, y.shape[-1], settings, n_restarts)
     return ProjectionFit(projections=projections.cpu().double().numpy(), objective=objective.cpu().double().numpy(),
                          cost=cost, settings=settings)
 
@@ -457,8 +468,7 @@ def kernel_rule_init(spec: ModularSpec, x_train, y_train, *, seeds: Sequence[int
         _step_size(n_restarts, batch, network))
     projections = projections.cpu().double().view(len(seeds), n_modules, input_dim, module_dim)
     fitted = spec.with_init_projections({seed: projections[e] for e, seed in enumerate(seeds)})
-    flops = 3 * _step_flops(network, input_dim, batch, y.shape[-1], settings.kernel) * settings.n_steps * n_restarts
-    cost = InitCost(wall_time_s=wall, flops=flops, n_restarts=n_restarts, n_steps=settings.n_steps, batch_size=batch)
+    cost = _cost(wall, network, input_dim, batch, y.shape[-1], settings, n_restarts, n_models=len(seeds))
     return KernelRuleInit(spec=fitted, seeds=seeds, projections=projections.numpy(),
                           objective=objective.cpu().double().view(len(seeds), n_modules, -1).numpy(),
                           params=stack_init(fitted, seeds), cost=cost, settings=settings)

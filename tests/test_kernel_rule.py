@@ -116,20 +116,27 @@ def test_batched_restarts_equal_restarts_run_one_at_a_time(kernel, normalisation
     settings = kr.KernelRuleSettings(kernel=kernel, normalisation=normalisation, n_steps=15, batch_size=24)
     batched = kr.fit_projections(spec, x, y, seed=4, n_restarts=3, settings=settings)
     looped = kr.fit_projections(spec, x, y, seed=4, n_restarts=3, settings=settings, vectorise=False)
-    # same arithmetic, only the batch size of bmm/Cholesky differs: rounding of float64 (2e-16 relative),
-    # compounded over 15 steps, stays far below 1e-9
-    np.testing.assert_allclose(batched.projections, looped.projections, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(batched.objective, looped.objective, rtol=1e-9)
+    # Same arithmetic; only the batch size of bmm/Cholesky differs, so results differ by rounding.
+    # First step (no optimisation yet): float64 resolution times the ridged kernel's condition bound
+    # B / eps (largest eigenvalue <= trace = B, smallest >= eps).
+    first_step = torch.finfo(torch.float64).eps * settings.batch_size / settings.eps
+    np.testing.assert_allclose(batched.objective[:, 0], looped.objective[:, 0], rtol=first_step)
+    # Later steps: Adam divides by the gradient's running size, which amplifies rounding in tiny
+    # gradient components; 1e-6 is still far below the O(1) distance between different restarts
+    np.testing.assert_allclose(batched.projections, looped.projections, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(batched.objective, looped.objective, rtol=1e-6)
+    assert np.abs(batched.projections[0] - batched.projections[1]).max() > 1e-2
     # and a restart's result does not depend on how many run beside it
     first = kr.fit_projections(spec, x, y, seed=4, n_restarts=1, settings=settings)
-    np.testing.assert_allclose(first.projections[0], batched.projections[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(first.projections[0], batched.projections[0], rtol=0, atol=1e-6)
 
 
-def test_fitted_projections_obey_the_normalisation():
+def test_fitted_projections_obey_the_normalisation_with_several_outputs():
     spec, x, y = _small_fit_inputs(input_dim=5, module_dim=2)
+    outputs = np.stack([y, y ** 2 - 1], axis=1)  # (n, 2): Tr(Y^T K^-1 Y) with two columns
     for normalisation in kr.NORMALISATIONS:
         settings = kr.KernelRuleSettings(normalisation=normalisation, n_steps=5, batch_size=20)
-        u = kr.fit_projections(spec, x, y, seed=0, settings=settings).projections  # (3, 5, 2)
+        u = kr.fit_projections(spec, x, outputs, seed=0, settings=settings).projections  # (3, 5, 2)
         gram = np.einsum("rmi,rmj->rij", u, u)
         np.testing.assert_allclose(np.diagonal(gram, axis1=1, axis2=2), 1.0, atol=1e-12)
         if normalisation == "orthonormal":
@@ -163,6 +170,8 @@ def test_kernel_rule_init_gives_a_spec_train_ensemble_starts_from():
     torch.testing.assert_close(result.params[0], expected_u)
     for ours, random in zip(result.params[1:], random_params[1:]):  # module weights: those of the random init
         torch.testing.assert_close(ours, random, rtol=0, atol=0)
+    per_model = kr.kernel_rule_init(spec, np.stack([x, x]), np.stack([y, y]), seeds=seeds, settings=result.settings)
+    np.testing.assert_allclose(per_model.projections, result.projections, rtol=0, atol=1e-12)
     trained = train_ensemble(result.spec, seeds, x, y, n_steps=2, device="cpu")
     x32, y32 = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
     with torch.no_grad():
