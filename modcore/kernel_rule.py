@@ -235,7 +235,9 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
     Shapes: ``projections`` (R, m, b) or one (m, b); ``x`` (B, m) shared or (R, B, m);
     ``y`` (B,) / (R, B) for one output or (B, d) / (R, B, d) for d outputs. Returns (R,) (a scalar
     for one projection). Differentiable in ``projections``. Tensors in, tensors out: the dtype and
-    device are those of ``projections``; ``network_params`` are unstacked for one projection.
+    device are those of ``projections``. ``network_params``: one network's weights (as from
+    ``MLPSpec.init``), shared by all R projections (e.g. points along a path), or weights stacked
+    along a leading R axis, one network per projection.
     Raises ValueError on b > m, eps < 0, an unknown kernel, or a kernel matrix that is not
     numerically positive definite at ``eps`` (with a larger eps to try).
     """
@@ -255,10 +257,10 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
         x, y = x.expand(n_restarts, *x.shape), y.expand(n_restarts, *y.shape)
     if x.shape[-1] != input_dim or x.shape[:2] != y.shape[:2] or x.shape[0] != n_restarts:
         raise ValueError(f"x {tuple(x.shape)}, y {tuple(y.shape)} and projections {tuple(u.shape)} do not match")
-    if single and network_params is not None:
-        network_params = [p.unsqueeze(0) for p in network_params]
     if network_params is not None:
-        network_params = [p.to(dtype=u.dtype, device=u.device) for p in network_params]
+        network_params = [torch.as_tensor(p, dtype=u.dtype, device=u.device) for p in network_params]
+        if network_params[0].ndim == 2:  # one network's weights: shared by all R projections
+            network_params = [p.expand(n_restarts, *p.shape) for p in network_params]
     z = torch.bmm(x, u)  # (R, B, b)
     gram = kernel_matrix(z, kernel=kernel, network=network, network_params=network_params)
     batch = gram.shape[-1]
@@ -399,7 +401,7 @@ def fit_projections(spec: ModularSpec, x_train, y_train, *, seed: int, n_restart
     """
     if n_restarts is None:
         n_restarts = spec.n_modules
-    if not isinstance(n_restarts, int) or isinstance(n_restarts, bool) or n_restarts < 1:
+    if not isinstance(n_restarts, (int, np.integer)) or isinstance(n_restarts, bool) or n_restarts < 1:
         raise ValueError(f"n_restarts must be a positive integer, got n_restarts={n_restarts!r}")
     torch_device = resolve_device(device)
     dtype = PRECISIONS[settings.precision]
@@ -407,6 +409,7 @@ def fit_projections(spec: ModularSpec, x_train, y_train, *, seed: int, n_restart
     if x.shape[0] != 1:
         raise ValueError(f"fit_projections takes one data set, got x_train of shape {tuple(np.shape(x_train))}")
     network = module_network(spec)
+    n_restarts = int(n_restarts)
     initial, weights, order_seeds = [], [], []
     for restart in range(n_restarts):
         streams = np.random.SeedSequence([seed, restart]).generate_state(3)

@@ -65,6 +65,14 @@ def test_gradient_matches_finite_differences_in_float64(kernel, output_dim):
                                     eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
+def test_one_network_is_shared_by_all_projections():
+    u, x, y, options = _problem("ntk")
+    one = [p[1] for p in options["network_params"]]
+    shared = kr.kernel_objective(u, x, y, **dict(options, network_params=one))
+    for r in range(3):
+        torch.testing.assert_close(shared[r], kr.kernel_objective(u[r], x, y, **dict(options, network_params=one)))
+
+
 def test_rbf_objective_does_not_depend_on_column_signs():
     u, x, y, options = _problem("rbf")
     flipped = u * torch.tensor([1.0, -1.0], dtype=torch.float64)
@@ -211,6 +219,8 @@ def test_init_projections_round_trip_and_unknown_seed_raises():
     (lambda: kr.fit_projections(ModularSpec(4, 2, 5), np.zeros((10, 4)), np.zeros(10), seed=0, n_restarts=-2),
      "n_restarts=-2"),
     (lambda: kr.KernelRuleSettings(normalisation="none"), "normalisation='none'"),
+    (lambda: kr.fit_projections(ModularSpec(3, 2, 5, module_dim=4), np.zeros((10, 3)), np.zeros(10), seed=0),
+     "module_dim=4"),
 ])
 def test_bad_input_raises_and_names_the_argument(call, name):
     with pytest.raises(ValueError, match=re.escape(name)):
