@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -144,6 +144,10 @@ class ModularSpec:
     depth: int = DEFAULT_DEPTH
     module_dim: int = 1
     activation: str = DEFAULT_ACTIVATION
+    # Optional initial projections per seed (e.g. found by modcore.kernel_rule), as pairs
+    # (seed, flat values of a (n_modules, input_dim, module_dim) array): flat tuples keep the spec
+    # frozen, hashable and comparable. Build it with with_init_projections; None = random init.
+    init_projections: tuple[tuple[int, tuple[float, ...]], ...] | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         _check_positive("n_modules", self.n_modules)
@@ -154,6 +158,24 @@ class ModularSpec:
         if not isinstance(self.input_dim, int) or self.input_dim < self.module_dim:
             raise ValueError(f"input_dim must be an integer >= module_dim={self.module_dim}, got "
                              f"input_dim={self.input_dim!r}")
+        size = self.n_modules * self.input_dim * self.module_dim
+        for seed, values in self.init_projections or ():
+            if len(values) != size:
+                raise ValueError(f"init_projections for seed={seed} hold {len(values)} values, expected "
+                                 f"n_modules * input_dim * module_dim = {size}")
+
+    def with_init_projections(self, projections: Mapping[int, Sequence | torch.Tensor]) -> ModularSpec:
+        """This spec, with model ``seed``'s projections initialised to ``projections[seed]``, an array
+        of shape (n_modules, input_dim, module_dim) (module i's U_i is ``projections[seed][i]``).
+        The module MLPs' initial weights stay those of the random init with the same seed."""
+        shape = (self.n_modules, self.input_dim, self.module_dim)
+        pairs = []
+        for seed, values in sorted(projections.items()):
+            values = torch.as_tensor(values, dtype=torch.float64)
+            if tuple(values.shape) != shape:
+                raise ValueError(f"projections for seed={seed} have shape {tuple(values.shape)}, expected {shape}")
+            pairs.append((int(seed), tuple(values.reshape(-1).tolist())))
+        return dataclasses.replace(self, init_projections=tuple(pairs))
 
     @property
     def n_params(self) -> int:
@@ -172,15 +194,31 @@ class ModularSpec:
         return width_for_n_params(
             n_params, lambda width: cls(input_dim, n_modules, width, depth, module_dim, activation))
 
-    def init(self, *, seed: int) -> Params:
+    def init(self, *, seed: int, projections: Sequence | torch.Tensor | None = None) -> Params:
         """[U (m, K*b), then per module layer W (K, in, out), b (K, out)].
 
         U's columns are random unit vectors (paper does not give the projections' init;
-        unit norm keeps every z_i standard normal, like the task's true projections).
+        unit norm keeps every z_i standard normal, like the task's true projections), unless
+        ``projections`` (n_modules, input_dim, module_dim) is given, or the spec holds
+        ``init_projections`` for this seed (see :meth:`with_init_projections`); the argument wins.
         """
         generator = torch.Generator().manual_seed(seed)
         projection = torch.randn(self.input_dim, self.n_modules * self.module_dim, generator=generator)
         projection = projection / projection.norm(dim=0, keepdim=True)
+        if projections is None and self.init_projections is not None:
+            stored = dict(self.init_projections)
+            if seed not in stored:
+                # a silent random fallback would mix two initialisations in one ensemble
+                raise ValueError(f"this spec holds init_projections for seeds {sorted(stored)}, not for {seed=}")
+            projections = torch.tensor(stored[seed], dtype=torch.float64).view(
+                self.n_modules, self.input_dim, self.module_dim)
+        if projections is not None:
+            # the random draw above still happens, so the module weights below do not depend on it
+            given = torch.as_tensor(projections, dtype=projection.dtype)
+            shape = (self.n_modules, self.input_dim, self.module_dim)
+            if tuple(given.shape) != shape:
+                raise ValueError(f"projections must have shape {shape}, got {tuple(given.shape)}")
+            projection = given.permute(1, 0, 2).reshape(self.input_dim, -1).clone()  # (m, K*b), module-major
         params: Params = [projection]
         for fan_in, fan_out in _mlp_layer_sizes(self.module_dim, self.width, self.depth):
             params += _uniform_linear(fan_in, fan_out, generator, lead=(self.n_modules,))
