@@ -14,7 +14,7 @@
 # (sec-theorem2)=
 # # Theorem 2: modular networks break the dimension scaling
 #
-# **Claim.** Boopathy et al. {cite}`boopathy2025breaking`: for a *modular task*, a sum of $K$
+# **Claim.** Boopathy et al. {cite}`boopathy2025breaking` (Section 4.1): for a *modular task*, a sum of $K$
 # functions each of a $b$-dimensional linear projection of the input $x \in \mathbb{R}^m$, a
 # modular model (a sum of $K$ modules, each reading a $b$-dimensional projection
 # $\hat U_k^\top x$) has a sample complexity independent of $m$, while a monolithic model's grows
@@ -27,7 +27,7 @@
 # $\lambda^{(b)}_i = c\,[i^{-\Omega^{-b}} - (i+1)^{-\Omega^{-b}}]$. The model has $p$ features
 # per module, $Kp$ parameters in all, fitted jointly by minimum-norm least squares.
 #
-# ```{prf:theorem} Theorem 2 (Boopathy et al. 2025)
+# ```{prf:theorem} Boopathy et al. 2025
 # :label: thm-theorem2
 #
 # With the true projections ($\hat U_k = U_k$), module features white and independent across
@@ -57,83 +57,62 @@
 # Monte Carlo of $K$ modules at small sizes.
 
 # %% tags=["parameters"]
-seed = 0                                           # seed of the Monte Carlo; each point derives its own stream
-loss_target = 1.2                                  # test loss to reach (as in Fig. 3)
-m_values = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]   # input dimensions
-b = 1                                              # module input dimension (the sine task has 1-D modules)
-K = 4                                              # number of modules
-p = 25                                             # features per module; the monolithic model gets K * p
-c = 1.2                                            # spectrum scale (paper does not give it; PAPER.md section 14's suggestion)
-omega = 1.5                                        # spectrum base Omega (same source)
-d = 1                                              # output dimension
-noise = 0.0                                        # variance of the noise on each training label
-mc_b_values = [1, 2]                               # module input dimensions of the Monte-Carlo check (one panel each)
-mc_P = 100                                         # features per module in the Monte Carlo (finite so it can draw them)
-mc_n_max = 300                                     # largest n of the Monte-Carlo check
-mc_points = 10                                     # Monte-Carlo points per model
-n_trials = 300                                     # Monte-Carlo draws per point
+seed = 0                                                 # seed of the Monte Carlo; each point derives its own stream
+loss_target = 1.2                                        # test loss to reach (as in Fig. 3)
+input_dim_values = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]  # input dimensions m
+module_dim = 1                                           # module input dimension b (the sine task has 1-D modules)
+n_modules = 4                                            # number of modules K
+n_params = 25                                            # features per module p; the monolithic model gets K * p
+spectrum_scale = 1.2                                     # spectrum scale c (the paper does not give it; close to the Fig. 3 fit)
+omega = 1.5                                              # spectrum base Omega (same choice)
+output_dim = 1                                           # output dimension d
+label_noise = 0.0                                        # standard deviation of the noise on each training label
+mc_module_dim_values = [1, 2]                            # module input dimensions of the Monte-Carlo check (one panel each)
+mc_n_features = 100                                      # features per module in the Monte Carlo (finite so it can draw them)
+mc_n_train_max = 300                                     # largest n of the Monte-Carlo check
+n_mc_points = 10                                         # Monte-Carlo points per model
+n_trials = 300                                           # Monte-Carlo draws per point
 
 # %%
-import numpy as np
-import pandas as pd
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from modcore import theory
-from modcore.plots import theory as theory_plots
+from modcore.experiments import theorem2
 
 # %%
-n_monolithic, n_modular = theory.sample_complexity_vs_dimension(loss_target, m_values, b, K, p, c, omega, d, noise)
+settings = theorem2.Settings(
+    seed=seed, loss_target=loss_target, input_dim_values=input_dim_values, module_dim=module_dim,
+    n_modules=n_modules, n_params=n_params, spectrum_scale=spectrum_scale, omega=omega, output_dim=output_dim,
+    label_noise=label_noise, mc_module_dim_values=mc_module_dim_values, mc_n_features=mc_n_features,
+    mc_n_train_max=mc_n_train_max, n_mc_points=n_mc_points, n_trials=n_trials)
+
+# %%
+closed = theorem2.closed_form(settings)
 
 # %% mystnb={"figure": {"name": "fig-theorem2-samples", "caption": "Theorem 2 (notebook theorem2): samples needed for the target test loss against input dimension m, for a monolithic and a modular model with the same number of parameters."}}
-panel = dict(m=np.array(m_values), curves={f"monolithic, {K * p} features": n_monolithic,
-                                           f"modular, K = {K} modules of b = {b}, p = {p}": n_modular},
-             curves_name="closed form (P = inf)", ylabel=f"samples needed for test loss {loss_target}",
-             title=f"c = {c}, Omega = {omega}, d = {d}")
-theory_plots.samples_needed_vs_dimension([panel], title="Theorem 2: modular vs monolithic sample complexity")
+theorem2.closed_form_figure(settings, closed)
 plt.show()
 
 # %% [markdown]
-# The Monte-Carlo check draws $K$ modules of `mc_P` white features each, independent across
-# modules, and fits the $K$ modules' first $p$ features jointly (`modcore.theory.simulate_modular`).
-# Points closer to the threshold $dn = Kp$ than 20 % are left out (heavy tails, see the
-# Theorem 1 page).
+# The Monte-Carlo check draws $K$ modules of `mc_n_features` white features each, independent
+# across modules, and fits the $K$ modules' first $p$ features jointly
+# (`modcore.theory.simulate_modular`). Points closer to the threshold $dn = Kp$ than 20 % are
+# left out (heavy tails, see the Theorem 1 page).
 
 # %%
-n_grid = np.arange(1, mc_n_max + 1)
-mc_n = [int(n) for n in np.linspace(5, mc_n_max, mc_points) if abs(d * n - K * p) > 0.2 * K * p]
-modules = {bb: theory.PowerLaw(bb, c, omega, P=mc_P) for bb in mc_b_values}
-checks = {bb: pd.DataFrame([theory.compare_with_monte_carlo(module, n, p, d, noise, K=K, n_trials=n_trials,
-                                                            seed=[seed, n, bb]) for n in mc_n])
-          for bb, module in modules.items()}
-closed = {bb: theory.modular_losses(module, n_grid, p, K, d, noise) for bb, module in modules.items()}
+check = theorem2.modular_check(settings)
 
 # %% mystnb={"figure": {"name": "fig-theorem2-mc", "caption": "Theorem 2 (notebook theorem2): train and test loss of the modular model against n, one panel per module input dimension b; lines are the closed form, points the Monte Carlo mean with one standard error."}}
-panels = [dict(x=n_grid, closed={"train": closed[bb][0], "test": closed[bb][1]}, mc_x=checks[bb]["n"],
-               mc={key: (checks[bb][f"{key}_mc"], checks[bb][f"{key}_se"]) for key in ("train", "test")},
-               xlabel="training samples n", ylabel="expected loss (MSE)", threshold=K * p / d,
-               y_max=2.5 * d * c, title=f"b = {bb}") for bb in checks]
-theory_plots.closed_form_vs_monte_carlo(
-    panels, title=f"Modular model, K = {K} modules, p = {p} features each ({mc_P} in the target), d = {d}")
+theorem2.modular_check_figure(settings, check)
 plt.show()
 
 # %%
-max_deviation = float(pd.concat(checks.values())["deviation"].max())
-flat = bool(np.all(n_modular == n_modular[0]))
-grows = bool(np.all(np.diff(n_monolithic) > 0))
-verdict = "agree" if (max_deviation <= 4 and flat and grows) else "disagree"
-glue("thm2_verdict", verdict, display=False)
-glue("thm2_max_dev", max_deviation, display=False)
-glue("thm2_n_checks", sum(len(t) for t in checks.values()), display=False)
-glue("thm2_n_modular", float(n_modular[0]), display=False)
-glue("thm2_n_mono_first", float(n_monolithic[0]), display=False)
-glue("thm2_n_mono_last", float(n_monolithic[-1]), display=False)
-glue("thm2_ratio_last", float(n_monolithic[-1] / n_modular[-1]), display=False)
-glue("thm2_target_over_c", loss_target / (d * c), display=False)
-glue("thm2_m_first", m_values[0], display=False)
-glue("thm2_m_last", m_values[-1], display=False)
-print(f"modular n* = {n_modular[0]:.0f} at every m; monolithic n* from {n_monolithic[0]:.0f} (m = {m_values[0]}) "
-      f"to {n_monolithic[-1]:.0f} (m = {m_values[-1]}); Monte Carlo within {max_deviation:.2f} s.e.: {verdict}")
+summary = theorem2.summary(settings, closed, check)
+for name, value in summary.items():
+    glue(name, value, display=False)
+print(f"modular n* = {summary['thm2_n_modular']:.0f} at every m; monolithic n* from {summary['thm2_n_mono_first']:.0f} "
+      f"(m = {summary['thm2_m_first']}) to {summary['thm2_n_mono_last']:.0f} (m = {summary['thm2_m_last']}); "
+      f"Monte Carlo within {summary['thm2_max_dev']:.2f} s.e.: {summary['thm2_verdict']}")
 
 # %% [markdown]
 # **Verdict: the closed forms and Theorem 2's claim {glue:text}`thm2_verdict`.** With the same number of parameters, the modular model
