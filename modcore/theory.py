@@ -657,3 +657,158 @@ def compare_with_monte_carlo(spectrum, n_train, n_params, output_dim=1, label_no
     return dict(n_train=int(n_train), n_params=int(n_params), n_modules=int(n_modules), output_dim=int(output_dim),
                 label_noise=float(label_noise), train_closed=train, test_closed=test, train_mc=mc.train_mean,
                 train_se=mc.train_se, test_mc=mc.test_mean, test_se=mc.test_se, deviation=float(deviation))
+
+
+# --- Monte Carlo of modules fed m-dimensional inputs (Theorem 2 tested) -----------------------
+
+# Spacing of the Fourier features' frequencies: feature j of a module has frequency norm
+# FREQUENCY_SPACING * j. Two features then differ in frequency by at least the spacing, and
+# E[cos(a z) cos(b z)] for z ~ N(0, 1) decays like exp(-(a - b)^2 / 2): with a spacing of 3 the
+# 40 features of a 1-D module have a Gram matrix with eigenvalues within 0.97..1.03 (measured
+# on 2e5 points), i.e. nearly the white features of the closed forms. Random frequencies
+# instead (w ~ N(0, 9)) gave near-collinear features (smallest Gram eigenvalue ~1e-15) and
+# least-squares losses of 1e6. Our choice.
+FREQUENCY_SPACING = 3.0
+
+
+@dataclass(frozen=True)
+class ProjectedMonteCarlo:
+    """Losses of :func:`simulate_projected`, one row per trial and one column per training-set size."""
+
+    n_train_values: np.ndarray  # (n_points,)
+    train_losses: np.ndarray    # (n_trials, n_points)
+    test_losses: np.ndarray     # (n_trials, n_points)
+
+    @property
+    def test_mean(self) -> np.ndarray:
+        return self.test_losses.mean(axis=0)
+
+    @property
+    def test_se(self) -> np.ndarray:
+        return self.test_losses.std(axis=0, ddof=1) / math.sqrt(self.test_losses.shape[0])
+
+
+def normalised_power_law(input_dim, spectrum_scale, omega, n_features) -> np.ndarray:
+    """The power law truncated at P = n_features and rescaled to total variance c (its P → inf total).
+
+    Truncation alone would leave a total variance c[1 − (P+1)^−α] that vanishes as α = Ω^−m → 0
+    (large m): the target itself would disappear. Rescaling keeps the target's variance at c for
+    every m, so that a loss target means the same at every m.
+    """
+    eigenvalues = power_law_spectrum(input_dim, spectrum_scale, omega, n_features)
+    return eigenvalues * (spectrum_scale / eigenvalues.sum())
+
+
+def _orthonormal_columns(rng, rows: int, cols: int) -> np.ndarray:
+    """A uniformly random m × b matrix with orthonormal columns (QR of a Gaussian, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
+    return q * np.sign(np.diag(r))
+
+
+def simulate_projected(n_train_values, input_dim, n_params, n_features, spectrum_scale, omega, *, module_dim=None,
+                       n_modules=1, label_noise=0.0, n_test=500, n_trials=100, seed: int | Sequence[int],
+                       frequency_spacing=FREQUENCY_SPACING) -> ProjectedMonteCarlo:
+    """Monte Carlo of a linear random-feature model whose features are functions of m-dimensional inputs.
+
+    Unlike :func:`simulate_modular`, whose module features are independent by construction, the
+    features here are computed from inputs x ~ N(0, I_m) (m = ``input_dim``), so modules that
+    read overlapping projections of one x have correlated features, and m can enter.
+
+    Modular (``module_dim`` = b given, K = ``n_modules``): each trial draws K projections
+    U_k (m × b, orthonormal columns, independent and uniformly random) and, per module, P =
+    ``n_features`` random Fourier features of z_k = U_kᵀx,
+
+        φ_kj(x) = √2 cos(s·j·v_kjᵀ U_kᵀ x + β_kj),   v_kj uniform on the unit sphere of R^b,
+                                                       β_kj ~ U(0, 2π),   j = 1..P,
+
+    (s = ``frequency_spacing``, see FREQUENCY_SPACING: the features of one module are then
+    close to orthonormal, each with unit mean square) and weights θ_kj ~ N(0, λ_j) with
+    λ the paper's power law with b in place of m, truncated at P and rescaled to total c
+    (:func:`normalised_power_law`; the paper's Section 4.1). The target is
+    y(x) = K^(−1/2) Σ_k Σ_j θ_kj φ_kj(x), so its variance is about c whatever K. The model is
+    Theorem 2's: the true projections and each module's first p = ``n_params`` features, K·p
+    in all, fitted jointly by min-norm least squares.
+
+    Monolithic (``module_dim`` None): the same construction with one module that reads the
+    whole x (U = I_m, b = m): P features of x with the power law in m, the model its first
+    ``n_params`` features. For the comparison at equal size, pass K·p as ``n_params`` and K·P
+    as ``n_features``.
+
+    Each trial fits the model on the first n samples of one training set, for every n in
+    ``n_train_values`` (nested, so a trial's loss curve is smooth in n), with training labels
+    carrying N(0, σ²) noise (σ = ``label_noise``); it records the train loss and the test loss
+    against the clean target on ``n_test`` fresh points. Scalar outputs (d = 1). ``seed``
+    seeds numpy's default generator: the same seed gives identical numbers.
+    """
+    n_values = _positive_int("n_train_values", n_train_values).astype(int).ravel()
+    if n_values.size == 0:
+        raise ValueError("n_train_values must be a non-empty list, got n_train_values=[]")
+    m = int(_positive_int("input_dim", input_dim))
+    q_per_module = int(_positive_int("n_params", n_params))
+    P = int(_positive_int("n_features", n_features))
+    K = int(_positive_int("n_modules", n_modules))
+    b = m if module_dim is None else int(_positive_int("module_dim", module_dim))
+    if module_dim is None and K != 1:
+        raise ValueError(f"n_modules must be 1 without module_dim (the monolithic model), got n_modules={n_modules!r}")
+    if b > m:
+        raise ValueError(f"module_dim must be <= input_dim, got module_dim={module_dim!r} and input_dim={input_dim!r}")
+    if q_per_module > P:
+        raise ValueError(f"n_params must be <= n_features, got n_params={n_params!r} and n_features={n_features!r}")
+    sigma = _nonnegative("label_noise", label_noise)
+    n_test = int(_positive_int("n_test", n_test))
+    n_trials = _check_n_trials(n_trials)
+    s = float(_positive("frequency_spacing", frequency_spacing))
+    eigenvalues = normalised_power_law(b, spectrum_scale, omega, P)   # (P,)
+    n_max = int(n_values.max())
+    rng = np.random.default_rng(seed)
+    train = np.empty((n_trials, n_values.size))
+    test = np.empty((n_trials, n_values.size))
+    with threadpool_limits(MONTE_CARLO_BLAS_THREADS, user_api="blas"):
+        for trial in range(n_trials):
+            x = rng.standard_normal((n_max + n_test, m))                              # (n + n_test, m)
+            projections = [np.eye(m) if module_dim is None else _orthonormal_columns(rng, m, b) for _ in range(K)]
+            directions = rng.standard_normal((K, b, P))
+            directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+            frequencies = s * np.arange(1, P + 1) * directions                       # (K, b, P)
+            phases = rng.uniform(0, 2 * np.pi, (K, P))
+            theta = np.sqrt(eigenvalues) * rng.standard_normal((K, P))              # (K, P)
+            features = np.stack([math.sqrt(2) * np.cos(x @ projections[k] @ frequencies[k] + phases[k])
+                                 for k in range(K)])                                  # (K, n + n_test, P)
+            clean = np.einsum("knf,kf->n", features, theta) / math.sqrt(K)           # (n + n_test,)
+            design = features[:, :, :q_per_module].transpose(1, 0, 2).reshape(n_max + n_test, K * q_per_module)
+            labels = clean[:n_max] + sigma * rng.standard_normal(n_max)
+            test_design, test_target = design[n_max:], clean[n_max:]
+            for column, n in enumerate(n_values):
+                coef = _min_norm_solve(design[:n], labels[:n], "auto")
+                residual = labels[:n] - design[:n] @ coef
+                train[trial, column] = residual @ residual / n
+                error = test_target - test_design @ coef
+                test[trial, column] = error @ error / n_test
+    return ProjectedMonteCarlo(n_train_values=n_values, train_losses=train, test_losses=test)
+
+
+def samples_needed_from_losses(n_train_values, losses, loss_target) -> float:
+    """The n at which a sampled loss curve first falls to loss_target, interpolated (inf if never).
+
+    ``losses`` are mean test losses at the increasing ``n_train_values`` (on the
+    underparameterised branch, where the expected loss falls with n). Between the last point
+    above the target and the first at or below it, log loss is interpolated linearly in log n
+    (the excess loss of Theorem 1 falls like a power of n there). If the first point is already
+    at or below the target, n* is that point's n (an upper bound).
+    """
+    n = _positive("n_train_values", n_train_values).ravel()
+    loss = np.asarray(losses, dtype=float).ravel()
+    target = float(_positive("loss_target", loss_target))
+    if loss.shape != n.shape:
+        raise ValueError(f"losses must have one value per n_train_values entry, got {loss.shape} and {n.shape}")
+    if np.any(np.diff(n) <= 0):
+        raise ValueError("n_train_values must be increasing")
+    below = np.flatnonzero(loss <= target)
+    if below.size == 0:
+        return math.inf
+    i = int(below[0])
+    if i == 0:
+        return float(n[0])
+    x0, x1 = math.log(n[i - 1]), math.log(n[i])
+    y0, y1 = math.log(loss[i - 1]), math.log(max(loss[i], 1e-300))
+    return float(math.exp(x0 + (x1 - x0) * (y0 - math.log(target)) / (y0 - y1)))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from modcore import paper_values, theory
+from modcore.experiments import theorem2
 from modcore.theory import PowerLaw
 
 TOLERANCE_SE = 4.0
@@ -295,5 +296,139 @@ def test_fig3_fit_reaches_the_accuracy_of_the_digitisation():
     (lambda: theory.simulate_monolithic(SPEC_33, 10, 5, seed=0, solver="qr"), "solver="),
 ])
 def test_bad_input_raises_and_names_it(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- Theorem 2 tested: modules fed m-dimensional inputs --------------------------------------
+
+PROJECTED = dict(n_params=8, n_features=30, spectrum_scale=1.2, omega=1.5)  # per module
+N_GRID = [30, 36, 45, 60, 90]  # above the threshold K p = 24
+
+
+def projected(model, input_dim, n_trials=150, seed=0, **kwargs):
+    if model == "modular":
+        return theory.simulate_projected(N_GRID, input_dim, module_dim=1, n_modules=3, n_trials=n_trials,
+                                         seed=[seed, input_dim], **PROJECTED, **kwargs)
+    return theory.simulate_projected(N_GRID, input_dim, PROJECTED["n_params"] * 3, PROJECTED["n_features"] * 3,
+                                     PROJECTED["spectrum_scale"], PROJECTED["omega"], n_trials=n_trials,
+                                     seed=[seed, input_dim, 1], **kwargs)
+
+
+def gap_in_standard_errors(a, b):
+    return np.abs(a.test_mean - b.test_mean) / np.hypot(a.test_se, b.test_se)
+
+
+def test_projected_modular_loss_curve_does_not_depend_on_input_dim_within_monte_carlo_error():
+    small, large = projected("modular", 2), projected("modular", 12)
+    assert np.all(gap_in_standard_errors(small, large) <= TOLERANCE_SE)
+    # and so the samples needed for a target crossed inside the grid agree too
+    target = 0.5
+    n_small, n_large = (theory.samples_needed_from_losses(N_GRID, run.test_mean, target) for run in (small, large))
+    assert N_GRID[0] < n_small < N_GRID[-1]
+    assert abs(n_small / n_large - 1) < 0.05
+
+
+def test_projected_monolithic_loss_and_samples_needed_grow_with_input_dim():
+    small, large = projected("monolithic", 2), projected("monolithic", 12)
+    assert np.all(large.test_mean - small.test_mean > TOLERANCE_SE * np.hypot(small.test_se, large.test_se))
+    target = 0.5
+    n_small, n_large = (theory.samples_needed_from_losses(N_GRID, run.test_mean, target) for run in (small, large))
+    assert n_large > 1.2 * n_small
+
+
+def test_projected_monte_carlo_with_one_module_reading_all_inputs_is_the_monolithic_model():
+    # a module with b = m and the identity projection is the monolithic construction up to the
+    # random draw of the projection, so the expected losses agree within Monte-Carlo error
+    modular = theory.simulate_projected(N_GRID, 2, 8, 30, 1.2, 1.5, module_dim=2, n_trials=150, seed=4)
+    monolithic = theory.simulate_projected(N_GRID, 2, 8, 30, 1.2, 1.5, n_trials=150, seed=5)
+    assert np.all(gap_in_standard_errors(modular, monolithic) <= TOLERANCE_SE)
+
+
+def test_projected_monte_carlo_same_seed_gives_identical_numbers():
+    a, b, c = (projected("modular", 3, n_trials=3, seed=s) for s in (1, 1, 2))
+    np.testing.assert_array_equal(a.test_losses, b.test_losses)
+    assert not np.array_equal(a.test_losses, c.test_losses)
+
+
+def test_normalised_power_law_keeps_total_variance_at_every_input_dim():
+    for m in (1, 5, 30):
+        eigenvalues = theory.normalised_power_law(m, 1.3, 1.5, 200)
+        assert eigenvalues.sum() == pytest.approx(1.3)
+        assert np.all(np.diff(eigenvalues) <= 0)
+
+
+def test_samples_needed_from_losses_interpolates_a_power_law_exactly_and_reports_unreachable():
+    n = np.array([10.0, 20, 40, 80])
+    loss = 3.0 * n ** -0.5
+    assert theory.samples_needed_from_losses(n, loss, 3.0 * 30 ** -0.5) == pytest.approx(30)
+    assert theory.samples_needed_from_losses(n, loss, 0.01) == math.inf
+    assert theory.samples_needed_from_losses(n, loss, 5.0) == 10  # reached at the first point: a bound
+
+
+# --- the Theorem 2 chapter's rule and unreachable targets ---------------------------------------
+
+
+def chapter_settings(**changes):
+    values = dict(seed=0, loss_target=1.2, input_dim_values=[2, 4], module_dim=1, n_modules=3, n_params=8,
+                  spectrum_scale=1.2, omega=1.5, label_noise=0.0, mc_loss_target=0.5, mc_input_dim_values=[2, 6],
+                  mc_module_dim_values=[1], mc_n_features=30, mc_n_train_max=90, n_test=200, n_mc_points=5,
+                  n_trials=20)
+    values.update(changes)
+    return theorem2.Settings(**values)
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.95, 1.05, "independent of m"), (1.2, 1.5, "grows"), (0.5, 0.8, "falls"), (0.95, 1.2, "inconclusive"),
+    (1 / 1.1, 1.1, "independent of m"),
+])
+def test_dimension_rule(low, high, expected):
+    assert theorem2.dimension_verdict(low, high) == expected
+
+
+def test_unreachable_closed_form_target_is_reported_as_unreachable():
+    settings = chapter_settings(loss_target=0.001)
+    closed = theorem2.closed_form(settings)
+    assert np.all(np.isinf(closed.n_modular)) and np.all(np.isinf(closed.n_monolithic))
+    assert theorem2.closed_form_status(settings, closed) == "unreachable"
+    assert theorem2.closed_form_status(chapter_settings(), theorem2.closed_form(chapter_settings())) == "reachable"
+
+
+def test_unreachable_monte_carlo_target_gives_verdict_unreachable_not_disagree():
+    result = theorem2.projected_monte_carlo(chapter_settings(mc_loss_target=0.001))
+    assert theorem2.projected_verdict(result) == "unreachable"
+    assert theorem2.model_rule(result, "modular") == "unreachable"
+
+
+def test_target_reached_at_the_first_simulated_n_is_inconclusive_not_independent():
+    result = theorem2.projected_monte_carlo(chapter_settings(mc_loss_target=50.0))
+    assert theorem2.censored(result)
+    assert theorem2.projected_verdict(result) == "inconclusive"
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(n_modules=0), "n_modules="),
+    (dict(n_trials=1), "n_trials="),
+    (dict(mc_input_dim_values=[]), "mc_input_dim_values="),
+    (dict(mc_input_dim_values=[4]), "mc_input_dim_values="),
+    (dict(module_dim=3), "module_dim="),
+    (dict(mc_loss_target=0.0), "mc_loss_target="),
+    (dict(n_params=40), "n_params="),
+    (dict(mc_n_train_max=25), "mc_n_train_max="),
+])
+def test_chapter_settings_reject_bad_values_and_name_them(changes, match):
+    with pytest.raises(ValueError, match=match):
+        chapter_settings(**changes)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: theory.simulate_projected([30], 2, 8, 30, 1.2, 1.5, module_dim=3, seed=0), "module_dim="),
+    (lambda: theory.simulate_projected([30], 2, 8, 30, 1.2, 1.5, n_modules=2, seed=0), "n_modules="),
+    (lambda: theory.simulate_projected([], 2, 8, 30, 1.2, 1.5, seed=0), "n_train_values="),
+    (lambda: theory.simulate_projected([30], 2, 40, 30, 1.2, 1.5, seed=0), "n_params="),
+    (lambda: theory.simulate_projected([30], 2, 8, 30, 1.2, 1.5, n_test=0, seed=0), "n_test="),
+    (lambda: theory.samples_needed_from_losses([1, 2], [1.0], 0.5), "losses"),
+])
+def test_projected_bad_input_raises_and_names_it(call, match):
     with pytest.raises(ValueError, match=match):
         call()

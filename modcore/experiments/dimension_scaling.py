@@ -48,7 +48,8 @@ class Settings:
         digitised = set(paper_values.load_fig3_digitised().columns)
         if not set(self.input_dim_values) <= digitised:
             raise ValueError(f"input_dim_values must be input dimensions of the digitised Fig. 3 "
-                             f"({min(digitised)}..{max(digitised)}), got input_dim_values={list(self.input_dim_values)}")
+                             f"({min(digitised)}..{max(digitised)}), "
+                             f"got input_dim_values={list(self.input_dim_values)}")
         if len(self.input_dim_values) < 2:
             raise ValueError(f"input_dim_values needs at least 2 entries (to fit Omega), got "
                              f"input_dim_values={list(self.input_dim_values)}")
@@ -162,4 +163,5 @@ def summary(settings: Settings, result: Result) -> dict:
         dim_earlier_consistent="is consistent with" if earlier.max_factor <= EARLIER_FIT["max_factor"]
         else "contradicts",
         dim_spectrum_scale=s.spectrum_scale, dim_loss_target=s.loss_target,
-        dim_fig3_loss_target=FIG3_LOSS_TARGET, dim_growth_sentence=growth_sentence, dim_reachability=_reachability(s, result))
+        dim_fig3_loss_target=FIG3_LOSS_TARGET, dim_growth_sentence=growth_sentence,
+        dim_reachability=_reachability(s, result))

@@ -73,8 +73,8 @@ def closed_form_vs_monte_carlo(panels: Sequence[Mapping[str, Any]], *, title: st
     Each panel: ``x`` and ``closed`` = {label: y} for the lines, named ``closed_name`` in the
     legend (default "closed form"); optional ``mc_x`` and ``mc`` = {label: (mean, se)} for
     the points; ``xlabel``, ``ylabel``; optional ``title``, ``threshold`` (x of the
-    interpolation threshold, drawn dashed), ``y_max`` (the closed form diverges at the
-    threshold), ``log_x``.
+    interpolation threshold, drawn dashed), ``target`` (a loss target, drawn dotted),
+    ``y_max`` (the closed form diverges at the threshold), ``log_x``, ``log_y``.
     """
     fig, axes = _subplots(len(panels))
     for ax, panel in zip(axes, panels):
@@ -87,8 +87,12 @@ def closed_form_vs_monte_carlo(panels: Sequence[Mapping[str, Any]], *, title: st
                         label=f"{label}: Monte Carlo (±1 s.e.)")
         if panel.get("threshold") is not None:
             ax.axvline(panel["threshold"], color="grey", ls="--", lw=1, label="interpolation threshold")
+        if panel.get("target") is not None:
+            ax.axhline(panel["target"], color="black", ls=":", lw=1.2, label="loss target")
+        if panel.get("log_y"):
+            ax.set_yscale("log")
         if panel.get("y_max") is not None:
-            ax.set_ylim(0, panel["y_max"])
+            ax.set_ylim(None if panel.get("log_y") else 0, panel["y_max"])
         if panel.get("log_x"):
             ax.set_xscale("log")
         _finish_axes(ax, panel)
@@ -103,7 +107,8 @@ def samples_needed_vs_dimension(panels: Sequence[Mapping[str, Any]], *, title: s
     ``curves`` shares its colour); optional ``estimates`` = {label: (n, low, high)} drawn as
     filled markers with interval bars at ``estimates_m`` (e.g. Monte-Carlo estimates; a label
     shared with ``curves`` shares its colour); ``curves_name``, ``reference_name`` and
-    ``estimates_name`` name the groups in the legend; optional ``title`` and ``ylabel``.
+    ``estimates_name`` name the groups in the legend; optional ``title``, ``ylabel`` and
+    ``log_y`` (default True).
     With at most 4 labels each drawn artist has its own legend entry; with more, the legend
     names one drawn artist per group ("<group>, one per curve"). Non-finite n (an unreachable
     target) is not drawn.
@@ -139,7 +144,8 @@ def samples_needed_vs_dimension(panels: Sequence[Mapping[str, Any]], *, title: s
             m = np.asarray(panel["estimates_m"], dtype=float)
             ax.errorbar(m[drawn], n[drawn], yerr=[n[drawn] - low[drawn], high[drawn] - n[drawn]], fmt="s", ms=5,
                         capsize=3, color=colours[label], label=legend_label(2, i, label))
-        ax.set_yscale("log")
+        if panel.get("log_y", True):
+            ax.set_yscale("log")
         _finish_axes(ax, dict(panel, xlabel=panel.get("xlabel", "input dimension m"),
                               ylabel=panel.get("ylabel", "samples needed n*")))
     return _finish_figure(fig, axes, title, shared_legend=False)
