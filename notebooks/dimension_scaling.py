@@ -44,7 +44,8 @@
 #
 # **Checks.** (1) The closed form for several $p$. (2) Whether the paper's nine curves are this
 # formula: we fit one shared $(c, \Omega)$ and one $p$ per curve to the digitised values
-# (`modcore/data/fig3_digitised.csv`, ±1-2 %), always at Fig. 3's target 1.2 and $d = 1$.
+# (`modcore/data/fig3_digitised.csv`, ±1-2 %), always at Fig. 3's target
+# {glue:text}`dim_fig3_loss_target` and $d = 1$.
 
 # %% tags=["parameters"]
 loss_target = 1.2                              # test loss our closed-form curves reach (Fig. 3's)

@@ -95,10 +95,10 @@ theorem1.closed_form_figure(settings, closed)
 plt.show()
 
 # %% [markdown]
-# The Monte-Carlo check, at $P =$ `mc_n_features`. Points closer to the threshold than 20 % of
-# $p$ are left out: there the loss has a heavy tail (its variance is infinite for
-# $|dn - p| \le 3$) and a standard error would mean little. The lines are the closed form at
-# the same finite $P$.
+# The Monte-Carlo check, at $P =$ {glue:text}`thm1_mc_n_features`. Points closer to the threshold
+# than a fraction {glue:text}`thm1_threshold_exclusion` of $p$ are left out: there the loss has a
+# heavy tail (its variance is infinite for $|dn - p| \le 3$) and a standard error would mean
+# little. The lines are the closed form at the same finite $P$.
 
 # %%
 mc = theorem1.monte_carlo(settings)
@@ -109,8 +109,9 @@ plt.show()
 
 # %% [markdown]
 # The same check at five settings of our choice on both sides of the threshold and with
-# $d = 1, 2, 3$ ($P = 400$, $\lambda_i = i^{-0.3} - (i+1)^{-0.3}$, i.e. $c = 1$ and
-# $\Omega^{-m} = 0.3$):
+# $d = 1, 2, 3$, on the spectrum $\lambda_i = i^{-\alpha} - (i+1)^{-\alpha}$ ($c = 1$) with
+# $\alpha = \Omega^{-m} =$ {glue:text}`thm1_check_alpha:.1f` and $P =$
+# {glue:text}`thm1_check_n_features`:
 
 # %%
 theorem1.check_table(mc)

@@ -56,7 +56,8 @@
 # projections $U_k$ ($m \times b$, orthonormal columns, uniformly random, so they overlap) and,
 # per module, `mc_n_features` Fourier features of $z_k = U_k^\top x$,
 # $\varphi_{kj}(x) = \sqrt2 \cos(s\,j\,v_{kj}^\top z_k + \beta_{kj})$ with unit directions
-# $v_{kj}$, random phases $\beta_{kj}$ and frequency spacing $s = 3$ (which keeps one module's
+# $v_{kj}$, random phases $\beta_{kj}$ and frequency spacing $s =$
+# {glue:text}`thm2_frequency_spacing:g` (which keeps one module's
 # features nearly uncorrelated), and weights $\theta_{kj} \sim \mathcal N(0, \lambda^{(b)}_j)$
 # from the power law with $b$ in place of $m$, truncated and rescaled to total variance $c$.
 # The modular model is Theorem 2's: the true projections and each module's first $p$ features,
@@ -143,7 +144,8 @@ plt.show()
 #
 # $K$ modules of `mc_n_features` white features each, independent across modules, the $K$
 # modules' first $p$ features fitted jointly (`modcore.theory.simulate_modular`). Points closer
-# to the threshold $n = Kp$ than 20 % are left out (heavy tails, see the Theorem 1 page).
+# to the threshold $n = Kp$ than a fraction {glue:text}`thm2_threshold_exclusion` of $Kp$ are left
+# out (heavy tails, see the Theorem 1 page).
 
 # %%
 check = theorem2.modular_check(settings)

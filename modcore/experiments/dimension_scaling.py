@@ -57,6 +57,8 @@ class Settings:
             raise ValueError(f"loss_target must be positive, got loss_target={self.loss_target!r}")
         if not self.n_params_values:
             raise ValueError("n_params_values must be a non-empty list, got n_params_values=[]")
+        if not all(isinstance(p, (int, np.integer)) and p >= 1 for p in self.n_params_values):
+            raise ValueError(f"n_params_values must hold positive integers, got n_params_values={list(self.n_params_values)}")
         if not self.input_dim_max >= 3:
             raise ValueError(f"input_dim_max must be an integer >= 3 (two points for a growth factor), got "
                              f"input_dim_max={self.input_dim_max!r}")

@@ -61,6 +61,11 @@ class Settings:
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        if not (isinstance(self.n_trials, (int, np.integer)) and self.n_trials >= 2):
+            raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={self.n_trials!r}")
+        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
+            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
+        self.spectrum(self.mc_n_features)  # checks input_dim, spectrum_scale and omega
         if self.n_params_max > self.mc_n_features:
             raise ValueError(f"n_params_max must be <= mc_n_features (the Monte Carlo draws P features), got "
                              f"n_params_max={self.n_params_max} and mc_n_features={self.mc_n_features}")
@@ -136,8 +141,8 @@ def _panels(settings: Settings, closed: ClosedForm, mc: MonteCarlo | None, close
     for x, (train, test), attribute, column, xlabel, threshold, title in sweeps:
         panel = dict(x=x, closed={"train": train, "test": test}, closed_name=closed_name, xlabel=xlabel,
                      ylabel="expected loss (MSE)", threshold=threshold, y_max=y_max, title=title)
-        if mc is not None:
-            points = getattr(mc, attribute)
+        points = getattr(mc, attribute) if mc is not None else pd.DataFrame()
+        if len(points):  # every point may sit too close to the threshold to be drawn
             panel.update(mc_x=points[column],
                          mc={key: (points[f"{key}_mc"], points[f"{key}_se"]) for key in ("train", "test")})
         panels.append(panel)
@@ -178,4 +183,6 @@ def summary(settings: Settings, closed: ClosedForm, mc: MonteCarlo) -> dict:
                 thm1_verdict="agree" if max_deviation <= AGREE_WITHIN_SE else "disagree",
                 thm1_agree_within=AGREE_WITHIN_SE, thm1_peak_n=peak_n, thm1_n_params=settings.n_params,
                 thm1_mc_n_features=settings.mc_n_features, thm1_missed_inf=float(missed),
-                thm1_missed_mc=float(missed_mc))
+                thm1_missed_mc=float(missed_mc), thm1_threshold_exclusion=THRESHOLD_EXCLUSION,
+                thm1_check_n_features=int(CHECK_TABLE_SPECTRUM.n_features),
+                thm1_check_alpha=CHECK_TABLE_SPECTRUM.alpha)

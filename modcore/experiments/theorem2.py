@@ -17,6 +17,7 @@ Computed here:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +103,9 @@ class Settings:
         if self.n_params > self.mc_n_features:
             raise ValueError(f"n_params must be <= mc_n_features, got n_params={self.n_params} and "
                              f"mc_n_features={self.mc_n_features}")
+        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
+            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
+        theory.PowerLaw(self.module_dim, self.spectrum_scale, self.omega)  # checks spectrum_scale and omega
         least = self.n_modules * self.n_params + FIRST_N_ABOVE_THRESHOLD + self.n_mc_points
         if self.mc_n_train_max < least:
             raise ValueError(f"mc_n_train_max must be >= n_modules * n_params + {FIRST_N_ABOVE_THRESHOLD} "
@@ -449,11 +453,13 @@ def summary(settings: Settings, closed: ClosedForm, projected: Projected, check:
         thm2_max_dev=max_deviation, thm2_agree_within=AGREE_WITHIN_SE,
         thm2_n_checks=sum(len(t) for t in check.points.values()),
         thm2_n_modular=float(modular[0]), thm2_n_mono_first=float(mono[0]), thm2_n_mono_last=float(mono[-1]),
+        thm2_ratio_last=float(np.divide(mono[-1], modular[-1])) if np.isfinite(modular[-1]) else math.nan,
         thm2_target_over_c=s.loss_target / s.spectrum_scale,
         thm2_m_first=s.input_dim_values[0], thm2_m_last=s.input_dim_values[-1],
         thm2_mc_loss_target=s.mc_loss_target, thm2_mc_reachability=mc_reachability,
         thm2_mc_m_first=int(m[0]), thm2_mc_m_last=int(m[-1]), thm2_mc_n_trials=s.n_trials,
-        thm2_flat_tolerance=FLAT_TOLERANCE, thm2_confidence=CONFIDENCE, thm2_n_bootstrap=N_BOOTSTRAP,
+        thm2_flat_tolerance=FLAT_TOLERANCE, thm2_threshold_exclusion=THRESHOLD_EXCLUSION,
+        thm2_frequency_spacing=theory.FREQUENCY_SPACING, thm2_confidence=CONFIDENCE, thm2_n_bootstrap=N_BOOTSTRAP,
     )
     for model in MODELS:
         values[f"thm2_{model}_rule"] = model_rule(projected, model)
