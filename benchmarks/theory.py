@@ -4,7 +4,7 @@
 error of its test-loss mean to be 1 % of the value (the count is estimated from a pilot run).
 Per setting we print the time of one closed-form evaluation, the Monte Carlo's draws and
 time, their ratio, and how far the two values are apart in standard errors. The settings are
-PAPER.md §3.3's (P = 400, λ_i = i^-0.3 − (i+1)^-0.3). A second table times the two
+the Theorem 1 chapter's check table (P = 400, λ_i = i^-0.3 − (i+1)^-0.3). A second table times the two
 least-squares solvers of the Monte Carlo on the same draws, a third its BLAS thread count. Run: python benchmarks/theory.py
 """
 
@@ -15,9 +15,10 @@ import os
 import time
 
 from modcore import theory
+from modcore.experiments import theorem1
 
-SETTINGS = [(100, 30, 1), (50, 30, 2), (60, 60, 3), (100, 200, 1), (40, 200, 2)]  # (n, p, d), PAPER.md §3.3
-SPECTRUM = theory.PowerLaw(m=1, c=1.0, omega=1 / 0.3, P=400)
+SETTINGS = theorem1.CHECK_TABLE_SETTINGS  # (n_train, n_params, output_dim)
+SPECTRUM = theorem1.CHECK_TABLE_SPECTRUM
 RELATIVE_SE = 0.01   # target standard error of the Monte-Carlo mean, relative to the value
 PILOT_TRIALS = 100
 
@@ -42,7 +43,7 @@ def seconds_per_call(fn, min_total=0.2):
 
 def main():
     print(f"Theorem 1: closed form vs Monte Carlo at equal accuracy (MC s.e. = {RELATIVE_SE:.0%} of the test loss)")
-    print(f"P = {SPECTRUM.P:.0f}, float64, {os.cpu_count()} CPU cores, "
+    print(f"P = {SPECTRUM.n_features:.0f}, float64, {os.cpu_count()} CPU cores, "
           f"load average {os.getloadavg()[0]:.1f} (other jobs slow both sides)")
     print(f"{'(n, p, d)':<14}{'test loss':>10}{'closed form':>13}{'MC draws':>10}{'MC time':>10}"
           f"{'speed-up':>12}{'gap':>10}")

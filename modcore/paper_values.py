@@ -24,14 +24,9 @@ def load_fig3_digitised() -> pd.DataFrame:
 
     Returns a (curve × m) table: index ``curve`` ("curve1" .. "curve9", largest n first),
     integer columns m = 2..9, values n. Source: the authors' ``theoretical_m_vs_n.png``,
-    digitised by pixel analysis (±1-2 %), PAPER.md §4.3.
+    digitised by pixel analysis (±1-2 %) from the authors' figure ``theoretical_m_vs_n.png``.
     """
     table = load_csv("fig3_digitised").pivot(index="curve", columns="m", values="n_needed")
     table = table.loc[sorted(table.index, key=lambda name: int(name.removeprefix("curve")))]
     table.columns = table.columns.astype(int)
     return table.astype(float)
-
-
-# PAPER.md §4.2's consistency fit of Fig. 3 (shared c and Omega, p free per curve, P = inf,
-# d = 1): the project spec's own fit to the digitised curves, not numbers printed in the paper.
-FIG3_SPEC_FIT = {"c": 1.21, "omega": 1.51, "max_factor": 1.2}

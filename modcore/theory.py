@@ -1,22 +1,22 @@
 """Closed forms and Monte Carlo for the linear random-feature model of Boopathy et al. (ICLR 2025).
 
-Setup (PAPER.md §2). The target has P features φ(x) ∈ R^{P×d} with i.i.d. N(0, 1) entries
-("white" features) and is y(x) = φ(x)ᵀθ with θ ~ N(0, Λ), Λ = diag(λ_1, ..., λ_P). The model
-uses the first p features, ŷ(x) = φ_{1:p}(x)ᵀθ̂, fitted by minimum-norm least squares on n
-samples, i.e. on d·n equations. Λ1 = diag(λ_1..λ_p) holds the features the model captures,
-Λ2 = diag(λ_{p+1}..λ_P) the ones it misses (they act like label noise).
+Setup (the paper's Section 3). The target has P features φ(x) ∈ R^{P×d} with i.i.d. N(0, 1)
+entries ("white" features) and is y(x) = φ(x)ᵀθ with θ ~ N(0, Λ), Λ = diag(λ_1, ..., λ_P).
+The model uses the first p features, ŷ(x) = φ_{1:p}(x)ᵀθ̂, fitted by minimum-norm least
+squares on n samples, i.e. on d·n equations. Λ1 = diag(λ_1..λ_p) holds the features the model
+captures, Λ2 = diag(λ_{p+1}..λ_P) the ones it misses (they act like label noise).
 
 Losses: L_train = (1/n) Σ_j ‖y_j − ŷ(x_j)‖² over the training points (labels as trained on),
 L_test = E_x ‖y(x) − ŷ(x)‖². Every function returns their expectations over x, the features
 and θ.
 
-The arguments use the paper's symbols, so the formulas read as in the paper:
+Public arguments are words; the formulas keep the paper's symbols as locals:
 
-    n      number of training samples        p      features the model uses (its parameters)
-    d      output dimension                  P      features of the target (may be inf)
-    m      input dimension                   b      input dimension of one module
-    K      number of modules                 c, omega   spectrum constants c and Ω
-    noise  variance σ² of the Gaussian noise added to each training label (each output)
+    n_train      n   training samples          n_params     p   features the model uses
+    output_dim   d   output dimension          n_features   P   features of the target (may be inf)
+    input_dim    m   input dimension           module_dim   b   input dimension of one module
+    n_modules    K   number of modules         spectrum_scale, omega   the spectrum's c and Ω
+    label_noise  σ   standard deviation of the Gaussian noise on each training label (each output)
 
 A *spectrum* argument is either an explicit 1-D array (λ_1, ..., λ_P) or a :class:`PowerLaw`,
 the paper's law λ_i = c[i^(−Ω^−m) − (i+1)^(−Ω^−m)], whose traces have closed forms for any P,
@@ -37,7 +37,7 @@ import scipy.optimize
 from threadpoolctl import threadpool_limits
 
 # The Monte Carlo solves least squares through the Gram matrix (6-10x faster than an SVD;
-# PERF.md) only when |rows - columns| >= this fraction of max(rows, columns). Then the
+# benchmarks/theory.py measures it) only when |rows - columns| >= this fraction of max(rows, columns). Then the
 # design's condition number is at most (1 + sqrt(0.95)) / (1 - sqrt(0.95)) ~ 78, the Gram's
 # ~ 6e3, far from float64 trouble. Closer to the interpolation threshold, where the Gram is
 # ill-conditioned and Theorem 1's spike lives, the SVD-based np.linalg.lstsq is used.
@@ -77,8 +77,8 @@ def _positive_int(name: str, value) -> np.ndarray:
 
 
 def _nonnegative(name: str, value) -> float:
-    if not value >= 0:  # also catches nan
-        raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
+    if not (value >= 0 and math.isfinite(value)):  # also catches nan
+        raise ValueError(f"{name} must be finite and >= 0, got {name}={value!r}")
     return float(value)
 
 
@@ -92,8 +92,8 @@ def _output(value: np.ndarray, *inputs):
 # --- F(n, p) -----------------------------------------------------------------------------
 
 
-def F(n, p):
-    """E‖R⁺‖_F² for R (n × p) with i.i.d. N(0, 1) entries: the paper's F(n, p).
+def expected_pinv_norm(n_rows, n_cols):
+    """E‖R⁺‖_F² for R (n_rows × n_cols) with i.i.d. N(0, 1) entries: the paper's F(n, p).
 
         F(n, p) = p / (n − p − 1)   if n ≥ p + 2
                 = n / (p − n − 1)   if p ≥ n + 2
@@ -103,25 +103,26 @@ def F(n, p):
     mean trace of an inverse Wishart matrix. Vectorised over numpy arrays (broadcast);
     scalars in give a float out. Enters Theorem 1 as F(d·n, p).
 
-    Source: Boopathy et al. (ICLR 2025), Appendix D (PAPER.md §3.1).
+    Source: Boopathy et al. (ICLR 2025), Appendix D.
     """
-    n_, p_ = np.broadcast_arrays(_positive("n", n), _positive("p", p))
+    # the paper's symbols, to keep the formula readable
+    n, p = np.broadcast_arrays(_positive("n_rows", n_rows), _positive("n_cols", n_cols))
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.where(n_ >= p_ + 2, p_ / (n_ - p_ - 1),
-                         np.where(p_ >= n_ + 2, n_ / (p_ - n_ - 1), np.inf))
-    return _output(value, n, p)
+        value = np.where(n >= p + 2, p / (n - p - 1),
+                         np.where(p >= n + 2, n / (p - n - 1), np.inf))
+    return _output(value, n_rows, n_cols)
 
 
 # --- spectra -----------------------------------------------------------------------------
 
 
-def _check_power_law(m, c, omega) -> None:
-    if not m > 0:
-        raise ValueError(f"m (input dimension) must be positive, got m={m!r}")
-    if not c > 0:
-        raise ValueError(f"c must be positive, got c={c!r}")
-    if not omega > 1:
-        raise ValueError(f"omega must be > 1, got omega={omega!r}")
+def _check_power_law(input_dim, spectrum_scale, omega) -> None:
+    if not input_dim > 0:
+        raise ValueError(f"input_dim must be positive, got input_dim={input_dim!r}")
+    if not (spectrum_scale > 0 and math.isfinite(spectrum_scale)):
+        raise ValueError(f"spectrum_scale must be positive and finite, got spectrum_scale={spectrum_scale!r}")
+    if not (omega > 1 and math.isfinite(omega)):
+        raise ValueError(f"omega must be > 1 and finite, got omega={omega!r}")
 
 
 def _tail_sum(p, alpha, c, P):
@@ -139,53 +140,58 @@ def _tail_sum(p, alpha, c, P):
 
 @dataclass(frozen=True)
 class PowerLaw:
-    """The paper's feature spectrum, PAPER.md §4.1:
+    """The paper's feature spectrum (Section 3, the law behind Fig. 3):
 
         λ_i = c · [i^(−α) − (i+1)^(−α)],   α = Ω^(−m),   i = 1 .. P   (P = inf allowed)
 
+    with m = ``input_dim``, c = ``spectrum_scale``, Ω = ``omega``, P = ``n_features``.
     The sums telescope: total variance Tr(Λ) = c[1 − (P+1)^−α] (→ c as P → inf),
     Tr(Λ1) = Σ_{i≤p} λ_i = c[1 − (p+1)^−α], Tr(Λ2) = c[(p+1)^−α − (P+1)^−α].
     As m grows α → 0, the spectrum flattens and more features are needed. For a module,
-    pass its input dimension b as ``m`` (PAPER.md §5.1).
+    pass its input dimension b as ``input_dim`` (the paper's Section 4.1: the same law with b
+    in place of m).
     """
 
-    m: float
-    c: float
+    input_dim: float
+    spectrum_scale: float
     omega: float
-    P: float = math.inf
+    n_features: float = math.inf
 
     def __post_init__(self):
-        _check_power_law(self.m, self.c, self.omega)
-        if not (self.P >= 1 and (math.isinf(self.P) or float(self.P).is_integer())):
-            raise ValueError(f"P must be a positive integer or inf, got P={self.P!r}")
-        object.__setattr__(self, "P", float(self.P))  # one type for comparisons and isinf
+        _check_power_law(self.input_dim, self.spectrum_scale, self.omega)
+        P = self.n_features
+        if not (P >= 1 and (math.isinf(P) or float(P).is_integer())):
+            raise ValueError(f"n_features must be a positive integer or inf, got n_features={P!r}")
+        object.__setattr__(self, "n_features", float(P))  # one type for comparisons and isinf
 
     @property
     def alpha(self) -> float:
         """α = Ω^(−m), the spectrum's exponent."""
-        return self.omega ** -self.m
+        return self.omega ** -self.input_dim
 
-    def traces(self, p):
-        """(Tr(Λ1), Tr(Λ2)) for the first p features; vectorised over p."""
-        p_ = np.asarray(p, dtype=float)
-        missed = _tail_sum(p_, self.alpha, self.c, self.P)
-        captured = self.c * -np.expm1(-self.alpha * np.log1p(p_))  # c[1 − (p+1)^−α]
+    def traces(self, n_params):
+        """(Tr(Λ1), Tr(Λ2)) for the first n_params features; vectorised."""
+        p = np.asarray(n_params, dtype=float)
+        c = self.spectrum_scale
+        missed = _tail_sum(p, self.alpha, c, self.n_features)
+        captured = c * -np.expm1(-self.alpha * np.log1p(p))  # c[1 − (p+1)^−α]
         return captured, missed
 
 
-def power_law_spectrum(m, c, omega, P) -> np.ndarray:
-    """(λ_1, ..., λ_P) with λ_i = c[i^(−Ω^−m) − (i+1)^(−Ω^−m)], PAPER.md §4.1.
+def power_law_spectrum(input_dim, spectrum_scale, omega, n_features) -> np.ndarray:
+    """(λ_1, ..., λ_P) with λ_i = c[i^(−Ω^−m) − (i+1)^(−Ω^−m)], as in :class:`PowerLaw`.
 
     Each term is computed as c·i^−α·(1 − (1 + 1/i)^−α) (expm1/log1p), so the tiny differences
-    at large i and small α keep full precision. P must be finite here; the closed forms take
-    ``PowerLaw(m, c, omega, P=math.inf)`` instead.
+    at large i and small α keep full precision. ``n_features`` must be finite here; the closed
+    forms take ``PowerLaw(..., n_features=math.inf)`` instead.
     """
-    _check_power_law(m, c, omega)
+    _check_power_law(input_dim, spectrum_scale, omega)
+    P = n_features
     if not (P >= 1 and not math.isinf(P) and float(P).is_integer()):
-        raise ValueError(f"P must be a finite positive integer, got P={P!r}")
-    alpha = omega ** -m
+        raise ValueError(f"n_features must be a finite positive integer, got n_features={P!r}")
+    alpha = omega ** -input_dim
     i = np.arange(1, int(P) + 1, dtype=float)
-    return c * np.exp(-alpha * np.log(i)) * -np.expm1(-alpha * np.log1p(1 / i))
+    return spectrum_scale * np.exp(-alpha * np.log(i)) * -np.expm1(-alpha * np.log1p(1 / i))
 
 
 def _check_array_spectrum(spectrum) -> np.ndarray:
@@ -197,97 +203,104 @@ def _check_array_spectrum(spectrum) -> np.ndarray:
     return eigenvalues
 
 
-def n_features(spectrum) -> float:
+def spectrum_size(spectrum) -> float:
     """P: the number of target features of a spectrum (inf for an infinite power law)."""
     if isinstance(spectrum, PowerLaw):
-        return spectrum.P
+        return spectrum.n_features
     return float(_check_array_spectrum(spectrum).size)
 
 
-def spectrum_traces(spectrum, p):
-    """(Tr(Λ1), Tr(Λ2)): the variance of the first p features and of the rest.
+def spectrum_traces(spectrum, n_params):
+    """(Tr(Λ1), Tr(Λ2)): the variance of the first n_params features and of the rest.
 
     ``spectrum`` is an array (λ_1..λ_P) or a :class:`PowerLaw` (closed form, any P). For an
-    array, p must be an integer ≤ P; the tail Tr(Λ2) is summed from the end so a small tail is
-    not lost to cancellation. Vectorised over p.
+    array, n_params must be an integer ≤ P; the tail Tr(Λ2) is summed from the end so a small
+    tail is not lost to cancellation. Vectorised over n_params.
     """
-    p_ = _positive("p", p)
-    P = n_features(spectrum)
-    if np.any(p_ > P):
-        raise ValueError(f"p must be <= P={P:g} (the target's features), got p={_first_bad(p_, p_ > P)!r}")
+    p = _positive("n_params", n_params)
+    P = spectrum_size(spectrum)
+    if np.any(p > P):
+        raise ValueError(f"n_params must be <= n_features={P:g} (the target's features), "
+                         f"got n_params={_first_bad(p, p > P)!r}")
     if isinstance(spectrum, PowerLaw):
-        captured, missed = spectrum.traces(p_)
+        captured, missed = spectrum.traces(p)
     else:
-        index = _positive_int("p", p).astype(int)
+        index = _positive_int("n_params", n_params).astype(int)
         eigenvalues = _check_array_spectrum(spectrum)
         heads = np.concatenate([[0.0], np.cumsum(eigenvalues)])
         tails = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])
         captured, missed = heads[index], tails[index]
-    return _output(captured, p), _output(missed, p)
+    return _output(captured, n_params), _output(missed, n_params)
 
 
 def _eigenvalues(spectrum) -> np.ndarray:
     """The explicit eigenvalues, which the Monte Carlo needs (P finite)."""
     if isinstance(spectrum, PowerLaw):
-        if math.isinf(spectrum.P):
-            raise ValueError("the Monte Carlo needs a finite number of features; got a PowerLaw with P=inf")
-        return power_law_spectrum(spectrum.m, spectrum.c, spectrum.omega, spectrum.P)
+        if math.isinf(spectrum.n_features):
+            raise ValueError("the Monte Carlo needs a finite number of features; got a PowerLaw with n_features=inf")
+        return power_law_spectrum(spectrum.input_dim, spectrum.spectrum_scale, spectrum.omega, spectrum.n_features)
     return _check_array_spectrum(spectrum)
 
 
 # --- Theorems 1 and 2 ----------------------------------------------------------------------
 
 
-def _losses_from_traces(captured, missed, n, n_params, d, noise, noisy_test):
-    """Theorem 1 from the traces; n_params is p (monolithic) or K·p (modular)."""
-    _positive("n", n)
-    _positive_int("d", d)
-    noise = _nonnegative("noise", noise)
-    dn = d * np.asarray(n, dtype=float)
-    unexplained = missed + noise  # the missed features act exactly like label noise
-    train = d * unexplained * np.maximum(0.0, 1 - n_params / dn)
+def _losses_from_traces(captured, missed, n_train, q, output_dim, label_noise, noisy_test):
+    """Theorem 1 from the traces; q is the model's parameter count, p (monolithic) or K·p (modular)."""
+    _positive("n_train", n_train)
+    d = _positive_int("output_dim", output_dim)
+    sigma2 = _nonnegative("label_noise", label_noise) ** 2
+    dn = d * np.asarray(n_train, dtype=float)
+    unexplained = missed + sigma2  # the missed features act exactly like label noise
+    train = d * unexplained * np.maximum(0.0, 1 - q / dn)
     with np.errstate(invalid="ignore"):
         # 0 * inf at the threshold: with nothing unexplained the labels are fitted exactly
-        variance = np.where(unexplained > 0, unexplained * F(dn, n_params), 0.0)
-    bias = captured * np.maximum(0.0, 1 - dn / n_params)
-    test = d * (missed + variance + bias) + (d * noise if noisy_test else 0.0)
+        variance = np.where(unexplained > 0, unexplained * expected_pinv_norm(dn, q), 0.0)
+    bias = captured * np.maximum(0.0, 1 - dn / q)
+    test = d * (missed + variance + bias) + (d * sigma2 if noisy_test else 0.0)
     return train, test
 
 
-def monolithic_losses(spectrum, n, p, d=1, noise=0.0, *, noisy_test=False):
+def monolithic_losses(spectrum, n_train, n_params, output_dim=1, label_noise=0.0, *, noisy_test=False):
     """Theorem 1: expected (train, test) loss of min-norm least squares on the first p features.
+
+    With n = ``n_train``, p = ``n_params``, d = ``output_dim``, σ = ``label_noise``:
 
         E[L_train] = d · (Tr(Λ2) + σ²) · max(0, 1 − p/(dn))
         E[L_test]  = d · [ Tr(Λ2) + (Tr(Λ2) + σ²) · F(dn, p) + Tr(Λ1) · max(0, 1 − dn/p) ]
                      (+ d·σ² if ``noisy_test``)
 
-    With σ² = ``noise`` = 0 this is PAPER.md §3.1: the train loss is 0 for p ≥ dn and tends
-    to d·Tr(Λ2) as n → inf; the test loss diverges at |dn − p| ≤ 1 (double descent in n and
-    in p) and tends to d·Tr(Λ2); for p > dn it holds the bias d·Tr(Λ1)(1 − dn/p).
+    With σ = 0 this is the paper's Theorem 1 (Section 3, Fig. 1): the train loss is 0 for
+    p ≥ dn and tends to d·Tr(Λ2) as n → inf; the test loss diverges at |dn − p| ≤ 1 (double
+    descent in n and in p) and tends to d·Tr(Λ2); for p > dn it holds the bias
+    d·Tr(Λ1)(1 − dn/p).
 
-    Label noise (PAPER.md §3.1, [D]): the training labels carry i.i.d. N(0, σ²) noise on each
-    output; the train loss is measured against those noisy labels. By default the test loss
-    is against the clean target y(x); ``noisy_test=True`` measures it against noisy test
-    labels, which adds d·σ².
+    Label noise (our extension; the choices page of the book): the training labels carry
+    i.i.d. N(0, σ²) noise on each output; the train loss is measured against those noisy
+    labels. By default the test loss is against the clean target y(x); ``noisy_test=True``
+    measures it against noisy test labels, which adds d·σ².
 
     The formula is exact for any P (Theorem 1 is stated for P → inf: pass
-    ``PowerLaw(..., P=math.inf)``). n and p may be arrays (broadcast); scalars give floats.
-    Source: Boopathy et al. (ICLR 2025), Theorem 1; derivation and Monte-Carlo check in
-    PAPER.md §3.
+    ``PowerLaw(..., n_features=math.inf)``). n_train and n_params may be arrays (broadcast);
+    scalars give floats. Source: Boopathy et al. (ICLR 2025), Theorem 1; the Theorem 1
+    chapter of the book derives it and checks it by Monte Carlo.
     """
-    _positive("p", p)
-    captured, missed = spectrum_traces(spectrum, p)
-    train, test = _losses_from_traces(captured, missed, n, np.asarray(p, dtype=float), d, noise, noisy_test)
-    return _output(train, n, p), _output(test, n, p)
+    _positive("n_params", n_params)
+    captured, missed = spectrum_traces(spectrum, n_params)
+    train, test = _losses_from_traces(captured, missed, n_train, np.asarray(n_params, dtype=float), output_dim,
+                                      label_noise, noisy_test)
+    return _output(train, n_train, n_params), _output(test, n_train, n_params)
 
 
-def modular_losses(spectrum, n, p, K, d=1, noise=0.0, *, noisy_test=False):
+def modular_losses(spectrum, n_train, n_params, n_modules, output_dim=1, label_noise=0.0, *, noisy_test=False):
     """Theorem 2: expected (train, test) loss of K modules with p features each (Kp in all).
 
-    The target is y(x) = K^(−1/2) Σ_k φ_k(x)ᵀθ_k with module features φ_k white and independent
-    across modules, θ_k ~ N(0, Λ^(b)); ``spectrum`` is the module spectrum Λ^(b) (e.g.
-    ``PowerLaw(b, c, omega)``), and Λ1^(b), Λ2^(b) split it at p. The model is the sum of the
-    K modules' first p features, fitted jointly by min-norm least squares:
+    K = ``n_modules``, p = ``n_params`` (features per module), other symbols as in
+    :func:`monolithic_losses`. The target is y(x) = K^(−1/2) Σ_k φ_k(x)ᵀθ_k with module
+    features φ_k white and independent across modules, θ_k ~ N(0, Λ^(b)); ``spectrum`` is
+    the module spectrum Λ^(b) (e.g. ``PowerLaw(module_dim, spectrum_scale, omega)``), and
+    Λ1^(b), Λ2^(b) split it at p. The model is the sum of the K modules' first p features,
+    fitted jointly by min-norm least squares:
 
         E[L_train] = d · (Tr(Λ2^(b)) + σ²) · max(0, 1 − Kp/(dn))
         E[L_test]  = d · [ Tr(Λ2^(b)) + (Tr(Λ2^(b)) + σ²) · F(dn, Kp)
@@ -298,94 +311,103 @@ def modular_losses(spectrum, n, p, K, d=1, noise=0.0, *, noisy_test=False):
     parameters and the module traces; m does not enter. K = 1 is Theorem 1. When the modules
     read the same x their features are correlated through the projections (which depend on
     m); that leaves the underparameterised loss unchanged but not the overparameterised bias,
-    and is not modelled here (PAPER.md §5.3). Source: Boopathy et al. (ICLR 2025), Theorem 2;
-    derived form PAPER.md §5.3.
+    and is not modelled here (:func:`simulate_projected` simulates it). Source: Boopathy et al.
+    (ICLR 2025), Theorem 2 (Section 4.1); the Theorem 2 chapter of the book derives this form.
     """
-    _positive("p", p)
-    K = _positive_int("K", K)
-    captured, missed = spectrum_traces(spectrum, p)
-    n_params = K * np.asarray(p, dtype=float)
-    train, test = _losses_from_traces(captured, missed, n, n_params, d, noise, noisy_test)
-    return _output(train, n, p, K), _output(test, n, p, K)
+    _positive("n_params", n_params)
+    K = _positive_int("n_modules", n_modules)
+    captured, missed = spectrum_traces(spectrum, n_params)
+    q = K * np.asarray(n_params, dtype=float)
+    train, test = _losses_from_traces(captured, missed, n_train, q, output_dim, label_noise, noisy_test)
+    return _output(train, n_train, n_params, n_modules), _output(test, n_train, n_params, n_modules)
 
 
 # --- sample complexity ---------------------------------------------------------------------
 
 
-def _samples_needed_real(loss_target, missed, n_params, d, noise, noisy_test):
+def _samples_needed_real(loss_target, missed, q, d, sigma2, noisy_test):
     """The real n at which the underparameterised test loss equals loss_target (inf if never).
 
-    For dn ≥ q + 2 (q = n_params) there is no bias term and, with S = Tr(Λ2) + σ² and
-    floor = d·Tr(Λ2) (+ d·σ² if noisy_test), E[L_test] = floor + d·S·q/(dn − q − 1), which
+    For dn ≥ q + 2 (q the parameter count) there is no bias term and, with S = Tr(Λ2) + σ²
+    and floor = d·Tr(Λ2) (+ d·σ² if noisy_test), E[L_test] = floor + d·S·q/(dn − q − 1), which
     decreases in n. Solving for equality: n = (q + 1 + d·S·q/(loss_target − floor)) / d,
     and at least (q + 2)/d, the branch's first point.
     """
-    floor = d * (missed + (noise if noisy_test else 0.0))
-    unexplained = missed + noise
+    floor = d * (missed + (sigma2 if noisy_test else 0.0))
+    unexplained = missed + sigma2
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_real = (n_params + 1 + d * unexplained * n_params / (loss_target - floor)) / d
-    n_real = np.where(loss_target > floor, np.maximum(n_real, (n_params + 2) / d), np.inf)
-    return np.where(unexplained > 0, n_real, (n_params + 2) / d)
+        n_real = (q + 1 + d * unexplained * q / (loss_target - floor)) / d
+    n_real = np.where(loss_target > floor, np.maximum(n_real, (q + 2) / d), np.inf)
+    return np.where(unexplained > 0, n_real, (q + 2) / d)
 
 
-def samples_needed(loss_target, spectrum, p, d=1, noise=0.0, *, K=1, noisy_test=False):
+def samples_needed(loss_target, spectrum, n_params, output_dim=1, label_noise=0.0, *, n_modules=1,
+                   noisy_test=False):
     """Smallest integer n with d·n ≥ q + 2 and expected test loss ≤ loss_target (q = K·p).
 
     The test loss is not monotone in n (double descent: it spikes at d·n ≈ q), so this is
-    defined, as for the paper's Fig. 3 (PAPER.md §4.2, "min n > p+1 with ..."), on the
-    underparameterised branch d·n ≥ q + 2, where the loss decreases in n. There
+    defined, as for the paper's Fig. 3 ("min n > p + 1" with the loss below the target), on
+    the underparameterised branch d·n ≥ q + 2, where the loss decreases in n. There
 
         E[L_test](n) = d·Tr(Λ2) + d·(Tr(Λ2) + σ²)·q/(dn − q − 1)   (+ d·σ² if noisy_test),
 
     so n* = ceil((q + 1 + d(Tr(Λ2) + σ²)q / (loss_target − d·Tr(Λ2) − [d·σ²])) / d), exact
     (checked against the loss itself for rounding). It is inf when loss_target ≤ d·Tr(Λ2)
-    (+ d·σ²), the loss's limit as n → inf. A smaller n on the overparameterised branch
-    (d·n < q) may also reach the target; it is not considered.
+    (+ d·σ²), the loss's limit as n → inf: the target is unreachable. A smaller n on the
+    overparameterised branch (d·n < q) may also reach the target; it is not considered.
 
-    K = 1 is the monolithic model of Theorem 1 (p features, ``spectrum`` of the input);
-    K > 1 is Theorem 2's modular model (K modules of p features, ``spectrum`` of one module).
-    Returns an integer-valued float (inf when unreachable); arrays for array p.
+    n_modules = 1 is the monolithic model of Theorem 1 (``n_params`` features, ``spectrum`` of
+    the input); n_modules > 1 is Theorem 2's modular model (n_modules modules of ``n_params``
+    features, ``spectrum`` of one module). Returns an integer-valued float (inf when
+    unreachable); arrays for array n_params.
     """
     target = _positive("loss_target", loss_target)
-    _positive("p", p)
-    K_ = _positive_int("K", K)
-    d_ = _positive_int("d", d)
-    noise = _nonnegative("noise", noise)
-    _, missed = spectrum_traces(spectrum, p)
-    n_params = K_ * np.asarray(p, dtype=float)
-    n_real = _samples_needed_real(target, missed, n_params, d_, noise, noisy_test)
+    _positive("n_params", n_params)
+    K = _positive_int("n_modules", n_modules)
+    d = _positive_int("output_dim", output_dim)
+    sigma2 = _nonnegative("label_noise", label_noise) ** 2
+    _, missed = spectrum_traces(spectrum, n_params)
+    q = K * np.asarray(n_params, dtype=float)
+    n_real = _samples_needed_real(target, missed, q, d, sigma2, noisy_test)
     finite = np.isfinite(n_real)
     n_star = np.where(finite, np.ceil(np.where(finite, n_real, 0.0)), np.inf)
     # ceil of a float can land one off an exact integer: check the neighbours on the loss itself
-    first = np.ceil((n_params + 2) / d_)
+    first = np.ceil((q + 2) / d)
 
     def reaches(n):
-        return modular_losses(spectrum, np.maximum(n, 1.0), p, K, d, noise, noisy_test=noisy_test)[1] <= target
+        return modular_losses(spectrum, np.maximum(n, 1.0), n_params, n_modules, output_dim, label_noise,
+                              noisy_test=noisy_test)[1] <= target
 
     with np.errstate(invalid="ignore"):
         n_star = np.where(finite & (n_star - 1 >= first) & reaches(n_star - 1), n_star - 1, n_star)
         n_star = np.where(finite & ~reaches(np.where(finite, n_star, 1.0)), n_star + 1, n_star)
-    return _output(n_star, loss_target, p, K)
+    return _output(n_star, loss_target, n_params, n_modules)
 
 
-def sample_complexity_vs_dimension(loss_target, m, b, K, p, c, omega, d=1, noise=0.0):
-    """Theorem 2's comparison: samples needed vs input dimension m, monolithic vs modular.
+def samples_needed_vs_dimension(loss_target, input_dim_values, module_dim, n_modules, n_params, spectrum_scale,
+                                omega, output_dim=1, label_noise=0.0):
+    """Theorem 2's closed-form comparison: samples needed vs input dimension, monolithic vs modular.
 
-    Both models have K·p parameters and P = inf. The monolithic model uses the first K·p
-    features of the spectrum PowerLaw(m, c, omega); the modular one has K modules of p
-    features, each with the module spectrum PowerLaw(b, c, omega). Returns
-    ``(n_monolithic, n_modular)``, each :func:`samples_needed` at every m (arrays shaped like
-    m). The modular value does not depend on m (Theorem 2); the monolithic one grows like
-    Ω^m as the spectrum flattens (PAPER.md §4.1). b > m is an error: a module cannot read
-    more input dimensions than there are.
+    Both models have K·p parameters (K = ``n_modules``, p = ``n_params`` per module) and
+    P = inf. The monolithic model uses the first K·p features of the spectrum
+    PowerLaw(m, c, Ω); the modular one has K modules of p features, each with the module
+    spectrum PowerLaw(b, c, Ω), b = ``module_dim``. Returns ``(n_monolithic, n_modular)``,
+    each :func:`samples_needed` at every m (arrays shaped like ``input_dim_values``). The
+    modular closed form has no m in it, so its value is the same at every m: this is the
+    theorem's statement, not a test of it (:func:`simulate_projected` tests it). The
+    monolithic one grows like Ω^m as the spectrum flattens. module_dim > input_dim is an
+    error: a module cannot read more input dimensions than there are.
     """
-    m_ = _positive("m", m)
-    if np.any(b > m_):
-        raise ValueError(f"b (module input dimension) must be <= m, got b={b!r} and m={_first_bad(m_, b > m_)!r}")
-    monolithic = np.array([samples_needed(loss_target, PowerLaw(float(mi), c, omega), K * p, d, noise)
-                           for mi in m_.ravel()]).reshape(m_.shape)
-    modular = samples_needed(loss_target, PowerLaw(b, c, omega), p, d, noise, K=K)
-    return monolithic, np.full(m_.shape, modular)
+    m = _positive("input_dim_values", input_dim_values)
+    if np.any(module_dim > m):
+        raise ValueError(f"module_dim must be <= every input_dim, got module_dim={module_dim!r} and "
+                         f"input_dim={_first_bad(m, module_dim > m)!r}")
+    monolithic = np.array([samples_needed(loss_target, PowerLaw(float(mi), spectrum_scale, omega),
+                                          n_modules * n_params, output_dim, label_noise)
+                           for mi in m.ravel()]).reshape(m.shape)
+    modular = samples_needed(loss_target, PowerLaw(module_dim, spectrum_scale, omega), n_params, output_dim,
+                             label_noise, n_modules=n_modules)
+    return monolithic, np.full(m.shape, modular)
 
 
 # --- fitting the spectrum constants to Fig. 3 -------------------------------------------------
@@ -393,11 +415,11 @@ def sample_complexity_vs_dimension(loss_target, m, b, K, p, c, omega, d=1, noise
 
 @dataclass(frozen=True)
 class SamplesNeededFit:
-    """Result of :func:`fit_samples_needed`; arrays are (curves,) or (curves, len(m))."""
+    """Result of :func:`fit_samples_needed`; arrays are (curves,) or (curves, len(input_dim_values))."""
 
-    c: float
+    spectrum_scale: float
     omega: float
-    p: np.ndarray          # fitted features per curve
+    n_params: np.ndarray   # fitted features per curve
     n_fit: np.ndarray      # fitted samples needed (real-valued relaxation)
     log_ratio: np.ndarray  # log(n_fit / n_needed)
 
@@ -414,45 +436,47 @@ class SamplesNeededFit:
 
 # Starting points of the fit: a coarse grid, so the optimum does not depend on one guess.
 # Our choice; every start that converges lands on the same optimum for the Fig. 3 data.
-FIT_START_C = (0.8, 1.0, 1.2, 1.5, 2.0)
+FIT_START_SPECTRUM_SCALE = (0.8, 1.0, 1.2, 1.5, 2.0)
 FIT_START_OMEGA = (1.2, 1.5, 2.0, 3.0)
 
 
-def fit_samples_needed(m, n_needed, loss_target, d=1, *, c=None, omega=None) -> SamplesNeededFit:
+def fit_samples_needed(input_dim_values, n_needed, loss_target, output_dim=1, *, spectrum_scale=None,
+                       omega=None) -> SamplesNeededFit:
     """Fit c and Ω (shared) and p (one per curve) to curves of samples needed vs m.
 
-    Model (PAPER.md §4.2): each curve k is :func:`samples_needed` at P = inf, no noise, with
-    the spectrum PowerLaw(m, c, Ω) and p_k features, in its real-valued form (the ceiling
-    removed, which moves n by < 1/n):
+    Model (our reading of the paper's Fig. 3): each curve k is :func:`samples_needed` at
+    P = inf, no noise, with the spectrum PowerLaw(m, c, Ω) and p_k features, in its
+    real-valued form (the ceiling removed, which moves n by < 1/n):
 
         n(m) = (p + 1 + d·T·p / (loss_target − d·T)) / d,   T = c(p + 1)^(−Ω^(−m)).
 
     Minimises Σ_kj [log n(m_j; c, Ω, p_k) − log n_needed[k, j]]² with
     scipy.optimize.least_squares (Levenberg-Marquardt) from each start of the grid
-    FIT_START_C × FIT_START_OMEGA (p_k started at n_needed[k, 0] / 3), keeping the best.
-    Passing ``c`` or ``omega`` fixes it (only p, and the other constant, are fitted).
-    ``n_needed`` is (curves, len(m)).
+    FIT_START_SPECTRUM_SCALE × FIT_START_OMEGA (p_k started at n_needed[k, 0] / 3), keeping
+    the best. Passing ``spectrum_scale`` (c) or ``omega`` fixes it (only p, and the other
+    constant, are fitted). ``n_needed`` is (curves, len(input_dim_values)).
     """
-    m_ = _positive("m", m)
+    m = _positive("input_dim_values", input_dim_values)
     data = _positive("n_needed", n_needed)
     target = float(_positive("loss_target", loss_target))
-    d = int(_positive_int("d", d))
-    if data.ndim != 2 or data.shape[1] != m_.size:
-        raise ValueError(f"n_needed must be (curves, len(m)) = (*, {m_.size}), got shape {data.shape}")
-    if c is not None:
-        _check_power_law(1, c, 2)
-    if omega is not None:
-        _check_power_law(1, 1, omega)
+    d = int(_positive_int("output_dim", output_dim))
+    if data.ndim != 2 or data.shape[1] != m.size:
+        raise ValueError(f"n_needed must be (curves, len(input_dim_values)) = (*, {m.size}), got shape {data.shape}")
+    fixed_c, fixed_omega = spectrum_scale, omega
+    if fixed_c is not None:
+        _check_power_law(1, fixed_c, 2)
+    if fixed_omega is not None:
+        _check_power_law(1, 1, fixed_omega)
 
     def unpack(x):
-        c_ = math.exp(x[0]) if c is None else c
-        omega_ = 1 + math.exp(x[int(c is None)]) if omega is None else omega
-        return c_, omega_, np.exp(x[(c is None) + (omega is None):])
+        c = math.exp(x[0]) if fixed_c is None else fixed_c
+        omega_ = 1 + math.exp(x[int(fixed_c is None)]) if fixed_omega is None else fixed_omega
+        return c, omega_, np.exp(x[(fixed_c is None) + (fixed_omega is None):])
 
     def predicted(x):
-        c_, omega_, p = unpack(x)
-        alpha = omega_ ** -m_                                    # (len(m),)
-        missed = _tail_sum(p[:, None], alpha[None, :], c_, math.inf)  # (curves, len(m))
+        c, omega_, p = unpack(x)
+        alpha = omega_ ** -m                                       # (len(m),)
+        missed = _tail_sum(p[:, None], alpha[None, :], c, math.inf)  # (curves, len(m))
         # an unreachable target (d·T ≥ loss_target) becomes a huge finite n, which least
         # squares can move away from; the optimum is far from it
         missed = np.minimum(missed, (1 - 1e-12) * target / d)
@@ -463,10 +487,10 @@ def fit_samples_needed(m, n_needed, loss_target, d=1, *, c=None, omega=None) -> 
             return (np.log(predicted(x)) - np.log(data)).ravel()
 
     best = None
-    for c0 in FIT_START_C if c is None else (c,):
-        for omega0 in FIT_START_OMEGA if omega is None else (omega,):
-            x0 = np.concatenate([[math.log(c0)] if c is None else [],
-                                 [math.log(omega0 - 1)] if omega is None else [],
+    for c0 in FIT_START_SPECTRUM_SCALE if fixed_c is None else (fixed_c,):
+        for omega0 in FIT_START_OMEGA if fixed_omega is None else (fixed_omega,):
+            x0 = np.concatenate([[math.log(c0)] if fixed_c is None else [],
+                                 [math.log(omega0 - 1)] if fixed_omega is None else [],
                                  np.log(data[:, 0] / 3)])
             if not np.all(np.isfinite(residuals(x0))):
                 continue
@@ -475,9 +499,9 @@ def fit_samples_needed(m, n_needed, loss_target, d=1, *, c=None, omega=None) -> 
                 best = result
     if best is None:
         raise RuntimeError("fit_samples_needed: no starting point gave finite residuals")
-    c_, omega_, p = unpack(best.x)
+    c, omega_, p = unpack(best.x)
     n_fit = predicted(best.x)
-    return SamplesNeededFit(c=float(c_), omega=float(omega_), p=p, n_fit=n_fit,
+    return SamplesNeededFit(spectrum_scale=float(c), omega=float(omega_), n_params=p, n_fit=n_fit,
                             log_ratio=np.log(n_fit) - np.log(data))
 
 
@@ -510,19 +534,30 @@ def _min_norm_solve(design: np.ndarray, labels: np.ndarray, solver: str) -> np.n
     return design.T @ np.linalg.solve(design @ design.T, labels)
 
 
-def _simulate(eigenvalues, n, p, K, d, noise, noisy_test, n_trials, seed, solver) -> MonteCarloLosses:
-    """Monte Carlo of K modules (K = 1: the monolithic model); see simulate_modular."""
-    for name, value in (("n", n), ("p", p), ("K", K), ("d", d)):
-        _positive_int(name, value)
-    n, p, K, d = int(n), int(p), int(K), int(d)
-    noise = _nonnegative("noise", noise)
+def _check_n_trials(n_trials) -> int:
     if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 2):
         raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={n_trials!r}")
+    return int(n_trials)
+
+
+def _check_solver(solver) -> None:
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got solver={solver!r}")
+
+
+def _simulate(eigenvalues, n_train, n_params, n_modules, output_dim, label_noise, noisy_test, n_trials, seed,
+              solver) -> MonteCarloLosses:
+    """Monte Carlo of K modules (K = 1: the monolithic model); see simulate_modular."""
+    for name, value in (("n_train", n_train), ("n_params", n_params), ("n_modules", n_modules),
+                        ("output_dim", output_dim)):
+        _positive_int(name, value)
+    n, p, K, d = int(n_train), int(n_params), int(n_modules), int(output_dim)  # the paper's symbols
+    sigma = _nonnegative("label_noise", label_noise)
+    n_trials = _check_n_trials(n_trials)
+    _check_solver(solver)
     P = eigenvalues.size
     if p > P:
-        raise ValueError(f"p must be <= P={P} (the target's features), got p={p!r}")
+        raise ValueError(f"n_params must be <= n_features={P} (the target's features), got n_params={n_params!r}")
     rng = np.random.default_rng(seed)
     rows = d * n  # each sample gives d equations, one per output
     scale = math.sqrt(K)
@@ -532,7 +567,7 @@ def _simulate(eigenvalues, n, p, K, d, noise, noisy_test, n_trials, seed, solver
             features = rng.standard_normal((K, rows, P))                  # (modules, dn, P)
             theta = np.sqrt(eigenvalues) * rng.standard_normal((K, P))   # (modules, P)
             labels = np.einsum("krf,kf->r", features, theta) / scale     # (dn,)
-            labels += math.sqrt(noise) * rng.standard_normal(rows)
+            labels += sigma * rng.standard_normal(rows)
             design = features[:, :, :p].transpose(1, 0, 2).reshape(rows, K * p) / scale  # (dn, Kp)
             coef = _min_norm_solve(design, labels, solver)                # (Kp,)
             residual = labels - design @ coef
@@ -540,15 +575,15 @@ def _simulate(eigenvalues, n, p, K, d, noise, noisy_test, n_trials, seed, solver
             # White features: E_x ‖φ(x)ᵀe‖² = d‖e‖², so the test loss is exact given the draws.
             error = theta.copy()
             error[:, :p] -= coef.reshape(K, p)
-            test[trial] = d * np.sum(error ** 2) / K + (d * noise if noisy_test else 0.0)
+            test[trial] = d * np.sum(error ** 2) / K + (d * sigma ** 2 if noisy_test else 0.0)
     root = math.sqrt(n_trials)
     return MonteCarloLosses(train_mean=float(train.mean()), train_se=float(train.std(ddof=1) / root),
                             test_mean=float(test.mean()), test_se=float(test.std(ddof=1) / root),
                             n_trials=n_trials)
 
 
-def simulate_monolithic(spectrum, n, p, d=1, noise=0.0, *, noisy_test=False, n_trials=200,
-                        seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
+def simulate_monolithic(spectrum, n_train, n_params, output_dim=1, label_noise=0.0, *, noisy_test=False,
+                        n_trials=200, seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
     """Monte Carlo of Theorem 1's model; compare with :func:`monolithic_losses`.
 
     Each trial draws white features (d·n rows × P columns, i.i.d. N(0, 1), float64),
@@ -561,23 +596,27 @@ def simulate_monolithic(spectrum, n, p, d=1, noise=0.0, *, noisy_test=False, n_t
     solve unless |dn − p| < GRAM_MIN_RELATIVE_GAP·max(dn, p). ``seed`` (int or sequence of
     ints) seeds numpy's default generator: the same seed gives identical numbers.
     """
-    return _simulate(_eigenvalues(spectrum), n, p, 1, d, noise, noisy_test, n_trials, seed, solver)
+    return _simulate(_eigenvalues(spectrum), n_train, n_params, 1, output_dim, label_noise, noisy_test, n_trials,
+                     seed, solver)
 
 
-def simulate_modular(spectrum, n, p, K, d=1, noise=0.0, *, noisy_test=False, n_trials=200,
-                     seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
-    """Monte Carlo of Theorem 2's model; compare with :func:`modular_losses`.
+def simulate_modular(spectrum, n_train, n_params, n_modules, output_dim=1, label_noise=0.0, *, noisy_test=False,
+                     n_trials=200, seed: int | Sequence[int], solver="auto") -> MonteCarloLosses:
+    """Monte Carlo of Theorem 2's closed-form model; compare with :func:`modular_losses`.
 
     What is simulated: K modules, each with its own white features (d·n × P, i.i.d. N(0, 1),
-    independent across modules, as in PAPER.md §5.3's derivation, i.e. the projections are
-    known, Û_k = U_k) and its own θ_k ~ N(0, Λ^(b)), where ``spectrum`` is the module spectrum
-    with a finite P. Labels are y = K^(−1/2) Σ_k Φ_k θ_k + noise. The model's design matrix
-    is the K modules' first p columns side by side, scaled by K^(−1/2) (d·n × K·p); it is
-    fitted by min-norm least squares. The train loss is (1/n)‖Y − ŷ‖²; the test loss is
-    d·Σ_k ‖θ_k − θ̂_k‖² / K (+ d·σ² if ``noisy_test``), exact for white features. Solver and
-    seed as in :func:`simulate_monolithic`; K = 1 is that function.
+    independent across modules, as in the derivation of :func:`modular_losses`, i.e. the
+    projections are known, Û_k = U_k) and its own θ_k ~ N(0, Λ^(b)), where ``spectrum`` is the
+    module spectrum with a finite P. Labels are y = K^(−1/2) Σ_k Φ_k θ_k + noise. The model's
+    design matrix is the K modules' first p columns side by side, scaled by K^(−1/2)
+    (d·n × K·p); it is fitted by min-norm least squares. The train loss is (1/n)‖Y − ŷ‖²; the
+    test loss is d·Σ_k ‖θ_k − θ̂_k‖² / K (+ d·σ² if ``noisy_test``), exact for white features.
+    Solver and seed as in :func:`simulate_monolithic`; n_modules = 1 is that function. The
+    module features here do not depend on an input x at all; :func:`simulate_projected`
+    builds them from m-dimensional inputs.
     """
-    return _simulate(_eigenvalues(spectrum), n, p, K, d, noise, noisy_test, n_trials, seed, solver)
+    return _simulate(_eigenvalues(spectrum), n_train, n_params, n_modules, output_dim, label_noise, noisy_test,
+                     n_trials, seed, solver)
 
 
 def deviation_in_standard_errors(expected, mean, se, *, atol=0.0):
@@ -598,20 +637,178 @@ def deviation_in_standard_errors(expected, mean, se, *, atol=0.0):
 ROUNDING_ATOL = 1e-12
 
 
-def compare_with_monte_carlo(spectrum, n, p, d=1, noise=0.0, *, K=1, noisy_test=False, n_trials=200,
-                             seed: int | Sequence[int], solver="auto") -> dict:
+def compare_with_monte_carlo(spectrum, n_train, n_params, output_dim=1, label_noise=0.0, *, n_modules=1,
+                             noisy_test=False, n_trials=200, seed: int | Sequence[int], solver="auto") -> dict:
     """One closed-form-vs-Monte-Carlo check, as a table row.
 
-    Theorem 1 (K = 1, :func:`monolithic_losses` vs :func:`simulate_monolithic`) or Theorem 2
-    (K > 1, :func:`modular_losses` vs :func:`simulate_modular`). Returns a dict with the
-    setting (n, p, K, d, noise), ``train_closed``, ``test_closed``, the Monte-Carlo
-    ``train_mc``, ``train_se``, ``test_mc``, ``test_se``, and ``deviation``: the larger of
-    the train and test gaps in standard errors (:func:`deviation_in_standard_errors`).
+    Theorem 1 (n_modules = 1, :func:`monolithic_losses` vs :func:`simulate_monolithic`) or
+    Theorem 2 (n_modules > 1, :func:`modular_losses` vs :func:`simulate_modular`). Returns a
+    dict with the setting (n_train, n_params, n_modules, output_dim, label_noise),
+    ``train_closed``, ``test_closed``, the Monte-Carlo ``train_mc``, ``train_se``, ``test_mc``,
+    ``test_se``, and ``deviation``: the larger of the train and test gaps in standard errors
+    (:func:`deviation_in_standard_errors`).
     """
-    train, test = modular_losses(spectrum, n, p, K, d, noise, noisy_test=noisy_test)
-    mc = _simulate(_eigenvalues(spectrum), n, p, K, d, noise, noisy_test, n_trials, seed, solver)
+    train, test = modular_losses(spectrum, n_train, n_params, n_modules, output_dim, label_noise,
+                                 noisy_test=noisy_test)
+    mc = _simulate(_eigenvalues(spectrum), n_train, n_params, n_modules, output_dim, label_noise, noisy_test,
+                   n_trials, seed, solver)
     deviation = max(deviation_in_standard_errors(train, mc.train_mean, mc.train_se, atol=ROUNDING_ATOL),
                     deviation_in_standard_errors(test, mc.test_mean, mc.test_se, atol=ROUNDING_ATOL))
-    return dict(n=int(n), p=int(p), K=int(K), d=int(d), noise=float(noise), train_closed=train,
-                test_closed=test, train_mc=mc.train_mean, train_se=mc.train_se, test_mc=mc.test_mean,
-                test_se=mc.test_se, deviation=float(deviation))
+    return dict(n_train=int(n_train), n_params=int(n_params), n_modules=int(n_modules), output_dim=int(output_dim),
+                label_noise=float(label_noise), train_closed=train, test_closed=test, train_mc=mc.train_mean,
+                train_se=mc.train_se, test_mc=mc.test_mean, test_se=mc.test_se, deviation=float(deviation))
+
+
+# --- Monte Carlo of modules fed m-dimensional inputs (Theorem 2 tested) -----------------------
+
+# Spacing of the Fourier features' frequencies: feature j of a module has frequency norm
+# FREQUENCY_SPACING * j. Two features then differ in frequency by at least the spacing, and
+# E[cos(a z) cos(b z)] for z ~ N(0, 1) decays like exp(-(a - b)^2 / 2): with a spacing of 3 the
+# 40 features of a 1-D module have a Gram matrix with eigenvalues within 0.97..1.03 (measured
+# on 2e5 points), i.e. nearly the white features of the closed forms. Random frequencies
+# instead (w ~ N(0, 9)) gave near-collinear features (smallest Gram eigenvalue ~1e-15) and
+# least-squares losses of 1e6. Our choice.
+FREQUENCY_SPACING = 3.0
+
+
+@dataclass(frozen=True)
+class ProjectedMonteCarlo:
+    """Losses of :func:`simulate_projected`, one row per trial and one column per training-set size."""
+
+    n_train_values: np.ndarray  # (n_points,)
+    train_losses: np.ndarray    # (n_trials, n_points)
+    test_losses: np.ndarray     # (n_trials, n_points)
+
+    @property
+    def test_mean(self) -> np.ndarray:
+        return self.test_losses.mean(axis=0)
+
+    @property
+    def test_se(self) -> np.ndarray:
+        return self.test_losses.std(axis=0, ddof=1) / math.sqrt(self.test_losses.shape[0])
+
+
+def normalised_power_law(input_dim, spectrum_scale, omega, n_features) -> np.ndarray:
+    """The power law truncated at P = n_features and rescaled to total variance c (its P → inf total).
+
+    Truncation alone would leave a total variance c[1 − (P+1)^−α] that vanishes as α = Ω^−m → 0
+    (large m): the target itself would disappear. Rescaling keeps the target's variance at c for
+    every m, so that a loss target means the same at every m.
+    """
+    eigenvalues = power_law_spectrum(input_dim, spectrum_scale, omega, n_features)
+    return eigenvalues * (spectrum_scale / eigenvalues.sum())
+
+
+def _orthonormal_columns(rng, rows: int, cols: int) -> np.ndarray:
+    """A uniformly random m × b matrix with orthonormal columns (QR of a Gaussian, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
+    return q * np.sign(np.diag(r))
+
+
+def simulate_projected(n_train_values, input_dim, n_params, n_features, spectrum_scale, omega, *, module_dim=None,
+                       n_modules=1, label_noise=0.0, n_test=500, n_trials=100, seed: int | Sequence[int],
+                       frequency_spacing=FREQUENCY_SPACING) -> ProjectedMonteCarlo:
+    """Monte Carlo of a linear random-feature model whose features are functions of m-dimensional inputs.
+
+    Unlike :func:`simulate_modular`, whose module features are independent by construction, the
+    features here are computed from inputs x ~ N(0, I_m) (m = ``input_dim``), so modules that
+    read overlapping projections of one x have correlated features, and m can enter.
+
+    Modular (``module_dim`` = b given, K = ``n_modules``): each trial draws K projections
+    U_k (m × b, orthonormal columns, independent and uniformly random) and, per module, P =
+    ``n_features`` random Fourier features of z_k = U_kᵀx,
+
+        φ_kj(x) = √2 cos(s·j·v_kjᵀ U_kᵀ x + β_kj),   v_kj uniform on the unit sphere of R^b,
+                                                       β_kj ~ U(0, 2π),   j = 1..P,
+
+    (s = ``frequency_spacing``, see FREQUENCY_SPACING: the features of one module are then
+    close to orthonormal, each with unit mean square) and weights θ_kj ~ N(0, λ_j) with
+    λ the paper's power law with b in place of m, truncated at P and rescaled to total c
+    (:func:`normalised_power_law`; the paper's Section 4.1). The target is
+    y(x) = K^(−1/2) Σ_k Σ_j θ_kj φ_kj(x), so its variance is about c whatever K. The model is
+    Theorem 2's: the true projections and each module's first p = ``n_params`` features, K·p
+    in all, fitted jointly by min-norm least squares.
+
+    Monolithic (``module_dim`` None): the same construction with one module that reads the
+    whole x (U = I_m, b = m): P features of x with the power law in m, the model its first
+    ``n_params`` features. For the comparison at equal size, pass K·p as ``n_params`` and K·P
+    as ``n_features``.
+
+    Each trial fits the model on the first n samples of one training set, for every n in
+    ``n_train_values`` (nested, so a trial's loss curve is smooth in n), with training labels
+    carrying N(0, σ²) noise (σ = ``label_noise``); it records the train loss and the test loss
+    against the clean target on ``n_test`` fresh points. Scalar outputs (d = 1). ``seed``
+    seeds numpy's default generator: the same seed gives identical numbers.
+    """
+    n_values = _positive_int("n_train_values", n_train_values).astype(int).ravel()
+    if n_values.size == 0:
+        raise ValueError("n_train_values must be a non-empty list, got n_train_values=[]")
+    m = int(_positive_int("input_dim", input_dim))
+    q_per_module = int(_positive_int("n_params", n_params))
+    P = int(_positive_int("n_features", n_features))
+    K = int(_positive_int("n_modules", n_modules))
+    b = m if module_dim is None else int(_positive_int("module_dim", module_dim))
+    if module_dim is None and K != 1:
+        raise ValueError(f"n_modules must be 1 without module_dim (the monolithic model), got n_modules={n_modules!r}")
+    if b > m:
+        raise ValueError(f"module_dim must be <= input_dim, got module_dim={module_dim!r} and input_dim={input_dim!r}")
+    if q_per_module > P:
+        raise ValueError(f"n_params must be <= n_features, got n_params={n_params!r} and n_features={n_features!r}")
+    sigma = _nonnegative("label_noise", label_noise)
+    n_test = int(_positive_int("n_test", n_test))
+    n_trials = _check_n_trials(n_trials)
+    s = float(_positive("frequency_spacing", frequency_spacing))
+    eigenvalues = normalised_power_law(b, spectrum_scale, omega, P)   # (P,)
+    n_max = int(n_values.max())
+    rng = np.random.default_rng(seed)
+    train = np.empty((n_trials, n_values.size))
+    test = np.empty((n_trials, n_values.size))
+    with threadpool_limits(MONTE_CARLO_BLAS_THREADS, user_api="blas"):
+        for trial in range(n_trials):
+            x = rng.standard_normal((n_max + n_test, m))                              # (n + n_test, m)
+            projections = [np.eye(m) if module_dim is None else _orthonormal_columns(rng, m, b) for _ in range(K)]
+            directions = rng.standard_normal((K, b, P))
+            directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+            frequencies = s * np.arange(1, P + 1) * directions                       # (K, b, P)
+            phases = rng.uniform(0, 2 * np.pi, (K, P))
+            theta = np.sqrt(eigenvalues) * rng.standard_normal((K, P))              # (K, P)
+            features = np.stack([math.sqrt(2) * np.cos(x @ projections[k] @ frequencies[k] + phases[k])
+                                 for k in range(K)])                                  # (K, n + n_test, P)
+            clean = np.einsum("knf,kf->n", features, theta) / math.sqrt(K)           # (n + n_test,)
+            design = features[:, :, :q_per_module].transpose(1, 0, 2).reshape(n_max + n_test, K * q_per_module)
+            labels = clean[:n_max] + sigma * rng.standard_normal(n_max)
+            test_design, test_target = design[n_max:], clean[n_max:]
+            for column, n in enumerate(n_values):
+                coef = _min_norm_solve(design[:n], labels[:n], "auto")
+                residual = labels[:n] - design[:n] @ coef
+                train[trial, column] = residual @ residual / n
+                error = test_target - test_design @ coef
+                test[trial, column] = error @ error / n_test
+    return ProjectedMonteCarlo(n_train_values=n_values, train_losses=train, test_losses=test)
+
+
+def samples_needed_from_losses(n_train_values, losses, loss_target) -> float:
+    """The n at which a sampled loss curve first falls to loss_target, interpolated (inf if never).
+
+    ``losses`` are mean test losses at the increasing ``n_train_values`` (on the
+    underparameterised branch, where the expected loss falls with n). Between the last point
+    above the target and the first at or below it, log loss is interpolated linearly in log n
+    (the excess loss of Theorem 1 falls like a power of n there). If the first point is already
+    at or below the target, n* is that point's n (an upper bound).
+    """
+    n = _positive("n_train_values", n_train_values).ravel()
+    loss = np.asarray(losses, dtype=float).ravel()
+    target = float(_positive("loss_target", loss_target))
+    if loss.shape != n.shape:
+        raise ValueError(f"losses must have one value per n_train_values entry, got {loss.shape} and {n.shape}")
+    if np.any(np.diff(n) <= 0):
+        raise ValueError("n_train_values must be increasing")
+    below = np.flatnonzero(loss <= target)
+    if below.size == 0:
+        return math.inf
+    i = int(below[0])
+    if i == 0:
+        return float(n[0])
+    x0, x1 = math.log(n[i - 1]), math.log(n[i])
+    y0, y1 = math.log(loss[i - 1]), math.log(max(loss[i], 1e-300))
+    return float(math.exp(x0 + (x1 - x0) * (y0 - math.log(target)) / (y0 - y1)))

@@ -14,12 +14,12 @@
 # (sec-theorem1)=
 # # Theorem 1: train and test loss of the linear random-feature model
 #
-# **Claim.** Boopathy et al. {cite}`boopathy2025breaking` model a network as a linear model on
-# the first $p$ of $P$ random Gaussian features and give its expected train and test losses in
-# closed form. The test loss diverges where the number of parameters equals the number of
-# equations, $p = dn$: *double descent* in both $n$ and $p$ {cite}`belkin2019reconciling`, as for
-# ridgeless least squares {cite}`hastie2022surprises`. Their Fig. 1 plots the two losses against
-# $n$ and $p$ with $d = 1$.
+# **Claim.** Boopathy et al. {cite}`boopathy2025breaking` (Section 3) model a network as a
+# linear model on the first $p$ of $P$ random Gaussian features and give its expected train and
+# test losses in closed form. The test loss diverges where the number of parameters equals the
+# number of equations, $p = dn$: *double descent* in both $n$ and $p$
+# {cite}`belkin2019reconciling`, as for ridgeless least squares {cite}`hastie2022surprises`.
+# Their Fig. 1 plots the two losses against $n$ and $p$ with $d = 1$.
 #
 # The setup: the target is $y(x) = \varphi(x)^\top \theta \in \mathbb{R}^d$ with features
 # $\varphi(x) \in \mathbb{R}^{P \times d}$ whose entries are i.i.d. $\mathcal N(0, 1)$ and
@@ -28,7 +28,7 @@
 # on $n$ samples, i.e. on $dn$ equations. $\Lambda_1$ holds the first $p$ eigenvalues (features
 # the model has), $\Lambda_2$ the rest (features it misses).
 #
-# ```{prf:theorem} Theorem 1 (Boopathy et al. 2025)
+# ```{prf:theorem} Boopathy et al. 2025
 # :label: thm-theorem1
 #
 # With $L_\text{train} = \frac1n \sum_j \lVert y(x_j) - \hat y(x_j) \rVert^2$ and
@@ -48,105 +48,94 @@
 # The paper states the theorem for $P \to \infty$, with the expectation over the inputs and the
 # random features. The full text was not available to us: the form above is our derivation from
 # the stated setup (it matches the fragment "$\mathbb E\lVert y - \hat y\rVert^2 = d\,\mathrm{Tr}
-# (\Lambda_2) F(dn, p) - \dots$" quoted by reading guides). It is exact for any finite $P$, which
-# lets us check it against a Monte Carlo of the same model. Label noise of variance $\sigma^2$ on
-# the training labels adds $\sigma^2$ to $\mathrm{Tr}(\Lambda_2)$ in the train term and in the
-# $F$ term (`modcore.theory.monolithic_losses`).
+# (\Lambda_2) F(dn, p) - \dots$" quoted by reading guides; see {doc}`the choices page <../choices>`).
+# It is exact for any finite $P$, which lets us check it against a Monte Carlo of the same model.
+# Label noise of standard deviation $\sigma$ on the training labels adds $\sigma^2$ to
+# $\mathrm{Tr}(\Lambda_2)$ in the train term and in the $F$ term
+# (`modcore.theory.monolithic_losses`).
 #
-# **Check.** Closed form against Monte Carlo: each draw samples fresh features and $\theta$, fits
-# the minimum-norm solution and records both losses (the test loss exactly, from the parameter
-# error, since the features are white).
+# **Figure and check.** Fig. 1 is drawn from the closed form at $P = \infty$, as the theorem is
+# stated. The check is separate: a Monte Carlo must draw every feature, so it runs at a finite
+# $P$ and is compared with the closed form at that same $P$. Each draw samples fresh features and
+# $\theta$, fits the minimum-norm solution and records both losses (the test loss exactly, from
+# the parameter error, since the features are white).
 
 # %% tags=["parameters"]
-seed = 0            # seed of the Monte Carlo; each grid point derives its own stream from it
-n_max = 300         # largest n of the n-sweep
-p_fixed = 100       # p of the n-sweep
-n_fixed = 100       # n of the p-sweep
-p_max = 300         # largest p of the p-sweep (at most P)
-d = 1               # output dimension (Fig. 1 uses d of 1)
-m = 3               # input dimension: sets the spectrum's exponent Omega^-m
-c = 1.2             # spectrum scale c (paper does not give Fig. 1's; PAPER.md section 14 suggests 1.2)
-omega = 1.5         # spectrum base Omega (same source)
-P = 1000            # target features; finite so that the Monte Carlo can draw them all
-noise = 0.0         # variance of the noise on each training label
-mc_points = 12      # Monte-Carlo grid points per sweep
-n_trials = 300      # Monte-Carlo draws per grid point
+seed = 0              # seed of the Monte Carlo; each grid point derives its own stream from it
+n_train_max = 300     # largest n of the n-sweep
+n_params = 100        # p of the n-sweep
+n_train = 100         # n of the p-sweep
+n_params_max = 300    # largest p of the p-sweep (at most mc_n_features)
+output_dim = 1        # output dimension d (Fig. 1 uses d of 1)
+input_dim = 3         # input dimension m: sets the spectrum's exponent Omega^-m
+spectrum_scale = 1.2  # spectrum scale c (the paper does not give Fig. 1's; close to the Fig. 3 fit)
+omega = 1.5           # spectrum base Omega (same choice)
+mc_n_features = 1000  # P of the Monte Carlo (finite so that it can draw every feature)
+label_noise = 0.0     # standard deviation of the noise on each training label
+n_mc_points = 12      # Monte-Carlo grid points per sweep
+n_trials = 300        # Monte-Carlo draws per grid point
 
 # %%
-import numpy as np
-import pandas as pd
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from modcore import theory
-from modcore.plots import theory as theory_plots
-
-# %% [markdown]
-# The spectrum is the paper's power law $\lambda_i = c\,[i^{-\Omega^{-m}} - (i+1)^{-\Omega^{-m}}]$,
-# truncated at $P$ features. Monte-Carlo points closer to the threshold than 20 % of $p$ are left
-# out: there the loss has a heavy tail (its variance is infinite for $|dn - p| \le 3$) and a
-# standard error would mean little. The closed form is drawn everywhere.
+from modcore.experiments import theorem1
 
 # %%
-spectrum = theory.PowerLaw(m=m, c=c, omega=omega, P=P)
-far_from_threshold = lambda n, p: abs(d * n - p) > 0.2 * p
-n_grid = np.arange(1, n_max + 1)
-p_grid = np.arange(1, p_max + 1)
-closed_n = theory.monolithic_losses(spectrum, n_grid, p_fixed, d, noise)
-closed_p = theory.monolithic_losses(spectrum, n_fixed, p_grid, d, noise)
-check = lambda spec, n, p, dd: theory.compare_with_monte_carlo(spec, n, p, dd, noise, n_trials=n_trials,
-                                                               seed=[seed, n, p, dd])
-sweep_n = pd.DataFrame([check(spectrum, int(n), p_fixed, d) for n in np.linspace(5, n_max, mc_points)
-                        if far_from_threshold(n, p_fixed)])
-sweep_p = pd.DataFrame([check(spectrum, n_fixed, int(p), d) for p in np.linspace(5, p_max, mc_points)
-                        if far_from_threshold(n_fixed, p)])
+settings = theorem1.Settings(
+    seed=seed, n_train_max=n_train_max, n_params=n_params, n_train=n_train, n_params_max=n_params_max,
+    output_dim=output_dim, input_dim=input_dim, spectrum_scale=spectrum_scale, omega=omega,
+    mc_n_features=mc_n_features, label_noise=label_noise, n_mc_points=n_mc_points, n_trials=n_trials)
 
-# %% mystnb={"figure": {"name": "fig-theorem1", "caption": "Theorem 1 (notebook theorem1): expected train and test loss against n at fixed p (left) and against p at fixed n (right); lines are the closed form, points the Monte Carlo mean with one standard error."}}
-panels = [
-    dict(x=n_grid, closed={"train": closed_n[0], "test": closed_n[1]}, mc_x=sweep_n["n"],
-         mc={key: (sweep_n[f"{key}_mc"], sweep_n[f"{key}_se"]) for key in ("train", "test")},
-         xlabel="training samples n", ylabel="expected loss (MSE)", threshold=p_fixed / d,
-         y_max=2.5 * d * c, title=f"vs n, p = {p_fixed}"),
-    dict(x=p_grid, closed={"train": closed_p[0], "test": closed_p[1]}, mc_x=sweep_p["p"],
-         mc={key: (sweep_p[f"{key}_mc"], sweep_p[f"{key}_se"]) for key in ("train", "test")},
-         xlabel="model features p", ylabel="expected loss (MSE)", threshold=d * n_fixed,
-         y_max=2.5 * d * c, title=f"vs p, n = {n_fixed}"),
-]
-theory_plots.closed_form_vs_monte_carlo(panels, title=f"Theorem 1, d = {d}, m = {m}, P = {P}: closed form vs Monte Carlo")
+# %%
+closed = theorem1.closed_form(settings)
+
+# %% mystnb={"figure": {"name": "fig-theorem1", "caption": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}}
+theorem1.closed_form_figure(settings, closed)
 plt.show()
 
 # %% [markdown]
-# The same check at the five settings of PAPER.md §3.3 ($P = 400$,
-# $\lambda_i = i^{-0.3} - (i+1)^{-0.3}$, i.e. $c = 1$ and $\Omega^{-m} = 0.3$), which cover both
-# sides of the threshold and $d = 1, 2, 3$:
+# The Monte-Carlo check, at $P =$ {glue:text}`thm1_mc_n_features`. Points closer to the threshold
+# than a fraction {glue:text}`thm1_threshold_exclusion` of $p$ are left out: there the loss has a
+# heavy tail (its variance is infinite for $|dn - p| \le 3$) and a standard error would mean
+# little. The lines are the closed form at the same finite $P$.
 
 # %%
-spec_33 = theory.PowerLaw(m=1, c=1.0, omega=1 / 0.3, P=400)
-table = pd.DataFrame([check(spec_33, n, p, dd) for n, p, dd in [(100, 30, 1), (50, 30, 2), (60, 60, 3), (100, 200, 1), (40, 200, 2)]])
-table.drop(columns=["K", "noise"]).round(4)
+mc = theorem1.monte_carlo(settings)
+
+# %% mystnb={"figure": {"name": "fig-theorem1-mc", "caption": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}}
+theorem1.monte_carlo_figure(settings, mc)
+plt.show()
+
+# %% [markdown]
+# The same check at five settings of our choice on both sides of the threshold and with
+# $d = 1, 2, 3$, on the spectrum $\lambda_i = i^{-\alpha} - (i+1)^{-\alpha}$ ($c = 1$) with
+# $\alpha = \Omega^{-m} =$ {glue:text}`thm1_check_alpha:.1f` and $P =$
+# {glue:text}`thm1_check_n_features`:
 
 # %%
-deviations = pd.concat([sweep_n, sweep_p, table])["deviation"]
-max_deviation = float(deviations.max())
-verdict = "agree" if max_deviation <= 4 else "disagree"
-peak_n = int(n_grid[np.argmax(np.where(np.isfinite(closed_n[1]), closed_n[1], -1))])
-glue("thm1_max_dev", max_deviation, display=False)
-glue("thm1_n_checks", len(deviations), display=False)
-glue("thm1_n_trials", n_trials, display=False)
-glue("thm1_verdict", verdict, display=False)
-glue("thm1_peak_n", peak_n, display=False)
-glue("thm1_p_fixed", p_fixed, display=False)
-print(f"{len(deviations)} settings, largest deviation {max_deviation:.2f} standard errors: {verdict}")
+theorem1.check_table(mc)
+
+# %%
+summary = theorem1.summary(settings, closed, mc)
+for name, value in summary.items():
+    glue(name, value, display=False)
+print(f"{summary['thm1_n_checks']} settings, largest deviation {summary['thm1_max_dev']:.2f} standard errors: "
+      f"{summary['thm1_verdict']}")
 
 # %% [markdown]
 # **Verdict: closed form and Monte Carlo {glue:text}`thm1_verdict`.** Over
 # {glue:text}`thm1_n_checks` settings (train and test loss, {glue:text}`thm1_n_trials` draws each),
 # the largest gap between {prf:ref}`thm-theorem1` and the Monte Carlo is
-# {glue:text}`thm1_max_dev:.2f` standard errors (we call a gap above 4 a disagreement). The figure
-# shows Fig. 1's shapes: in $n$ at $p =$ {glue:text}`thm1_p_fixed` the test loss first falls,
-# then rises to a spike at the threshold (the largest finite value on the grid is at
+# {glue:text}`thm1_max_dev:.2f` standard errors (we call a gap above
+# {glue:text}`thm1_agree_within:.0f` a disagreement). {numref}`fig-theorem1` shows Fig. 1's
+# shapes: in $n$ at $p =$ {glue:text}`thm1_n_params` the test loss first falls, then rises to a
+# spike at the threshold (the largest finite value on the grid is at
 # $n =$ {glue:text}`thm1_peak_n`) and falls again, sample-wise double descent, which is the model's
 # behaviour and not a bug; the train loss is exactly 0 while $p \ge dn$. In $p$ the test loss
 # falls, spikes at $p = dn$ and, past the threshold, carries the bias
-# $d\,\mathrm{Tr}(\Lambda_1)(1 - dn/p)$. The paper gives no numbers for Fig. 1 to compare with;
-# the table repeats the check at PAPER.md §3.3's settings.
+# $d\,\mathrm{Tr}(\Lambda_1)(1 - dn/p)$. The finite $P$ of the check matters: at
+# $p =$ {glue:text}`thm1_n_params` the missed variance $\mathrm{Tr}(\Lambda_2)$ is
+# {glue:text}`thm1_missed_inf:.3f` at $P = \infty$ and {glue:text}`thm1_missed_mc:.3f` at
+# $P =$ {glue:text}`thm1_mc_n_features`, which is why the check is drawn against the closed form at
+# its own $P$. The paper gives no numbers for Fig. 1 to compare with.

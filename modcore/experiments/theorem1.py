@@ -1,0 +1,188 @@
+"""The Theorem 1 chapter (notebook ``theorem1``): the paper's Fig. 1 and its Monte-Carlo check.
+
+Fig. 1 of Boopathy et al. (ICLR 2025) plots Theorem 1's expected train and test losses against
+n (at fixed p) and against p (at fixed n), with d = 1. Theorem 1 is stated for P → inf, so the
+figure is drawn from the closed form at P = inf. The Monte Carlo must draw every feature, so it
+runs at a finite P (``mc_n_features``) and is compared with the closed form *at that P*; it is a
+separate, labelled check, not the figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from modcore import theory
+from modcore.plots import theory as theory_plots
+
+# Monte-Carlo points closer to the threshold than this fraction of p are left out: there the
+# loss has a heavy tail (its variance is infinite for |dn - p| <= 3), so a standard error
+# would mean little. Our choice.
+THRESHOLD_EXCLUSION = 0.2
+
+# A closed form and a Monte-Carlo mean further apart than this many standard errors disagree.
+# For a correct formula a 4-s.e. gap has probability ~6e-5 per comparison. Our choice.
+AGREE_WITHIN_SE = 4.0
+
+# Settings of the extra check table: both sides of the threshold and d = 1, 2, 3, on the
+# spectrum lambda_i = i^-0.3 - (i+1)^-0.3 (c = 1, Omega^-m = 0.3) with P = 400. Our choice.
+CHECK_TABLE_SETTINGS = ((100, 30, 1), (50, 30, 2), (60, 60, 3), (100, 200, 1), (40, 200, 2))
+CHECK_TABLE_SPECTRUM = theory.PowerLaw(input_dim=1, spectrum_scale=1.0, omega=1 / 0.3, n_features=400)
+
+# The losses' y-axis is cut at this multiple of d * c (the closed form diverges at the threshold).
+Y_MAX_OVER_TOTAL_VARIANCE = 2.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The chapter's parameters; names as in the notebook's parameters cell."""
+
+    seed: int
+    n_train_max: int      # largest n of the n-sweep
+    n_params: int         # p of the n-sweep
+    n_train: int          # n of the p-sweep
+    n_params_max: int     # largest p of the p-sweep
+    output_dim: int
+    input_dim: float
+    spectrum_scale: float
+    omega: float
+    mc_n_features: int    # P of the Monte Carlo (the closed form of the figure has P = inf)
+    label_noise: float
+    n_mc_points: int
+    n_trials: int
+
+    def __post_init__(self):
+        for name in ("n_train_max", "n_params", "n_train", "n_params_max", "output_dim", "mc_n_features",
+                     "n_mc_points"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        if not (isinstance(self.n_trials, (int, np.integer)) and self.n_trials >= 2):
+            raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={self.n_trials!r}")
+        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
+            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
+        self.spectrum(self.mc_n_features)  # checks input_dim, spectrum_scale and omega
+        if self.n_params_max > self.mc_n_features:
+            raise ValueError(f"n_params_max must be <= mc_n_features (the Monte Carlo draws P features), got "
+                             f"n_params_max={self.n_params_max} and mc_n_features={self.mc_n_features}")
+        if self.n_params > self.mc_n_features:
+            raise ValueError(f"n_params must be <= mc_n_features, got n_params={self.n_params} and "
+                             f"mc_n_features={self.mc_n_features}")
+
+    def spectrum(self, n_features=math.inf) -> theory.PowerLaw:
+        return theory.PowerLaw(self.input_dim, self.spectrum_scale, self.omega, n_features)
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """Theorem 1 along the two sweeps, at P = inf: (train, test) arrays."""
+
+    n_train_grid: np.ndarray
+    n_params_grid: np.ndarray
+    vs_n_train: tuple[np.ndarray, np.ndarray]
+    vs_n_params: tuple[np.ndarray, np.ndarray]
+
+
+def closed_form(settings: Settings, n_features=math.inf) -> ClosedForm:
+    """Theorem 1's train and test loss against n (at p = n_params) and against p (at n = n_train)."""
+    s = settings
+    n_grid = np.arange(1, s.n_train_max + 1)
+    p_grid = np.arange(1, s.n_params_max + 1)
+    spectrum = s.spectrum(n_features)
+    return ClosedForm(n_grid, p_grid,
+                      theory.monolithic_losses(spectrum, n_grid, s.n_params, s.output_dim, s.label_noise),
+                      theory.monolithic_losses(spectrum, s.n_train, p_grid, s.output_dim, s.label_noise))
+
+
+def _check(settings: Settings, spectrum, n_train: int, n_params: int, output_dim: int) -> dict:
+    # each setting derives its own random stream from the seed, so adding a point moves no other
+    return theory.compare_with_monte_carlo(spectrum, n_train, n_params, output_dim, settings.label_noise,
+                                           n_trials=settings.n_trials,
+                                           seed=[settings.seed, n_train, n_params, output_dim])
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    """The Monte-Carlo check at P = mc_n_features: closed form at that P, and the sampled points."""
+
+    closed: ClosedForm          # the closed form at the Monte Carlo's finite P
+    vs_n_train: pd.DataFrame    # one row per point of the n-sweep (compare_with_monte_carlo's columns)
+    vs_n_params: pd.DataFrame   # same for the p-sweep
+    table: pd.DataFrame         # CHECK_TABLE_SETTINGS
+
+
+def monte_carlo(settings: Settings) -> MonteCarlo:
+    """Closed form against Monte Carlo at P = mc_n_features along both sweeps, and at CHECK_TABLE_SETTINGS."""
+    s = settings
+    spectrum = s.spectrum(s.mc_n_features)
+    d = s.output_dim
+    far = lambda n, p: abs(d * n - p) > THRESHOLD_EXCLUSION * p  # noqa: E731
+    vs_n = [_check(s, spectrum, int(n), s.n_params, d) for n in np.linspace(5, s.n_train_max, s.n_mc_points)
+            if far(n, s.n_params)]
+    vs_p = [_check(s, spectrum, s.n_train, int(p), d) for p in np.linspace(5, s.n_params_max, s.n_mc_points)
+            if far(s.n_train, p)]
+    table = [_check(s, CHECK_TABLE_SPECTRUM, n, p, dd) for n, p, dd in CHECK_TABLE_SETTINGS]
+    return MonteCarlo(closed_form(s, s.mc_n_features), pd.DataFrame(vs_n), pd.DataFrame(vs_p),
+                      pd.DataFrame(table))
+
+
+def _panels(settings: Settings, closed: ClosedForm, mc: MonteCarlo | None, closed_name: str) -> list[dict]:
+    s = settings
+    y_max = Y_MAX_OVER_TOTAL_VARIANCE * s.output_dim * s.spectrum_scale
+    sweeps = [(closed.n_train_grid, closed.vs_n_train, "vs_n_train", "n_train", "training samples n",
+               s.n_params / s.output_dim, f"vs n, p = {s.n_params}"),
+              (closed.n_params_grid, closed.vs_n_params, "vs_n_params", "n_params", "model features p",
+               s.output_dim * s.n_train, f"vs p, n = {s.n_train}")]
+    panels = []
+    for x, (train, test), attribute, column, xlabel, threshold, title in sweeps:
+        panel = dict(x=x, closed={"train": train, "test": test}, closed_name=closed_name, xlabel=xlabel,
+                     ylabel="expected loss (MSE)", threshold=threshold, y_max=y_max, title=title)
+        points = getattr(mc, attribute) if mc is not None else pd.DataFrame()
+        if len(points):  # every point may sit too close to the threshold to be drawn
+            panel.update(mc_x=points[column],
+                         mc={key: (points[f"{key}_mc"], points[f"{key}_se"]) for key in ("train", "test")})
+        panels.append(panel)
+    return panels
+
+
+def closed_form_figure(settings: Settings, closed: ClosedForm) -> Figure:
+    """Fig. 1: Theorem 1 at P = inf, against n and against p."""
+    s = settings
+    return theory_plots.closed_form_vs_monte_carlo(
+        _panels(s, closed, None, "closed form"),
+        title=f"Theorem 1 at P = inf: d = {s.output_dim}, m = {s.input_dim:g}, c = {s.spectrum_scale:g}, "
+              f"Omega = {s.omega:g}")
+
+
+def monte_carlo_figure(settings: Settings, mc: MonteCarlo) -> Figure:
+    """The check: closed form at P = mc_n_features (lines) against Monte Carlo (points)."""
+    s = settings
+    return theory_plots.closed_form_vs_monte_carlo(
+        _panels(s, mc.closed, mc, "closed form"),
+        title=f"Check at P = {s.mc_n_features}: closed form vs Monte Carlo ({s.n_trials} draws per point)")
+
+
+def check_table(mc: MonteCarlo) -> pd.DataFrame:
+    """The CHECK_TABLE_SETTINGS rows, rounded for display."""
+    return mc.table.drop(columns=["n_modules", "label_noise"]).round(4)
+
+
+def summary(settings: Settings, closed: ClosedForm, mc: MonteCarlo) -> dict:
+    """The numbers and verdict word the chapter's text quotes, keyed by their glue names."""
+    deviations = pd.concat([mc.vs_n_train, mc.vs_n_params, mc.table])["deviation"]
+    max_deviation = float(deviations.max())
+    test_vs_n = closed.vs_n_train[1]
+    peak_n = int(closed.n_train_grid[np.argmax(np.where(np.isfinite(test_vs_n), test_vs_n, -1))])
+    _, missed = theory.spectrum_traces(settings.spectrum(), settings.n_params)
+    _, missed_mc = theory.spectrum_traces(settings.spectrum(settings.mc_n_features), settings.n_params)
+    return dict(thm1_max_dev=max_deviation, thm1_n_checks=len(deviations), thm1_n_trials=settings.n_trials,
+                thm1_verdict="agree" if max_deviation <= AGREE_WITHIN_SE else "disagree",
+                thm1_agree_within=AGREE_WITHIN_SE, thm1_peak_n=peak_n, thm1_n_params=settings.n_params,
+                thm1_mc_n_features=settings.mc_n_features, thm1_missed_inf=float(missed),
+                thm1_missed_mc=float(missed_mc), thm1_threshold_exclusion=THRESHOLD_EXCLUSION,
+                thm1_check_n_features=int(CHECK_TABLE_SPECTRUM.n_features),
+                thm1_check_alpha=CHECK_TABLE_SPECTRUM.alpha)

@@ -1,0 +1,471 @@
+"""The Theorem 2 chapter (notebook ``theorem2``): modular vs monolithic sample complexity.
+
+Computed here:
+
+1. Theorem 2's closed form of the samples needed against the input dimension m, modular vs
+   monolithic at equal parameter counts (P = inf). Its modular value has no m in it: this is
+   the theorem's statement, drawn for reference, not a finding.
+2. The finding: a Monte Carlo of models fed m-dimensional inputs
+   (:func:`modcore.theory.simulate_projected`), where the modules' features are computed from
+   projections U_kᵀx of one input x, so m can enter through the modules' overlaps. From each
+   Monte-Carlo loss curve against n the samples needed for ``mc_loss_target`` are interpolated
+   (:func:`modcore.theory.samples_needed_from_losses`), with bootstrap intervals over the
+   trials, and a stated rule (:func:`dimension_verdict`) decides whether they depend on m.
+3. A check of the closed form against a Monte Carlo of independent white module features
+   (:func:`modcore.theory.simulate_modular`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from modcore import theory
+from modcore.plots import theory as theory_plots
+
+# Monte-Carlo points closer to the threshold d n = K p than this fraction of K p are left out
+# (heavy tails, as in the Theorem 1 chapter). Our choice.
+THRESHOLD_EXCLUSION = 0.2
+
+# A closed form and a Monte-Carlo mean further apart than this many standard errors disagree.
+AGREE_WITHIN_SE = 4.0
+
+Y_MAX_OVER_TOTAL_VARIANCE = 2.5
+
+# The rule for "independent of m" (our choice, fixed before looking at the numbers): fit
+# log n* = a + slope * m over the simulated m and take the change of n* over that range,
+# exp(slope * (m_last - m_first)), with a bootstrap interval at CONFIDENCE. The samples needed
+# are *independent of m* if the whole interval lies within a factor 1 + FLAT_TOLERANCE of 1,
+# *depend on m* if it lies wholly outside, and the test is *inconclusive* otherwise; they
+# *grow* if the interval lies wholly above 1 + FLAT_TOLERANCE.
+FLAT_TOLERANCE = 0.10
+CONFIDENCE = 0.95
+N_BOOTSTRAP = 400
+
+# The projected Monte Carlo's training-set sizes start this many samples above the threshold
+# K p: closer, the loss's variance is infinite (|n - q| <= 3) and means are unstable.
+FIRST_N_ABOVE_THRESHOLD = 4
+
+MODELS = ("modular", "monolithic")
+
+
+def _positive_int(name, value):
+    if not (isinstance(value, (int, np.integer)) and value >= 1):
+        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The chapter's parameters; names as in the notebook's parameters cell. Outputs are scalar (d = 1)."""
+
+    seed: int
+    loss_target: float          # test loss for the closed form (P = inf)
+    input_dim_values: tuple     # input dimensions of the closed form
+    module_dim: int
+    n_modules: int
+    n_params: int               # features per module; the monolithic model gets n_modules * n_params
+    spectrum_scale: float
+    omega: float
+    label_noise: float
+    mc_loss_target: float       # test loss the projected Monte Carlo must reach
+    mc_input_dim_values: tuple  # input dimensions of the projected Monte Carlo
+    mc_module_dim_values: tuple  # module input dimensions of the closed-form check
+    mc_n_features: int          # features per module in the Monte Carlo (n_modules times that for the monolithic)
+    mc_n_train_max: int
+    n_test: int                 # test points per trial of the projected Monte Carlo
+    n_mc_points: int
+    n_trials: int
+
+    def __post_init__(self):
+        for name in ("input_dim_values", "mc_input_dim_values", "mc_module_dim_values"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+            if not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty list, got {name}=[]")
+        for name in ("module_dim", "n_modules", "n_params", "mc_n_features", "mc_n_train_max", "n_test",
+                     "n_mc_points"):
+            _positive_int(name, getattr(self, name))
+        if not (isinstance(self.n_trials, (int, np.integer)) and self.n_trials >= 2):
+            raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={self.n_trials!r}")
+        for name in ("loss_target", "mc_loss_target"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {name}={getattr(self, name)!r}")
+        if len(self.mc_input_dim_values) < 2 or list(self.mc_input_dim_values) != sorted(set(self.mc_input_dim_values)):
+            raise ValueError(f"mc_input_dim_values must hold at least 2 increasing values (for a slope), got "
+                             f"mc_input_dim_values={list(self.mc_input_dim_values)}")
+        for name in ("input_dim_values", "mc_input_dim_values"):
+            if self.module_dim > min(getattr(self, name)):
+                raise ValueError(f"module_dim must be <= min({name}), got module_dim={self.module_dim} and "
+                                 f"{name}={list(getattr(self, name))}")
+        if self.n_params > self.mc_n_features:
+            raise ValueError(f"n_params must be <= mc_n_features, got n_params={self.n_params} and "
+                             f"mc_n_features={self.mc_n_features}")
+        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
+            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
+        theory.PowerLaw(self.module_dim, self.spectrum_scale, self.omega)  # checks spectrum_scale and omega
+        least = self.n_modules * self.n_params + FIRST_N_ABOVE_THRESHOLD + self.n_mc_points
+        if self.mc_n_train_max < least:
+            raise ValueError(f"mc_n_train_max must be >= n_modules * n_params + {FIRST_N_ABOVE_THRESHOLD} "
+                             f"+ n_mc_points = {least} (the projected Monte Carlo's n start above the threshold), got "
+                             f"mc_n_train_max={self.mc_n_train_max}")
+
+    @property
+    def total_params(self) -> int:
+        return self.n_modules * self.n_params
+
+
+# --- 1. the closed form (the theorem's statement) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    input_dim_values: np.ndarray
+    n_monolithic: np.ndarray
+    n_modular: np.ndarray
+
+
+def closed_form(settings: Settings) -> ClosedForm:
+    """Samples needed at every m, monolithic (K p features) and modular (K modules of p), P = inf."""
+    s = settings
+    mono, modular = theory.samples_needed_vs_dimension(s.loss_target, s.input_dim_values, s.module_dim, s.n_modules,
+                                                       s.n_params, s.spectrum_scale, s.omega, 1, s.label_noise)
+    return ClosedForm(np.array(s.input_dim_values), mono, modular)
+
+
+def closed_form_figure(settings: Settings, closed: ClosedForm) -> Figure:
+    s = settings
+    curves = {f"monolithic, {s.total_params} features": closed.n_monolithic,
+              f"modular, K = {s.n_modules} modules of b = {s.module_dim}, p = {s.n_params}": closed.n_modular}
+    panel = dict(m=closed.input_dim_values, curves=curves, curves_name="closed form (P = inf)",
+                 ylabel=f"samples needed for test loss {s.loss_target:g}",
+                 title=f"c = {s.spectrum_scale:g}, Omega = {s.omega:g}, d = 1")
+    return theory_plots.samples_needed_vs_dimension([panel], title="Theorem 2's closed form: modular vs "
+                                                                   "monolithic sample complexity")
+
+
+def _unreachable_where(input_dim_values, n_star) -> list:
+    return [int(m) for m, n in zip(input_dim_values, n_star) if not np.isfinite(n)]
+
+
+def closed_form_status(settings: Settings, closed: ClosedForm) -> str:
+    """'reachable', or 'unreachable' when the closed form's target is out of reach at some m."""
+    unreachable = (_unreachable_where(closed.input_dim_values, closed.n_modular)
+                   + _unreachable_where(closed.input_dim_values, closed.n_monolithic))
+    return "unreachable" if unreachable else "reachable"
+
+
+def _closed_form_sentence(settings: Settings, closed: ClosedForm) -> str:
+    s = settings
+    mono, modular = closed.n_monolithic, closed.n_modular
+    m = closed.input_dim_values
+    where = {name: _unreachable_where(m, n) for name, n in (("modular", modular), ("monolithic", mono))}
+    if not any(where.values()):
+        return (f"the modular model needs {modular[0]:.0f} samples at every m (the closed form has no m in it), "
+                f"the monolithic one {mono[0]:.0f} at m = {m[0]} and {mono[-1]:.0f} at m = {m[-1]}, "
+                f"a factor {mono[-1] / modular[-1]:.1f} more")
+    _, missed = theory.spectrum_traces(theory.PowerLaw(s.module_dim, s.spectrum_scale, s.omega), s.n_params)
+    parts = [f"for the {name} model " + ("at every m" if len(at) == len(m) else f"at m = {', '.join(map(str, at))}")
+             for name, at in where.items() if at]
+    return (f"the target {s.loss_target:g} is unreachable " + " and ".join(parts)
+            + f": the test loss cannot fall below its limit d Tr(Lambda2) + label noise as n grows "
+              f"(for one module, Tr(Lambda2) = {missed:.3f})")
+
+
+# --- 2. the projected Monte Carlo (the finding) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projected:
+    """The projected Monte Carlo: per model, one run per m, samples needed with intervals."""
+
+    input_dim_values: np.ndarray
+    n_train_values: np.ndarray
+    runs: dict                   # model -> [theory.ProjectedMonteCarlo, one per m]
+    closed_losses: dict          # model -> [closed-form test loss over n_train_values, one per m]
+    closed_n_star: dict          # model -> closed-form samples needed per m (independent white features)
+    n_star: dict                 # model -> Monte-Carlo samples needed per m
+    n_star_low: dict             # model -> lower end of its bootstrap interval, per m
+    n_star_high: dict            # model -> upper end, per m
+    change: dict                 # model -> exp(slope * (m_last - m_first)) of log n* against m
+    change_low: dict
+    change_high: dict
+
+
+def _spectrum(settings: Settings, model: str, input_dim: int) -> np.ndarray:
+    s = settings
+    if model == "modular":
+        return theory.normalised_power_law(s.module_dim, s.spectrum_scale, s.omega, s.mc_n_features)
+    return theory.normalised_power_law(input_dim, s.spectrum_scale, s.omega, s.n_modules * s.mc_n_features)
+
+
+def _change_over_range(input_dim_values: np.ndarray, n_star: np.ndarray) -> np.ndarray:
+    """exp(slope * (m_last - m_first)) of the least-squares line through (m, log n*); vectorised over rows.
+
+    inf where any n* of a row is inf (a target unreachable at some m): n* grew without bound.
+    """
+    m = np.asarray(input_dim_values, dtype=float)
+    log_n = np.log(np.atleast_2d(n_star))
+    finite = np.all(np.isfinite(log_n), axis=1)
+    centred = m - m.mean()
+    with np.errstate(invalid="ignore"):
+        slope = (np.where(finite[:, None], log_n, 0.0) @ centred) / (centred @ centred)
+    return np.where(finite, np.exp(slope * (m[-1] - m[0])), np.inf)
+
+
+def projected_monte_carlo(settings: Settings) -> Projected:
+    """Run the projected Monte Carlo for both models at every m, then estimate n* with bootstrap intervals."""
+    s = settings
+    q = s.total_params
+    n_values = np.unique(np.geomspace(q + FIRST_N_ABOVE_THRESHOLD, s.mc_n_train_max, s.n_mc_points).round()
+                         .astype(int))
+    m_values = np.array(s.mc_input_dim_values)
+    runs, closed_losses, closed_n_star = {}, {}, {}
+    for index, model in enumerate(MODELS):
+        # the monolithic model: one module reading all of x, with K times the features
+        shape = (dict(n_params=s.n_params, n_modules=s.n_modules, module_dim=s.module_dim,
+                      n_features=s.mc_n_features) if model == "modular" else
+                 dict(n_params=q, n_modules=1, module_dim=None, n_features=s.n_modules * s.mc_n_features))
+        runs[model] = [theory.simulate_projected(
+            n_values, int(m), shape["n_params"], shape["n_features"], s.spectrum_scale, s.omega,
+            module_dim=shape["module_dim"], n_modules=shape["n_modules"], label_noise=s.label_noise, n_test=s.n_test,
+            n_trials=s.n_trials, seed=[s.seed, 2, index, int(m)]) for m in m_values]
+        # the closed form for the same spectra, as if the features were white and independent
+        spectra = [_spectrum(s, model, int(m)) for m in m_values]
+        closed_losses[model] = [theory.modular_losses(spectrum, n_values, shape["n_params"], shape["n_modules"], 1,
+                                                      s.label_noise)[1] for spectrum in spectra]
+        closed_n_star[model] = np.array([theory.samples_needed(s.mc_loss_target, spectrum, shape["n_params"], 1,
+                                                               s.label_noise, n_modules=shape["n_modules"])
+                                         for spectrum in spectra])
+    # bootstrap over trials, independently at each (model, m): the runs are independent draws
+    rng = np.random.default_rng([s.seed, 3])
+    n_star, low, high, change, change_low, change_high = {}, {}, {}, {}, {}, {}
+    tail = (1 - CONFIDENCE) / 2
+    for model in MODELS:
+        point = np.array([theory.samples_needed_from_losses(n_values, run.test_mean, s.mc_loss_target)
+                          for run in runs[model]])
+        replicates = np.empty((N_BOOTSTRAP, m_values.size))
+        for j, run in enumerate(runs[model]):
+            picks = rng.integers(0, s.n_trials, (N_BOOTSTRAP, s.n_trials))
+            means = run.test_losses[picks].mean(axis=1)                       # (N_BOOTSTRAP, n_points)
+            replicates[:, j] = [theory.samples_needed_from_losses(n_values, mean, s.mc_loss_target)
+                                for mean in means]
+        # no interpolation between quantiles, so that replicates with n* = inf are handled
+        quantile = lambda values: np.quantile(values, [tail, 1 - tail], axis=0,  # noqa: E731
+                                              method="inverted_cdf")
+        n_star[model] = point
+        low[model], high[model] = quantile(replicates)
+        change[model] = float(_change_over_range(m_values, point)[0])
+        change_low[model], change_high[model] = (float(v) for v in quantile(_change_over_range(m_values, replicates)))
+    return Projected(m_values, n_values, runs, closed_losses, closed_n_star, n_star, low, high, change, change_low,
+                     change_high)
+
+
+def dimension_verdict(low: float, high: float) -> str:
+    """The stated rule on the change of n* over the m range, from its interval [low, high]."""
+    band_low, band_high = 1 / (1 + FLAT_TOLERANCE), 1 + FLAT_TOLERANCE
+    if low > band_high:
+        return "grows"
+    if band_low <= low and high <= band_high:
+        return "independent of m"
+    if high < band_low:
+        return "falls"
+    return "inconclusive"
+
+
+def model_rule(projected: Projected, model: str) -> str:
+    """:func:`dimension_verdict` for one model, or why it cannot be applied.
+
+    'unreachable' when the model's loss curve misses the target at some m (for the monolithic
+    model: at the smallest m; later misses mean n* grew beyond the simulated n, i.e. 'grows');
+    'only bounded' when the target is reached already at the first simulated n (:func:`censored`).
+    """
+    n_star = projected.n_star[model]
+    if not np.isfinite(n_star[0]) or (model == "modular" and not np.all(np.isfinite(n_star))):
+        return "unreachable"
+    if any(name == model for name, _ in censored(projected)):
+        return "only bounded"
+    return dimension_verdict(projected.change_low[model], projected.change_high[model])
+
+
+def projected_verdict(projected: Projected) -> str:
+    """Theorem 2's claim in the projected Monte Carlo: 'holds', 'does not hold', 'inconclusive' or 'unreachable'.
+
+    'unreachable': the modular model's loss curve does not reach the target at some m (or the
+    monolithic one not even at the smallest m), so there is no n* to compare. 'inconclusive'
+    also when the target is reached already at the first simulated n (:func:`censored`): n*
+    is then only bounded, and equal bounds would look like independence of m. 'holds': the
+    modular n* is independent of m and the monolithic one grows (both by
+    :func:`dimension_verdict`); 'does not hold': the modular n* grows or falls, or the
+    monolithic one is independent of m or falls; 'inconclusive' otherwise.
+    """
+    modular, monolithic = model_rule(projected, "modular"), model_rule(projected, "monolithic")
+    if "unreachable" in (modular, monolithic):
+        return "unreachable"
+    if "only bounded" in (modular, monolithic):
+        return "inconclusive"
+    if modular == "independent of m" and monolithic == "grows":
+        return "holds"
+    if modular in ("grows", "falls") or monolithic in ("independent of m", "falls"):
+        return "does not hold"
+    return "inconclusive"
+
+
+def censored(projected: Projected) -> list:
+    """(model, m) pairs whose mean loss is at or below the target already at the first simulated n."""
+    return [(model, int(m)) for model in MODELS for m, n in zip(projected.input_dim_values, projected.n_star[model])
+            if n <= projected.n_train_values[0]]
+
+
+def _projected_sentence(settings: Settings, projected: Projected, reachability: str) -> str:
+    """The Monte Carlo's finding in words, for the chapter's verdict."""
+    s = settings
+    m = projected.input_dim_values
+    rules = {model: model_rule(projected, model) for model in MODELS}
+    if "unreachable" in rules.values() or "only bounded" in rules.values():
+        return f"{reachability}; so there is no samples-needed curve to test"
+    parts = []
+    for model in MODELS:
+        n_star = projected.n_star[model]
+        parts.append(f"the {model} model's samples needed change by a factor {projected.change[model]:.3f} "
+                     f"({CONFIDENCE:.0%} interval {projected.change_low[model]:.3f} to "
+                     f"{projected.change_high[model]:.3f}) from m = {m[0]} to m = {m[-1]} (n* from {n_star[0]:.1f} "
+                     f"to {n_star[-1]:.1f}): by the rule, {rules[model]}")
+    return (f"{reachability}; " + "; ".join(parts)
+            + f" (intervals from {N_BOOTSTRAP} bootstrap resamples of the {s.n_trials} trials)")
+
+
+def _label(settings: Settings, model: str) -> str:
+    s = settings
+    if model == "modular":
+        return f"modular, K = {s.n_modules}, b = {s.module_dim}"
+    return f"monolithic, {s.total_params} features"
+
+
+def projected_losses_figure(settings: Settings, projected: Projected) -> Figure:
+    """Monte-Carlo test loss against n at the smallest and largest m, one panel per model."""
+    s = settings
+    m_first, m_last = (int(projected.input_dim_values[i]) for i in (0, -1))
+    panels = []
+    for model in MODELS:
+        runs, closed = projected.runs[model], projected.closed_losses[model]
+        panels.append(dict(
+            x=projected.n_train_values, closed={f"m = {m_first}": closed[0], f"m = {m_last}": closed[-1]},
+            closed_name="closed form", mc_x=projected.n_train_values,
+            mc={f"m = {m_first}": (runs[0].test_mean, runs[0].test_se),
+                f"m = {m_last}": (runs[-1].test_mean, runs[-1].test_se)},
+            xlabel="training samples n", ylabel="test loss (MSE)", target=s.mc_loss_target, log_y=True,
+            title=_label(s, model)))
+    return theory_plots.closed_form_vs_monte_carlo(
+        panels, title=f"Projected Monte Carlo: {s.n_trials} trials, P = {s.mc_n_features} per module, "
+                      f"{s.n_test} test points")
+
+
+def projected_samples_figure(settings: Settings, projected: Projected) -> Figure:
+    """Samples needed against m: Monte-Carlo estimates with intervals, and the closed form for the same spectra."""
+    s = settings
+    m = projected.input_dim_values
+    panel = dict(m=m, estimates_m=m,
+                 curves={_label(s, model): projected.closed_n_star[model] for model in MODELS},
+                 estimates={_label(s, model): (projected.n_star[model], projected.n_star_low[model],
+                                               projected.n_star_high[model]) for model in MODELS},
+                 curves_name="closed form (white features)",
+                 estimates_name=f"Monte Carlo ({CONFIDENCE:.0%} interval)", log_y=False,
+                 ylabel=f"samples needed for test loss {s.mc_loss_target:g}",
+                 title=f"c = {s.spectrum_scale:g}, Omega = {s.omega:g}, p = {s.n_params} per module")
+    return theory_plots.samples_needed_vs_dimension([panel], title="Projected Monte Carlo: samples needed vs m")
+
+
+def projected_table(projected: Projected) -> pd.DataFrame:
+    """n* per model and m: Monte Carlo with interval, and the closed form for white features."""
+    rows = [dict(model=model, input_dim=int(m), n_star_mc=projected.n_star[model][j],
+                 interval_low=projected.n_star_low[model][j], interval_high=projected.n_star_high[model][j],
+                 n_star_closed_form=projected.closed_n_star[model][j])
+            for model in MODELS for j, m in enumerate(projected.input_dim_values)]
+    return pd.DataFrame(rows).round(1)
+
+
+# --- 3. the closed form's check (independent module features) ---------------------------------
+
+
+@dataclass(frozen=True)
+class ModularCheck:
+    n_train_grid: np.ndarray
+    closed: dict                # module_dim -> (train, test) arrays over n_train_grid
+    points: dict                # module_dim -> DataFrame of compare_with_monte_carlo rows
+
+
+def modular_check(settings: Settings) -> ModularCheck:
+    """Theorem 2's closed form against a Monte Carlo of K modules with independent white features."""
+    s = settings
+    q = s.total_params
+    n_grid = np.arange(1, s.mc_n_train_max + 1)
+    mc_n = [int(n) for n in np.linspace(5, s.mc_n_train_max, s.n_mc_points) if abs(n - q) > THRESHOLD_EXCLUSION * q]
+    modules = {b: theory.PowerLaw(b, s.spectrum_scale, s.omega, s.mc_n_features) for b in s.mc_module_dim_values}
+    points = {b: pd.DataFrame([theory.compare_with_monte_carlo(module, n, s.n_params, 1, s.label_noise,
+                                                               n_modules=s.n_modules, n_trials=s.n_trials,
+                                                               seed=[s.seed, n, b]) for n in mc_n])
+              for b, module in modules.items()}
+    closed = {b: theory.modular_losses(module, n_grid, s.n_params, s.n_modules, 1, s.label_noise)
+              for b, module in modules.items()}
+    return ModularCheck(n_grid, closed, points)
+
+
+def modular_check_figure(settings: Settings, check: ModularCheck) -> Figure:
+    s = settings
+    panels = [dict(x=check.n_train_grid, closed={"train": check.closed[b][0], "test": check.closed[b][1]},
+                   mc_x=check.points[b]["n_train"],
+                   mc={key: (check.points[b][f"{key}_mc"], check.points[b][f"{key}_se"]) for key in ("train", "test")},
+                   xlabel="training samples n", ylabel="expected loss (MSE)", threshold=s.total_params,
+                   y_max=Y_MAX_OVER_TOTAL_VARIANCE * s.spectrum_scale, title=f"b = {b}")
+              for b in check.points]
+    return theory_plots.closed_form_vs_monte_carlo(
+        panels, title=f"Independent modules: K = {s.n_modules}, p = {s.n_params} each, P = {s.mc_n_features}, d = 1")
+
+
+# --- the chapter's numbers -----------------------------------------------------------------------
+
+
+def summary(settings: Settings, closed: ClosedForm, projected: Projected, check: ModularCheck) -> dict:
+    """The numbers and verdict words the chapter's text quotes, keyed by their glue names."""
+    s = settings
+    max_deviation = float(pd.concat(check.points.values())["deviation"].max())
+    mono, modular = closed.n_monolithic, closed.n_modular
+    verdict = projected_verdict(projected)
+    m = projected.input_dim_values
+    unreachable = {model: _unreachable_where(m, projected.n_star[model]) for model in MODELS}
+    if any(unreachable.values()):
+        mc_reachability = "; ".join(f"the {model} model does not reach it within n <= {s.mc_n_train_max} at m = "
+                                    f"{', '.join(map(str, at))}" for model, at in unreachable.items() if at)
+    else:
+        mc_reachability = f"both models reach it at every m within n <= {s.mc_n_train_max}"
+    if censored(projected):
+        mc_reachability += (f"; at {', '.join(f'{model} m = {m}' for model, m in censored(projected))} the target is "
+                            f"reached already at the first simulated n = {projected.n_train_values[0]}, so n* is "
+                            f"only bounded there (choose a lower mc_loss_target)")
+    values = dict(
+        thm2_verdict=verdict, thm2_mc_sentence=_projected_sentence(s, projected, mc_reachability),
+        thm2_closed_status=closed_form_status(s, closed),
+        thm2_closed_sentence=_closed_form_sentence(s, closed),
+        thm2_check_verdict="agree" if max_deviation <= AGREE_WITHIN_SE else "disagree",
+        thm2_max_dev=max_deviation, thm2_agree_within=AGREE_WITHIN_SE,
+        thm2_n_checks=sum(len(t) for t in check.points.values()),
+        thm2_n_modular=float(modular[0]), thm2_n_mono_first=float(mono[0]), thm2_n_mono_last=float(mono[-1]),
+        thm2_ratio_last=float(np.divide(mono[-1], modular[-1])) if np.isfinite(modular[-1]) else math.nan,
+        thm2_target_over_c=s.loss_target / s.spectrum_scale,
+        thm2_m_first=s.input_dim_values[0], thm2_m_last=s.input_dim_values[-1],
+        thm2_mc_loss_target=s.mc_loss_target, thm2_mc_reachability=mc_reachability,
+        thm2_mc_m_first=int(m[0]), thm2_mc_m_last=int(m[-1]), thm2_mc_n_trials=s.n_trials,
+        thm2_flat_tolerance=FLAT_TOLERANCE, thm2_threshold_exclusion=THRESHOLD_EXCLUSION,
+        thm2_frequency_spacing=theory.FREQUENCY_SPACING, thm2_confidence=CONFIDENCE, thm2_n_bootstrap=N_BOOTSTRAP,
+    )
+    for model in MODELS:
+        values[f"thm2_{model}_rule"] = model_rule(projected, model)
+        values[f"thm2_{model}_change"] = projected.change[model]
+        values[f"thm2_{model}_change_low"] = projected.change_low[model]
+        values[f"thm2_{model}_change_high"] = projected.change_high[model]
+        values[f"thm2_{model}_n_first"] = float(projected.n_star[model][0])
+        values[f"thm2_{model}_n_last"] = float(projected.n_star[model][-1])
+    return values
