@@ -313,15 +313,15 @@ def _seeds(seeds: Sequence[int]) -> str:
 
 def to_markdown(rows: Sequence[Row]) -> str:
     """The scorecard as a MyST table; chapters are ``{doc}`` links, checked by the build."""
-    lines = ["| Source | Claim | Source's number | Ours | Verdict | Rule | Chapter |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| Claim | Source's number | Ours | Verdict, by the rule | Chapter |", "|---|---|---|---|---|"]
     for row in rows:
-        ours = "" if row.status == NOT_RUN else f"{row.ours} ({_seeds(row.seeds)}; profile {row.profile})"
-        status = f"**{row.status}**" if row.status != NOT_RUN else f"{NOT_RUN} ({row.reason})"
-        chapter = f"{{doc}}`{row.chapter}`" if row.chapter else "none yet"
-        lines.append("| " + " | ".join([
-            _cell(f"{row.claim.source}, {row.claim.where}"), _cell(row.claim.sentence), _cell(row.paper),
-            _cell(ours), _cell(status), _cell(row.rule), chapter]) + " |")
+        claim_text = f"**{row.claim.source.capitalize()}, {row.claim.where}.** {row.claim.sentence}"
+        ours = "" if row.status == NOT_RUN else f"{row.ours} ({_seeds(row.seeds)}; profile `{row.profile}`)"
+        verdict = f"**{row.status}**" if row.status != NOT_RUN else f"{NOT_RUN} ({row.reason})"
+        if row.rule:
+            verdict += f"; rule: {row.rule}"
+        chapter = f"{{doc}}`{row.chapter} <{row.chapter}>`" if row.chapter else "none yet"
+        lines.append("| " + " | ".join([_cell(claim_text), _cell(row.paper), _cell(ours), _cell(verdict), chapter]) + " |")
     return "\n".join(lines)
 
 

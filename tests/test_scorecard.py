@@ -66,8 +66,8 @@ def test_current_record_appears_in_its_row_with_verdict_seeds_profile_and_chapte
     assert (row.status, row.ours, row.seeds, row.profile, row.chapter) == (
         "agree", FIELDS["ours"], (0, 1, 2), "ci", "theorem1")
     table = scorecard.to_markdown(rows)
-    line = next(line for line in table.splitlines() if "Theorem 1 |" in line)
-    assert "**agree**" in line and "seeds 0-2; profile ci" in line and "{doc}`theorem1`" in line
+    line = next(line for line in table.splitlines() if "Theorem 1.**" in line)
+    assert "**agree**" in line and "seeds 0-2; profile `ci`" in line and "{doc}`theorem1 <theorem1>`" in line
     assert scorecard.count(rows)["agree"] == 1
 
 

@@ -5,9 +5,14 @@
   ``_static/mathjax`` (the TeX-to-HTML component, its fonts and the TeX extensions MathJax
   loads on demand): about 2 MB instead of the package's 24 MB. ``mathjax_path`` in
   ``_config.yml`` points at the copy.
+* Theme files no page loads are dropped from the build (``PRUNED``): the theme's source maps
+  (read only by a browser's developer tools), its translation catalogues (used while
+  building, not by the pages) and ``fontawesome.js``, which book/_templates keeps out of
+  every page (the theme's CSS draws the icons from its web font). The browser test
+  (tests/test_browser.py) checks that no page requests a missing file.
 * The citations in the text are author-year (``bibtex_reference_style: author_year``), so the
   reference list is labelled the same way: the pybtex style ``authoryear`` registered here is
-  pybtex's ``plain`` style with "Author et al. year" labels, sorted by author and year.
+  pybtex's ``plain`` style with "Author et al., year" labels, sorted by author and year.
 """
 
 from __future__ import annotations
@@ -36,9 +41,17 @@ def mathjax_source() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
 
 
-def copy_mathjax(app, exception) -> None:
+# Relative to the build's _static folder.
+PRUNED = ("scripts/fontawesome.js", "**/*.map", "locales")
+
+
+def finish_static(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    static = Path(app.outdir) / "_static"
+    for pattern in PRUNED:
+        for path in static.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     source, target = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
     for item in MATHJAX_FILES:
         if (source / item).is_dir():
@@ -49,7 +62,8 @@ def copy_mathjax(app, exception) -> None:
 
 
 class AuthorYearLabels(BaseLabelStyle):
-    """Labels "Newman 2006", "Shi and Malik 2000", "Boopathy et al. 2025"; a, b, ... on clashes."""
+    """Labels "Newman, 2006", "Shi and Malik, 2000", "Boopathy et al., 2025" (as the in-text
+    citations read); a, b, ... on clashes."""
 
     def format_labels(self, sorted_entries):
         labels = [self.format_label(entry) for entry in sorted_entries]
@@ -74,7 +88,7 @@ class AuthorYearLabels(BaseLabelStyle):
         else:
             author = f"{names[0]} et al."
         author = author.replace("{", "").replace("}", "")
-        return f"{author} {entry.fields['year']}" if "year" in entry.fields else author
+        return f"{author}, {entry.fields['year']}" if "year" in entry.fields else author
 
 
 class AuthorYearStyle(PlainStyle):
@@ -86,5 +100,5 @@ def setup(app):
     register_plugin("pybtex.style.labels", "authoryear", AuthorYearLabels)
     register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
     mathjax_source()  # fail at once, with the install command, rather than after the build
-    app.connect("build-finished", copy_mathjax)
+    app.connect("build-finished", finish_static)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
