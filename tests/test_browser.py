@@ -47,6 +47,7 @@ class Page:
     math_errors: int = 0                                 # MathJax error boxes
     links: list[str] = field(default_factory=list)      # local file links (absolute URLs)
     small_figures: list[str] = field(default_factory=list)
+    bad_alt: list[str] = field(default_factory=list)    # figures whose alt text is empty or a file name
 
 
 FACTS_JS = """async () => {
@@ -65,6 +66,7 @@ FACTS_JS = """async () => {
     mathErrors: article.querySelectorAll("mjx-merror").length,
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
     figures: figures.map((img) => [img.getAttribute("src"), img.getBoundingClientRect().width, img.naturalWidth]),
+    alts: figures.map((img) => [img.getAttribute("src"), (img.getAttribute("alt") || "").trim()]),
   };
 }"""
 
@@ -88,6 +90,8 @@ def _visit(browser, url: str, screenshot: Path | None) -> Page:
     page_facts.links = [link for link in facts["links"] if urlparse(link).scheme == "file"]
     page_facts.small_figures = [f"{src}: {shown:.0f} px of {natural} px" for src, shown, natural in facts["figures"]
                                 if shown < MIN_FIGURE_SCALE * natural]
+    page_facts.bad_alt = [f"{src}: alt={alt!r}" for src, alt in facts["alts"]
+                          if not alt or "_images/" in alt or alt.lower().endswith((".png", ".svg", ".jpg"))]
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
@@ -154,6 +158,10 @@ def test_every_formula_is_typeset_by_the_bundled_mathjax(pages):
 def test_every_figure_is_shown_at_least_at_the_stated_fraction_of_its_width(pages):
     small = _offending(pages, "small_figures")
     assert not small, f"figures shown below {MIN_FIGURE_SCALE:.0%} of their pixel width (make them narrower, or split them):\n{small}"
+
+
+def test_every_figure_has_alt_text_that_describes_it_not_a_file_name(pages):
+    assert not (bad := _offending(pages, "bad_alt")), f"figures without a description (mystnb figure alt):\n{bad}"
 
 
 def test_screenshots_of_the_scorecard_and_a_chapter_are_saved_with_the_build(pages, built_book):
