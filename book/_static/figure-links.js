@@ -4,7 +4,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const wrap = (img) => {
     if (img.closest("a") || img.naturalWidth <= img.clientWidth * 1.05) return;
     const link = document.createElement("a");
-    link.href = img.currentSrc || img.src;
+    link.href = img.getAttribute("src");  // relative, as the page has it
     link.className = "modcore-full-size";
     link.title = "open the full-size image";
     img.replaceWith(link);
