@@ -40,7 +40,8 @@ When a record counts
     :func:`collect` shows a verdict only for a record that is current: the notebook executed
     without error, after its source file was last modified, at the repository's current git
     commit. A missing, failed or stale record is shown as "not run" with the reason, never as
-    a verdict.
+    a verdict. Uncommitted edits to ``modcore`` itself are not detected: a book meant to be
+    read is built from a clean checkout (as CI does).
 """
 
 from __future__ import annotations
