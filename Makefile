@@ -1,12 +1,14 @@
 # `make book`: install, execute every notebook at PROFILE (default: default), render the book.
-# `make test`: install, then the whole test suite (unit tests + notebooks at the ci profile).
+# `make test`: install, then the whole test suite (unit tests + notebooks at the ci profile + the
+#   book built from them, opened in headless Chromium: `apt-get install chromium` first, as .ci/run does).
+# `make browser`: only the browser test (it executes the notebooks at ci itself, then builds the book).
 PYTHON  ?= python3
 PROFILE ?= default
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: install book notebooks html test bench clean
+.PHONY: install book notebooks html test browser bench clean
 
 install: $(STAMP)
 
@@ -29,6 +31,9 @@ book: notebooks html
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
 test: $(STAMP)
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+browser: $(STAMP)
+	$(PY) -m pytest tests/test_browser.py
 
 bench: $(STAMP)
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done

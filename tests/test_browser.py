@@ -1,0 +1,169 @@
+"""The book built at the ci profile, opened page by page in headless Chromium, offline.
+
+Needs Playwright (pip, pinned in environment.yml) and a Chromium binary: Playwright's own
+browser download needs the network, so the test drives the distribution's package
+(Debian: ``apt-get install chromium``; ``.ci/run`` installs it when absent). Without either,
+the test fails and says how to install it.
+
+Figure rule: at a 1280 x 900 window every figure is shown at no less than
+``MIN_FIGURE_SCALE`` of its pixel width, so a 10-pt label of a 100-dpi matplotlib figure is
+at least 8 px tall on screen.
+"""
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+MIN_FIGURE_SCALE = 0.6
+WINDOW = {"width": 1280, "height": 900}
+SCREENSHOTS = {"book/_executed/scorecard.html": "scorecard.png", "book/_executed/theorem1.html": "theorem1.png"}
+RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{")
+
+
+def chromium_path() -> str:
+    """The Chromium binary: $MODCORE_CHROMIUM, else the first of the usual names on PATH."""
+    candidates = [os.environ.get("MODCORE_CHROMIUM")] + [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
+    found = next((path for path in candidates if path and Path(path).exists()), None)
+    if found is None:
+        pytest.fail("no Chromium found for the browser test: install the distribution's package "
+                    "(Debian/Ubuntu: `apt-get update && apt-get install -y chromium`; .ci/run does this "
+                    "when it runs as root) or set MODCORE_CHROMIUM to a Chromium/Chrome binary", pytrace=False)
+    return found
+
+
+# What one page showed; collected once per page by the `pages` fixture, checked by the tests.
+@dataclass
+class Page:
+    failed: list[str] = field(default_factory=list)     # requests that failed
+    remote: list[str] = field(default_factory=list)     # requests to anything but a local file
+    broken_images: list[str] = field(default_factory=list)
+    errors: int = 0                                      # cell error / traceback outputs
+    raw_tex: list[str] = field(default_factory=list)     # untypeset TeX left in the text
+    untypeset: int = 0                                   # math elements without a MathJax container
+    math_errors: int = 0                                 # MathJax error boxes
+    links: list[str] = field(default_factory=list)      # local file links (absolute URLs)
+    small_figures: list[str] = field(default_factory=list)
+    bad_alt: list[str] = field(default_factory=list)    # figures whose alt text is empty or a file name
+
+
+FACTS_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const images = [...document.images];
+  await Promise.all(images.map((img) => img.decode().catch(() => null)));
+  const article = document.querySelector("article") || document.body;
+  const text = article.cloneNode(true);
+  text.querySelectorAll("pre, code, script, style, mjx-container").forEach((node) => node.remove());
+  const figures = [...article.querySelectorAll("img")].filter((img) => img.naturalWidth > 0);
+  return {
+    broken: images.filter((img) => !(img.complete && img.naturalWidth > 0)).map((img) => img.getAttribute("src")),
+    errors: article.querySelectorAll(".output.error, .output.traceback, .tag_papermill-error-cell-tag").length,
+    text: text.textContent,
+    math: [...article.querySelectorAll(".math")].filter((el) => !el.querySelector("mjx-container")).length,
+    mathErrors: article.querySelectorAll("mjx-merror").length,
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    figures: figures.map((img) => [img.getAttribute("src"), img.getBoundingClientRect().width, img.naturalWidth]),
+    alts: figures.map((img) => [img.getAttribute("src"), (img.getAttribute("alt") || "").trim()]),
+  };
+}"""
+
+
+def _visit(browser, url: str, screenshot: Path | None) -> Page:
+    page_facts = Page()
+    context = browser.new_context(viewport=WINDOW)
+    page = context.new_page()
+    page.on("requestfailed", lambda request: page_facts.failed.append(f"{request.url} ({request.failure})"))
+    page.on("request", lambda request: None if urlparse(request.url).scheme in ("file", "data", "blob", "about")
+            else page_facts.remote.append(request.url))
+    response = page.goto(url, wait_until="load")
+    if response is not None and not response.ok:
+        page_facts.failed.append(f"{url} ({response.status})")
+    facts = page.evaluate(FACTS_JS)
+    page_facts.broken_images = facts["broken"]
+    page_facts.errors = facts["errors"]
+    page_facts.raw_tex = [token for token in RAW_TEX if token in facts["text"]]
+    page_facts.untypeset = facts["math"]
+    page_facts.math_errors = facts["mathErrors"]
+    page_facts.links = [link for link in facts["links"] if urlparse(link).scheme == "file"]
+    page_facts.small_figures = [f"{src}: {shown:.0f} px of {natural} px" for src, shown, natural in facts["figures"]
+                                if shown < MIN_FIGURE_SCALE * natural]
+    page_facts.bad_alt = [f"{src}: alt={alt!r}" for src, alt in facts["alts"]
+                          if not alt or "_images/" in alt or alt.lower().endswith((".png", ".svg", ".jpg"))]
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
+    context.close()
+    return page_facts
+
+
+@pytest.fixture(scope="module")
+def pages(built_book) -> dict[str, Page]:
+    """Every HTML page of the book built at ci: ``{path relative to _build/html: Page}``."""
+    assert built_book.returncode == 0, f"the book did not build:\n{built_book.log}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is not installed: `pip install playwright==1.65.2` (pinned in environment.yml; "
+                    "`make install` does it). Its browser download is not needed: the test drives the "
+                    "system Chromium.", pytrace=False)
+    executable = chromium_path()
+    html = built_book.html
+    names = sorted(str(p.relative_to(html)) for p in html.rglob("*.html") if p.relative_to(html).parts[0] != "_static")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            seen = {name: _visit(browser, (html / name).as_uri(),
+                                 html / "_screenshots" / SCREENSHOTS[name] if name in SCREENSHOTS else None)
+                    for name in names}
+        finally:
+            browser.close()
+    return seen
+
+
+def _offending(pages: dict[str, Page], attribute: str) -> str:
+    """One line per page that shows ``attribute``; empty when none does."""
+    return "\n".join(f"{name}: {getattr(page, attribute)}" for name, page in pages.items() if getattr(page, attribute))
+
+
+def test_every_page_loads_every_request_and_nothing_from_the_network(pages):
+    assert len(pages) > 5
+    assert not (failed := _offending(pages, "failed")), failed
+    assert not (remote := _offending(pages, "remote")), remote
+
+
+def test_every_image_loads(pages):
+    assert not (broken := _offending(pages, "broken_images")), broken
+
+
+def test_no_page_shows_a_cell_error(pages):
+    assert not (errors := _offending(pages, "errors")), errors
+
+
+def test_every_local_link_points_to_an_existing_file(pages):
+    missing = {name: sorted({link for link in page.links if not Path(unquote(urlparse(link).path)).exists()})
+               for name, page in pages.items()}
+    assert not any(missing.values()), "\n".join(f"{name}: {links}" for name, links in missing.items() if links)
+
+
+def test_every_formula_is_typeset_by_the_bundled_mathjax(pages):
+    assert not (raw := _offending(pages, "raw_tex")), f"TeX left as text:\n{raw}"
+    assert not (untypeset := _offending(pages, "untypeset")), f"math elements MathJax did not typeset:\n{untypeset}"
+    assert not (bad := _offending(pages, "math_errors")), f"MathJax error boxes:\n{bad}"
+
+
+def test_every_figure_is_shown_at_least_at_the_stated_fraction_of_its_width(pages):
+    small = _offending(pages, "small_figures")
+    assert not small, f"figures shown below {MIN_FIGURE_SCALE:.0%} of their pixel width (make them narrower, or split them):\n{small}"
+
+
+def test_every_figure_has_alt_text_that_describes_it_not_a_file_name(pages):
+    assert not (bad := _offending(pages, "bad_alt")), f"figures without a description (mystnb figure alt):\n{bad}"
+
+
+def test_screenshots_of_the_scorecard_and_a_chapter_are_saved_with_the_build(pages, built_book):
+    for name in SCREENSHOTS.values():
+        assert (built_book.html / "_screenshots" / name).stat().st_size > 10_000
