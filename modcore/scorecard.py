@@ -204,16 +204,22 @@ def record(claim_id: str, *, ours: str, seeds: Sequence[int], verdict: str, rule
                   paper=paper, commit=git_commit())
 
 
-def read_records(notebook: dict) -> dict[str, dict]:
-    """``{claim_id: record}`` of an executed notebook (its parsed JSON, e.g. ``json.load``)."""
-    records = {}
+def read_glued(notebook: dict) -> dict[str, str]:
+    """``{glue name: text}`` of every value an executed notebook glued (its parsed JSON)."""
+    glued = {}
     for cell in notebook.get("cells", []):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
-            if name.startswith(GLUE_PREFIX) and RECORD_MIME in output.get("data", {}):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None and RECORD_MIME in output.get("data", {}):
                 data = output["data"][RECORD_MIME]
-                records[name.removeprefix(GLUE_PREFIX)] = json.loads("".join(data) if isinstance(data, list) else data)
-    return records
+                glued[name] = "".join(data) if isinstance(data, list) else data
+    return glued
+
+
+def read_records(notebook: dict) -> dict[str, dict]:
+    """``{claim_id: record}`` of an executed notebook (its parsed JSON, e.g. ``json.load``)."""
+    return {name.removeprefix(GLUE_PREFIX): json.loads(text)
+            for name, text in read_glued(notebook).items() if name.startswith(GLUE_PREFIX)}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,11 @@ def built_book(executed, tmp_path_factory) -> BuiltBook:
     return BuiltBook(root / "_build" / "html", build.returncode, build.stdout[-6000:] + build.stderr[-3000:])
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="record the glued values of the ci notebooks as the expected ones (tests/golden/)")
+
+
 def pytest_collection_modifyitems(config, items):
     # The browser test reads the book built from the notebooks the notebook tests executed:
     # run it after them, so the session executes each notebook once.
