@@ -637,7 +637,8 @@ def _append_provenance(path: Path, record: Mapping[str, Any]) -> None:
 
 
 def describe(names: Iterable[str]) -> str:
-    """A table of each notebook's parameters and their value under every profile."""
+    """A table of each notebook's parameters and their value under every profile, then the
+    rules their values must obey."""
     lines = []
     for name in names:
         defaults = default_parameters(name)
@@ -648,5 +649,10 @@ def describe(names: Iterable[str]) -> str:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines.append(name)
         lines.extend("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+        constraints = load_constraints(name, defaults)
+        if constraints.rules or constraints.relations:
+            lines.append("  rules (every number must also be finite):")
+            lines.extend(f"    {key}: {text}" for key, (text, _) in constraints.rules.items())
+            lines.extend(f"    {text}" for text, _ in constraints.relations)
         lines.append("")
     return "\n".join(lines)

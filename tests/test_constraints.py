@@ -230,3 +230,9 @@ def test_missing_notebook_packages_name_the_extra_in_one_line(monkeypatch, capsy
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert "missing: papermill" in lines[0] and 'pip install -e ".[notebooks]"' in lines[0]
+
+
+def test_list_shows_the_rules_under_the_table(toy, capsys):
+    assert cli.main(["list", "toy"]) == 0
+    out = capsys.readouterr().out
+    assert "    n_max: > 0, <= 1000\n" in out and "    len(sizes) < n_max\n" in out
