@@ -50,8 +50,9 @@ def may_create_results_dir() -> bool:
     return RESULTS_ENV not in os.environ or may_create_explicit_results_dir()
 
 
-def check_writable_dir(path: str | os.PathLike[str], *, create: bool) -> Path:
-    """``path`` as a folder that exists (created only if ``create``) and accepts a file.
+def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: bool = True) -> Path:
+    """``path`` as a folder that exists (created only if ``create``) and, with ``probe``,
+    accepts a file.
 
     Writability is tested by writing and removing a probe file, so a read-only store fails
     here, before any training, rather than when its first result is saved.
@@ -67,6 +68,8 @@ def check_writable_dir(path: str | os.PathLike[str], *, create: bool) -> Path:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ResultsDirError(f"results store {path} cannot be created ({error.strerror})") from None
+    if not probe:
+        return path
     try:
         handle, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
         os.close(handle)

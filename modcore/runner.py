@@ -390,25 +390,26 @@ class Constraints:
                                   f"only a rule with 'nonfinite allowed' admits inf or nan")
         for key, (_, clauses) in self.rules.items():
             for clause in clauses:
-                try:
-                    ok = clause.holds(parameters[key], parameters)
-                except (TypeError, ValueError, ZeroDivisionError, KeyError) as error:
-                    ok, note = False, f" (cannot be evaluated: {error})"
-                else:
-                    note = ""
+                ok, note = _attempt(lambda: clause.holds(parameters[key], parameters))
                 if not ok:
                     raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {parameters[key]!r} breaks "
                                       f"the rule {clause.text!r}{_with_values(clause.names(), parameters)}"
                                       f"{note} {where}")
         for text, condition in self.relations:
-            try:
-                ok, note = bool(_evaluate(condition, parameters)), ""
-            except (TypeError, ValueError, ZeroDivisionError, KeyError) as error:
-                ok, note = False, f" (cannot be evaluated: {error})"
+            ok, note = _attempt(lambda: _evaluate(condition, parameters))
             if not ok:
                 shown = ", ".join(f"{key} = {parameters[key]!r}" for key in sorted(_names(condition)))
                 raise RunnerError(f"notebook {self.notebook!r}: parameters {shown} break the rule {text!r}{note} "
                                   f"{where}")
+
+
+def _attempt(condition: Callable[[], Any]) -> tuple[bool, str]:
+    """``(holds, note)``: a rule that cannot be evaluated on these values (``min([])``, a
+    comparison of a list with a number) counts as broken, and the note says why."""
+    try:
+        return bool(condition()), ""
+    except (TypeError, ValueError, ZeroDivisionError, KeyError) as error:
+        return False, f" (cannot be evaluated: {error})"
 
 
 def _with_values(names: set[str], parameters: Mapping[str, Any]) -> str:

@@ -205,12 +205,12 @@ class ResultStore:
     def __repr__(self) -> str:
         return f"ResultStore({str(self.root)!r})"
 
-    def check(self) -> None:
+    def check(self, *, writable: bool = True) -> None:
         """Raise :class:`modcore.paths.ResultsDirError` unless the folder exists (or may be
-        created) and is writable."""
+        created) and, if ``writable``, accepts a probe file."""
         if self.base is not None:
-            paths.check_writable_dir(self.base, create=self.create)
-        paths.check_writable_dir(self.root, create=self.create or self.base is not None)
+            paths.check_writable_dir(self.base, create=self.create, probe=False)
+        paths.check_writable_dir(self.root, create=self.create or self.base is not None, probe=writable)
 
     def _path(self, key: str) -> Path:
         return self.root / f"{key}.json"
@@ -466,7 +466,8 @@ def run_sweep(
 
     ``required_keys`` and ``validate`` define a healthy result (see :class:`ResultCheck`);
     they are applied to every record read and decide which runs are diverged (see the module
-    docstring). The store folder is checked before any run. Each run is claimed (a lock file)
+    docstring). The store folder is checked first: it must exist (or may be created), and
+    be writable when there is anything to run. Each run is claimed (a lock file)
     just before it is computed, so processes sharing the store split the work; runs claimed
     by another live process are waited for (polling every ``poll_seconds``) and read.
 
@@ -478,7 +479,7 @@ def run_sweep(
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch=}")
     check = ResultCheck(None if required_keys is None else tuple(required_keys), validate)
-    store.check()  # a missing or read-only store fails here, before anything trains
+    store.check(writable=False)  # a missing store fails here, before anything is read
     counts = dict.fromkeys(("read", "run", "corrupt"), 0)
     results: dict[str, Result] = {}
     pending: dict[str, Config] = {}
@@ -493,6 +494,9 @@ def run_sweep(
         else:
             counts["corrupt"] += status == "corrupt"
             pending[key] = config
+
+    if pending:
+        store.check()  # a read-only store fails here, before anything trains (a finished one may be read)
 
     def make_task(chunk: list[Config]) -> Task:
         def task() -> list[tuple[Config, Result]]:

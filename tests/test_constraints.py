@@ -236,3 +236,10 @@ def test_list_shows_the_rules_under_the_table(toy, capsys):
     assert cli.main(["list", "toy"]) == 0
     out = capsys.readouterr().out
     assert "    n_max: > 0, <= 1000\n" in out and "    len(sizes) < n_max\n" in out
+
+
+def test_a_rule_that_cannot_be_evaluated_counts_as_broken(toy):
+    (toy / "profiles" / "toy.yml").write_text(TOY_PROFILES.replace('"nonempty, increasing, each >= 1, each <= n_max"',
+                                                                   '"min(x) >= 1"'))
+    with pytest.raises(runner.RunnerError, match=r"sizes = \[\] breaks the rule 'min\(x\) >= 1' \(cannot be evaluated"):
+        runner.resolve("toy", "ci", {"sizes": []})

@@ -290,3 +290,12 @@ def test_cli_refuses_a_missing_results_folder_before_any_notebook_runs(tmp_path,
     monkeypatch.setattr(cli.runner, "execute", lambda name, *a, **k: tmp_path / f"{name}.ipynb")  # no kernels
     assert cli.main(["run", "nn_vs_theory", "--profile", "ci", "--create-results", "--quiet"]) == 0
     assert (tmp_path / "typo").is_dir() and os.environ[paths.RESULTS_CREATE_ENV] == "1"
+
+
+def test_a_finished_sweep_is_read_from_a_store_that_is_not_writable(tmp_path, monkeypatch):
+    store = sweeps.ResultStore(tmp_path)
+    sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)
+    monkeypatch.setattr(paths.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "no")))
+    assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)["test_mse"]) == [0.5]
+    with pytest.raises(paths.ResultsDirError, match="not writable"):
+        sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False)
