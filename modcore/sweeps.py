@@ -302,25 +302,40 @@ class ResultStore:
         respected.
         """
         lock = self._lock(key)
-        for _ in range(3):
+        for _ in range(5):
             try:
                 handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if not self._is_stale(lock):
+                state, text = self._lock_state(lock)
+                if state == "live":
                     return False
-                # Rename before removing: of two processes that both found the lock stale,
-                # only one rename succeeds; the other then meets the winner's fresh lock.
-                aside = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
-                try:
-                    os.rename(lock, aside)
-                except FileNotFoundError:
-                    continue
-                aside.unlink(missing_ok=True)
-                continue
+                if state == "stale":
+                    self._take_over(lock, text)
+                continue  # gone or taken over: try to create it again
             with os.fdopen(handle, "w") as file:
                 file.write(f"{socket.gethostname()} {os.getpid()}\n")
             return True
         return False
+
+    @staticmethod
+    def _take_over(lock: Path, stale_text: str) -> None:
+        """Remove a stale lock, unless another process has replaced it since it was read."""
+        # Rename first, then compare: of two processes that both found the lock stale, only
+        # one rename takes the stale file; if the file taken is a fresh lock of a process that
+        # won such a race, it is put back (a hard link fails if yet another lock exists).
+        aside = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
+        try:
+            os.rename(lock, aside)
+        except FileNotFoundError:
+            return
+        try:
+            if aside.read_text() != stale_text:
+                try:
+                    os.link(aside, lock)
+                except FileExistsError:
+                    pass
+        finally:
+            aside.unlink(missing_ok=True)
 
     def release(self, key: str) -> None:
         self._lock(key).unlink(missing_ok=True)
@@ -332,26 +347,29 @@ class ResultStore:
             return None
 
     @staticmethod
-    def _is_stale(lock: Path) -> bool:
+    def _lock_state(lock: Path) -> tuple[str, str]:
+        """``("live" | "stale" | "gone", text of the lock file)``."""
         try:
-            text = lock.read_text().split()
+            text = lock.read_text()
             age = time.time() - lock.stat().st_mtime
         except FileNotFoundError:
-            return False  # released meanwhile; the next attempt creates it
-        if len(text) != 2 or not text[1].isdigit():
-            return age > STALE_UNREADABLE_LOCK_SECONDS  # being written now, or left by a crash mid-write
-        host, pid = text[0], int(text[1])
+            return "gone", ""
+        words = text.split()
+        if len(words) != 2 or not words[1].isdigit():
+            # being written right now, or left by a crash between creating and writing it
+            return ("stale" if age > STALE_UNREADABLE_LOCK_SECONDS else "live"), text
+        host, pid = words[0], int(words[1])
         if host != socket.gethostname():
-            return False
+            return "live", text
         if pid == os.getpid():
-            return True  # left by an earlier, interrupted sweep of this very process
+            return "stale", text  # left by an earlier, interrupted sweep of this very process
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return True
+            return "stale", text
         except PermissionError:
-            return False  # alive, owned by another user
-        return False
+            return "live", text  # alive, owned by another user
+        return "live", text
 
     def keys(self) -> list[str]:
         return sorted(path.stem for path in self.root.glob("*.json"))

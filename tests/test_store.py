@@ -299,3 +299,15 @@ def test_a_finished_sweep_is_read_from_a_store_that_is_not_writable(tmp_path, mo
     assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)["test_mse"]) == [0.5]
     with pytest.raises(paths.ResultsDirError, match="not writable"):
         sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False)
+
+
+def test_taking_over_a_stale_lock_never_removes_a_lock_retaken_meanwhile(tmp_path):
+    # Another process found the same stale lock first and replaced it with its own: the
+    # late process's take-over must leave the new lock in place.
+    lock = tmp_path / "k.lock"
+    fresh = f"{__import__('socket').gethostname()} {os.getppid()}\n"
+    lock.write_text(fresh)
+    sweeps.ResultStore._take_over(lock, stale_text="host 12345\n")
+    assert lock.read_text() == fresh
+    sweeps.ResultStore._take_over(lock, stale_text=fresh)  # the lock it judged stale: removed
+    assert not lock.exists() and list(tmp_path.iterdir()) == []
