@@ -3,16 +3,21 @@
     python -m modcore list [NAME ...]
     python -m modcore run theorem1 --profile ci -p n_max 500
     python -m modcore run all --profile default
+
+Exit status: 0 done, 1 a notebook failed while running, 2 a bad request (unknown name,
+bad parameter value, missing results folder, missing packages), found before anything runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 
-from modcore import runner
+from modcore import paths, runner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="override one parameter (repeatable); VALUE is a Python literal or a string")
     run.add_argument("--output-dir", default=None, help="write executed notebooks here instead of book/_executed/")
     run.add_argument("--quiet", action="store_true", help="do not stream the cells' output to the terminal")
+    run.add_argument("--create-results", action="store_true",
+                     help=f"create the results folder named by {paths.RESULTS_ENV} or results_dir if it is missing")
     return parser
 
 
@@ -39,20 +46,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.command == "list":
+            runner.require_notebook_packages(("jupytext",))
             names = args.names or runner.notebook_names()
             for name in names:
                 runner.notebook_path(name)  # unknown names fail before any output
             print(runner.describe(names), end="")
             return 0
 
+        runner.require_notebook_packages()
+        if args.create_results:
+            os.environ[paths.RESULTS_CREATE_ENV] = "1"  # the kernels inherit it
         overrides = {key: runner.parse_cli_value(value) for key, value in args.parameter}
-        if args.name == "all":
-            chosen = _split_overrides(overrides, {name: runner.default_parameters(name) for name in runner.notebook_names()})
-        else:
-            chosen = {args.name: overrides}
-        # Check every notebook before running any, so a typo fails in a second, not after an hour.
-        for name, name_overrides in chosen.items():
-            runner.resolve(name, args.profile, name_overrides)
+        names = runner.notebook_names() if args.name == "all" else [args.name]
+        defaults = {name: runner.default_parameters(name) for name in names}
+        chosen = _split_overrides(overrides, defaults) if args.name == "all" else {args.name: overrides}
+        # Check every notebook before running any, so a typo or a bad value fails in a second,
+        # not after an hour: names, types, constraints, then the results folders they write to.
+        resolved = {name: runner.resolve(name, args.profile, name_overrides)
+                    for name, name_overrides in chosen.items()}
+        for name, parameters in resolved.items():
+            _check_results_dir({**defaults[name], **parameters})
         for name, name_overrides in chosen.items():
             start = time.perf_counter()
             print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
@@ -60,9 +73,23 @@ def main(argv: list[str] | None = None) -> int:
                                     log_output=not args.quiet)
             print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
         return 0
-    except runner.RunnerError as error:
+    except (runner.RunnerError, paths.ResultsDirError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except runner.NotebookFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _check_results_dir(parameters: dict) -> None:
+    """A notebook with a ``results_dir`` parameter writes a results store: its folder must
+    exist (or be allowed to be created) and be writable before the notebook starts."""
+    if "results_dir" not in parameters:
+        return
+    if parameters["results_dir"] is None:
+        paths.check_writable_dir(paths.results_dir(), create=paths.may_create_results_dir())
+    else:
+        paths.check_writable_dir(Path(parameters["results_dir"]), create=paths.may_create_explicit_results_dir())
 
 
 def _split_overrides(overrides: dict, parameters: dict[str, dict]) -> dict[str, dict]:

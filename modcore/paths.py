@@ -8,6 +8,7 @@ writes is located from here instead.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -18,6 +19,15 @@ PROFILES_DIR = NOTEBOOKS_DIR / "profiles"
 BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "_executed"
 
+RESULTS_ENV = "MODCORE_RESULTS"
+# Set to 1 (or `python -m modcore run --create-results`) to let modcore create a results
+# folder that was named explicitly but does not exist yet.
+RESULTS_CREATE_ENV = "MODCORE_RESULTS_CREATE"
+
+
+class ResultsDirError(ValueError):
+    """A results folder that is missing (and may not be created), not a folder, or not writable."""
+
 
 def results_dir() -> Path:
     """Root of the on-disk results store of the sweeps.
@@ -25,4 +35,45 @@ def results_dir() -> Path:
     ``MODCORE_RESULTS`` overrides it (tests point it at a temporary folder, a cluster user
     at shared storage); the default ``results/`` at the repository root is git-ignored.
     """
-    return Path(os.environ.get("MODCORE_RESULTS", REPO_ROOT / "results")).resolve()
+    return Path(os.environ.get(RESULTS_ENV, REPO_ROOT / "results")).resolve()
+
+
+def may_create_explicit_results_dir() -> bool:
+    """Whether a results folder named explicitly (``MODCORE_RESULTS``, a notebook's
+    ``results_dir``) may be created when missing: only when ``MODCORE_RESULTS_CREATE=1``
+    asks for it, so that a mistyped path fails instead of silently starting an empty store."""
+    return os.environ.get(RESULTS_CREATE_ENV, "0") == "1"
+
+
+def may_create_results_dir() -> bool:
+    """Whether :func:`results_dir` may be created: always for the default ``results/``."""
+    return RESULTS_ENV not in os.environ or may_create_explicit_results_dir()
+
+
+def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: bool = True) -> Path:
+    """``path`` as a folder that exists (created only if ``create``) and, with ``probe``,
+    accepts a file.
+
+    Writability is tested by writing and removing a probe file, so a read-only store fails
+    here, before any training, rather than when its first result is saved.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        if path.exists():
+            raise ResultsDirError(f"results store {path} is not a folder")
+        if not create:
+            raise ResultsDirError(f"results store {path} does not exist; create it, or set "
+                                  f"{RESULTS_CREATE_ENV}=1 (python -m modcore run --create-results) to let modcore do it")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ResultsDirError(f"results store {path} cannot be created ({error.strerror})") from None
+    if not probe:
+        return path
+    try:
+        handle, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ResultsDirError(f"results store {path} is not writable ({error.strerror})") from None
+    return path

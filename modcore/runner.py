@@ -5,16 +5,32 @@ no other module of modcore does (so the library never depends on papermill or th
 
 A notebook is ``notebooks/<name>.py`` (Jupytext percent format) with exactly one cell tagged
 ``parameters`` whose plain assignments are the ``default`` profile. ``notebooks/profiles/
-<name>.yml`` holds the overrides of the ``ci``, ``default`` and ``paper`` profiles. papermill
-injects unknown names silently; here an unknown notebook, profile or parameter, or a value
-of the wrong type, is a :class:`RunnerError` that names it.
+<name>.yml`` holds the overrides of the ``ci``, ``default`` and ``paper`` profiles and, under
+``constraints``, the rules every value must obey (see :func:`parse_rule`). papermill injects
+unknown names silently; here an unknown notebook, profile or parameter, a value of the wrong
+type, a non-finite number or a value that breaks its rule is a :class:`RunnerError` that names
+it, raised before any kernel starts.
+
+A notebook that fails while running raises :class:`NotebookFailed`; its executed notebook is
+kept as ``<name>.failed.ipynb`` and the previous ``<name>.ipynb`` (the one the book reads) is
+left in place. A successful run ends with a generated "Provenance" cell (see
+:func:`provenance`).
 """
 
 from __future__ import annotations
 
 import ast
+import datetime
+import math
+import operator
 import os
-from collections.abc import Iterable, Mapping
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +39,31 @@ import yaml
 from modcore import paths
 
 PROFILES = ("ci", "default", "paper")
+CONSTRAINTS = "constraints"  # the profile file's section of value rules
+RELATIONS = "relations"      # inside it: rules between parameters that belong to none of them
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+# What `python -m modcore list/run` needs beyond the package's own dependencies; the
+# pyproject declares them as the extra below.
+NOTEBOOK_PACKAGES = ("jupytext", "papermill", "nbformat")
+NOTEBOOK_EXTRA = "notebooks"
 
 
 class RunnerError(ValueError):
     """A bad notebook name, profile, parameter name or parameter value."""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised while it ran; the message names the cell and the kept notebook."""
+
+
+def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> None:
+    """Fail in one line, naming the extra to install, if the notebook runner's packages are missing."""
+    import importlib.util
+
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RunnerError(f"running notebooks needs the '{NOTEBOOK_EXTRA}' extra (missing: {', '.join(missing)}); "
+                          f"install it with: pip install -e \".[{NOTEBOOK_EXTRA}]\"")
 
 
 def notebook_names() -> list[str]:
@@ -106,19 +142,321 @@ def check_value(parameter: str, value: Any, default: Any) -> Any:
     return value
 
 
-def load_profiles(name: str) -> dict[str, dict[str, Any]]:
-    """``{profile: overrides}`` from ``notebooks/profiles/<name>.yml``, checked."""
+# --- profile files ----------------------------------------------------------------------
+
+class _ProfileLoader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where a number with an exponent but no dot (``1e-3``) is a
+    string; YAML 1.2, Python and every reader of a profile file mean a float."""
+
+
+_ProfileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document at ``path``; a syntax error is one line naming the file and the line."""
+    try:
+        return yaml.load(path.read_text(), Loader=_ProfileLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise RunnerError(f"{_shown(path)}{where}: not valid YAML ({problem})") from None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _profile_file(name: str) -> Path:
     path = paths.PROFILES_DIR / f"{name}.yml"
     if not path.exists():
-        raise RunnerError(f"notebook {name!r} has no profile file {path.relative_to(paths.REPO_ROOT)}")
-    profiles = yaml.safe_load(path.read_text()) or {}
-    if set(profiles) != set(PROFILES):
-        raise RunnerError(f"{path.name} must define exactly the profiles {PROFILES}, found {sorted(profiles)}")
-    return {profile: dict(profiles[profile] or {}) for profile in PROFILES}
+        raise RunnerError(f"notebook {name!r} has no profile file {_shown(path)}")
+    return path
+
+
+def _profile_document(name: str) -> tuple[Path, dict[str, Any]]:
+    path = _profile_file(name)
+    document = read_yaml(path) or {}
+    if not isinstance(document, dict) or set(document) - {CONSTRAINTS} != set(PROFILES):
+        found = sorted(document) if isinstance(document, dict) else type(document).__name__
+        raise RunnerError(f"{path.name} must define exactly the profiles {PROFILES} (and optionally "
+                          f"{CONSTRAINTS!r}), found {found}")
+    return path, document
+
+
+def load_profiles(name: str) -> dict[str, dict[str, Any]]:
+    """``{profile: overrides}`` from ``notebooks/profiles/<name>.yml``, checked."""
+    path, document = _profile_document(name)
+    for profile in PROFILES:
+        if not isinstance(document[profile] or {}, dict):
+            raise RunnerError(f"{path.name}: profile {profile!r} must be a mapping of parameter: value")
+    return {profile: dict(document[profile] or {}) for profile in PROFILES}
+
+
+# --- value rules ------------------------------------------------------------------------
+#
+# A parameter's rule is a string of clauses separated by commas (outside brackets and
+# quotes); the value must satisfy every clause:
+#
+#     finite               every number in the value is finite (the default for every parameter)
+#     nonfinite allowed    lifts that default (inf and nan are then accepted)
+#     nonempty             at least one element
+#     distinct             no element twice
+#     increasing           elements strictly increasing
+#     each CLAUSE          CLAUSE holds for every element
+#     > 0   <= P   in ['a', 'b']   a comparison with the value on its left
+#     0 < x < 1            any condition in x (the value) and the other parameters' names
+#
+# ``relations`` lists conditions between parameters that belong to none of them, e.g.
+# ``b <= min(m_values)``. Conditions are parsed with :mod:`ast` and evaluated by the small
+# interpreter below, which knows literals, parameter names, comparisons (in and not in
+# included), and/or/not, + - * / // % and the functions min, max, len and abs: a profile
+# file can state a condition but cannot run code.
+
+_VALUE = "x"
+_KEYWORDS = ("finite", "nonfinite allowed", "nonempty", "distinct", "increasing")
+_COMPARISONS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "len": len, "abs": abs}
+_ALLOWED_NODES = (ast.Expression, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.BinOp, ast.Call,
+                  ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
+                  *_COMPARISONS, *_ARITHMETIC, *_UNARY)
+_LEADING_COMPARISON = re.compile(r"\s*(<=|>=|==|!=|<|>|not\s+in\b|in\b)")
+
+
+def _split_clauses(text: str) -> list[str]:
+    """``text`` split at the commas that are outside brackets and quotes."""
+    clauses, depth, quote, start = [], 0, None, 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            clauses.append(text[start:i])
+            start = i + 1
+    clauses.append(text[start:])
+    return [clause.strip() for clause in clauses]
+
+
+def _parse_condition(text: str, *, value_allowed: bool) -> ast.Expression:
+    """``text`` as a condition of the rule language; ValueError says what is not allowed."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"{text!r} is not a condition") from None
+    if not (isinstance(tree.body, (ast.Compare, ast.BoolOp))
+            or (isinstance(tree.body, ast.UnaryOp) and isinstance(tree.body.op, ast.Not))):
+        raise ValueError(f"{text!r} is not a condition (a comparison, 'and', 'or' or 'not')")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValueError(f"{text!r} uses {type(node).__name__}, which rules may not")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+                                               and not node.keywords):
+            raise ValueError(f"{text!r} calls something other than {', '.join(_FUNCTIONS)}")
+        if isinstance(node, ast.Name) and node.id == _VALUE and not value_allowed:
+            raise ValueError(f"{text!r} uses {_VALUE!r}, which only a parameter's own rule has")
+    return tree
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """The parameter names a condition reads (not ``x``, not the functions)."""
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {node.id for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and node.id != _VALUE and id(node) not in called}
+
+
+def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, names)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names[node.id]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_evaluate(item, names) for item in node.elts]
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_evaluate(node.operand, names))
+    if isinstance(node, ast.BinOp):
+        return _ARITHMETIC[type(node.op)](_evaluate(node.left, names), _evaluate(node.right, names))
+    if isinstance(node, ast.BoolOp):
+        values = (bool(_evaluate(item, names)) for item in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare):
+        left = _evaluate(node.left, names)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _evaluate(right_node, names)
+            if not _COMPARISONS[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Call):
+        return _FUNCTIONS[node.func.id](*(_evaluate(arg, names) for arg in node.args))
+    raise AssertionError(f"unchecked node {type(node).__name__}")  # _parse_condition admits no other
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a rule: a keyword, ``each`` + a clause, or a condition."""
+
+    text: str
+    keyword: str | None = None
+    each: Clause | None = None
+    condition: ast.Expression | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Clause:
+        if text in _KEYWORDS:
+            return cls(text, keyword=text)
+        if text.startswith("each "):
+            return cls(text, each=cls.parse(text[len("each "):].strip()))
+        if not text:
+            raise ValueError("empty clause")
+        condition_text = f"{_VALUE} {text}" if _LEADING_COMPARISON.match(text) else text
+        return cls(text, condition=_parse_condition(condition_text, value_allowed=True))
+
+    def names(self) -> set[str]:
+        if self.each is not None:
+            return self.each.names()
+        return _names(self.condition) if self.condition is not None else set()
+
+    def holds(self, value: Any, names: Mapping[str, Any]) -> bool:
+        """Whether ``value`` satisfies the clause; TypeError/ValueError if it cannot be evaluated."""
+        if self.each is not None:
+            return all(self.each.holds(item, names) for item in value)
+        if self.keyword == "finite":
+            return not _has_non_finite(value)
+        if self.keyword == "nonfinite allowed":
+            return True
+        if self.keyword == "nonempty":
+            return len(value) > 0
+        if self.keyword == "distinct":
+            return len(set(value)) == len(value)
+        if self.keyword == "increasing":
+            return all(a < b for a, b in zip(value, value[1:]))
+        return bool(_evaluate(self.condition, {**names, _VALUE: value}))
+
+
+def parse_rule(text: str) -> list[Clause]:
+    """The clauses of one parameter's rule (see the comment above ``Clause``)."""
+    return [Clause.parse(clause) for clause in _split_clauses(text)]
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """The ``constraints`` section of one notebook's profile file, parsed and checked
+    against the notebook's parameters."""
+
+    notebook: str
+    source: Path
+    rules: dict[str, tuple[str, list[Clause]]]  # parameter -> (rule text, its clauses)
+    relations: list[tuple[str, ast.Expression]]
+
+    def check(self, parameters: Mapping[str, Any]) -> None:
+        """Raise a one-line :class:`RunnerError` for the first value that breaks a rule.
+
+        ``parameters`` holds every parameter of the notebook (defaults and overrides).
+        Every number must be finite unless its rule says ``nonfinite allowed``.
+        """
+        where = f"(rule from {_shown(self.source)})"
+        for key, value in parameters.items():
+            clauses = self.rules.get(key, ("", []))[1]
+            if _has_non_finite(value) and not any(c.keyword == "nonfinite allowed" for c in clauses):
+                raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {value!r} is not finite; "
+                                  f"only a rule with 'nonfinite allowed' admits inf or nan")
+        for key, (_, clauses) in self.rules.items():
+            for clause in clauses:
+                ok, note = _attempt(lambda: clause.holds(parameters[key], parameters))
+                if not ok:
+                    raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {parameters[key]!r} breaks "
+                                      f"the rule {clause.text!r}{_with_values(clause.names(), parameters)}"
+                                      f"{note} {where}")
+        for text, condition in self.relations:
+            ok, note = _attempt(lambda: _evaluate(condition, parameters))
+            if not ok:
+                shown = ", ".join(f"{key} = {parameters[key]!r}" for key in sorted(_names(condition)))
+                raise RunnerError(f"notebook {self.notebook!r}: parameters {shown} break the rule {text!r}{note} "
+                                  f"{where}")
+
+
+def _attempt(condition: Callable[[], Any]) -> tuple[bool, str]:
+    """``(holds, note)``: a rule that cannot be evaluated on these values (``min([])``, a
+    comparison of a list with a number) counts as broken, and the note says why."""
+    try:
+        return bool(condition()), ""
+    except (TypeError, ValueError, ZeroDivisionError, KeyError) as error:
+        return False, f" (cannot be evaluated: {error})"
+
+
+def _with_values(names: set[str], parameters: Mapping[str, Any]) -> str:
+    return f" (with {', '.join(f'{k} = {parameters[k]!r}' for k in sorted(names))})" if names else ""
+
+
+def load_constraints(name: str, defaults: Mapping[str, Any] | None = None) -> Constraints:
+    """The parsed ``constraints`` section of notebook ``name``'s profile file (empty if absent).
+
+    A rule for a parameter the notebook does not have, or a condition that reads one, is an
+    error: after a rename the rules must follow, not silently stop checking.
+    """
+    path, document = _profile_document(name)
+    defaults = default_parameters(name) if defaults is None else defaults
+    section = document.get(CONSTRAINTS) or {}
+    if not isinstance(section, dict):
+        raise RunnerError(f"{_shown(path)}: {CONSTRAINTS!r} must be a mapping of parameter: rule")
+    rules, relations = {}, []
+    for key, text in section.items():
+        texts = text if key == RELATIONS else [text]
+        if key != RELATIONS and key not in defaults:
+            raise RunnerError(f"{_shown(path)}: constraint for unknown parameter {key!r} of notebook {name!r}")
+        if key == RELATIONS and not isinstance(text, list):
+            raise RunnerError(f"{_shown(path)}: {CONSTRAINTS}.{RELATIONS} must be a list of conditions")
+        for item in texts:
+            if not isinstance(item, str):
+                raise RunnerError(f"{_shown(path)}: the rule of {key!r} must be a quoted string, got {item!r}")
+            try:
+                if key == RELATIONS:
+                    parsed = _parse_condition(item, value_allowed=False)
+                    relations.append((item, parsed))
+                    names = _names(parsed)
+                else:
+                    clauses = parse_rule(item)
+                    rules[key] = (item, clauses)
+                    names = set().union(*(clause.names() for clause in clauses))
+            except ValueError as error:
+                raise RunnerError(f"{_shown(path)}: bad rule for {key!r}: {error}") from None
+            unknown = sorted(names - set(defaults))
+            if unknown:
+                raise RunnerError(f"{_shown(path)}: the rule {item!r} reads unknown parameter(s) {', '.join(unknown)}")
+    return Constraints(name, path, rules, relations)
 
 
 def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Parameters to inject: the profile's overrides, then ``overrides``, each checked."""
+    """Parameters to inject: the profile's overrides, then ``overrides``, each checked for
+    name and type, then every parameter's value against the notebook's constraints."""
     if profile not in PROFILES:
         raise RunnerError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
     defaults = default_parameters(name)
@@ -127,7 +465,9 @@ def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None)
     if unknown:
         raise RunnerError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook {name!r}; "
                           f"its parameters: {', '.join(defaults)}")
-    return {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
+    checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
+    load_constraints(name, defaults).check({**defaults, **checked})
+    return checked
 
 
 def parse_cli_value(text: str) -> Any:
@@ -145,32 +485,161 @@ def parse_cli_value(text: str) -> Any:
     return text
 
 
+# --- execution ----------------------------------------------------------------------------
+
 def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
             output_dir: str | os.PathLike[str] | None = None, log_output: bool = False,
             progress_bar: bool = False) -> Path:
     """Execute notebook ``name`` with papermill; return the path of the executed ``.ipynb``.
 
     The output goes to ``book/_executed/<name>.ipynb`` (where the book reads it) unless
-    ``output_dir`` is given. Raises papermill's ``PapermillExecutionError`` if a cell fails
-    (the output notebook, with the error cell, is still written).
+    ``output_dir`` is given. papermill writes to a hidden temporary file beside it, which
+    replaces ``<name>.ipynb`` only when every cell ran; then it ends with a "Provenance"
+    cell. If a cell fails, the partly executed notebook is kept as ``<name>.failed.ipynb``,
+    the previous ``<name>.ipynb`` stays, and :class:`NotebookFailed` says where it failed.
     """
     import papermill
 
+    overrides = dict(overrides or {})
     parameters = resolve(name, profile, overrides)
     notebook = _read(name)
-    notebook.metadata["modcore"] = {"profile": profile, "overrides": dict(overrides or {})}
-    output = Path(output_dir or paths.EXECUTED_DIR) / f"{name}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        notebook, str(output), parameters=parameters, cwd=str(paths.NOTEBOOKS_DIR),
-        kernel_name=KERNELSPEC["name"], language=KERNELSPEC["language"],
-        progress_bar=progress_bar, log_output=log_output, execution_timeout=None,
-    )
+    notebook.metadata["modcore"] = {"profile": profile, "overrides": overrides}
+    folder = Path(output_dir or paths.EXECUTED_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    output, failed = folder / f"{name}.ipynb", folder / f"{name}.failed.ipynb"
+    running = folder / f".{name}.running-{os.getpid()}.ipynb"
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            notebook, str(running), parameters=parameters, cwd=str(paths.NOTEBOOKS_DIR),
+            kernel_name=KERNELSPEC["name"], language=KERNELSPEC["language"],
+            progress_bar=progress_bar, log_output=log_output, execution_timeout=None,
+        )
+    except BaseException as error:
+        kept = _keep_failed(running, failed)
+        if not isinstance(error, Exception):  # KeyboardInterrupt: stop, the notebook is kept all the same
+            raise
+        raise NotebookFailed(_failure_line(name, error, kept)) from error
+    wall_seconds = time.perf_counter() - start
+    _append_provenance(running, provenance(name, profile, overrides, parameters, wall_seconds))
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)  # an older failure of this notebook no longer describes it
     return output
 
 
+def _keep_failed(running: Path, failed: Path) -> Path | None:
+    if running.exists():
+        os.replace(running, failed)
+        return failed
+    return None
+
+
+def _failure_line(name: str, error: Exception, kept: Path | None) -> str:
+    """``<notebook> failed in cell N: <exception>: <message> (see <executed notebook>)``,
+    N being the cell's execution count (the ``[N]`` beside it in the kept notebook)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        where, exception, message = f" in cell {error.exec_count}", error.ename, error.evalue
+    else:  # the kernel died, could not start, ...
+        where, exception, message = "", type(error).__name__, str(error)
+    message = (message.strip().splitlines() or [""])[0]
+    see = f" (see {kept})" if kept is not None else ""
+    return f"{name} failed{where}: {exception}: {message}{see}"
+
+
+def cli_command(name: str, profile: str, overrides: Mapping[str, Any]) -> str:
+    """The ``python -m modcore run`` command line that repeats a run."""
+    words = ["python", "-m", "modcore", "run", name, "--profile", profile]
+    for key, value in overrides.items():
+        words += ["-p", key, repr(value)]
+    return shlex.join(words)
+
+
+def provenance(name: str, profile: str, overrides: Mapping[str, Any], parameters: Mapping[str, Any],
+               wall_seconds: float) -> dict[str, Any]:
+    """What made an executed notebook: command, injected parameters, seeds, device, commit,
+    modcore version and wall time."""
+    values = {**default_parameters(name), **parameters}
+    return {
+        "command": cli_command(name, profile, overrides),
+        "profile": profile,
+        "parameters": dict(parameters),
+        "seeds": {key: value for key, value in values.items() if "seed" in key},
+        "device": _device(),
+        "commit": _git_commit(),
+        "modcore_version": _modcore_version(),
+        "python": sys.version.split()[0],
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_seconds": round(wall_seconds, 1),
+    }
+
+
+def _device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "torch not installed"
+    if torch.cuda.is_available():
+        return f"CUDA available: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+    return f"CPU only, CUDA not available (torch {torch.__version__})"
+
+
+def _git_commit() -> str:
+    """Short hash of HEAD, plus "dirty" if tracked or unignored files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(paths.REPO_ROOT), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout, or git is missing)"
+    return f"{commit} (dirty)" if dirty else commit
+
+
+def _modcore_version() -> str:
+    import modcore
+
+    return modcore.__version__
+
+
+def _code(text: str) -> str:
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _provenance_markdown(record: Mapping[str, Any]) -> str:
+    def listing(mapping: Mapping[str, Any]) -> str:
+        return ", ".join(_code(f"{key} = {value!r}") for key, value in mapping.items()) or "none"
+
+    return "\n".join([
+        "## Provenance",
+        "",
+        "Written by `python -m modcore run` when this page was executed.",
+        "",
+        f"- **Command:** {_code(record['command'])}",
+        f"- **Parameters injected** (profile {_code(record['profile'])} and overrides): {listing(record['parameters'])}",
+        f"- **Seeds:** {listing(record['seeds'])}",
+        f"- **Device:** {record['device']}",
+        f"- **Commit:** {_code(record['commit'])}",
+        f"- **modcore version:** {_code(record['modcore_version'])} (Python {record['python']})",
+        f"- **Wall time:** {record['wall_seconds']:.0f} s, finished {record['finished_utc']}",
+    ])
+
+
+def _append_provenance(path: Path, record: Mapping[str, Any]) -> None:
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell(_provenance_markdown(record),
+                                                        metadata={"tags": ["provenance"]}))
+    notebook.metadata.setdefault("modcore", {})["provenance"] = dict(record)
+    nbformat.write(notebook, path)
+
+
 def describe(names: Iterable[str]) -> str:
-    """A table of each notebook's parameters and their value under every profile."""
+    """A table of each notebook's parameters and their value under every profile, then the
+    rules their values must obey."""
     lines = []
     for name in names:
         defaults = default_parameters(name)
@@ -181,5 +650,10 @@ def describe(names: Iterable[str]) -> str:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines.append(name)
         lines.extend("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+        constraints = load_constraints(name, defaults)
+        if constraints.rules or constraints.relations:
+            lines.append("  rules (every number must also be finite):")
+            lines.extend(f"    {key}: {text}" for key, (text, _) in constraints.rules.items())
+            lines.extend(f"    {text}" for text, _ in constraints.relations)
         lines.append("")
     return "\n".join(lines)

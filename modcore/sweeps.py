@@ -5,6 +5,24 @@ determines a run's result, seed and defaults included. Each finished run is writ
 atomically, as one JSON file named by a stable hash of its config. Rerunning a sweep skips
 what is on disk, so an interrupted sweep resumes without redoing or losing finished runs.
 
+The store does not trust what it reads. A record carries a checksum of its result; a sweep
+may name the result fields every run must have (``required_keys``) and a ``validate``
+function; a record that fails any check is *corrupt*: reported (on stdout, which a notebook
+keeps, and as a :class:`CorruptRecordWarning`), moved aside and rerun.
+
+Divergence. A run is *diverged* when it says so (``diverged: True`` in its result) or when a
+checked field (the ``required_keys``, or every field if the sweep names none) holds a NaN or
+an infinity. A diverged run is stored with ``diverged: true`` and every non-finite number in
+its result replaced by null (NaN in the sweep's DataFrame); it is not rerun, since the same
+config diverges again. Every row of a sweep's DataFrame has a boolean ``diverged`` column,
+so that the chapters can show such runs and leave them out of every verdict. A field that
+is legitimately undefined (e.g. held-out accuracy of a task without held-out data) should
+be None, not NaN, or be left out of ``required_keys``.
+
+Several processes can work on one store: each claims a run with an exclusive lock file
+holding its host and PID before computing it, and waits for runs that another live process
+has claimed; the lock of a process that died is stale and is taken over.
+
 The executor is a small interface (``Executor.map``) so that a distributed engine can run
 the same sweep later; today's engine runs in-process.
 """
@@ -14,8 +32,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 import os
+import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,7 +51,8 @@ from modcore import paths
 Config = Any  # a frozen dataclass instance or a Mapping of JSON-serialisable values
 Result = dict[str, Any]
 
-RECORD_FORMAT = 1  # bump when the record layout changes; old records are then rerun
+RECORD_FORMAT = 2  # bump when the record layout changes; old records are then rerun (2: checksum, diverged)
+STALE_UNREADABLE_LOCK_SECONDS = 60.0  # a lock file still empty after this long was left by a crash mid-write
 
 
 class CorruptRecordWarning(UserWarning):
@@ -65,30 +88,140 @@ def config_key(config: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def result_checksum(result: Mapping[str, Any]) -> str:
+    """SHA-256 of the result's canonical JSON: an edited value no longer matches it."""
+    return hashlib.sha256(_canonical_json(result).encode()).hexdigest()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if _is_number(value):
+        return not math.isfinite(float(value))
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def _nulled(value: Any) -> Any:
+    """``value`` with every non-finite number replaced by None (JSON null)."""
+    if _is_number(value):
+        return value if math.isfinite(float(value)) else None
+    if isinstance(value, Mapping):
+        return {key: _nulled(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nulled(item) for item in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultCheck:
+    """What every result of one sweep must hold; checked when a run finishes and on every read.
+
+    ``required_keys`` must be present and finite in a healthy result; None means every field
+    must be finite (None values excepted) and none is required. ``validate(result)`` may
+    raise ValueError for anything else a healthy result must satisfy.
+    """
+
+    required_keys: tuple[str, ...] | None = None
+    validate: Callable[[Mapping[str, Any]], Any] | None = None
+
+    def checked_fields(self, result: Mapping[str, Any]) -> list[str]:
+        return list(result) if self.required_keys is None else [k for k in self.required_keys if k in result]
+
+    def non_finite_fields(self, result: Mapping[str, Any]) -> list[str]:
+        return [key for key in self.checked_fields(result) if _has_non_finite(result[key])]
+
+    def problem(self, result: Any) -> str | None:
+        """Why a stored result cannot be used, or None."""
+        if not isinstance(result, Mapping):
+            return f"its result is a {type(result).__name__}, not a mapping"
+        missing = [key for key in self.required_keys or () if key not in result]
+        if missing:
+            return f"its result lacks {', '.join(missing)}"
+        if result.get("diverged") is True:
+            return None  # its non-finite values were stored as null on purpose
+        unusable = [key for key in self.checked_fields(result)
+                    if _has_non_finite(result[key]) or (self.required_keys is not None and result[key] is None)]
+        if unusable:
+            return f"its result has non-finite or missing values in {', '.join(unusable)} but is not marked diverged"
+        if self.validate is not None:
+            try:
+                self.validate(result)
+            except ValueError as error:
+                return f"its result fails the sweep's validation ({error})"
+        return None
+
+
+NO_CHECK = ResultCheck(required_keys=())
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a user would type it: under ``$MODCORE_RESULTS`` or the repository when it
+    is, so that a notebook's printed output does not depend on where its store lives."""
+    if paths.RESULTS_ENV in os.environ:
+        try:
+            return f"${paths.RESULTS_ENV}/{path.resolve().relative_to(paths.results_dir())}"
+        except ValueError:
+            pass
+    try:
+        return str(path.resolve().relative_to(paths.REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _report(message: str, *, stacklevel: int = 3) -> None:
+    # stdout as well as a warning: a notebook keeps stdout in the book, while warnings go to
+    # the kernel's stderr, which `--quiet` hides and the book removes.
+    print(f"warning: {message}", flush=True)
+    warnings.warn(message, CorruptRecordWarning, stacklevel=stacklevel + 1)
+
+
 class ResultStore:
     """A folder holding one ``<key>.json`` record per finished run.
 
-    A record is ``{"format", "key", "config", "result"}``. A record that cannot be parsed, or
-    whose stored config does not hash to its file name (a half-written or edited file), is
-    reported with a :class:`CorruptRecordWarning`, renamed to ``<key>.json.corrupt`` and
-    treated as missing, so its run is redone rather than silently read.
+    A record is ``{"format", "key", "config", "result", "checksum"}``. A record that cannot
+    be parsed, whose stored config does not hash to its file name, whose result does not
+    match its checksum (a half-written or edited file) or that fails the sweep's
+    :class:`ResultCheck`, is reported, renamed to ``<key>.json.corrupt`` and treated as
+    missing, so its run is redone rather than silently read.
+
+    The folder is checked by :meth:`check` (which :func:`run_sweep` calls before any run):
+    it must exist, or be created when ``create`` is true, and accept a probe file. With
+    ``base``, ``base`` is the folder that must exist (or be created when ``create``) and
+    ``root`` below it is always created.
     """
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False,
+                 base: str | os.PathLike[str] | None = None):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.create = create
+        self.base = None if base is None else Path(base)
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.root)!r})"
 
+    def check(self, *, writable: bool = True) -> None:
+        """Raise :class:`modcore.paths.ResultsDirError` unless the folder exists (or may be
+        created) and, if ``writable``, accepts a probe file."""
+        if self.base is not None:
+            paths.check_writable_dir(self.base, create=self.create, probe=False)
+        paths.check_writable_dir(self.root, create=self.create or self.base is not None, probe=writable)
+
     def _path(self, key: str) -> Path:
         return self.root / f"{key}.json"
 
-    def _read(self, path: Path) -> dict[str, Any] | None:
-        """The record at ``path``, or None (with a warning) if it is corrupt or outdated."""
+    def _read(self, path: Path, check: ResultCheck = NO_CHECK) -> dict[str, Any] | None:
+        """The record at ``path``, or None (reported, moved aside) if it is corrupt or outdated."""
         problem = None
         try:
             record = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             problem = f"unreadable ({error.__class__.__name__}: {error})"
         else:
@@ -98,26 +231,49 @@ class ResultStore:
                 problem = f"record format {record.get('format')!r}, expected {RECORD_FORMAT}"
             elif config_key(record["config"]) != path.stem or record["key"] != path.stem:
                 problem = "its config does not hash to its file name"
+            elif record.get("checksum") != result_checksum(record["result"]):
+                problem = "its result does not match its checksum (edited or damaged)"
+            else:
+                problem = check.problem(record["result"])
         if problem is None:
             return record
-        warnings.warn(f"results record {path} is corrupt ({problem}); moved aside, the run will be redone",
-                      CorruptRecordWarning, stacklevel=3)
+        _report(f"results record {path} is corrupt ({problem}); moved aside, the run will be redone")
         path.replace(path.with_name(path.name + ".corrupt"))
         return None
 
-    def get(self, config: Config) -> Result | None:
-        """The stored result of ``config``, or None if that run has not finished."""
-        path = self._path(config_key(config))
+    def load(self, key: str, check: ResultCheck = NO_CHECK) -> tuple[str, Result | None]:
+        """``("ok", result)``, ``("missing", None)`` or ``("corrupt", None)`` for run ``key``."""
+        path = self._path(key)
         if not path.exists():
-            return None
-        record = self._read(path)
-        return None if record is None else record["result"]
+            return "missing", None
+        record = self._read(path, check)
+        return ("corrupt", None) if record is None else ("ok", record["result"])
 
-    def put(self, config: Config, result: Mapping[str, Any]) -> None:
-        """Write one finished run atomically: a temporary file in the same folder, then rename."""
+    def has(self, key: str) -> bool:
+        """Whether a record of run ``key`` exists (it is not read, so not checked)."""
+        return self._path(key).exists()
+
+    def get(self, config: Config, check: ResultCheck = NO_CHECK) -> Result | None:
+        """The stored result of ``config``, or None if that run has not finished."""
+        return self.load(config_key(config), check)[1]
+
+    def put(self, config: Config, result: Mapping[str, Any], check: ResultCheck = NO_CHECK) -> Result:
+        """Write one finished run atomically (a temporary file in the same folder, then a
+        rename) and return the result as stored: a diverged run (see the module docstring)
+        gets ``diverged: True`` and null in place of its non-finite numbers."""
+        if not isinstance(result, Mapping):
+            raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
+        missing = [key for key in check.required_keys or () if key not in result]
+        if missing:
+            raise ValueError(f"run returned a result without the required key(s) {', '.join(missing)}")
         key = config_key(config)
-        record = {"format": RECORD_FORMAT, "key": key, "config": config_fields(config), "result": dict(result)}
+        if result.get("diverged") or check.non_finite_fields(result):
+            stored = {**_nulled(dict(result)), "diverged": True}
+        else:
+            stored = dict(result)
+        record = {"format": RECORD_FORMAT, "key": key, "config": config_fields(config), "result": stored}
         try:
+            record["checksum"] = result_checksum(stored)
             text = _canonical_json(record)
         except TypeError as error:
             raise TypeError(f"results must be JSON-serialisable: {error}") from None
@@ -131,28 +287,111 @@ class ResultStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        return stored
+
+    # --- claims: several processes on one store ----------------------------------------
+
+    def _lock(self, key: str) -> Path:
+        return self.root / f"{key}.lock"
+
+    def claim(self, key: str) -> bool:
+        """Take run ``key`` for this process: True if it now holds the run's lock file.
+
+        False if another live process holds it. The lock of a dead process (same host, PID
+        gone) is stale and is taken over. Locks from another host cannot be checked and are
+        respected.
+        """
+        lock = self._lock(key)
+        for _ in range(5):
+            try:
+                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                state, text = self._lock_state(lock)
+                if state == "live":
+                    return False
+                if state == "stale":
+                    self._take_over(lock, text)
+                continue  # gone or taken over: try to create it again
+            with os.fdopen(handle, "w") as file:
+                file.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return True
+        return False
+
+    @staticmethod
+    def _take_over(lock: Path, stale_text: str) -> None:
+        """Remove a stale lock, unless another process has replaced it since it was read."""
+        # Rename first, then compare: of two processes that both found the lock stale, only
+        # one rename takes the stale file; if the file taken is a fresh lock of a process that
+        # won such a race, it is put back (a hard link fails if yet another lock exists).
+        aside = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
+        try:
+            os.rename(lock, aside)
+        except FileNotFoundError:
+            return
+        try:
+            if aside.read_text() != stale_text:
+                try:
+                    os.link(aside, lock)
+                except FileExistsError:
+                    pass
+        finally:
+            aside.unlink(missing_ok=True)
+
+    def release(self, key: str) -> None:
+        self._lock(key).unlink(missing_ok=True)
+
+    def lock_owner(self, key: str) -> str | None:
+        try:
+            return self._lock(key).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @staticmethod
+    def _lock_state(lock: Path) -> tuple[str, str]:
+        """``("live" | "stale" | "gone", text of the lock file)``."""
+        try:
+            text = lock.read_text()
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return "gone", ""
+        words = text.split()
+        if len(words) != 2 or not words[1].isdigit():
+            # being written right now, or left by a crash between creating and writing it
+            return ("stale" if age > STALE_UNREADABLE_LOCK_SECONDS else "live"), text
+        host, pid = words[0], int(words[1])
+        if host != socket.gethostname():
+            return "live", text
+        if pid == os.getpid():
+            return "stale", text  # left by an earlier, interrupted sweep of this very process
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return "stale", text
+        except PermissionError:
+            return "live", text  # alive, owned by another user
+        return "live", text
 
     def keys(self) -> list[str]:
         return sorted(path.stem for path in self.root.glob("*.json"))
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self, check: ResultCheck = NO_CHECK) -> Iterator[dict[str, Any]]:
         for path in sorted(self.root.glob("*.json")):
-            record = self._read(path)
+            record = self._read(path, check)
             if record is not None:
                 yield record
 
-    def frame(self, configs: Iterable[Config] | None = None) -> pd.DataFrame:
-        """One row per run: config fields, then result fields, then ``key``.
+    def frame(self, configs: Iterable[Config] | None = None, check: ResultCheck = NO_CHECK) -> pd.DataFrame:
+        """One row per run: config fields, then result fields, ``diverged``, then ``key``.
 
         With ``configs``, only those runs, in that order (a missing one raises KeyError);
         without, every readable record in the store.
         """
         if configs is None:
-            rows = [_row(record["config"], record["result"], record["key"]) for record in self.records()]
+            rows = [_row(record["config"], record["result"], record["key"]) for record in self.records(check)]
         else:
             rows = []
             for config in configs:
-                result = self.get(config)
+                result = self.get(config, check)
                 if result is None:
                     raise KeyError(f"no finished run in {self} for config {config_fields(config)}")
                 rows.append(_row(config_fields(config), result, config_key(config)))
@@ -163,24 +402,35 @@ def _row(config: Mapping[str, Any], result: Mapping[str, Any], key: str) -> dict
     clashes = set(config) & set(result)
     if clashes:
         raise ValueError(f"result keys {sorted(clashes)} clash with config fields of the same name")
-    return {**config, **result, "key": key}
+    diverged = result.get("diverged") is True
+    if diverged:  # null marks a non-finite value of a diverged run: NaN in a numeric table
+        result = {k: math.nan if v is None else v for k, v in result.items()}
+    return {**config, **result, "diverged": diverged, "key": key}
 
 
 def default_store(experiment: str) -> ResultStore:
-    """The store of one experiment: ``results_dir()/<experiment>`` (see :mod:`modcore.paths`)."""
+    """The store of one experiment: ``results_dir()/<experiment>`` (see :mod:`modcore.paths`).
+
+    The default ``results/`` folder is created when needed; a ``MODCORE_RESULTS`` folder must
+    exist unless ``MODCORE_RESULTS_CREATE=1``. The experiment's subfolder is always created.
+    """
     if not experiment or "/" in experiment or experiment.startswith("."):
         raise ValueError(f"experiment must be a plain folder name, got {experiment=}")
-    return ResultStore(paths.results_dir() / experiment)
+    root = paths.results_dir()
+    return ResultStore(root / experiment, base=root, create=paths.may_create_results_dir())
 
 
 def resolve_store(results_dir: str | os.PathLike[str] | None, experiment: str) -> ResultStore:
-    """The notebooks' ``results_dir`` parameter: None means :func:`default_store`."""
-    return default_store(experiment) if results_dir is None else ResultStore(results_dir)
+    """The notebooks' ``results_dir`` parameter: None means :func:`default_store`; a folder
+    named explicitly must exist unless ``MODCORE_RESULTS_CREATE=1``."""
+    if results_dir is None:
+        return default_store(experiment)
+    return ResultStore(results_dir, create=paths.may_create_explicit_results_dir())
 
 
 # --- executors -------------------------------------------------------------------------
 
-Task = Callable[[], list[Result]]
+Task = Callable[[], list[tuple[Config, Result]]]
 
 
 class Executor(Protocol):
@@ -189,13 +439,13 @@ class Executor(Protocol):
     Order of completion is free; a distributed engine yields as workers report back.
     """
 
-    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[Result]]]: ...
+    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[tuple[Config, Result]]]]: ...
 
 
 class InProcessExecutor:
     """Runs the tasks one after another in this process."""
 
-    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[Result]]]:
+    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[tuple[Config, Result]]]]:
         for index, task in enumerate(tasks):
             yield index, task()
 
@@ -221,6 +471,9 @@ def run_sweep(
     executor: Executor | None = None,
     desc: str = "sweep",
     progress: bool | None = None,
+    required_keys: Iterable[str] | None = None,
+    validate: Callable[[Mapping[str, Any]], Any] | None = None,
+    poll_seconds: float = 1.0,
 ) -> pd.DataFrame:
     """Run every config not yet in ``store``, writing each result as soon as it exists.
 
@@ -229,41 +482,109 @@ def run_sweep(
     ``run(list_of_configs) -> list_of_dicts`` (same order): this is how an ensemble trainer
     fits many seeds at once. Duplicated configs run once.
 
-    Returns the DataFrame of all requested configs (finished earlier or now), in order.
+    ``required_keys`` and ``validate`` define a healthy result (see :class:`ResultCheck`);
+    they are applied to every record read and decide which runs are diverged (see the module
+    docstring). The store folder is checked first: it must exist (or may be created), and
+    be writable when there is anything to run. Each run is claimed (a lock file)
+    just before it is computed, so processes sharing the store split the work; runs claimed
+    by another live process are waited for (polling every ``poll_seconds``) and read.
+
+    Prints one line to stdout: the store and how many runs were read, run, found corrupt
+    (and rerun) and are diverged. Returns the DataFrame of all requested configs (finished
+    earlier or now), in order, with a boolean ``diverged`` column.
     """
     configs = list(configs)
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch=}")
+    check = ResultCheck(None if required_keys is None else tuple(required_keys), validate)
+    store.check(writable=False)  # a missing store fails here, before anything is read
+    counts = dict.fromkeys(("read", "run", "corrupt"), 0)
+    results: dict[str, Result] = {}
     pending: dict[str, Config] = {}
     for config in configs:
         key = config_key(config)
-        if key not in pending and store.get(config) is None:
+        if key in results or key in pending:
+            continue
+        status, result = store.load(key, check)
+        if status == "ok":
+            results[key] = result
+            counts["read"] += 1
+        else:
+            counts["corrupt"] += status == "corrupt"
             pending[key] = config
 
-    if batch_by is None:
-        chunks = [[config] for config in pending.values()]
+    if pending:
+        store.check()  # a read-only store fails here, before anything trains (a finished one may be read)
 
-        def make_task(chunk: list[Config]) -> Task:
-            return lambda: [run(chunk[0])]
-    else:
-        groups: dict[Hashable, list[Config]] = {}
-        for config in pending.values():
-            groups.setdefault(batch_by(config), []).append(config)
-        chunks = [group[i:i + max_batch] for group in groups.values() for i in range(0, len(group), max_batch)]
-
-        def make_task(chunk: list[Config]) -> Task:
-            return lambda: list(run(chunk))
+    def make_task(chunk: list[Config]) -> Task:
+        def task() -> list[tuple[Config, Result]]:
+            # Claimed here, just before computing, so that another process gets the next chunk.
+            mine = []
+            for config in chunk:
+                key = config_key(config)
+                if store.claim(key):
+                    if store.has(key):  # finished by another process since we looked
+                        store.release(key)
+                    else:
+                        mine.append(config)
+            if not mine:
+                return []
+            try:
+                out = [run(mine[0])] if batch_by is None else list(run(mine))
+                if len(out) != len(mine):
+                    raise RuntimeError(f"run returned {len(out)} results for a chunk of {len(mine)} configs")
+            except BaseException:
+                for config in mine:
+                    store.release(config_key(config))
+                raise
+            return list(zip(mine, out))
+        return task
 
     executor = executor or InProcessExecutor()
+    waiting_reported = False
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
               postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
-        for index, results in executor.map([make_task(chunk) for chunk in chunks]):
-            chunk = chunks[index]
-            if len(results) != len(chunk):
-                raise RuntimeError(f"run returned {len(results)} results for a chunk of {len(chunk)} configs")
-            for config, result in zip(chunk, results):
-                if not isinstance(result, Mapping):
-                    raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
-                store.put(config, result)
-            bar.update(len(chunk))
-    return store.frame(configs)
+        while pending:
+            chunks = _chunks(list(pending.values()), batch_by, max_batch)
+            for _, finished in executor.map([make_task(chunk) for chunk in chunks]):
+                try:
+                    for config, result in finished:
+                        key = config_key(config)
+                        results[key] = store.put(config, result, check)
+                        counts["run"] += 1
+                        del pending[key]
+                        bar.update(1)
+                finally:
+                    for config, _ in finished:
+                        store.release(config_key(config))
+            # What is left was claimed by other processes: read what they finished, wait for the rest.
+            for key in list(pending):
+                status, result = store.load(key, check)
+                counts["corrupt"] += status == "corrupt"
+                if status == "ok":
+                    results[key] = result
+                    counts["read"] += 1
+                    del pending[key]
+                    bar.update(1)
+            if pending:
+                if not waiting_reported:
+                    owners = sorted({owner for key in pending if (owner := store.lock_owner(key))})
+                    print(f"{desc}: waiting for {len(pending)} run(s) claimed by other processes "
+                          f"({', '.join(owners) or 'released meanwhile'})", flush=True)
+                    waiting_reported = True
+                time.sleep(poll_seconds)
+
+    n_diverged = sum(result.get("diverged") is True for result in results.values())
+    print(f"{desc}: results store {_shown(store.root)}: {counts['read']} read, {counts['run']} run, "
+          f"{counts['corrupt']} corrupt, {n_diverged} diverged", flush=True)
+    return pd.DataFrame([_row(config_fields(config), results[config_key(config)], config_key(config))
+                         for config in configs])
+
+
+def _chunks(configs: list[Config], batch_by: Callable[[Any], Hashable] | None, max_batch: int) -> list[list[Config]]:
+    if batch_by is None:
+        return [[config] for config in configs]
+    groups: dict[Hashable, list[Config]] = {}
+    for config in configs:
+        groups.setdefault(batch_by(config), []).append(config)
+    return [group[i:i + max_batch] for group in groups.values() for i in range(0, len(group), max_batch)]
