@@ -66,8 +66,16 @@ def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> No
                           f"install it with: pip install -e \".[{NOTEBOOK_EXTRA}]\"")
 
 
+# The scorecard reads every other notebook's claim records, so `run all` executes it last;
+# it draws a table, not a figure.
+LAST = ("scorecard",)
+NO_FIGURE = ("scorecard",)
+
+
 def notebook_names() -> list[str]:
-    return sorted(p.stem for p in paths.NOTEBOOKS_DIR.glob("*.py") if p.stem != "conftest")
+    """Every notebook, in the order `run all` executes them (LAST at the end)."""
+    names = sorted(p.stem for p in paths.NOTEBOOKS_DIR.glob("*.py") if p.stem != "conftest")
+    return sorted(names, key=lambda name: name in LAST)
 
 
 def notebook_path(name: str) -> Path:
@@ -501,10 +509,13 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
     import papermill
 
     overrides = dict(overrides or {})
+    folder = Path(output_dir or paths.EXECUTED_DIR)
+    if output_dir is not None and "executed_dir" in default_parameters(name):
+        # a notebook that reads the other executed notebooks reads the folder it is written to
+        overrides = {"executed_dir": str(folder.resolve()), **overrides}
     parameters = resolve(name, profile, overrides)
     notebook = _read(name)
     notebook.metadata["modcore"] = {"profile": profile, "overrides": overrides}
-    folder = Path(output_dir or paths.EXECUTED_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     output, failed = folder / f"{name}.ipynb", folder / f"{name}.failed.ipynb"
     running = folder / f".{name}.running-{os.getpid()}.ipynb"

@@ -70,25 +70,25 @@ def _run_rejected(argv, tmp_path, capsys) -> str:
 # Each bad value the issue reports (and the like for every notebook): the notebook, the
 # parameter and the printed value must appear in the one error line.
 BAD_VALUES = [
-    ("theorem1", "n_max", "0", "0"),
-    ("theorem1", "n_max", "-1", "-1"),
+    ("theorem1", "n_train_max", "0", "0"),
+    ("theorem1", "n_train_max", "-1", "-1"),
     ("theorem1", "n_trials", "0", "0"),
-    ("theorem1", "P", "0", "0"),
-    ("theorem1", "d", "0", "0"),
-    ("theorem1", "c", "1e999", "inf"),
-    ("theorem1", "p_max", "5000", "5000"),           # more features than the target has (P)
+    ("theorem1", "mc_n_features", "0", "0"),
+    ("theorem1", "output_dim", "0", "0"),
+    ("theorem1", "spectrum_scale", "1e999", "inf"),
+    ("theorem1", "n_params_max", "5000", "5000"),    # more features than the Monte-Carlo target has
     ("theorem1", "omega", "1.0", "1.0"),
-    ("theorem1", "noise", "-0.1", "-0.1"),
-    ("theorem2", "K", "0", "0"),
-    ("theorem2", "m_values", "[]", "[]"),
-    ("theorem2", "b", "3", "3"),                     # more than min(m_values) = 2
+    ("theorem1", "label_noise", "-0.1", "-0.1"),
+    ("theorem2", "n_modules", "0", "0"),
+    ("theorem2", "input_dim_values", "[]", "[]"),
+    ("theorem2", "module_dim", "3", "3"),            # more than min(input_dim_values) = 2
     ("theorem2", "n_trials", "1", "1"),
-    ("theorem2", "mc_points", "0", "0"),
-    ("theorem2", "c", "1e999", "inf"),
-    ("dimension_scaling", "m_values", "[]", "[]"),
-    ("dimension_scaling", "m_values", "[2, 10]", "[2, 10]"),  # Fig. 3 was digitised for m = 2..9 only
-    ("dimension_scaling", "p_values", "[0]", "[0]"),
-    ("dimension_scaling", "c", "1e999", "inf"),
+    ("theorem2", "n_mc_points", "0", "0"),
+    ("theorem2", "spectrum_scale", "1e999", "inf"),
+    ("dimension_scaling", "input_dim_values", "[]", "[]"),
+    ("dimension_scaling", "input_dim_values", "[2, 10]", "[2, 10]"),  # Fig. 3 was digitised for m = 2..9 only
+    ("dimension_scaling", "n_params_values", "[0]", "[0]"),
+    ("dimension_scaling", "spectrum_scale", "1e999", "inf"),
     ("sine_task", "n_points", "0", "0"),
     ("sine_task", "n_modules", "0", "0"),
     ("sine_task", "variance_k_values", "[]", "[]"),

@@ -21,7 +21,7 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 def _isolated_env(results: Path) -> dict[str, str]:
     # MODCORE_PROGRESS=0: no progress bars (they hold timings); a fresh results store so that
     # the second execution recomputes every number rather than reading the first one's.
-    env = {**os.environ, "MODCORE_PROGRESS": "0", "MODCORE_RESULTS": str(results)}
+    env = {**os.environ, "MODCORE_PROGRESS": "0", "MODCORE_RESULTS": str(results), "MODCORE_RESULTS_CREATE": "1"}
     env.pop("MPLBACKEND", None)  # Agg in the kernel would silently drop every figure
     return env
 
