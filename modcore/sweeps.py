@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import pandas as pd
 from tqdm import tqdm
 
-from modcore import paths
+from modcore import executors, paths
 
 Config = Any  # a frozen dataclass instance or a Mapping of JSON-serialisable values
 Result = dict[str, Any]
@@ -242,28 +242,17 @@ def run_sweep(
 
     if batch_by is None:
         chunks = [[config] for config in pending.values()]
-
-        def make_task(chunk: list[Config]) -> Task:
-            return lambda: [run(chunk[0])]
     else:
         groups: dict[Hashable, list[Config]] = {}
         for config in pending.values():
             groups.setdefault(batch_by(config), []).append(config)
         chunks = [group[i:i + max_batch] for group in groups.values() for i in range(0, len(group), max_batch)]
 
-        def make_task(chunk: list[Config]) -> Task:
-            return lambda: list(run(chunk))
-
-    executor = executor or InProcessExecutor()
+    # Each task writes its own results to the store where it runs (see executors.SweepTask).
+    tasks = [executors.SweepTask(run, tuple(chunk), store, batched=batch_by is not None) for chunk in chunks]
+    executor = executor or executors.executor_from_environment()
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
               postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
-        for index, results in executor.map([make_task(chunk) for chunk in chunks]):
-            chunk = chunks[index]
-            if len(results) != len(chunk):
-                raise RuntimeError(f"run returned {len(results)} results for a chunk of {len(chunk)} configs")
-            for config, result in zip(chunk, results):
-                if not isinstance(result, Mapping):
-                    raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
-                store.put(config, result)
-            bar.update(len(chunk))
+        for index, _ in executor.map(tasks):
+            bar.update(len(chunks[index]))
     return store.frame(configs)
