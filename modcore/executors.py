@@ -23,7 +23,9 @@ Dask is imported only when a Dask executor first runs, so the in-process path do
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import traceback
@@ -130,7 +132,8 @@ def local_worker_specs(n_workers: int, n_gpus: int) -> dict[str, dict[str, Any]]
         raise ValueError(f"n_gpus must be >= 0, got {n_gpus=}")
     specs = {}
     for i in range(n_workers):
-        options: dict[str, Any] = {"nthreads": 1}
+        # Worker logs only from WARNING up: INFO lines (start, connect, close) would fill a notebook.
+        options: dict[str, Any] = {"nthreads": 1, "silence_logs": logging.WARNING}
         if n_gpus:
             options |= {"resources": {GPU_RESOURCE: 1}, "env": {"CUDA_VISIBLE_DEVICES": str(i % n_gpus)}}
         specs[f"worker-{i}"] = options
@@ -143,15 +146,38 @@ def start_local_cluster(n_workers: int | None = None, *, n_gpus: int | None = No
     ``n_gpus`` defaults to the CUDA devices visible here; ``n_workers`` to one per GPU, or,
     without GPUs, one per core available to this process.
     """
+    import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     n_gpus = cuda_device_count() if n_gpus is None else n_gpus
     if n_workers is None:
         n_workers = n_gpus or len(os.sched_getaffinity(0))
-    # Port 0 and no dashboard: several sweeps (or users) on one machine never collide on a port.
-    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": 0, "dashboard": False}}
+    # Random ports, no dashboard: several sweeps (or users) on one machine never collide on a port.
+    scheduler = {"cls": Scheduler,
+                 "options": {"host": "127.0.0.1", "port": 0, "dashboard": False, "dashboard_address": ":0"}}
     workers = {name: {"cls": Nanny, "options": options} for name, options in local_worker_specs(n_workers, n_gpus).items()}
-    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=30, name="modcore")
+    # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers so that freed memory returns to the OS at
+    # once; that also stops glibc from raising its mmap threshold, so every array above 128 kB
+    # is mapped and unmapped afresh, which made numpy and torch runs up to 2x slower in a worker
+    # than in-process (benchmarks/sweep_scaling.py). A run's memory is small next to a node's.
+    # The nannies read this setting once, when created, and keep it for every worker restart.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=30, name="modcore")
+
+
+@contextlib.contextmanager
+def serve_local_cluster(n_workers: int | None = None) -> Iterator[str]:
+    """Run :func:`start_local_cluster` for the duration of the block; yields its scheduler address.
+
+    For ``python -m modcore run ... --executor dask`` without ``--scheduler``: the command
+    starts one cluster and exports its address as ``MODCORE_SCHEDULER``, so that every
+    notebook kernel it runs shares those workers instead of starting its own.
+    """
+    cluster = start_local_cluster(n_workers)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 class DaskExecutor:

@@ -217,3 +217,51 @@ def test_environment_chooses_the_executor():
 def test_bad_environment_raises_and_names_the_variable(environ, named):
     with pytest.raises(ValueError, match=named):
         executors.executor_from_environment(environ)
+
+
+def worker_environment() -> dict:
+    return {name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+
+def test_local_workers_run_one_thread_without_the_malloc_trim_setting(dask_executor):
+    # The trim setting made array-heavy runs up to 2x slower in a worker (benchmarks/sweep_scaling.py).
+    environments = dask_executor.client.run(worker_environment)
+    assert list(environments.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}] * 2
+
+
+def test_slurm_example_gives_one_gpu_one_single_threaded_worker_per_job():
+    yaml = pytest.importorskip("yaml")
+    jobqueue = pytest.importorskip("dask_jobqueue")
+    import dask
+
+    settings = yaml.safe_load((Path(__file__).parents[1] / "examples" / "slurm" / "jobqueue.yaml").read_text())
+    overrides = {f"jobqueue.slurm.{name}": value for name, value in settings["jobqueue"]["slurm"].items()}
+    with dask.config.set(overrides):
+        # Building the cluster writes the job script and starts a scheduler here; nothing is submitted.
+        cluster = jobqueue.SLURMCluster(scheduler_options={"dashboard_address": ":0"})
+        try:
+            script = cluster.job_script()
+        finally:
+            cluster.close()
+    assert "#SBATCH --gres=gpu:1" in script
+    assert "#SBATCH --cpus-per-task=8" in script
+    assert "--nthreads 1" in script and "--nworkers" not in script  # one worker process per job
+    assert settings["distributed"]["nanny"]["pre-spawn-environ"] == {"MALLOC_TRIM_THRESHOLD_": None}
+
+
+def pid_run(config: Toy) -> dict:
+    return {"pid": os.getpid()}
+
+
+def test_a_cluster_served_for_a_command_is_used_by_sweeps_through_the_environment(tmp_path, monkeypatch):
+    # What `python -m modcore run ... --executor dask` does for the notebook kernels it starts.
+    with executors.serve_local_cluster(n_workers=1) as address:
+        monkeypatch.setenv("MODCORE_EXECUTOR", "dask")
+        monkeypatch.setenv("MODCORE_SCHEDULER", address)
+        frame = sweeps.run_sweep(pid_run, [Toy(seed) for seed in range(3)], sweeps.ResultStore(tmp_path),
+                                 progress=False)
+        executor = executors.executor_from_environment()
+        worker_pids = set(executor.client.run(os.getpid).values())
+        executor.close()
+    assert executor.address == address
+    assert set(frame["pid"]) == worker_pids and os.getpid() not in worker_pids
