@@ -257,6 +257,7 @@ class DaskExecutor:
                 # Release at once: a finished result that only lives on a worker would be
                 # recomputed if that worker died later, for nothing.
                 future.release()
+                _make_visible_here(tasks[index], results)
                 yield index, results
         finally:
             if futures:  # the caller stopped early (an error in the parent): stop the rest
@@ -278,6 +279,20 @@ class DaskExecutor:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _make_visible_here(task: Any, results: Sequence[Mapping[str, Any]]) -> None:
+    """Write again, from this process, any record of ``task`` that this process cannot see yet.
+
+    On a network filesystem a file created on another node can stay invisible here for
+    a while (cached directory listings), and the sweep reads its records back right after.
+    The record is the same either way, and the rename keeps the write atomic.
+    """
+    if not isinstance(task, SweepTask):
+        return
+    for config, result in zip(task.configs, results):
+        if task.store.get(config) is None:
+            task.store.put(config, result)
 
 
 _shared_executors: dict[tuple[str | None, int | None], DaskExecutor] = {}

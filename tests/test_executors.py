@@ -161,6 +161,26 @@ def test_rerun_retries_only_the_failed_configs(tmp_path, dask_executor):
     assert list(frame["loss"]) == [toy_result(config)["loss"] for config in configs]
 
 
+class UnseenFromWorkersStore(sweeps.ResultStore):
+    """A store whose writes from worker processes never show up, as on a lagging network filesystem."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.parent_pid = os.getpid()
+
+    def put(self, config, result):
+        if os.getpid() == self.parent_pid:
+            super().put(config, result)
+
+
+def test_records_the_parent_cannot_see_yet_are_written_again_from_the_parent(tmp_path, dask_executor):
+    store = UnseenFromWorkersStore(tmp_path)
+    frame = sweeps.run_sweep(toy_result, [Toy(seed) for seed in range(4)], store, progress=False,
+                             executor=dask_executor)
+    assert len(store.keys()) == 4
+    assert list(frame["loss"]) == [toy_result(Toy(seed))["loss"] for seed in range(4)]
+
+
 def test_in_process_sweep_still_stops_at_the_first_error(tmp_path):
     # The in-process path keeps its behaviour: the error surfaces at once, as a plain exception.
     markers = tmp_path / "markers"
@@ -225,6 +245,7 @@ def worker_environment() -> dict:
 
 def test_local_workers_run_one_thread_without_the_malloc_trim_setting(dask_executor):
     # The trim setting made array-heavy runs up to 2x slower in a worker (benchmarks/sweep_scaling.py).
+    dask_executor.client.wait_for_workers(2, timeout=60)  # a worker killed above may still be restarting
     environments = dask_executor.client.run(worker_environment)
     assert list(environments.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}] * 2
 
