@@ -14,7 +14,7 @@ which ``python -m modcore run`` sets and the notebook kernels inherit:
     ``inprocess`` (the default) or ``dask``.
 ``MODCORE_SCHEDULER``
     address of a running Dask scheduler (``tcp://host:port``); unset, ``dask`` starts a
-    :class:`distributed.LocalCluster` of worker processes in this process.
+    local cluster of worker processes (:func:`start_local_cluster`) from this process.
 ``MODCORE_WORKERS``
     number of local workers (default: one per CUDA GPU if there is one, else one per core).
 
@@ -53,8 +53,9 @@ class SweepTask:
     Without ``batched``, ``run(config) -> dict`` is called per config and each result is written
     as soon as it exists; with it, ``run(list_of_configs) -> list_of_dicts`` gets every pending
     config of the batch at once. Returns the results of all ``configs``, in order (stored ones
-    read back). ``run`` must be picklable to leave this process: a module-level function or a
-    :func:`functools.partial` of one, not a lambda or a local function.
+    read back). The task pickles with the standard library when ``run`` does (a module-level
+    function, or a :func:`functools.partial` of one); Dask's cloudpickle also sends a lambda or
+    a local function, by value, with whatever it closes over.
     """
 
     run: Callable[[Any], Any]

@@ -200,6 +200,13 @@ def test_a_task_survives_plain_pickling(tmp_path):
     assert len(store.keys()) == 2
 
 
+def test_a_lambda_run_reaches_the_workers_too(tmp_path, dask_executor):
+    offset = 3.0
+    frame = sweeps.run_sweep(lambda config: {"loss": config.seed + offset}, [Toy(0), Toy(1)],
+                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor)
+    assert list(frame["loss"]) == [3.0, 4.0]
+
+
 def test_batched_run_returning_too_few_results_raises_and_writes_nothing(tmp_path):
     store = sweeps.ResultStore(tmp_path)
     task = executors.SweepTask(lambda chunk: [{"loss": 0.0}], (Toy(0), Toy(1)), store, batched=True)
