@@ -225,6 +225,22 @@ def test_local_workers_get_one_gpu_each_and_declare_it():
         executors.local_worker_specs(n_workers=0, n_gpus=0)
 
 
+def visible_device_run(config: Toy) -> dict:
+    time.sleep(0.2)  # long enough that both workers take tasks
+    return {"device": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def test_with_gpus_each_local_worker_runs_on_its_own_device(tmp_path, monkeypatch):
+    # No GPU is needed: the runs only report the device their worker was given.
+    monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)
+    with executors.DaskExecutor() as executor:
+        frame = sweeps.run_sweep(visible_device_run, [Toy(seed) for seed in range(6)], sweeps.ResultStore(tmp_path),
+                                 progress=False, executor=executor)
+        assert executor._task_resources() == {"GPU": 1}
+        assert len(executor.client.scheduler_info()["workers"]) == 2
+    assert set(frame["device"]) == {"0", "1"}
+
+
 def test_environment_chooses_the_executor():
     assert isinstance(executors.executor_from_environment({}), sweeps.InProcessExecutor)
     setting = {"MODCORE_EXECUTOR": "dask", "MODCORE_SCHEDULER": "tcp://10.0.0.1:8786"}
