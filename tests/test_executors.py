@@ -22,7 +22,7 @@ class Toy:
     width: int = 8
 
 
-# Run functions live at module level: a task must be picklable to reach a worker process.
+# Run functions live at module level, as the experiments' do: they then pickle by reference.
 
 def toy_result(config: Toy) -> dict:
     return {"loss": config.seed * 0.5 + config.width, "curve": [1.0, config.seed / 3]}
