@@ -159,8 +159,8 @@ def start_local_cluster(n_workers: int | None = None, *, n_gpus: int | None = No
     workers = {name: {"cls": Nanny, "options": options} for name, options in local_worker_specs(n_workers, n_gpus).items()}
     # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers so that freed memory returns to the OS at
     # once; that also stops glibc from raising its mmap threshold, so every array above 128 kB
-    # is mapped and unmapped afresh, which made numpy and torch runs up to 2x slower in a worker
-    # than in-process (benchmarks/sweep_scaling.py). A run's memory is small next to a node's.
+    # is mapped and unmapped afresh: the numpy run of benchmarks/sweep_scaling.py took about 2x
+    # longer with it. A run's memory is small next to a node's, so we keep glibc's default.
     # The nannies read this setting once, when created, and keep it for every worker restart.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=30, name="modcore")

@@ -267,7 +267,7 @@ def worker_environment() -> dict:
 
 
 def test_local_workers_run_one_thread_without_the_malloc_trim_setting(dask_executor):
-    # The trim setting made array-heavy runs up to 2x slower in a worker (benchmarks/sweep_scaling.py).
+    # The trim setting made the numpy run of benchmarks/sweep_scaling.py about 2x slower.
     dask_executor.client.wait_for_workers(2, timeout=60)  # a worker killed above may still be restarting
     environments = dask_executor.client.run(worker_environment)
     assert list(environments.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}] * 2
