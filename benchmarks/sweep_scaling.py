@@ -15,7 +15,7 @@ In-process runs use torch's and numpy's own thread settings, as a sweep does tod
 worker gets one thread (Dask sets ``OMP_NUM_THREADS=1`` in its worker processes). The clusters
 are started before timing; their start-up time is printed separately.
 
-Run: ``python benchmarks/sweep_scaling.py [--quick] [--repeats 3]`` (2-3 minutes on 2 cores). On a shared
+Run: ``python benchmarks/sweep_scaling.py [--quick] [--repeats 3]`` (1-1.5 minutes on 2 cores). On a shared
 machine the workers compete with other jobs for the cores, so only ratios measured in the same
 run mean anything, and the 2-worker ratio is bounded by the cores actually free.
 """
