@@ -23,8 +23,8 @@ Several processes can work on one store: each claims a run with an exclusive loc
 holding its host and PID before computing it, and waits for runs that another live process
 has claimed; the lock of a process that died is stale and is taken over.
 
-The executor is a small interface (``Executor.map``) so that a distributed engine can run
-the same sweep later; today's engine runs in-process.
+Where the runs execute is the executor's business (:mod:`modcore.executors`: in this process,
+or on a Dask cluster); each task claims, computes and writes its runs wherever it executes.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any, Protocol
 import pandas as pd
 from tqdm import tqdm
 
-from modcore import paths
+from modcore import executors, paths
 
 Config = Any  # a frozen dataclass instance or a Mapping of JSON-serialisable values
 Result = dict[str, Any]
@@ -516,47 +516,21 @@ def run_sweep(
     if pending:
         store.check()  # a read-only store fails here, before anything trains (a finished one may be read)
 
-    def make_task(chunk: list[Config]) -> Task:
-        def task() -> list[tuple[Config, Result]]:
-            # Claimed here, just before computing, so that another process gets the next chunk.
-            mine = []
-            for config in chunk:
-                key = config_key(config)
-                if store.claim(key):
-                    if store.has(key):  # finished by another process since we looked
-                        store.release(key)
-                    else:
-                        mine.append(config)
-            if not mine:
-                return []
-            try:
-                out = [run(mine[0])] if batch_by is None else list(run(mine))
-                if len(out) != len(mine):
-                    raise RuntimeError(f"run returned {len(out)} results for a chunk of {len(mine)} configs")
-            except BaseException:
-                for config in mine:
-                    store.release(config_key(config))
-                raise
-            return list(zip(mine, out))
-        return task
-
-    executor = executor or InProcessExecutor()
+    executor = executor or executors.executor_from_environment()
     waiting_reported = False
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
               postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
         while pending:
-            chunks = _chunks(list(pending.values()), batch_by, max_batch)
-            for _, finished in executor.map([make_task(chunk) for chunk in chunks]):
-                try:
-                    for config, result in finished:
-                        key = config_key(config)
-                        results[key] = store.put(config, result, check)
-                        counts["run"] += 1
-                        del pending[key]
-                        bar.update(1)
-                finally:
-                    for config, _ in finished:
-                        store.release(config_key(config))
+            # Each task claims, runs and writes its own runs where it executes (executors.SweepTask).
+            tasks = [executors.SweepTask(run, tuple(chunk), store, batched=batch_by is not None, check=check)
+                     for chunk in _chunks(list(pending.values()), batch_by, max_batch)]
+            for _, finished in executor.map(tasks):
+                for config, result in finished:
+                    key = config_key(config)
+                    results[key] = result
+                    counts["run"] += 1
+                    del pending[key]
+                    bar.update(1)
             # What is left was claimed by other processes: read what they finished, wait for the rest.
             for key in list(pending):
                 status, result = store.load(key, check)
