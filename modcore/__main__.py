@@ -1,8 +1,10 @@
-"""Command line: ``python -m modcore list`` and ``python -m modcore run NAME|all``.
+"""Command line: ``python -m modcore list``, ``run NAME|all`` and ``data``.
 
     python -m modcore list [NAME ...]
-    python -m modcore run theorem1 --profile ci -p n_max 500
+    python -m modcore run theorem1 --profile ci -p n_train_max 500
     python -m modcore run all --profile default
+    python -m modcore run all --profile paper --executor dask [--workers N | --scheduler ADDRESS]
+    python -m modcore data cifar10 --download DIR
 
 Exit status: 0 done, 1 a notebook failed while running, 2 a bad request (unknown name,
 bad parameter value, missing results folder, missing packages), found before anything runs.
@@ -11,13 +13,14 @@ bad parameter value, missing results folder, missing packages), found before any
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from modcore import paths, runner
+from modcore import executors, paths, runner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,10 +40,33 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="do not stream the cells' output to the terminal")
     run.add_argument("--create-results", action="store_true",
                      help=f"create the results folder named by {paths.RESULTS_ENV} or results_dir if it is missing")
+    run.add_argument("--executor", choices=executors.EXECUTOR_NAMES, default="inprocess",
+                     help="where the sweeps' runs execute: in the notebook's kernel, or on a Dask cluster")
+    run.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                     help="with --executor dask: a running scheduler (tcp://host:port), e.g. a SLURM cluster")
+    run.add_argument("--workers", type=int, default=None,
+                     help="with --executor dask and no --scheduler: local workers (default: one per GPU, else per core)")
+
+    commands.add_parser("data", help="fetch a data set explicitly: data cifar10 --download DIR")
     return parser
 
 
+def _executor_error(args) -> str | None:
+    if args.executor != "dask" and (args.scheduler is not None or args.workers is not None):
+        return "--scheduler and --workers need --executor dask"
+    if args.scheduler is not None and args.workers is not None:
+        return "--workers starts a local cluster; it cannot be combined with --scheduler"
+    if args.workers is not None and args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["data"]:  # its own parser: the data command needs none of the notebook machinery
+        from modcore import data_cli
+
+        return data_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     # papermill streams each cell's output through its logger when log_output is on
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -54,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         runner.require_notebook_packages()
+        problem = _executor_error(args)
+        if problem:
+            raise runner.RunnerError(problem)
         if args.create_results:
             os.environ[paths.RESULTS_CREATE_ENV] = "1"  # the kernels inherit it
         overrides = {key: runner.parse_cli_value(value) for key, value in args.parameter}
@@ -66,12 +95,18 @@ def main(argv: list[str] | None = None) -> int:
                     for name, name_overrides in chosen.items()}
         for name, parameters in resolved.items():
             _check_results_dir({**defaults[name], **parameters})
-        for name, name_overrides in chosen.items():
-            start = time.perf_counter()
-            print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
-            output = runner.execute(name, args.profile, name_overrides, output_dir=args.output_dir,
-                                    log_output=not args.quiet)
-            print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
+        with contextlib.ExitStack() as stack:
+            if args.executor == "dask":
+                # One cluster for every notebook of the command; the kernels inherit its address.
+                address = args.scheduler or stack.enter_context(executors.serve_local_cluster(args.workers))
+                os.environ[executors.ENV_EXECUTOR] = "dask"
+                os.environ[executors.ENV_SCHEDULER] = address
+            for name, name_overrides in chosen.items():
+                start = time.perf_counter()
+                print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
+                output = runner.execute(name, args.profile, name_overrides, output_dir=args.output_dir,
+                                        log_output=not args.quiet)
+                print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
         return 0
     except (runner.RunnerError, paths.ResultsDirError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -63,6 +63,11 @@ def test_run_injects_profile_then_overrides_and_writes_the_executed_notebook(toy
     (["run", "toy", "-p", "sizes", "[1, 'a']"], "'sizes[1]' must be int"),
     (["run", "all", "-p", "nmax", "3"], "no notebook has parameter(s) 'nmax'"),
     (["list", "nope"], "unknown notebook 'nope'"),
+    (["run", "toy", "--workers", "2"], "--scheduler and --workers need --executor dask"),
+    (["run", "toy", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler and --workers need --executor dask"),
+    (["run", "toy", "--executor", "dask", "--workers", "0"], "--workers must be at least 1, got 0"),
+    (["run", "toy", "--executor", "dask", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+     "cannot be combined with --scheduler"),
 ])
 def test_bad_requests_fail_with_one_clear_error_and_nonzero_exit(toy_notebooks, capsys, argv, message):
     assert cli.main(argv) == 2
