@@ -19,7 +19,7 @@
 # modules $k$**, **grows with the input dimension $m$**, and shows **double descent in the parameter
 # count $p$ and in the sample count $n$**. The p-sweep fixes $n = 1000$ and the n-sweep fixes
 # $p = 1153$, with one line per $m$ from 5 to 9. The paper's networks sit above the theory at small $n$
-# and have a finite spike where the theory diverges (PAPER.md §13.1).
+# and have a finite spike where the theory diverges (the authors' App. A.2).
 #
 # **Check:** we train the same four sweeps (sizes from the profile), fit Theorem 1's constants
 # $(c, \Omega)$ to our networks, and measure each claim with the same code on our curves and on the
@@ -28,16 +28,16 @@
 # %% tags=["parameters"]
 seed = 0                                  # first seed; runs use seed, seed + 1, ...
 n_seeds = 2                               # seeds (task, data and init) per point
-k_values = [2, 3, 4, 5, 6, 7, 8, 9]       # k panel (paper: 2..9)
-m_values = [2, 3, 4, 5, 6, 7, 8, 9]       # m panel (paper: 2..9)
-p_values = [100, 240, 390, 1200, 3200, 17000]     # p panel (paper: up to 8.5e4)
-n_values = [100, 200, 500, 1000, 2000, 5000, 10000]  # n panel (paper: up to 1e5)
-line_n_params = [300, 1153, 3000]         # architectures: thin lines of the k and m panels
-line_input_dims = [5, 7, 9]               # m of the thin lines of the p and n panels (paper: 5..9)
-fixed_n_modules = 3                       # k outside the k panel (paper does not say)
-fixed_input_dim = 7                       # m of the k panel (paper does not say)
-fixed_n_train = 1000                      # n of the k, m and p panels (paper: 1000 in the p panel)
-fixed_n_params = 1153                     # p of the n panel (paper: 1153)
+n_modules_values = [2, 3, 4, 5, 6, 7, 8, 9]       # k panel (paper: 2..9)
+input_dim_values = [2, 3, 4, 5, 6, 7, 8, 9]       # m panel (paper: 2..9)
+n_params_values = [100, 240, 390, 1200, 3200, 17000]     # p panel (paper: up to 8.5e4)
+n_train_values = [100, 200, 500, 1000, 2000, 5000, 10000]  # n panel (paper: up to 1e5)
+line_n_params_values = [300, 1153, 3000]  # architectures: thin lines of the k and m panels
+line_input_dim_values = [5, 7, 9]         # m of the thin lines of the p and n panels (paper: 5..9)
+n_modules = 3                             # k outside the k panel (paper does not say)
+input_dim = 7                             # m of the k panel (paper does not say)
+n_train = 1000                            # n of the k, m and p panels (paper: 1000 in the p panel)
+n_params = 1153                           # p of the n panel (paper: 1153)
 n_steps = 2000                            # full-batch Adam steps (paper does not say)
 lr = 0.003                                # Adam learning rate (paper does not say)
 n_test = 10000                            # test points per run
@@ -48,11 +48,10 @@ results_dir = None                        # None: results/nn_vs_theory
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from myst_nb import glue
 
 from modcore import paper_values, sweeps
-from modcore import sine_experiments as se
+from modcore.experiments import fig2
 from modcore.plots import sine as sine_plots
 
 # %% [markdown]
@@ -62,15 +61,18 @@ from modcore.plots import sine as sine_plots
 # one ensemble. Finished runs are stored, so rerunning the notebook only trains what is missing.
 
 # %%
-design = se.Fig2Design(k_values=k_values, m_values=m_values, p_values=p_values, n_values=n_values,
-                       line_n_params=line_n_params, line_input_dims=line_input_dims,
-                       fixed_n_modules=fixed_n_modules, fixed_input_dim=fixed_input_dim,
-                       fixed_n_train=fixed_n_train, fixed_n_params=fixed_n_params, n_seeds=n_seeds, seed=seed)
+design = fig2.Fig2Design(n_modules_values=n_modules_values, input_dim_values=input_dim_values,
+                         n_params_values=n_params_values, n_train_values=n_train_values,
+                         line_n_params_values=line_n_params_values, line_input_dim_values=line_input_dim_values,
+                         n_modules=n_modules, input_dim=input_dim, n_train=n_train, n_params=n_params,
+                         n_seeds=n_seeds, seed=seed)
 protocol = dict(n_steps=n_steps, lr=lr, n_test=n_test)
 print(f"{sum(map(len, design.runs().values()))} runs, about {design.estimated_model_steps(n_steps):,.0f} "
-      "width-128 model-steps on 1000 points (PERF.md: ~1000-1500 per second on 2 cores)")
+      "width-128 model-steps on 1000 points (about 1000-1500 per second on 2 cores)")
+
+# %%
 store = sweeps.resolve_store(results_dir, "nn_vs_theory")
-frames, all_runs, fit = se.run_fig2(design, store, device=device, direction_norm=direction_norm, **protocol)
+frames, all_runs, fit = fig2.run_fig2(design, store, device=device, direction_norm=direction_norm, **protocol)
 
 # %% [markdown]
 # ## Fitting Theorem 1
@@ -81,24 +83,15 @@ frames, all_runs, fit = se.run_fig2(design, store, device=device, direction_norm
 # beyond the interpolation threshold is then a prediction.
 
 # %%
-target_variance = all_runs.target_variance.mean()
+summary = fig2.fit_summary(fit, all_runs)
+for name in ("c", "omega", "n_fitted", "fit_error", "target_variance", "c_over_variance", "fit_word"):
+    glue(f"fig2_{name}", summary[name], display=False)
 print(f"c = {fit.c:.3f}, Omega = {fit.omega:.3f}, fitted on {fit.n_fitted} runs, "
-      f"rms log error {fit.rms_log_error:.3f}; target variance {target_variance:.3f}")
-glue("fig2_c", fit.c, display=False)
-glue("fig2_omega", fit.omega, display=False)
-glue("fig2_n_fitted", fit.n_fitted, display=False)
-glue("fig2_fit_error", fit.rms_log_error, display=False)
-glue("fig2_target_variance", float(target_variance), display=False)
+      f"rms log error {fit.rms_log_error:.3f}; target variance {summary['target_variance']:.3f}")
 
 # %% mystnb={"figure": {"name": "fig-nn-vs-theory", "caption": "nn_vs_theory: train (top) and test (bottom) MSE of monolithic MLPs on the sine task vs k, m, p and n; thin lines per architecture or m, thick means, dashed Theorem 1 with fitted (c, Omega), red markers the paper's digitised Fig. 2."}}
 paper = paper_values.load_csv("fig2_digitised")
-panels = {}
-for panel, frame in frames.items():
-    lines = se.fig2_lines(panel, frame, fit)
-    panels[panel] = {"lines": lines, "means": se.fig2_means(lines),
-                     "theory": se.theory_curve(fit, panel, lines, frame),
-                     "paper": paper[paper.panel == panel]}
-sine_plots.fig2(panels)
+sine_plots.fig2(fig2.figure_panels(frames, fit, paper))
 plt.show()
 
 # %% [markdown]
@@ -109,33 +102,15 @@ plt.show()
 # before and after it (double descent: both at least 1.1). `mean_test`: mean test loss of the k panel.
 
 # %%
-ours = se.fig2_trend_claims(frames, fit, design)
-theirs = se.fig2_claims(se.paper_fig2_curves(paper), fixed_n_train=1000, fixed_n_params=1153)
-table = pd.DataFrame({"ours": ours, "paper": theirs})
-verdicts = pd.DataFrame({"ours": se.claim_verdicts(ours), "paper": se.claim_verdicts(theirs)})
-for name, value in ours.items():
-    glue(f"fig2_ours_{name}", float(value), display=False)
-    glue(f"fig2_paper_{name}", float(theirs[name]), display=False)
-for claim, row in verdicts.iterrows():
-    glue(f"fig2_ours_{claim}", row.ours, display=False)
-    glue(f"fig2_paper_{claim}", row.paper, display=False)
-agreement = (verdicts.ours == verdicts.paper).sum()
-glue("fig2_agreement", f"{agreement} of {len(verdicts)}", display=False)
-print(table.round(3).to_string())
+numbers, verdicts = fig2.compare_claims(frames, fit, design, paper)
+print(numbers.round(3).to_string())
 print(verdicts.to_string())
 
 # %%
-above_threshold = all_runs[all_runs.n_params_actual > 2 * all_runs.n_train]
-threshold_theory = fit.losses(above_threshold.input_dim, above_threshold.n_train, above_threshold.n_params_actual)[1]
-over_ratio = (above_threshold.test_mse / threshold_theory).median() if len(above_threshold) else float("nan")
-glue("fig2_over_ratio", float(over_ratio), display=False)
-glue("fig2_over_word", "overshoots" if over_ratio < 1 else "undershoots", display=False)
-glue("fig2_fit_word", "closely" if fit.rms_log_error < 0.2 else "only roughly", display=False)
-glue("fig2_c_over_variance", float(fit.c / target_variance), display=False)
-glue("fig2_disagreements", ", ".join(c.replace("_", " ") for c in verdicts.index[verdicts.ours != verdicts.paper])
-     or "none", display=False)
-glue("fig2_ratio_to_paper", float(ours["mean_test"] / theirs["mean_test"]), display=False)
-print(f"overparameterised runs (p > 2n): median network / Theorem 1 test loss = {over_ratio:.3f}")
+words = fig2.claim_words(numbers, verdicts, all_runs, fit)
+for name, value in words.items():
+    glue(f"fig2_{name}", value, display=False)
+print(f"overparameterised runs (p > 2n): median network / Theorem 1 test loss = {words['over_ratio']:.3f}")
 
 # %% [markdown]
 # ## Verdict
@@ -178,21 +153,14 @@ print(f"overparameterised runs (p > 2n): median network / Theorem 1 test loss = 
 # choice and measure the same claims.
 
 # %%
-alt_frames, alt_runs, alt_fit = se.run_fig2(design, store, device=device, desc=f"fig2 ({alternative_direction_norm})",
-                                            direction_norm=alternative_direction_norm, **protocol)
-alt_claims = se.fig2_trend_claims(alt_frames, alt_fit, design)
-alt_verdicts = pd.Series(se.claim_verdicts(alt_claims))
-alt_agreement = int((alt_verdicts == verdicts.paper).sum())
-glue("fig2_alt_norm", alternative_direction_norm, display=False)
-glue("fig2_main_norm", direction_norm, display=False)
-glue("fig2_alt_agreement", f"{alt_agreement} of {len(alt_verdicts)}", display=False)
-glue("fig2_alt_mean_test", float(alt_claims["mean_test"]), display=False)
-glue("fig2_alt_target_variance", float(alt_runs.target_variance.mean()), display=False)
-glue("fig2_alt_m_ratio", float(alt_claims["m_ratio"]), display=False)
-glue("fig2_alt_disagreements", ", ".join(c.replace("_", " ") for c in alt_verdicts.index[alt_verdicts != verdicts.paper])
-     or "none", display=False)
-print(pd.DataFrame({direction_norm: verdicts.ours, alternative_direction_norm: alt_verdicts, "paper": verdicts.paper}).to_string())
-print(f"mean test loss ({alternative_direction_norm}): {alt_claims['mean_test']:.3f}, paper {theirs['mean_test']:.3f}")
+alt_frames, alt_runs, alt_fit = fig2.run_fig2(design, store, device=device, desc=f"fig2 ({alternative_direction_norm})",
+                                              direction_norm=alternative_direction_norm, **protocol)
+
+# %%
+alt_verdicts, alt_words = fig2.sensitivity_words(alt_frames, alt_runs, alt_fit, design, verdicts.paper)
+for name, value in {**alt_words, "alt_norm": alternative_direction_norm, "main_norm": direction_norm}.items():
+    glue(f"fig2_{name}", value, display=False)
+print(verdicts.assign(**{alternative_direction_norm: alt_verdicts}).rename(columns={"ours": direction_norm}).to_string())
 
 # %% [markdown]
 # With {glue:text}`fig2_alt_norm` directions our trend verdicts match the paper's in

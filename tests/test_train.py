@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import sine_experiments as se
+from modcore.experiments import sine_networks as se
 from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
-from modcore.train import fit_linearised, train_ensemble, train_naive
+from modcore.train import TrainSettings, fit_linearised, train_ensemble, train_naive
 
 
 @pytest.fixture(scope="module")
@@ -25,29 +25,30 @@ TOLERANCE = dict(rtol=1e-3, atol=1e-5)
 @pytest.mark.parametrize("batch_size", [None, 32])
 def test_ensemble_equals_models_trained_one_by_one(data, batch_size):
     spec = MLPSpec(5, 16)
-    settings = dict(n_steps=150, lr=1e-2, batch_size=batch_size, eval_every=50, device="cpu")
-    together = train_ensemble(spec, [0, 1, 2, 3], *data, **settings)
-    naive = train_naive(spec, [0, 1, 2, 3], *data, **settings)
+    settings = TrainSettings(n_steps=150, lr=1e-2, batch_size=batch_size, eval_every=50)
+    together = train_ensemble(spec, [0, 1, 2, 3], *data, settings=settings, device="cpu")
+    naive = train_naive(spec, [0, 1, 2, 3], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.train_mse, naive.train_mse, **TOLERANCE)
     np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
-    alone = train_ensemble(spec, [2], *data, **settings)
+    alone = train_ensemble(spec, [2], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.train_mse[2], alone.train_mse[0], **TOLERANCE)
     assert together.train_mse[:, -1].max() < 0.5 * together.train_mse[:, 0].min()  # it did learn
 
 
 def test_modular_ensemble_equals_models_trained_one_by_one(data):
     spec = ModularSpec(5, 3, 8)
-    settings = dict(n_steps=100, lr=1e-2, batch_size=40, device="cpu")
-    together = train_ensemble(spec, [0, 1, 2], *data, **settings)
-    naive = train_naive(spec, [0, 1, 2], *data, **settings)
+    settings = TrainSettings(n_steps=100, lr=1e-2, batch_size=40)
+    together = train_ensemble(spec, [0, 1, 2], *data, settings=settings, device="cpu")
+    naive = train_naive(spec, [0, 1, 2], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
 
 
 def test_chunking_does_not_change_any_model(data):
     spec = MLPSpec(5, 16)
-    settings = dict(n_steps=60, lr=1e-2, batch_size=32, device="cpu")
-    whole = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings)
-    chunked = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings, max_models_per_chunk=2)
+    settings = dict(n_steps=60, lr=1e-2, batch_size=32)
+    whole = train_ensemble(spec, [0, 1, 2, 3, 4], *data, settings=TrainSettings(**settings), device="cpu")
+    chunked = train_ensemble(spec, [0, 1, 2, 3, 4], *data, settings=TrainSettings(**settings, max_models_per_chunk=2),
+                             device="cpu")
     np.testing.assert_allclose(whole.test_mse, chunked.test_mse, **TOLERANCE)
 
 
@@ -57,23 +58,25 @@ def test_per_model_data_sets_train_each_model_on_its_own(data):
     x2, y2 = other.sample(120, seed=1)
     xt2, yt2 = other.sample(300, seed=2)
     stacked = train_ensemble(spec, [0, 1], np.stack([data[0], x2]), np.stack([data[1], y2]),
-                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), n_steps=50, lr=1e-2, device="cpu")
-    second = train_ensemble(spec, [1], x2, y2, xt2, yt2, n_steps=50, lr=1e-2, device="cpu")
+                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), settings=TrainSettings(n_steps=50, lr=1e-2),
+                             device="cpu")
+    second = train_ensemble(spec, [1], x2, y2, xt2, yt2, settings=TrainSettings(n_steps=50, lr=1e-2), device="cpu")
     np.testing.assert_allclose(stacked.test_mse[1], second.test_mse[0], **TOLERANCE)
 
 
 def test_same_seed_gives_identical_numbers(data):
     spec = MLPSpec(5, 8)
-    first = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
-    second = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
+    settings = TrainSettings(n_steps=40, batch_size=16)
+    first = train_ensemble(spec, [3, 4], *data, settings=settings, device="cpu")
+    second = train_ensemble(spec, [3, 4], *data, settings=settings, device="cpu")
     np.testing.assert_array_equal(first.test_mse, second.test_mse)
 
 
 def test_lbfgs_reaches_lower_training_loss_than_adam_in_the_same_steps(data):
     spec = MLPSpec(5, 8)
-    adam = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1e-2, device="cpu")
-    lbfgs = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1.0, optimizer="lbfgs", device="cpu",
-                           dtype=torch.float64)
+    adam = train_ensemble(spec, [0], *data[:2], settings=TrainSettings(n_steps=100, lr=1e-2), device="cpu")
+    lbfgs = train_ensemble(spec, [0], *data[:2], settings=TrainSettings(n_steps=100, lr=1.0, optimizer="lbfgs",
+                                                                        precision="float64"), device="cpu")
     assert lbfgs.final_train_mse[0] < adam.final_train_mse[0]
 
 
@@ -111,16 +114,23 @@ def test_cuda_without_cuda_raises_and_names_device(data):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="device="):
-        train_ensemble(MLPSpec(5, 4), [0], *data, n_steps=1, device="cuda")
+        train_ensemble(MLPSpec(5, 4), [0], *data, settings=TrainSettings(n_steps=1), device="cuda")
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(n_steps=-1), "n_steps="), (dict(n_steps=1, lr=0.0), "lr="),
+    (dict(n_steps=-1), "n_steps="), (dict(n_steps=1, lr=0.0), "lr="), (dict(n_steps=1, lr=float("inf")), "lr="),
     (dict(n_steps=1, optimizer="sgd"), "optimizer="), (dict(n_steps=1, batch_size=0), "batch_size="),
+    (dict(n_steps=1, precision="float16"), "precision="), (dict(n_steps=1, eval_every=0), "eval_every="),
 ])
-def test_bad_training_arguments_raise_and_name_them(data, kwargs, name):
+def test_bad_training_settings_raise_and_name_them(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        train_ensemble(MLPSpec(5, 4), [0], *data, device="cpu", **kwargs)
+        TrainSettings(**kwargs)
+
+
+def test_lbfgs_with_minibatches_raises_and_names_batch_size(data):
+    with pytest.raises(ValueError, match="batch_size="):
+        train_ensemble(MLPSpec(5, 4), [0], *data, settings=TrainSettings(n_steps=1, optimizer="lbfgs", batch_size=8),
+                       device="cpu")
 
 
 def test_nonpositive_n_train_raises_and_names_it():

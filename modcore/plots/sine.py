@@ -101,3 +101,14 @@ def optimisation_gap(runs: pd.DataFrame, theory: pd.DataFrame, *, y_max: float |
             ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def target_variance_vs_k(n_modules_values, means: np.ndarray, standard_errors: np.ndarray) -> Figure:
+    """Mean target variance over task draws against k, with 2-standard-error bars."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar(n_modules_values, means, yerr=2 * standard_errors, marker="o", capsize=3,
+                label="mean ± 2 s.e. over tasks")
+    ax.set(xlabel="number of modules k", ylabel="target variance Var(y) (target units²)",
+           title="Target variance vs number of modules", ylim=(0, 1.2 * np.max(means)))
+    ax.legend()
+    return fig

@@ -10,8 +10,8 @@ gets its own random unit frequency direction, scaled by w_j (our extension; the 
 uses b = 1).
 
 Source: Boopathy et al. (ICLR 2025), project page and Fig. 1 illustration (three components,
-amplitudes ~ 1, 0.5, 0.2, angular frequencies ~ 1, 3, 5, x-axis "u^T x"); PAPER.md sections
-6.1 and 14.2. Everything the paper leaves open is a keyword argument below, with our default
+amplitudes ~ 1, 0.5, 0.2, angular frequencies ~ 1, 3, 5, x-axis "u^T x") and Section 5's
+description of the data. Everything the paper leaves open is a keyword argument below, with our default
 and the reason in a comment.
 """
 
@@ -27,7 +27,7 @@ DEFAULT_FREQUENCIES = (1.0, 3.0, 5.0)
 # Paper does not give its test-set size; 10^4 points put the test MSE's sampling error
 # (relative s.e. about sqrt(2 / n_test) ~ 1.4%) below the seed-to-seed spread.
 DEFAULT_N_TEST = 10_000
-# "unit": each U_i has orthonormal columns (our default, PAPER.md section 14); "gaussian":
+# "unit": each U_i has orthonormal columns (our default, see the choices page); "gaussian":
 # the columns are N(0, I_m) vectors, norm ~ sqrt(m), so the projections widen with m (an
 # alternative reading of "random directions" that makes the task harder as m grows).
 DIRECTION_NORMS = ("unit", "gaussian")
