@@ -95,19 +95,60 @@ def test_linearised_fit_interpolates_above_threshold_and_not_below(data):
 def test_network_runs_batch_like_alone():
     runs = [se.NetworkRun(input_dim=4, n_modules=k, n_params=200, n_train=80, seed=s, n_steps=30, n_test=200)
             for k, s in ((2, 0), (3, 1))]
-    together = se.run_network_batch(runs, device="cpu")
-    alone = se.run_network_batch(runs[1:], device="cpu")
+    together = se.run_network_batch(runs)
+    alone = se.run_network_batch(runs[1:])
     assert together[1]["test_mse"] == pytest.approx(alone[0]["test_mse"], rel=1e-4)
     assert together[0]["n_params_actual"] == MLPSpec.for_n_params(200, 4).n_params
+    assert not together[0]["diverged"]
 
 
-def test_theory_fit_recovers_constants_from_exact_theory_losses():
-    fit = se.TheoryFit(c=0.6, omega=1.4, n_fitted=0, rms_log_error=0.0)
-    grid = pd.DataFrame([(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)],
-                        columns=["input_dim", "n_train", "n_params_actual"])
-    grid["test_mse"] = fit.losses(grid.input_dim, grid.n_train, grid.n_params_actual)[1]
-    refit = se.fit_theory(grid)
-    assert refit.c == pytest.approx(0.6, rel=1e-6) and refit.omega == pytest.approx(1.4, rel=1e-6)
+def test_device_is_part_of_a_runs_identity():
+    from modcore.sweeps import config_key
+    run = dict(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0)
+    on_cpu, on_cuda = se.NetworkRun(**run, device="cpu"), se.NetworkRun(**run, device="cuda")
+    assert config_key(on_cpu) != config_key(on_cuda)
+    assert on_cpu.ensemble_key() != on_cuda.ensemble_key()
+    with pytest.raises(ValueError, match="device="):
+        se.NetworkRun(**run, device="auto")
+
+
+def test_a_run_that_blows_up_is_recorded_as_diverged():
+    # lr 10 on an MSE loss: the loss runs off to inf/NaN or far above the labels' variance
+    runs = [se.NetworkRun(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0, n_steps=50, lr=10.0, n_test=200)]
+    result = se.run_network_batch(runs)[0]
+    assert result["diverged"]
+    assert se.is_diverged(1.0, float("nan"), 1.0) and se.is_diverged(1.0, 11.0, 1.0)
+    assert not se.is_diverged(1.0, 9.0, 1.0)
+
+
+SINE_VARIANCE = sum(a ** 2 * (1 - np.exp(-w ** 2)) / 2 for a, w in zip((1.0, 0.5, 0.2), (1.0, 3.0, 5.0)))
+
+
+def exact_theory_runs(truth, grid):
+    runs = pd.DataFrame(grid, columns=["input_dim", "n_train", "n_params_actual"])
+    return runs.assign(test_mse=truth.losses(runs.input_dim, runs.n_train, runs.n_params_actual)[1], diverged=False,
+                       amplitude_scale=truth.amplitude_scale, direction_norm=truth.direction_norm,
+                       label_noise=truth.label_noise)
+
+
+TRUTH = se.TheoryFit(omega=1.4, omega_low=1.4, omega_high=1.4, n_fitted=0, rms_log_error=0.0,
+                     amplitude_scale=2.0, direction_norm="unit", label_noise=0.5)
+
+
+def test_theory_fit_recovers_omega_and_computes_c_from_the_task():
+    runs = exact_theory_runs(TRUTH, [(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)])
+    refit = se.fit_theory(runs)
+    assert refit.omega == pytest.approx(1.4, rel=1e-4)
+    assert refit.omega_low <= refit.omega <= refit.omega_high
+    assert refit.spectrum_scale(6) == pytest.approx(2.0 ** 2 * SINE_VARIANCE)  # c = Var(y), not fitted
+
+
+def test_theory_fit_leaves_diverged_runs_out():
+    runs = exact_theory_runs(TRUTH, [(m, 4000, p) for m in (3, 6, 9) for p in (50, 200, 400)])
+    runs.loc[0, ["test_mse", "diverged"]] = [1e6, True]
+    assert se.fit_theory(runs).omega == pytest.approx(1.4, rel=1e-4)
+    runs.loc[0, "diverged"] = False
+    assert se.fit_theory(runs).omega != pytest.approx(1.4, rel=1e-2)
 
 
 def test_cuda_without_cuda_raises_and_names_device(data):

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from modcore.tasks.sine import SineTask
+from modcore.experiments.calibration import THRESHOLDS
+from modcore.tasks.sine import SineTask, calibrated_task_defaults
 
 # a k's mean variance counts as k-independent within this many standard errors of the overall
 # mean (our rule: three s.e. leave a false alarm for a handful of k values at about 1%)
@@ -49,3 +50,10 @@ def variance_verdict(means: np.ndarray, standard_errors: np.ndarray) -> dict[str
     return {"variance_mean": float(means.mean()), "variance_spread": float((means.max() - means.min()) / means.mean()),
             "variance_deviation": deviation,
             "variance_verdict": "agrees" if deviation < VARIANCE_MAX_DEVIATION else "disagrees"}
+
+
+def scale_words(label_variances: np.ndarray) -> dict[str, float | str]:
+    """The calibrated task's constants and the paper's thresholds (1.2, 1.5) as a fraction of the
+    smallest measured label variance (the loss of the best constant predictor)."""
+    defaults = calibrated_task_defaults()
+    return {**defaults, "threshold_fraction": float(max(THRESHOLDS) / np.min(label_variances))}
