@@ -120,7 +120,7 @@ for panel, error in errors.items():
 print(fig2.run_table(frames).to_string())
 print({panel: round(error, 3) for panel, error in errors.items()})
 
-# %% mystnb={"figure": {"name": "fig-calibration-heldout", "caption": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at n = 1000), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}}
+# %% mystnb={"figure": {"name": "fig-calibration-heldout", "caption": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}}
 sine_plots.heldout_panels(fig2.figure_panels(frames, theory_fit, paper))
 plt.show()
 
