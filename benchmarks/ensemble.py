@@ -4,7 +4,8 @@ For each (batch, width, E): model-steps per second of
   naive     one nn.Module + one torch.optim.Adam per model, in a loop (modcore.train.train_naive)
   ensemble  E models stacked, batched matmuls, one fused Adam (modcore.train.train_ensemble)
 and the ensemble's achieved GFLOP/s as a fraction of this machine's float32 matmul peak, measured
-in the same run (a training step counted as 3 x forward FLOPs, PERF.md), with peak memory.
+in the same run (a training step counted as 3 x forward FLOPs: forward, and a backward of about
+twice its cost), with peak memory.
 
 Usage: python benchmarks/ensemble.py [--quick] [--device cpu|cuda|auto]
 """
@@ -23,7 +24,7 @@ from modcore import train
 from modcore.models import MLPSpec
 from modcore.tasks.sine import SineTask
 
-INPUT_DIM = 8  # PERF.md's benchmark model: m = 8 -> w -> w -> 1
+INPUT_DIM = 8  # the benchmark model: m = 8 -> w -> w -> 1 (the book's sine-task MLPs have m = 2..9)
 
 
 def matmul_peak(device: torch.device, threads: int | None) -> float:
@@ -63,12 +64,14 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def model_steps_per_second(trainer, spec: MLPSpec, n_models: int, data, batch: int, n_steps: int, device: str) -> float:
     x, y = data
-    kwargs = dict(n_steps=n_steps, lr=1e-3, batch_size=None if batch >= len(x) else batch, device=device)
-    trainer(spec, list(range(n_models)), x, y, **{**kwargs, "n_steps": 2})  # warm-up (allocations, kernels)
+    batch_size = None if batch >= len(x) else batch
+    warm_up = train.TrainSettings(n_steps=2, lr=1e-3, batch_size=batch_size)
+    settings = train.TrainSettings(n_steps=n_steps, lr=1e-3, batch_size=batch_size)
+    trainer(spec, list(range(n_models)), x, y, settings=warm_up, device=device)  # allocations, kernels
     if device != "cpu":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    trainer(spec, list(range(n_models)), x, y, **kwargs)
+    trainer(spec, list(range(n_models)), x, y, settings=settings, device=device)
     if device != "cpu":
         torch.cuda.synchronize()
     return n_models * n_steps / (time.perf_counter() - start)
@@ -131,7 +134,7 @@ def main() -> None:
         verdict = "met" if results[key] >= 10 else "NOT met"
         print(f"target >= 10x naive at E = 64, width 128, minibatch 64: {results[key]:.1f}x ({verdict})")
     print("target >= 30% of matmul peak at width >= 128: see the 'ens. %pk' column (full batch n = 1000 "
-          "is compute-bound already for the naive loop, PERF.md)")
+          "is compute-bound already for the naive loop)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ builds the equivalent plain ``nn.Module`` (what a user would write; the naive ba
 
     MLP:      x -> [Linear -> act] x depth -> Linear -> scalar
     modular:  x -> z_i = U_i^T x (U_i in R^{m x b}, learned, no bias), i = 1..K
-              y = K^(-1/2) * sum_i MLP_i(z_i)           (paper's Eq. 6; PAPER.md section 5.2)
+              y = K^(-1/2) * sum_i MLP_i(z_i)           (paper's Eq. 6, Section 4.1)
 
 Weights of one model are a list of tensors; stacked over E models each gets a leading E axis.
 Every model's initial weights depend on its own seed only, so an ensemble is a set of

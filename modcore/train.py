@@ -26,8 +26,9 @@ import torch
 from modcore.models import Params, Spec, stack_init
 
 OPTIMIZERS = ("adam", "lbfgs")
-# On CPU, stacking pays only while the stacked activations stay cache-sized (PERF.md: at
-# batch 1000, width 128, E = 16 beats E = 64; at width 512 a loop beats the stack). We cap
+# On CPU, stacking pays only while the stacked activations stay cache-sized (measured by
+# benchmarks/ensemble.py: at batch 1000, width 128, E = 16 beats E = 64; at width 512 a loop
+# beats the stack). We cap
 # E_chunk * batch * (hidden units per example) at this many floats; on CUDA we do not chunk.
 CPU_ACTIVATION_BUDGET = 2**21
 # Below this many activation floats per step (E_chunk * batch * hidden units), a CPU chunk trains
@@ -94,22 +95,66 @@ class EnsembleResult:
         return self.test_mse[:, -1]
 
 
-def _check_training_arguments(spec: Spec, seeds: Sequence[int], x_train, y_train, n_steps: int, lr: float,
-                              batch_size: int | None, optimizer: str, eval_every: int | None) -> None:
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """How an ensemble is trained; everything but the data, the seeds and the device.
+
+    ``optimizer`` "adam" (minibatches of ``batch_size`` in a per-model random order seeded by
+    the model's seed; None = full batch) or "lbfgs" (full batch, strong-Wolfe line search; a
+    "step" is one L-BFGS iteration). Full train and test MSE are evaluated at step 0, every
+    ``eval_every`` steps (None: only at the end) and after the last step. ``precision``:
+    "float32" or "float64". ``fused``: Adam's fused kernel. ``max_models_per_chunk``: cap on the
+    models trained at once (None: see ``CPU_ACTIVATION_BUDGET``); it never changes a number.
+    """
+
+    n_steps: int
+    lr: float = 1e-3
+    batch_size: int | None = None
+    optimizer: str = "adam"
+    eval_every: int | None = None
+    precision: str = "float32"
+    fused: bool = True
+    max_models_per_chunk: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.n_steps, int) or self.n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got n_steps={self.n_steps!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be positive and finite, got lr={self.lr!r}")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be None (full batch) or a positive integer, got "
+                             f"batch_size={self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer={self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.eval_every is not None and (not isinstance(self.eval_every, int) or self.eval_every < 1):
+            raise ValueError(f"eval_every must be None or a positive integer, got eval_every={self.eval_every!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got precision={self.precision!r}")
+        if self.max_models_per_chunk is not None and (not isinstance(self.max_models_per_chunk, int)
+                                                      or self.max_models_per_chunk < 1):
+            raise ValueError(f"max_models_per_chunk must be None or a positive integer, got "
+                             f"max_models_per_chunk={self.max_models_per_chunk!r}")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return PRECISIONS[self.precision]
+
+    def evaluation_steps(self) -> np.ndarray:
+        """Steps after which the losses are evaluated: 0, every ``eval_every``, and the last."""
+        every = self.eval_every or max(self.n_steps, 1)
+        return np.array(sorted(set(range(0, self.n_steps, every)) | {self.n_steps}))
+
+
+def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, settings: TrainSettings) -> None:
+    if not isinstance(settings, TrainSettings):
+        raise ValueError(f"settings must be a TrainSettings, got settings={settings!r}")
     if len(seeds) == 0:
         raise ValueError("seeds must hold at least one seed, got seeds=[]")
-    if not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps=}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr=}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be None (full batch) or a positive integer, got {batch_size=}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
-    if optimizer == "lbfgs" and batch_size is not None and batch_size < x_train.shape[-2]:
-        raise ValueError(f"optimizer='lbfgs' is full-batch only; got {batch_size=} < n_train")
-    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"eval_every must be None or a positive integer, got {eval_every=}")
+    if settings.optimizer == "lbfgs" and settings.batch_size is not None and settings.batch_size < x_train.shape[-2]:
+        raise ValueError(f"optimizer='lbfgs' is full-batch only; got batch_size={settings.batch_size} < n_train")
     if x_train.shape[-1] != spec.input_dim:
         raise ValueError(f"x_train has {x_train.shape[-1]} features but spec.input_dim={spec.input_dim}")
     if x_train.shape[:-1] != y_train.shape or x_train.shape[-2] == 0:
@@ -156,34 +201,29 @@ def _chunk_size(spec: Spec, batch: int, device: torch.device, n_models: int) -> 
 
 
 def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
-                   n_steps: int, lr: float = 1e-3, batch_size: int | None = None, optimizer: str = "adam",
-                   eval_every: int | None = None, device: str = "auto", dtype: torch.dtype = torch.float32,
-                   fused: bool = True, max_models_per_chunk: int | None = None) -> EnsembleResult:
-    """Train one model per seed (initial weights ``spec.init(seed=seed)``) on the MSE loss.
+                   settings: TrainSettings, device: str = "auto") -> EnsembleResult:
+    """Train one model per seed (initial weights ``spec.init(seed=seed)``) on the MSE loss, as
+    ``settings`` says (see :class:`TrainSettings`).
 
     Data: ``x_train`` (n, m) and ``y_train`` (n,) shared by all models, or (E, n, m) and (E, n)
     one data set per model (same n); likewise the test set (any size). Numpy or torch.
-    Training: ``optimizer`` "adam" (minibatches of ``batch_size`` in a per-model random order
-    seeded by the model's seed; None = full batch) or "lbfgs" (full batch, strong-Wolfe line
-    search; its line search would couple stacked models, so it trains one model per chunk).
-    Evaluation: full train and test MSE at step 0, every ``eval_every`` steps and at the end.
+    L-BFGS's line search would couple stacked models, so it trains one model per chunk.
     Models are trained in chunks (all at once on CUDA; cache-sized chunks on CPU, see
     ``CPU_ACTIVATION_BUDGET``); chunking never changes a model's numbers.
     """
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
-    _check_training_arguments(spec, seeds, np.asarray(x_train), np.asarray(y_train), n_steps, lr, batch_size,
-                              optimizer, eval_every)
+    _check_training_data(spec, seeds, np.asarray(x_train), np.asarray(y_train), settings)
     per_model_train = np.ndim(x_train) == 3
     per_model_test = x_test is not None and np.ndim(x_test) == 3
     n_train = np.shape(x_train)[-2]
-    batch = n_train if batch_size is None else min(batch_size, n_train)
-    if optimizer == "lbfgs":
+    batch = n_train if settings.batch_size is None else min(settings.batch_size, n_train)
+    if settings.optimizer == "lbfgs":
         chunk = 1
     else:
-        chunk = max_models_per_chunk or _chunk_size(spec, batch, torch_device, len(seeds))
-    eval_every = eval_every or max(n_steps, 1)
-    steps = np.array(sorted(set(range(0, n_steps, eval_every)) | {n_steps}))
+        chunk = settings.max_models_per_chunk or _chunk_size(spec, batch, torch_device, len(seeds))
+    steps = settings.evaluation_steps()
+    dtype = settings.dtype
 
     x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, dtype, torch_device)
     x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, dtype, torch_device)
@@ -197,8 +237,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
         params = [p.to(device=torch_device, dtype=dtype).requires_grad_() for p in stack_init(spec, chunk_seeds)]
         work = len(chunk_seeds) * batch * spec.width * getattr(spec, "n_modules", 1)
         with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
-            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, n_steps=n_steps, lr=lr,
-                                           batch_size=batch_size, optimizer=optimizer, steps=steps, fused=fused)
+            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, settings=settings, steps=steps)
         train_curves.append(train_c)
         test_curves.append(test_c)
         final_params.append([p.detach().cpu() for p in params])
@@ -207,9 +246,8 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
                           params=[torch.cat(tensors) for tensors in zip(*final_params)])
 
 
-def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *, n_steps: int,
-                 lr: float, batch_size: int | None, optimizer: str, steps: np.ndarray,
-                 fused: bool) -> tuple[np.ndarray, np.ndarray]:
+def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *,
+                 settings: TrainSettings, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_models = len(seeds)
     shared = x_tr.ndim == 2
 
@@ -227,8 +265,8 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
     curves = []
     if 0 in steps:
         curves.append(evaluate())
-    if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(params, lr=lr, history_size=50, line_search_fn="strong_wolfe")
+    if settings.optimizer == "lbfgs":
+        opt = torch.optim.LBFGS(params, lr=settings.lr, history_size=50, line_search_fn="strong_wolfe")
 
         def closure():
             opt.zero_grad(set_to_none=True)
@@ -243,11 +281,12 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
             opt.step(closure)
             curves.append(evaluate())
     else:
-        opt = torch.optim.Adam(params, lr=lr, fused=fused)
-        orders = [batch_indices(x_tr.shape[-2], batch_size, n_steps, seed=seed) for seed in seeds]
+        opt = torch.optim.Adam(params, lr=settings.lr, fused=settings.fused)
+        batch_size = settings.batch_size
+        orders = [batch_indices(x_tr.shape[-2], batch_size, settings.n_steps, seed=seed) for seed in seeds]
         model_axis = torch.arange(n_models, device=x_tr.device)[:, None]
         full = batch_size is None or batch_size >= x_tr.shape[-2]
-        for step in range(1, n_steps + 1):
+        for step in range(1, settings.n_steps + 1):
             if full:
                 loss = full_batch_loss()
             else:
@@ -265,35 +304,35 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
 
 
 def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
-                n_steps: int, lr: float = 1e-3, batch_size: int | None = None, eval_every: int | None = None,
-                device: str = "auto", fused: bool = True) -> EnsembleResult:
+                settings: TrainSettings, device: str = "auto") -> EnsembleResult:
     """The baseline: for each seed, ``spec.module(seed=seed)`` and its own Adam, one after another,
-    with the same minibatch order as :func:`train_ensemble`. Shared data only."""
+    with the same minibatch order as :func:`train_ensemble`. Shared data, Adam, float32 only."""
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
-    _check_training_arguments(spec, seeds, np.asarray(x_train), np.asarray(y_train), n_steps, lr, batch_size,
-                              "adam", eval_every)
+    _check_training_data(spec, seeds, np.asarray(x_train), np.asarray(y_train), settings)
+    if settings.optimizer != "adam" or settings.precision != "float32":
+        raise ValueError(f"train_naive trains with Adam in float32 only, got optimizer={settings.optimizer!r}, "
+                         f"precision={settings.precision!r}")
     if np.ndim(x_train) != 2:
         raise ValueError(f"train_naive takes one shared data set, got x_train of shape {np.shape(x_train)}")
     x_tr, y_tr = _as_tensor(x_train, torch.float32, torch_device), _as_tensor(y_train, torch.float32, torch_device)
     x_te, y_te = _as_tensor(x_test, torch.float32, torch_device), _as_tensor(y_test, torch.float32, torch_device)
-    eval_every = eval_every or max(n_steps, 1)
-    steps = np.array(sorted(set(range(0, n_steps, eval_every)) | {n_steps}))
+    steps = settings.evaluation_steps()
 
     train_curves, test_curves = [], []
-    batch = x_tr.shape[0] if batch_size is None else min(batch_size, x_tr.shape[0])
+    batch = x_tr.shape[0] if settings.batch_size is None else min(settings.batch_size, x_tr.shape[0])
     work = batch * spec.width * getattr(spec, "n_modules", 1)
     with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
         for seed in seeds:
-            train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, n_steps=n_steps, lr=lr,
-                                           batch_size=batch_size, steps=steps, fused=fused, device=torch_device)
+            train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, settings=settings, steps=steps,
+                                           device=torch_device)
             train_curves.append(train)
             test_curves.append(test)
     return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.array(train_curves),
                           test_mse=np.array(test_curves), params=None)
 
 
-def _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, *, n_steps, lr, batch_size, steps, fused, device):
+def _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, *, settings: TrainSettings, steps, device):
     def mse(module, x, y) -> float:
         if x is None:
             return math.nan
@@ -302,12 +341,13 @@ def _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, *, n_steps, lr, batch_s
                              for i in range(0, x.shape[0], EVAL_BATCH)) / x.shape[0])
 
     module = spec.module(seed=seed).to(device)
-    opt = torch.optim.Adam(module.parameters(), lr=lr, fused=fused)
+    opt = torch.optim.Adam(module.parameters(), lr=settings.lr, fused=settings.fused)
     train, test = [], []
     if 0 in steps:
         train.append(mse(module, x_tr, y_tr))
         test.append(mse(module, x_te, y_te))
-    for step, index in enumerate(batch_indices(x_tr.shape[0], batch_size, n_steps, seed=seed), start=1):
+    for step, index in enumerate(batch_indices(x_tr.shape[0], settings.batch_size, settings.n_steps, seed=seed),
+                                 start=1):
         index = index.to(device)
         loss = ((module(x_tr[index]) - y_tr[index]) ** 2).mean()
         opt.zero_grad(set_to_none=True)

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import sine_experiments as se
+from modcore.experiments import sine_networks as se
 from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
-from modcore.train import fit_linearised, train_ensemble, train_naive
+from modcore.train import TrainSettings, fit_linearised, train_ensemble, train_naive
 
 
 @pytest.fixture(scope="module")
@@ -25,29 +25,30 @@ TOLERANCE = dict(rtol=1e-3, atol=1e-5)
 @pytest.mark.parametrize("batch_size", [None, 32])
 def test_ensemble_equals_models_trained_one_by_one(data, batch_size):
     spec = MLPSpec(5, 16)
-    settings = dict(n_steps=150, lr=1e-2, batch_size=batch_size, eval_every=50, device="cpu")
-    together = train_ensemble(spec, [0, 1, 2, 3], *data, **settings)
-    naive = train_naive(spec, [0, 1, 2, 3], *data, **settings)
+    settings = TrainSettings(n_steps=150, lr=1e-2, batch_size=batch_size, eval_every=50)
+    together = train_ensemble(spec, [0, 1, 2, 3], *data, settings=settings, device="cpu")
+    naive = train_naive(spec, [0, 1, 2, 3], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.train_mse, naive.train_mse, **TOLERANCE)
     np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
-    alone = train_ensemble(spec, [2], *data, **settings)
+    alone = train_ensemble(spec, [2], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.train_mse[2], alone.train_mse[0], **TOLERANCE)
     assert together.train_mse[:, -1].max() < 0.5 * together.train_mse[:, 0].min()  # it did learn
 
 
 def test_modular_ensemble_equals_models_trained_one_by_one(data):
     spec = ModularSpec(5, 3, 8)
-    settings = dict(n_steps=100, lr=1e-2, batch_size=40, device="cpu")
-    together = train_ensemble(spec, [0, 1, 2], *data, **settings)
-    naive = train_naive(spec, [0, 1, 2], *data, **settings)
+    settings = TrainSettings(n_steps=100, lr=1e-2, batch_size=40)
+    together = train_ensemble(spec, [0, 1, 2], *data, settings=settings, device="cpu")
+    naive = train_naive(spec, [0, 1, 2], *data, settings=settings, device="cpu")
     np.testing.assert_allclose(together.test_mse, naive.test_mse, **TOLERANCE)
 
 
 def test_chunking_does_not_change_any_model(data):
     spec = MLPSpec(5, 16)
-    settings = dict(n_steps=60, lr=1e-2, batch_size=32, device="cpu")
-    whole = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings)
-    chunked = train_ensemble(spec, [0, 1, 2, 3, 4], *data, **settings, max_models_per_chunk=2)
+    settings = dict(n_steps=60, lr=1e-2, batch_size=32)
+    whole = train_ensemble(spec, [0, 1, 2, 3, 4], *data, settings=TrainSettings(**settings), device="cpu")
+    chunked = train_ensemble(spec, [0, 1, 2, 3, 4], *data, settings=TrainSettings(**settings, max_models_per_chunk=2),
+                             device="cpu")
     np.testing.assert_allclose(whole.test_mse, chunked.test_mse, **TOLERANCE)
 
 
@@ -57,23 +58,25 @@ def test_per_model_data_sets_train_each_model_on_its_own(data):
     x2, y2 = other.sample(120, seed=1)
     xt2, yt2 = other.sample(300, seed=2)
     stacked = train_ensemble(spec, [0, 1], np.stack([data[0], x2]), np.stack([data[1], y2]),
-                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), n_steps=50, lr=1e-2, device="cpu")
-    second = train_ensemble(spec, [1], x2, y2, xt2, yt2, n_steps=50, lr=1e-2, device="cpu")
+                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), settings=TrainSettings(n_steps=50, lr=1e-2),
+                             device="cpu")
+    second = train_ensemble(spec, [1], x2, y2, xt2, yt2, settings=TrainSettings(n_steps=50, lr=1e-2), device="cpu")
     np.testing.assert_allclose(stacked.test_mse[1], second.test_mse[0], **TOLERANCE)
 
 
 def test_same_seed_gives_identical_numbers(data):
     spec = MLPSpec(5, 8)
-    first = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
-    second = train_ensemble(spec, [3, 4], *data, n_steps=40, batch_size=16, device="cpu")
+    settings = TrainSettings(n_steps=40, batch_size=16)
+    first = train_ensemble(spec, [3, 4], *data, settings=settings, device="cpu")
+    second = train_ensemble(spec, [3, 4], *data, settings=settings, device="cpu")
     np.testing.assert_array_equal(first.test_mse, second.test_mse)
 
 
 def test_lbfgs_reaches_lower_training_loss_than_adam_in_the_same_steps(data):
     spec = MLPSpec(5, 8)
-    adam = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1e-2, device="cpu")
-    lbfgs = train_ensemble(spec, [0], *data[:2], n_steps=100, lr=1.0, optimizer="lbfgs", device="cpu",
-                           dtype=torch.float64)
+    adam = train_ensemble(spec, [0], *data[:2], settings=TrainSettings(n_steps=100, lr=1e-2), device="cpu")
+    lbfgs = train_ensemble(spec, [0], *data[:2], settings=TrainSettings(n_steps=100, lr=1.0, optimizer="lbfgs",
+                                                                        precision="float64"), device="cpu")
     assert lbfgs.final_train_mse[0] < adam.final_train_mse[0]
 
 
@@ -92,35 +95,83 @@ def test_linearised_fit_interpolates_above_threshold_and_not_below(data):
 def test_network_runs_batch_like_alone():
     runs = [se.NetworkRun(input_dim=4, n_modules=k, n_params=200, n_train=80, seed=s, n_steps=30, n_test=200)
             for k, s in ((2, 0), (3, 1))]
-    together = se.run_network_batch(runs, device="cpu")
-    alone = se.run_network_batch(runs[1:], device="cpu")
+    together = se.run_network_batch(runs)
+    alone = se.run_network_batch(runs[1:])
     assert together[1]["test_mse"] == pytest.approx(alone[0]["test_mse"], rel=1e-4)
     assert together[0]["n_params_actual"] == MLPSpec.for_n_params(200, 4).n_params
+    assert not together[0]["diverged"]
 
 
-def test_theory_fit_recovers_constants_from_exact_theory_losses():
-    fit = se.TheoryFit(c=0.6, omega=1.4, n_fitted=0, rms_log_error=0.0)
-    grid = pd.DataFrame([(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)],
-                        columns=["input_dim", "n_train", "n_params_actual"])
-    grid["test_mse"] = fit.losses(grid.input_dim, grid.n_train, grid.n_params_actual)[1]
-    refit = se.fit_theory(grid)
-    assert refit.c == pytest.approx(0.6, rel=1e-6) and refit.omega == pytest.approx(1.4, rel=1e-6)
+def test_device_is_part_of_a_runs_identity():
+    from modcore.sweeps import config_key
+    run = dict(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0)
+    on_cpu, on_cuda = se.NetworkRun(**run, device="cpu"), se.NetworkRun(**run, device="cuda")
+    assert config_key(on_cpu) != config_key(on_cuda)
+    assert on_cpu.ensemble_key() != on_cuda.ensemble_key()
+    with pytest.raises(ValueError, match="device="):
+        se.NetworkRun(**run, device="auto")
+
+
+def test_a_run_that_blows_up_is_recorded_as_diverged():
+    # lr 10 on an MSE loss: the loss runs off to inf/NaN or far above the labels' variance
+    runs = [se.NetworkRun(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0, n_steps=50, lr=10.0, n_test=200)]
+    result = se.run_network_batch(runs)[0]
+    assert result["diverged"]
+    assert se.is_diverged(1.0, float("nan"), 1.0) and se.is_diverged(1.0, 11.0, 1.0)
+    assert not se.is_diverged(1.0, 9.0, 1.0)
+
+
+SINE_VARIANCE = sum(a ** 2 * (1 - np.exp(-w ** 2)) / 2 for a, w in zip((1.0, 0.5, 0.2), (1.0, 3.0, 5.0)))
+
+
+def exact_theory_runs(truth, grid):
+    runs = pd.DataFrame(grid, columns=["input_dim", "n_train", "n_params_actual"])
+    return runs.assign(test_mse=truth.losses(runs.input_dim, runs.n_train, runs.n_params_actual)[1], diverged=False,
+                       amplitude_scale=truth.amplitude_scale, direction_norm=truth.direction_norm,
+                       label_noise=truth.label_noise)
+
+
+TRUTH = se.TheoryFit(omega=1.4, omega_low=1.4, omega_high=1.4, n_fitted=0, rms_log_error=0.0,
+                     amplitude_scale=2.0, direction_norm="unit", label_noise=0.5)
+
+
+def test_theory_fit_recovers_omega_and_computes_c_from_the_task():
+    runs = exact_theory_runs(TRUTH, [(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)])
+    refit = se.fit_theory(runs)
+    assert refit.omega == pytest.approx(1.4, rel=1e-4)
+    assert refit.omega_low <= refit.omega <= refit.omega_high
+    assert refit.spectrum_scale(6) == pytest.approx(2.0 ** 2 * SINE_VARIANCE)  # c = Var(y), not fitted
+
+
+def test_theory_fit_leaves_diverged_runs_out():
+    runs = exact_theory_runs(TRUTH, [(m, 4000, p) for m in (3, 6, 9) for p in (50, 200, 400)])
+    runs.loc[0, ["test_mse", "diverged"]] = [1e6, True]
+    assert se.fit_theory(runs).omega == pytest.approx(1.4, rel=1e-4)
+    runs.loc[0, "diverged"] = False
+    assert se.fit_theory(runs).omega != pytest.approx(1.4, rel=1e-2)
 
 
 def test_cuda_without_cuda_raises_and_names_device(data):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="device="):
-        train_ensemble(MLPSpec(5, 4), [0], *data, n_steps=1, device="cuda")
+        train_ensemble(MLPSpec(5, 4), [0], *data, settings=TrainSettings(n_steps=1), device="cuda")
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(n_steps=-1), "n_steps="), (dict(n_steps=1, lr=0.0), "lr="),
+    (dict(n_steps=-1), "n_steps="), (dict(n_steps=1, lr=0.0), "lr="), (dict(n_steps=1, lr=float("inf")), "lr="),
     (dict(n_steps=1, optimizer="sgd"), "optimizer="), (dict(n_steps=1, batch_size=0), "batch_size="),
+    (dict(n_steps=1, precision="float16"), "precision="), (dict(n_steps=1, eval_every=0), "eval_every="),
 ])
-def test_bad_training_arguments_raise_and_name_them(data, kwargs, name):
+def test_bad_training_settings_raise_and_name_them(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        train_ensemble(MLPSpec(5, 4), [0], *data, device="cpu", **kwargs)
+        TrainSettings(**kwargs)
+
+
+def test_lbfgs_with_minibatches_raises_and_names_batch_size(data):
+    with pytest.raises(ValueError, match="batch_size="):
+        train_ensemble(MLPSpec(5, 4), [0], *data, settings=TrainSettings(n_steps=1, optimizer="lbfgs", batch_size=8),
+                       device="cpu")
 
 
 def test_nonpositive_n_train_raises_and_names_it():

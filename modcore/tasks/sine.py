@@ -10,27 +10,83 @@ gets its own random unit frequency direction, scaled by w_j (our extension; the 
 uses b = 1).
 
 Source: Boopathy et al. (ICLR 2025), project page and Fig. 1 illustration (three components,
-amplitudes ~ 1, 0.5, 0.2, angular frequencies ~ 1, 3, 5, x-axis "u^T x"); PAPER.md sections
-6.1 and 14.2. Everything the paper leaves open is a keyword argument below, with our default
+amplitudes ~ 1, 0.5, 0.2, angular frequencies ~ 1, 3, 5, x-axis "u^T x") and Section 5's
+description of the data. Everything the paper leaves open is a keyword argument below, with our default
 and the reason in a comment.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-# Paper does not state the module function exactly; these follow its Fig. 1 illustration.
+from modcore import paths
+
+# Paper does not state the module function exactly; these follow its Fig. 1 illustration. The
+# illustration fixes their shape, not their scale: ``amplitude_scale`` multiplies them.
 DEFAULT_AMPLITUDES = (1.0, 0.5, 0.2)
 DEFAULT_FREQUENCIES = (1.0, 3.0, 5.0)
 # Paper does not give its test-set size; 10^4 points put the test MSE's sampling error
 # (relative s.e. about sqrt(2 / n_test) ~ 1.4%) below the seed-to-seed spread.
 DEFAULT_N_TEST = 10_000
-# "unit": each U_i has orthonormal columns (our default, PAPER.md section 14); "gaussian":
+# "unit": each U_i has orthonormal columns (our default, see the choices page); "gaussian":
 # the columns are N(0, I_m) vectors, norm ~ sqrt(m), so the projections widen with m (an
 # alternative reading of "random directions" that makes the task harder as m grows).
 DIRECTION_NORMS = ("unit", "gaussian")
+
+# The scale of the target, the direction law and the label noise are not given by the paper; their
+# defaults are fitted to the network curves of the paper's Fig. 2 (n panel) by the calibration
+# chapter, which writes this file (modcore.experiments.calibration). Before the first
+# calibration exists, the uncalibrated values of the Fig. 1 illustration are used.
+CALIBRATION_FILE = paths.DATA_DIR / "sine_calibration.json"
+UNCALIBRATED = {"amplitude_scale": 1.0, "direction_norm": "unit", "label_noise": 0.0}
+
+
+def calibration() -> dict:
+    """The calibration file's contents ({} if it does not exist yet)."""
+    return json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
+
+
+def calibrated_task_defaults() -> dict:
+    """amplitude_scale, direction_norm, label_noise: the calibrated values (see CALIBRATION_FILE)."""
+    fitted = calibration().get("fitted", {})
+    return {name: fitted.get(name, value) for name, value in UNCALIBRATED.items()}
+
+
+_DEFAULTS = calibrated_task_defaults()
+DEFAULT_AMPLITUDE_SCALE: float = _DEFAULTS["amplitude_scale"]
+DEFAULT_DIRECTION_NORM: str = _DEFAULTS["direction_norm"]
+DEFAULT_LABEL_NOISE: float = _DEFAULTS["label_noise"]
+
+
+def expected_target_variance(input_dim: int, *, amplitude_scale: float = DEFAULT_AMPLITUDE_SCALE,
+                             direction_norm: str = DEFAULT_DIRECTION_NORM,
+                             amplitudes: Sequence[float] = DEFAULT_AMPLITUDES,
+                             frequencies: Sequence[float] = DEFAULT_FREQUENCIES) -> float:
+    """Var(y) of the noise-free target (b = 1), averaged over task draws (phases, directions).
+
+    For z = u^T x ~ N(0, r^2) and a uniform phase phi, E[sin(w z + phi)] = sin(phi) exp(-w^2 r^2 / 2)
+    and E[sin^2] = (1 - cos(2 phi) exp(-2 w^2 r^2)) / 2, so the variance averaged over phi is
+    (1 - exp(-w^2 r^2)) / 2; components and modules are uncorrelated on average over their
+    independent phases, so
+
+        Var(y) = s^2 * sum_j a_j^2 (1 - E_r exp(-w_j^2 r^2)) / 2,
+
+    with r = 1 for unit directions and r^2 ~ chi^2_m for Gaussian ones, where
+    E exp(-w^2 r^2) = (1 + 2 w^2)^(-m/2). The 1/sqrt(k) normalisation makes it independent of k.
+    """
+    if direction_norm not in DIRECTION_NORMS:
+        raise ValueError(f"direction_norm must be one of {DIRECTION_NORMS}, got {direction_norm=!r}")
+    if not input_dim >= 1:
+        raise ValueError(f"input_dim must be >= 1, got {input_dim=}")
+    total = 0.0
+    for a, w in zip(amplitudes, frequencies):
+        shrink = math.exp(-w ** 2) if direction_norm == "unit" else (1 + 2 * w ** 2) ** (-input_dim / 2)
+        total += a ** 2 * (1 - shrink) / 2
+    return amplitude_scale ** 2 * total
 
 
 class SineTask:
@@ -41,9 +97,10 @@ class SineTask:
         n_modules: k, number of modules.
         module_dim: b, dimension of each module's projection (the paper uses 1).
         amplitudes, frequencies: a_j and w_j, shared by all modules.
+        amplitude_scale: s, multiplies every amplitude (calibrated default, see CALIBRATION_FILE).
         label_noise: standard deviation of Gaussian noise added to the labels drawn by
-            :meth:`sample` (the paper does not give one; we use 0).
-        direction_norm: "unit" (default) or "gaussian", see DIRECTION_NORMS.
+            :meth:`sample` (the paper does not give one; calibrated default).
+        direction_norm: "unit" or "gaussian", see DIRECTION_NORMS (calibrated default).
         seed: fixes the directions and phases.
 
     Directions: paper does not say how u_i is drawn; we draw each U_i independently and
@@ -61,7 +118,8 @@ class SineTask:
     def __init__(self, input_dim: int, n_modules: int, *, module_dim: int = 1,
                  amplitudes: Sequence[float] = DEFAULT_AMPLITUDES,
                  frequencies: Sequence[float] = DEFAULT_FREQUENCIES,
-                 label_noise: float = 0.0, direction_norm: str = "unit", seed: int):
+                 amplitude_scale: float = DEFAULT_AMPLITUDE_SCALE, label_noise: float = DEFAULT_LABEL_NOISE,
+                 direction_norm: str = DEFAULT_DIRECTION_NORM, seed: int):
         if not isinstance(n_modules, (int, np.integer)) or n_modules < 1:
             raise ValueError(f"n_modules must be an integer >= 1, got {n_modules=}")
         if not isinstance(module_dim, (int, np.integer)) or module_dim < 1:
@@ -73,12 +131,15 @@ class SineTask:
                              f"{amplitudes=}, {frequencies=}")
         if direction_norm not in DIRECTION_NORMS:
             raise ValueError(f"direction_norm must be one of {DIRECTION_NORMS}, got {direction_norm=!r}")
-        if label_noise < 0:
-            raise ValueError(f"label_noise must be >= 0, got {label_noise=}")
+        if not (math.isfinite(label_noise) and label_noise >= 0):
+            raise ValueError(f"label_noise must be finite and >= 0, got {label_noise=}")
+        if not (math.isfinite(amplitude_scale) and amplitude_scale > 0):
+            raise ValueError(f"amplitude_scale must be finite and positive, got {amplitude_scale=}")
         self.input_dim = int(input_dim)
         self.n_modules = int(n_modules)
         self.module_dim = int(module_dim)
-        self.amplitudes = np.asarray(amplitudes, dtype=np.float64)  # (J,)
+        self.amplitude_scale = float(amplitude_scale)
+        self.amplitudes = amplitude_scale * np.asarray(amplitudes, dtype=np.float64)  # (J,)
         self.frequencies = np.asarray(frequencies, dtype=np.float64)  # (J,)
         self.label_noise = float(label_noise)
         self.seed = seed
@@ -101,7 +162,8 @@ class SineTask:
 
     def __repr__(self) -> str:
         return (f"SineTask(input_dim={self.input_dim}, n_modules={self.n_modules}, module_dim={self.module_dim}, "
-                f"label_noise={self.label_noise}, seed={self.seed})")
+                f"amplitude_scale={self.amplitude_scale}, label_noise={self.label_noise}, "
+                f"direction_norm={self.direction_norm!r}, seed={self.seed})")
 
     def module_outputs(self, z: np.ndarray) -> np.ndarray:
         """g_i(z_i) for projections z of shape (n, k, b) (or (n, k) when b = 1): shape (n, k)."""
