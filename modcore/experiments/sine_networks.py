@@ -237,7 +237,7 @@ def _theorem1(omega, input_dim, n_train, n_params, amplitude_scale, direction_no
         at = m == value
         c = expected_target_variance(int(value), amplitude_scale=amplitude_scale, direction_norm=direction_norm)
         spectrum = theory.PowerLaw(float(value), c, omega)
-        train[at], test[at] = theory.monolithic_losses(spectrum, n[at], p[at], 1, label_noise ** 2, noisy_test=True)
+        train[at], test[at] = theory.monolithic_losses(spectrum, n[at], p[at], 1, label_noise, noisy_test=True)
     return train, test
 
 
