@@ -21,7 +21,7 @@ import torch
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.tasks.sine import SineTask
-from modcore.train import resolve_device, train_ensemble
+from modcore.train import TrainSettings, resolve_device, train_ensemble
 
 INPUT_DIM = 8
 N_MODULES = 3
@@ -85,7 +85,7 @@ def init_vs_training(spec, x, y, n_train_steps, device) -> None:
         init[0] = kr.kernel_rule_init(spec, x, y, seeds=[0], settings=settings, device=str(device))
 
     init_s = _seconds(run_init, device, repeats=2)
-    train_s = _seconds(lambda: train_ensemble(init[0].spec, [0], x, y, n_steps=n_train_steps, lr=0.01,
+    train_s = _seconds(lambda: train_ensemble(init[0].spec, [0], x, y, settings=TrainSettings(n_steps=n_train_steps, lr=0.01),
                                               device=str(device)), device, repeats=2)
     train_flops = 3 * spec.flops_per_example() * N_TRAIN * n_train_steps
     print(f"initialisation   {init_s:8.3f} s   {init[0].cost.flops / 1e9:8.3f} GFLOP (est.)")

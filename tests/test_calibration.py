@@ -40,7 +40,7 @@ def test_search_picks_the_candidate_closest_to_the_paper_and_records_it(tmp_path
                                       n_train_values=(100, 200), n_test=300, theory_input_dim_values=(2, 5),
                                       theory_n_params_values=(100,), theory_n_train_values=(1000,))
     paper = paper_values.load_csv("fig2_digitised")
-    result = calibration.run_search(design, sweeps.ResultStore(tmp_path / "store"), paper, device="cpu")
+    result = calibration.run_search(design, sweeps.ResultStore(tmp_path / "store", create=True), paper, device="cpu")
     # the paper: test loss above 4 at n = 100 and 200; a noise-free target of scale 0.25 (Var(y) ~ 0.03)
     # keeps every loss below its variance's order, far from those numbers
     assert result.best["amplitude_scale"] == 2.5
