@@ -8,7 +8,7 @@ of each mode is shown, the least disturbed by other jobs:
 - **empty**: runs that return at once; the time per task above in-process is the cost of the
   scheduler (submit, pickle the task, run it in a worker, write the record, report back);
 - **numpy**: runs of fixed cost (single-threaded matrix products), the ideal case for workers;
-- **networks**: Fig. 2 style ensembles (:func:`modcore.sine_experiments.run_network_batch` on
+- **networks**: Fig. 2 style ensembles (:func:`modcore.experiments.sine_networks.run_network_batch` on
   CPU), one ensemble of seeds per task, as the ``nn_vs_theory`` chapter sweeps them.
 
 In-process runs use torch's and numpy's own thread settings, as a sweep does today; each
@@ -23,7 +23,6 @@ run mean anything, and the 2-worker ratio is bounded by the cores actually free.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import tempfile
 import time
@@ -33,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from modcore import executors, sweeps
-from modcore.sine_experiments import NetworkRun, run_network_batch
+from modcore.experiments.sine_networks import NetworkRun, run_network_batch
 
 MATMUL_SIZE = 160  # numpy workload: one run = MATMUL_REPEATS products of this size, ~0.2 s on one core
 MATMUL_REPEATS = 200
@@ -57,12 +56,12 @@ def workloads(quick: bool) -> dict[str, tuple]:
     """name: (run, configs, batch_by, unit of a task)."""
     scale = 1 if quick else 2
     network_runs = [NetworkRun(input_dim=5, n_modules=2, n_params=n_params, n_train=500, seed=seed,
-                               n_steps=150 * scale, lr=0.01, n_test=500)
+                               n_steps=150 * scale, lr=0.01, n_test=500, device="cpu")
                     for n_params in (100, 240, 390, 1200, 3200, 6000) for seed in range(4)]
     return {
         "empty": (empty_run, [{"bench": "empty", "seed": s} for s in range(100 * scale)], None, "1 run"),
         "numpy": (numpy_run, [{"bench": "numpy", "seed": s} for s in range(12 * scale)], None, "1 run"),
-        "networks": (functools.partial(run_network_batch, device="cpu"), network_runs,
+        "networks": (run_network_batch, network_runs,
                      NetworkRun.ensemble_key, "4 seeds"),
     }
 
