@@ -66,10 +66,11 @@ def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> No
                           f"install it with: pip install -e \".[{NOTEBOOK_EXTRA}]\"")
 
 
-# The scorecard reads every other notebook's claim records, so `run all` executes it last;
-# it draws a table, not a figure.
-LAST = ("scorecard",)
-NO_FIGURE = ("scorecard",)
+# Pages that read the others (the scorecard reads every chapter's claim records) or only the
+# code (the choices page): `run all` executes them last; they draw tables, not figures, and
+# have no randomness (no seed).
+LAST = ("choices", "scorecard")
+NO_FIGURE = LAST
 
 
 def notebook_names() -> list[str]:

@@ -48,7 +48,7 @@
 # The paper states the theorem for $P \to \infty$, with the expectation over the inputs and the
 # random features. The full text was not available to us: the form above is our derivation from
 # the stated setup (it matches the fragment "$\mathbb E\lVert y - \hat y\rVert^2 = d\,\mathrm{Tr}
-# (\Lambda_2) F(dn, p) - \dots$" quoted by reading guides; see {doc}`the choices page <../choices>`).
+# (\Lambda_2) F(dn, p) - \dots$" quoted by reading guides; see {ref}`the choices page <choices-page>`).
 # It is exact for any finite $P$, which lets us check it against a Monte Carlo of the same model.
 # Label noise of standard deviation $\sigma$ on the training labels adds $\sigma^2$ to
 # $\mathrm{Tr}(\Lambda_2)$ in the train term and in the $F$ term

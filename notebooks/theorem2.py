@@ -45,7 +45,7 @@
 # ```
 #
 # This is our derivation of the theorem from the setup (the paper's text was not available; see
-# {doc}`the choices page <../choices>`): it is {prf:ref}`thm-theorem1` with $Kp$ parameters and
+# {ref}`the choices page <choices-page>`): it is {prf:ref}`thm-theorem1` with $Kp$ parameters and
 # the module spectrum, because the $K^{-1/2}$ cancels in the minimum-norm fit. Its assumption
 # that the module features are independent is where $m$ would enter: modules that read the same
 # $x$ have features correlated through the overlaps $U_i^\top U_j$, which depend on $m$. So the
