@@ -59,7 +59,10 @@ SCHEMA = 1
 GLUE_PREFIX = "claim:"
 # myst_nb.glue(display=False) prefixes every MIME type with this; the record's text is JSON.
 RECORD_MIME = "application/papermill.record/text/plain"
-VERDICTS = ("agree", "partly", "disagree")
+# "inconclusive": the rule could not decide (too few healthy runs, intervals too wide);
+# "not testable": the claim cannot be checked at the chapter's settings (e.g. a threshold above
+# the task's predict-zero loss). Neither is ever counted as agreement.
+VERDICTS = ("agree", "partly", "disagree", "inconclusive", "not testable")
 NOT_RUN = "not run"
 
 

@@ -106,3 +106,7 @@ print("fitted p per curve:", [round(p) for p in result.fit.n_params])
 # target {glue:text}`dim_loss_target`) {glue:text}`dim_growth_sentence`. The target
 # {glue:text}`dim_reachability`. At Fig. 3's target {glue:text}`dim_fig3_loss_target`, the
 # fitted $dc$ {glue:text}`dim_asymptote`
+
+# %%
+for claim_id, record in dimension_scaling.claims(settings, summary, seed).items():
+    glue(f"claim:{claim_id}", record, display=False)

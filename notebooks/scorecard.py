@@ -42,7 +42,8 @@ glue("scorecard_n_claims", len(rows), display=False)
 # %% [markdown]
 # Of {glue:text}`scorecard_n_claims` claims, {glue:text}`scorecard_agree` agree,
 # {glue:text}`scorecard_partly` partly agree and {glue:text}`scorecard_disagree` disagree with our
-# runs; {glue:text}`scorecard_not_run` are not run (see each row for why).
+# runs; {glue:text}`scorecard_inconclusive` are inconclusive, {glue:text}`scorecard_not_testable` not
+# testable at our settings, and {glue:text}`scorecard_not_run` not run (see each row for why).
 
 # %%
 Markdown(scorecard.to_markdown(rows))

@@ -139,3 +139,7 @@ print(f"{summary['thm1_n_checks']} settings, largest deviation {summary['thm1_ma
 # {glue:text}`thm1_missed_inf:.3f` at $P = \infty$ and {glue:text}`thm1_missed_mc:.3f` at
 # $P =$ {glue:text}`thm1_mc_n_features`, which is why the check is drawn against the closed form at
 # its own $P$. The paper gives no numbers for Fig. 1 to compare with.
+
+# %%
+for claim_id, record in theorem1.claims(settings, summary).items():
+    glue(f"claim:{claim_id}", record, display=False)

@@ -184,3 +184,7 @@ print(f"closed form vs independent-module Monte Carlo: {summary['thm2_check_verd
 # training does not find them, hence its kernel-based initialisation), and our features are
 # Fourier features of our choosing; the paper's networks still show a sample complexity that
 # grows with $m$, which the authors attribute to optimisation.
+
+# %%
+for claim_id, record in theorem2.claims(settings, summary).items():
+    glue(f"claim:{claim_id}", record, display=False)

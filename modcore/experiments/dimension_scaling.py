@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import paper_values, theory
+from modcore import paper_values, scorecard, theory
 from modcore.plots import theory as theory_plots
 
 # A rough fit of ours to the same digitised curves, made by hand before this code existed
@@ -167,3 +167,15 @@ def summary(settings: Settings, result: Result) -> dict:
         dim_spectrum_scale=s.spectrum_scale, dim_loss_target=s.loss_target,
         dim_fig3_loss_target=FIG3_LOSS_TARGET, dim_growth_sentence=growth_sentence,
         dim_reachability=_reachability(s, result))
+
+
+def claims(settings: Settings, summary: dict, seed: int) -> dict[str, scorecard.Record]:
+    """The scorecard record of Fig. 3, from :func:`summary`; ``seed`` is the notebook's (this
+    chapter has no randomness)."""
+    ours = (f"Theorem 1 with the power-law spectrum (c = {summary['dim_fit_spectrum_scale']:.3f}, Omega = "
+            f"{summary['dim_fit_omega']:.3f}, one p per curve) fits all {summary['dim_n_points']} digitised points "
+            f"within a factor {summary['dim_fit_max_factor']:.3f}")
+    rule = (f"agree if every digitised point of Fig. 3 is within a factor {settings.fit_tolerance:g} of the fit, "
+            f"whose log n grows as Omega^m")
+    return {"fig3_exponential_in_m": scorecard.record("fig3_exponential_in_m", ours=ours, seeds=[seed],
+                                                      verdict=summary["dim_verdict"], rule=rule)}

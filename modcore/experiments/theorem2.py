@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import theory
+from modcore import scorecard, theory
 from modcore.plots import theory as theory_plots
 
 # Monte-Carlo points closer to the threshold d n = K p than this fraction of K p are left out
@@ -469,3 +469,20 @@ def summary(settings: Settings, closed: ClosedForm, projected: Projected, check:
         values[f"thm2_{model}_n_first"] = float(projected.n_star[model][0])
         values[f"thm2_{model}_n_last"] = float(projected.n_star[model][-1])
     return values
+
+
+# Theorem 2's verdict words in the scorecard's vocabulary.
+SCORECARD_VERDICT = {"holds": "agree", "does not hold": "disagree", "inconclusive": "inconclusive",
+                     "unreachable": "not testable"}
+
+
+def claims(settings: Settings, summary: dict) -> dict[str, scorecard.Record]:
+    """The scorecard record of Theorem 2, from :func:`summary` (the projected Monte Carlo)."""
+    ours = (f"samples needed for test loss {settings.mc_loss_target:g}, change from m = {summary['thm2_mc_m_first']} "
+            f"to {summary['thm2_mc_m_last']}: modular {summary['thm2_modular_change']:.3f} "
+            f"({summary['thm2_modular_rule']}), monolithic {summary['thm2_monolithic_change']:.3f} "
+            f"({summary['thm2_monolithic_rule']})")
+    rule = (f"agree if the modular n* is independent of m (its {CONFIDENCE:.0%} interval within a factor "
+            f"1 ± {FLAT_TOLERANCE:g}) while the monolithic one grows")
+    return {"theorem2": scorecard.record("theorem2", ours=ours, seeds=[settings.seed],
+                                         verdict=SCORECARD_VERDICT[summary["thm2_verdict"]], rule=rule)}
