@@ -1,5 +1,5 @@
 """Cost of one modularity measurement with its shuffle null, against network size, and the
-speed-up from MODULARITY.md's choices (sparse block adjacency; 'discretize' label assignment).
+speed-up from modcore's choices (sparse block adjacency; 'discretize' label assignment).
 
 Baseline ("naive"): the graph built weight by weight (networkx ``add_edge``, as toumei does)
 and spectral clustering with k-means label assignment (n_init = 10, scikit-learn's default;

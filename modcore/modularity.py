@@ -3,9 +3,9 @@
 A network with weight matrices W_1..W_L (W_l of shape (fan_out, fan_in), as ``nn.Linear.weight``)
 becomes an undirected weighted graph: one node per unit of every layer, inputs and outputs
 included; the edge between unit i of layer l-1 and unit j of layer l has weight |W_l[j, i]|;
-biases are ignored (Filan et al. 2021, section 1.1 of MODULARITY.md). Nodes whose degree is
+biases are ignored (as in Filan et al. 2021). Nodes whose degree is
 below ``ISOLATED_REL_TOL`` x the median degree are removed before clustering, from the real
-graph and from every shuffle alike (MODULARITY.md section 1.7, pitfall 1).
+graph and from every shuffle alike (see ``ISOLATED_REL_TOL``).
 
 Two scores of the graph:
 
@@ -40,7 +40,7 @@ from sklearn.cluster import spectral_clustering
 
 # A node whose degree is below this fraction of the median degree counts as isolated. Weights
 # of an always-zero input decay to ~1e-37 under weight decay and then form singleton clusters
-# with cut/vol ~ 0, which reads as a perfectly modular network (MODULARITY.md 1.7, pitfall 1).
+# with cut/vol ~ 0, which reads as a perfectly modular network.
 # Our choice: 1e-6, far below any weight that carries signal in float32 training.
 ISOLATED_REL_TOL = 1e-6
 # Filan's compute_ncut adds this to each volume so that an empty-volume cluster cannot divide by 0.
@@ -168,7 +168,7 @@ def spectral_partition(adjacency: sp.csr_array, n_clusters: int, *, seed: int) -
     """Spectral clustering (normalised-Laplacian embedding, ``assign_labels='discretize'``).
 
     'discretize', not k-means with restarts: equal or lower n-cut at ~60x less time on our
-    graphs (MODULARITY.md section 5; ``benchmarks/modularity.py`` measures it).
+    graphs (``benchmarks/modularity.py`` measures it).
     """
     n_nodes = adjacency.shape[0]
     if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2 or n_clusters > n_nodes:
@@ -279,7 +279,7 @@ def measure_modularity(weights: Sequence[np.ndarray], *, n_clusters: Sequence[in
                        rel_tol: float = ISOLATED_REL_TOL) -> ModularityReport:
     """n-cut for each k in ``n_clusters`` and Q, for the network and ``n_shuffles`` shuffles of it.
 
-    Louvain is the slow part (MODULARITY.md section 6.4), so its null uses only the first
+    Louvain is the slow part (``benchmarks/modularity.py``), so its null uses only the first
     ``n_louvain_shuffles`` shuffles (0: no Louvain at all). The Q of the spectral partition
     (at the first k) reuses the n-cut shuffles' partitions and costs nothing extra.
     Every clustering is seeded with ``seed``; shuffle i draws from ``(seed, i)``.

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import essay
+from modcore.experiments import essay
 from modcore.tasks import digit_pairs, retina
 
 
@@ -65,7 +65,7 @@ def test_digit_pairs_hold_out_class_combinations_and_label_them_consistently():
 # --- arms --------------------------------------------------------------------------------
 
 def test_block_mask_keeps_its_zeros_through_training():
-    config = _config(arm="block_mask", steps=200, lr=3e-2)
+    config = _config(arm="block_mask", n_steps=200, lr=3e-2)
     model = _train(config)
     first = model.layers[0]
     assert torch.equal(first.weight[first.mask == 0], torch.zeros(int((first.mask == 0).sum())))
@@ -78,7 +78,7 @@ def test_block_mask_keeps_its_zeros_through_training():
 
 
 def test_pruned_weights_stay_zero_and_reach_the_target_sparsity():
-    config = _config(arm="prune", strength=0.8, steps=200)
+    config = _config(arm="prune", strength=0.8, n_steps=200)
     model = _train(config)
     for layer in model.layers[:-1]:
         assert (layer.mask == 0).float().mean().item() == pytest.approx(0.8, abs=1 / layer.weight.numel())
@@ -95,8 +95,8 @@ def test_block_mask_has_the_dense_networks_parameter_count_within_rounding():
 
 
 def test_mvg_alternates_goals_every_period_and_ends_on_the_primary_goal():
-    config = _config(arm="mvg", strength=100, steps=450)
-    goals = [essay.goal_at(step, config) for step in range(config.steps)]
+    config = _config(arm="mvg", strength=100, n_steps=450)
+    goals = [essay.goal_at(step, config) for step in range(config.n_steps)]
     assert goals[-1] == "and" and goals[-100] == "and" and goals[-101] == "or"
     switches = sum(a != b for a, b in zip(goals, goals[1:]))
     assert switches == 4
@@ -125,7 +125,7 @@ def test_unknown_arm_task_and_goal_raise_and_name_them():
 # --- one run -----------------------------------------------------------------------------
 
 def test_run_is_deterministic_and_reports_accuracies_and_both_nulls():
-    config = _config(arm="prune", strength=0.5, steps=60)
+    config = _config(arm="prune", strength=0.5, n_steps=60)
     first, second = essay.run_essay(config), essay.run_essay(config)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)  # NaN-safe equality
     assert 0 <= first["test_accuracy"] <= 1 and first["gap"] == first["train_accuracy"] - first["test_accuracy"]
@@ -136,38 +136,6 @@ def test_run_is_deterministic_and_reports_accuracies_and_both_nulls():
 
 def test_untrained_arm_is_measured_at_init():
     config = _config(arm="init")
-    assert config.steps == 0
+    assert config.n_steps == 0
     result = essay.run_essay(config)
     assert result["nz_ncut_k2_z"] == result["ncut_k2_z"]  # no zeros: both nulls are the same permutations
-
-
-# --- statistics --------------------------------------------------------------------------
-
-def test_holm_matches_the_step_down_rule():
-    np.testing.assert_allclose(essay.holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
-
-
-def test_within_condition_slope_removes_a_condition_confound():
-    rng = np.random.default_rng(0)
-    groups = np.repeat(["a", "b", "c"], 30)
-    offset = {"a": 0.0, "b": 5.0, "c": 10.0}
-    x = np.array([offset[g] for g in groups]) + rng.normal(size=90)
-    y = -np.array([offset[g] for g in groups]) * 2 + 0.5 * x + rng.normal(scale=0.1, size=90)
-    pooled = essay.slope_with_ci(x, y)
-    within = essay.slope_with_ci(x, y, groups)
-    assert pooled["slope"] < 0  # the confound flips the pooled sign
-    assert within["low"] < 0.5 < within["high"]
-    assert essay.slope_verdict(within, claim="positive") == "supported"
-    assert essay.slope_verdict(pooled, claim="positive") == "not supported"
-
-
-def test_verdicts_follow_the_declared_rule():
-    frame = pd.DataFrame({"condition": ["none"] * 6 + ["good"] * 6 + ["bad"] * 6 + ["same"] * 6,
-                          "z": [0, 1, 2, 3, 4, 5] + [-10, -9, -8, -7, -6, -5] + [10, 11, 12, 13, 14, 15]
-                               + [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]})
-    table = essay.compare_with_control(frame, "z", "none", ["good", "bad", "same"], claim="lower")
-    table = table.set_index("condition")
-    assert table.loc["good", "verdict"] == "supported"
-    assert table.loc["bad", "verdict"] == "not supported"
-    assert table.loc["same", "verdict"] == "inconclusive"
-    assert table.loc["good", "p_claimed_holm"] == pytest.approx(3 * table.loc["good", "p_claimed"])

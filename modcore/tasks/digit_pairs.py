@@ -2,7 +2,7 @@
 
 Images come from scikit-learn's bundled ``load_digits`` (1,797 images, 10 classes; shipped
 with the package, nothing is downloaded). The analogue of Filan et al.'s "halves-diff"
-MNIST task (MODULARITY.md 1.4 and 6.2):
+MNIST task (Filan et al. 2021, two half-size digits side by side):
 
     input  = [left image, right image], pixels / 16, minus pixels constant in the train pool
     "sum"  : (y_left + y_right) mod 10        (the modularly decomposable label)
@@ -25,7 +25,7 @@ from sklearn.datasets import load_digits
 
 N_CLASSES = 10
 GOALS = ("sum", "diff", "both")
-# MODULARITY.md 6.2's split of the 1,797 images: 1,200 train pool / 597 test pool.
+# Our split of the 1,797 images (see the choices page): 1,200 train pool / 597 test pool.
 DEFAULT_N_TRAIN_POOL = 1200
 # Our choice: one held-out right digit per left digit, (a, pi(a)) for a random permutation pi:
 # every class still appears on each side in training, and 90 of 100 combinations are seen.
@@ -85,7 +85,7 @@ def digit_pairs(n_train: int = 10_000, n_test: int = 5_000, n_heldout: int = 2_0
     order = rng.permutation(n_images)
     train_pool, test_pool = order[:n_train_pool], order[n_train_pool:]
     pixels = digits.data / 16.0
-    # Constant pixels carry no signal and would become isolated graph nodes (MODULARITY.md 1.7).
+    # Constant pixels carry no signal and would become isolated graph nodes of the modularity graph.
     keep = pixels[train_pool].std(axis=0) > 0
     images = pixels[:, keep]
 

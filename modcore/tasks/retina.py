@@ -8,7 +8,7 @@ patterns:
     right object  iff (s & 0xF0) in {240, 224, 160, 176, 128, 208, 32, 112}   (the mirror set)
 
 Goals: "and" = L-AND-R (label 1 iff both objects; positive rate 1/4), "or" = L-OR-R (3/4).
-Source: the Mouret/Clune-lab sferes retina experiment, as summarised in MODULARITY.md 2.2.
+Source: Clune, Mouret & Lipson (2013), the retina experiment of their public sferes code.
 
 The task is a combination of two independent sub-tasks, so any split of the 256 patterns
 into train and test holds out (left, right) combinations: a network that solves each half
@@ -72,7 +72,7 @@ class RetinaSplit:
 def retina_split(n_train: int = 128, *, seed: int) -> RetinaSplit:
     """``n_train`` patterns drawn without replacement for training, the rest for testing.
 
-    MODULARITY.md 6.1 uses 128/128 (a 96/160 split is its harder variant).
+    The chapter uses 128/128 (our choice; see the choices page).
     """
     if not isinstance(n_train, (int, np.integer)) or not 1 <= n_train < N_PATTERNS:
         raise ValueError(f"n_train must be an integer in [1, {N_PATTERNS - 1}], got {n_train=}")
