@@ -78,9 +78,11 @@ def scores_by_condition(panels: Sequence[Mapping[str, Any]], *, title: str, ylab
     return fig
 
 
-def gap_vs_score(panels: Sequence[Mapping[str, Any]], *, title: str, xlabel: str, ylabel: str) -> Figure:
-    """Generalisation gap against a modularity score, one colour per condition, with the fitted slope;
-    one row per panel, the legend to the right of the data.
+def gap_vs_score(panels: Sequence[Mapping[str, Any]], *, title: str, xlabel: str, ylabel: str,
+                 reference: float | None = 0.0) -> Figure:
+    """A generalisation measure against a modularity score, one colour per condition, with the
+    fitted slope and a dashed vertical line at ``reference``; one row per panel, the legend to
+    the right of the data.
 
     Each panel: ``title``; ``points`` = {condition: (x, y)}; ``fit`` = {``slope``, ``low``,
     ``high``, ``x_mean``, ``y_mean``} drawn as a line through the means with a shaded fan
@@ -101,7 +103,8 @@ def gap_vs_score(panels: Sequence[Mapping[str, Any]], *, title: str, xlabel: str
                 ax.fill_between(grid, np.minimum(line(fit["low"]), line(fit["high"])),
                                 np.maximum(line(fit["low"]), line(fit["high"])), color="grey", alpha=0.2,
                                 label="95% CI of the slope")
-        ax.axvline(0, color="grey", ls="--", lw=1)
+        if reference is not None:
+            ax.axvline(reference, color="grey", ls="--", lw=1)
         _style(ax, title=panel["title"], xlabel=xlabel, ylabel=ylabel)
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=FONT_SIZE, frameon=False)
     fig.suptitle(title, fontsize=FONT_SIZE + 2)

@@ -45,6 +45,26 @@ class DigitPairs:
     y_heldout: dict[str, np.ndarray] | None
     heldout_combinations: tuple[tuple[int, int], ...]
 
+    @property
+    def parts_train(self) -> np.ndarray:
+        """(n_train, 2) digit classes (left, right): every goal is a function of them."""
+        return self.y_train["both"]
+
+    @property
+    def parts_test(self) -> np.ndarray:
+        return self.y_test["both"]
+
+
+def combined_labels(parts: np.ndarray, coefficients: tuple[int, int]) -> np.ndarray:
+    """Labels (n,) int64 of the goal (a * y_left + b * y_right) mod 10 for ``parts`` (n, 2) of
+    digit classes and ``coefficients`` (a, b): "sum" is (1, 1), "diff" (1, 9). The random goals
+    of modularly varying goals draw other (a, b)."""
+    parts = np.asarray(parts, dtype=np.int64)
+    if parts.ndim != 2 or parts.shape[1] != 2:
+        raise ValueError(f"parts must have shape (n, 2), got shape={parts.shape}")
+    a, b = coefficients
+    return (a * parts[:, 0] + b * parts[:, 1]) % N_CLASSES
+
 
 def pair_labels(left: np.ndarray, right: np.ndarray) -> dict[str, np.ndarray]:
     """The label of every goal for class pairs (left, right)."""
