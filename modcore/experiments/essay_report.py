@@ -162,12 +162,15 @@ class _Rows:
         return runs["condition"].iloc[0] if len(runs) else arm
 
 
+def _number(value: float, fmt: str) -> str:
+    return f"{value:{fmt}}" if np.isfinite(value) else NOT_APPLICABLE
+
+
 def _evidence(row, metric: str, fmt: str, reference_name: str) -> str:
+    values = f"{metric} {_number(row.median, fmt)} vs {reference_name} {_number(row.reference_median, fmt)}"
     if not row.enough:
-        return (f"too few healthy runs ({row.n} vs {row.n_reference}); {metric} {row.median:{fmt}} vs "
-                f"{reference_name} {row.reference_median:{fmt}}")
-    return (f"{metric} {row.median:{fmt}} vs {reference_name} {row.reference_median:{fmt}}; "
-            f"Holm p = {row.p_claimed_holm:.3f} (n = {row.n} vs {row.n_reference})")
+        return f"too few healthy runs ({row.n} vs {row.n_reference}); {values}"
+    return f"{values}; Holm p = {row.p_claimed_holm:.3f} (n = {row.n} vs {row.n_reference})"
 
 
 def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float, margin: float,
@@ -188,9 +191,10 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
         if has("none") and regularisers:  # claim 1
             table = rows.compare([(a, "none") for a in regularisers], PRIMARY_SCORE, "lower")
             for row in table.itertuples():
-                filan = np.median(rows.sample(row.arm, "filan_ncut_z")) if rows.sample(row.arm, "filan_ncut_z").size else math.nan
+                filan_z = rows.sample(row.arm, "filan_ncut_z")
+                filan = _number(float(np.median(filan_z)) if filan_z.size else math.nan, "+.1f")
                 rows.add("regulariser_modularity", f"{rows.label(row.arm)} makes nets more modular",
-                         _evidence(row, "n-cut / null", ".3f", "control") + f"; our z vs Filan's null {filan:+.1f}",
+                         _evidence(row, "n-cut / null", ".3f", "control") + f"; our z vs Filan's null {filan}",
                          row.verdict, literature_text(row.arm, literature), arm=row.arm, reference="none",
                          measure=PRIMARY_SCORE)
         if has("none") and has("init"):
@@ -383,7 +387,8 @@ def selection_table(selection: pd.DataFrame) -> pd.DataFrame:
                     zip(table["arm"], table["task"])]
     table["within margin"] = np.where(table.pop("admissible"), "yes", "no")
     table["chosen"] = np.where(table["chosen"], "chosen", "")
-    return table.rename(columns={"train_accuracy": "train acc", "control_train_accuracy": "control train acc"}).round(3)
+    table = table.rename(columns={"train_accuracy": "median train acc", "control_train_accuracy": "control's"})
+    return table[["task", "arm", "strength", "median train acc", "control's", "within margin", "chosen"]].round(3)
 
 
 # --- figure panels -----------------------------------------------------------------------------
