@@ -54,13 +54,15 @@
 # penalty), *L2 norm* ($\lambda \lVert w \rVert_2$ over all weights: the essay's "square the
 # parameters first, and take the square root at the end"), *weight decay* (AdamW), *dropout*,
 # *pruned* (magnitude pruning), *conn. cost* ($\lambda \sum |w_{ij}|\, d_{ij}^2$, wiring length
-# in a fixed layout); the strength of each is chosen by a small sweep (below) as the strongest
-# whose median training accuracy stays within {glue:text}`essay_train_accuracy_margin` of the
-# control's, so that no arm wins by underfitting. *MVG*: G1 and its alternate (the retina's
-# L-OR-R, the digits' difference) swap every {glue:text}`essay_mvg_period` steps, ending on G1;
+# in a fixed layout). *MVG*: G1 and its alternate (the retina's L-OR-R, the digits' difference)
+# swap every few steps (a period among {glue:text}`essay_mvg_period_values`), ending on G1;
 # since this alternate *is* G2, MVG is left out of every claim about G2. *RMVG* (random MVG):
-# every {glue:text}`essay_rmvg_period` steps a goal drawn at random from the combinations of the
-# two halves (never G2 or an equivalent of it), ending on G1. *clusterable init*: Filan et
+# every few steps (a period among {glue:text}`essay_rmvg_period_values`) a goal drawn at random
+# from the combinations of the two halves (never G2 or an equivalent of it), ending on G1. The
+# strength of each of these arms is chosen by a small sweep (below) as the strongest (for a
+# period: the shortest) whose median training accuracy stays within
+# {glue:text}`essay_train_accuracy_margin` of the control's, so that no arm wins by
+# underfitting. *clusterable init*: Filan et
 # al.'s initialisation that scales weights within {glue:text}`essay_clusterable_init_modules`
 # random modules up and between them down. **Interventions on modularity alone:** *block mask,
 # 2 modules*: the left inputs feed the left half of every hidden layer but the last, the right
@@ -129,8 +131,8 @@ digits_connection_cost_values = [0.00001, 0.0001, 0.001]
 weight_decay_values = [0.001, 0.01, 0.1]          # swept AdamW decoupled weight decay, both tasks
 dropout_values = [0.1, 0.2, 0.3]                  # swept dropout rates after every hidden layer, both tasks
 prune_sparsity_values = [0.5, 0.8, 0.9]           # swept final magnitude-pruning sparsities, both tasks
-mvg_period = 100                      # steps between goal switches under MVG
-rmvg_period = 100                     # steps between random goals under RMVG
+mvg_period_values = [100, 250]        # swept steps between goal switches under MVG
+rmvg_period_values = [100, 250]       # swept steps between random goals under RMVG
 clusterable_init_modules = 2          # modules of the clusterable initialisation
 train_accuracy_margin = 0.02          # an arm may lose at most this much training accuracy against the control
 prune_threshold = 0.01                # graph: weights below this fraction of their layer's largest |w| are absent
@@ -167,8 +169,8 @@ settings = essay.ChapterSettings(
     retina_l2_values=retina_l2_values, digits_l2_values=digits_l2_values, retina_l2_norm_values=retina_l2_norm_values,
     digits_l2_norm_values=digits_l2_norm_values, retina_connection_cost_values=retina_connection_cost_values,
     digits_connection_cost_values=digits_connection_cost_values, weight_decay_values=weight_decay_values,
-    dropout_values=dropout_values, prune_sparsity_values=prune_sparsity_values, mvg_period=mvg_period,
-    rmvg_period=rmvg_period, clusterable_init_modules=clusterable_init_modules,
+    dropout_values=dropout_values, prune_sparsity_values=prune_sparsity_values, mvg_period_values=mvg_period_values,
+    rmvg_period_values=rmvg_period_values, clusterable_init_modules=clusterable_init_modules,
     train_accuracy_margin=train_accuracy_margin, prune_threshold=prune_threshold,
     retina_n_transfer=retina_n_transfer, digits_n_transfer=digits_n_transfer,
     retina_n_finetune_steps=retina_n_finetune_steps, digits_n_finetune_steps=digits_n_finetune_steps,

@@ -36,8 +36,8 @@ def _settings(**changes):
         retina_n_steps=10, digits_n_steps=10, digits_n_train=100, retina_l1_values=[0.001],
         digits_l1_values=[0.001], retina_l2_values=[0.001], digits_l2_values=[0.001], retina_l2_norm_values=[0.01],
         digits_l2_norm_values=[0.01], retina_connection_cost_values=[0.001], digits_connection_cost_values=[0.001],
-        weight_decay_values=[0.01], dropout_values=[0.2], prune_sparsity_values=[0.8], mvg_period=100,
-        rmvg_period=100, clusterable_init_modules=2, train_accuracy_margin=0.02, prune_threshold=0.01,
+        weight_decay_values=[0.01], dropout_values=[0.2], prune_sparsity_values=[0.8], mvg_period_values=[100],
+        rmvg_period_values=[100], clusterable_init_modules=2, train_accuracy_margin=0.02, prune_threshold=0.01,
         retina_n_transfer=32, digits_n_transfer=50, retina_n_finetune_steps=10, digits_n_finetune_steps=10,
         retina_finetune_criterion=0.95, digits_finetune_criterion=0.5, two_head_control=False, n_shuffles=4,
         n_louvain_shuffles=0, min_healthy_runs=2, alpha=0.05, n_bootstrap=100, device="cpu")
@@ -233,12 +233,17 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
     chosen = essay.choose_strengths(sweep, margin=0.02).set_index(["arm", "strength"])
     assert chosen.loc[("l1", 0.01), "chosen"] and not chosen.loc[("l1", 0.1), "admissible"]
     assert chosen.loc[("dropout", 0.2), "chosen"] and not chosen.loc[("dropout", 0.2), "admissible"]
+    periods = pd.DataFrame({"task": "retina", "arm": ["none", "mvg", "mvg", "mvg"], "strength": [0, 50, 100, 250],
+                            "train_accuracy": [1.0, 0.9, 0.99, 1.0]})
+    chosen = essay.choose_strengths(periods, margin=0.02).set_index("strength")
+    assert chosen.loc[100.0, "chosen"]  # the shortest period within the margin
 
 
 @pytest.mark.parametrize("name, value", [("alpha", 2.0), ("alpha", 0.0), ("n_seeds", 0), ("prune_threshold", -0.1),
                                          ("retina_l1_values", []), ("dropout_values", [1.0]),
                                          ("retina_arms", ["l1"]), ("tasks", ["mnist"]), ("n_sweep_seeds", 3),
-                                         ("retina_finetune_criterion", 1.5), ("train_accuracy_margin", 1.0)])
+                                         ("retina_finetune_criterion", 1.5), ("train_accuracy_margin", 1.0),
+                                         ("mvg_period_values", [0])])
 def test_bad_parameters_are_rejected_before_any_run_and_named(name, value):
     with pytest.raises(ValueError, match=f"{name}="):
         _settings(**{name: value})

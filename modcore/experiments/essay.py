@@ -83,7 +83,9 @@ REGULARISER_ARMS = ("l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "
 # Arms that set modularity directly (claim 2 by intervention), and the mask's control.
 INTERVENTION_ARMS = ("block_mask", "random_mask", "clusterable_init")
 # Arms whose strength is chosen by the sweep (the strongest that keeps training accuracy).
-SWEPT_ARMS = ("l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost")
+SWEPT_ARMS = ("l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost", "mvg", "rmvg")
+# Swept arms whose strength is a period: the shorter, the stronger.
+PERIOD_ARMS = ("mvg", "rmvg")
 # Arms that trained on the related goal G2 itself: never part of a claim about G2.
 SAW_RELATED_GOAL = ("mvg",)
 TASKS = ("retina", "digits")
@@ -781,8 +783,8 @@ class ChapterSettings:
     weight_decay_values: tuple[float, ...]
     dropout_values: tuple[float, ...]
     prune_sparsity_values: tuple[float, ...]
-    mvg_period: int
-    rmvg_period: int
+    mvg_period_values: tuple[int, ...]
+    rmvg_period_values: tuple[int, ...]
     clusterable_init_modules: int
     train_accuracy_margin: float
     prune_threshold: float
@@ -814,7 +816,7 @@ class ChapterSettings:
                 fail(name, f"an integer >= {smallest}")
 
         for name, smallest in dict(seed=0, n_seeds=1, n_sweep_seeds=1, retina_n_steps=1, digits_n_steps=1,
-                                   digits_n_train=10, mvg_period=1, rmvg_period=1, clusterable_init_modules=2,
+                                   digits_n_train=10, clusterable_init_modules=2,
                                    retina_n_transfer=2, digits_n_transfer=10, retina_n_finetune_steps=0,
                                    digits_n_finetune_steps=0, n_shuffles=1, n_louvain_shuffles=0,
                                    min_healthy_runs=2, n_bootstrap=1).items():
@@ -843,6 +845,10 @@ class ChapterSettings:
             values = getattr(self, name)
             if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values):
                 fail(name, "a non-empty list of finite numbers > 0")
+        for name in ("mvg_period_values", "rmvg_period_values"):
+            values = getattr(self, name)
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+                fail(name, "a non-empty list of integers >= 1")
         for name in ("dropout_values", "prune_sparsity_values"):
             values = getattr(self, name)
             if not values or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in values):
@@ -868,12 +874,11 @@ class ChapterSettings:
 
     def strength_values(self, task: str, arm: str) -> list[float]:
         """The strengths of ``arm`` on ``task``: the sweep's grid, or the single fixed value."""
-        fixed = dict(init=0.0, none=0.0, mvg=self.mvg_period, rmvg=self.rmvg_period,
-                     clusterable_init=self.clusterable_init_modules, block_mask=2, random_mask=2)
+        fixed = dict(init=0.0, none=0.0, clusterable_init=self.clusterable_init_modules, block_mask=2, random_mask=2)
         if arm in fixed:
             return [float(fixed[arm])]
         shared = dict(weight_decay=self.weight_decay_values, dropout=self.dropout_values,
-                      prune=self.prune_sparsity_values)
+                      prune=self.prune_sparsity_values, mvg=self.mvg_period_values, rmvg=self.rmvg_period_values)
         return sorted(float(v) for v in shared.get(arm) or getattr(self, f"{task}_{arm}_values"))
 
     def run_settings(self, task: str) -> dict:
@@ -899,7 +904,8 @@ class ChapterRuns:
 def choose_strengths(sweep: pd.DataFrame, *, margin: float) -> pd.DataFrame:
     """Per task and swept arm, the strongest strength whose median training accuracy (over the
     sweep's seeds) is at least the control's median minus ``margin``: no arm may win by
-    underfitting. An arm with no such strength keeps its weakest one, flagged not admissible
+    underfitting. Stronger means larger, except for a switching period (MVG, RMVG), where it
+    means shorter. An arm with no such strength keeps its weakest one, flagged not admissible
     (its runs then count as underfit and enter no verdict)."""
     rows = []
     for task, runs in sweep.groupby("task", sort=False):
@@ -907,7 +913,8 @@ def choose_strengths(sweep: pd.DataFrame, *, margin: float) -> pd.DataFrame:
         for arm, group in runs[runs["arm"].isin(SWEPT_ARMS)].groupby("arm", sort=False):
             medians = group.groupby("strength")["train_accuracy"].median().sort_index()
             admissible = medians[medians >= control - margin]
-            chosen = float(admissible.index.max()) if len(admissible) else float(medians.index.min())
+            strongest, weakest = (min, max) if arm in PERIOD_ARMS else (max, min)
+            chosen = float(strongest(admissible.index) if len(admissible) else weakest(medians.index))
             for strength, median in medians.items():
                 rows.append(dict(task=task, arm=arm, strength=float(strength), train_accuracy=float(median),
                                  control_train_accuracy=control, admissible=bool(median >= control - margin),

@@ -449,7 +449,9 @@ def intervention_panels(frame: pd.DataFrame, *, margin: float) -> list[dict]:
 def text_values(settings) -> dict[str, str | int]:
     """The parameter values the chapter's text quotes, formatted for glueing (``settings`` is a
     :class:`modcore.experiments.essay.ChapterSettings`)."""
-    return {"alpha": f"{settings.alpha:g}", "mvg_period": settings.mvg_period, "rmvg_period": settings.rmvg_period,
+    periods = lambda values: ", ".join(str(v) for v in values)  # noqa: E731
+    return {"alpha": f"{settings.alpha:g}", "mvg_period_values": periods(settings.mvg_period_values),
+            "rmvg_period_values": periods(settings.rmvg_period_values),
             "n_shuffles": settings.n_shuffles, "n_seeds": settings.n_seeds, "n_sweep_seeds": settings.n_sweep_seeds,
             "prune_threshold": f"{settings.prune_threshold:.0%}" if settings.prune_threshold >= 0.01
             else f"{settings.prune_threshold:g}", "train_accuracy_margin": f"{settings.train_accuracy_margin:g}",
