@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from modcore import paper_values, stats
-from modcore.experiments.essay import (PRIMARY_GOAL, REGULARISER_ARMS, RELATED_GOAL, SAW_RELATED_GOAL,
+from modcore.experiments.essay import (ARM_NAMES, PRIMARY_GOAL, REGULARISER_ARMS, RELATED_GOAL, SAW_RELATED_GOAL,
                                        condition_label)
 
 # A trained network whose final training loss exceeds this multiple of the loss of predicting
@@ -252,7 +252,9 @@ def verdict_table(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table as the reader sees it: the chain's claim families in order, without the
     identifier columns."""
     order = {family: i for i, family in enumerate(CLAIM_FAMILIES)}
-    table = claims.assign(order=claims["family"].map(order)).sort_values(["task", "order"], kind="stable")
+    tasks = {task: i for i, task in enumerate(claims["task"].unique())}
+    table = claims.assign(order=claims["family"].map(order), task_order=claims["task"].map(tasks))
+    table = table.sort_values(["task_order", "order"], kind="stable")
     table["family"] = table["family"].map(CLAIM_FAMILIES)
     return table.rename(columns={"family": "link of the chain", "evidence": "ours",
                                  "literature": "published"})[["task", "link of the chain", "claim", "ours",
@@ -292,45 +294,58 @@ def _count_phrase(rows: pd.DataFrame, word: str) -> int:
     return int((rows["verdict"] == word).sum())
 
 
+def _verdict_of(rows: pd.DataFrame, arm: str, reference: str, measure: str) -> str:
+    match = rows[(rows["arm"] == arm) & (rows["reference"] == reference) & (rows["measure"] == measure)]
+    return match["verdict"].iloc[0] if len(match) else "not measured"
+
+
 def answer(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) -> str:
-    """The chapter's one-paragraph answer to the essay's title, computed from the claims table."""
+    """The chapter's one-paragraph answer to the essay's title, computed from the claims table.
+
+    Per task: how many regularisers made networks more (and less) modular; how hard-wired modules
+    did on the related goal against the control and the random mask; the observational slope; how
+    many regularisers generalised better, and through modularity. The closing word: the chain
+    *holds* when both links and a mediated effect are supported; otherwise the links that find
+    support are named; *does not hold* when neither does and some test went the other way;
+    otherwise the runs do not settle it."""
     frame = with_health(frame, margin=margin)
     sentences = []
     for task, rows in claims.groupby("task", sort=False):
         runs = frame[frame["task"] == task]
         family = {f: rows[rows["family"] == f] for f in CLAIM_FAMILIES}
-        link1 = family["regulariser_modularity"]
-        intervention = family["intervention"]
-        block = intervention[(intervention["arm"] == "block_mask") & (intervention["measure"] == TRANSFER)]
-        block_words = ", ".join(f"{v} against the {'control' if r == 'none' else 'random mask'}"
-                                for r, v in zip(block["reference"], block["verdict"])) or "not measured"
-        observational = family["observational"][family["observational"]["measure"] == TRANSFER]
-        mediation = family["mediation"]
-        link2_for = (block["verdict"] == "supported").any() or (observational["verdict"] == "supported").any()
-        link2_against = (block["verdict"] == "not supported").any() or (observational["verdict"] == "not supported").any()
-        link1_for = (link1["verdict"] == "supported").any()
-        link1_against = (link1["verdict"] == "not supported").any()
-        if link1_for and link2_for and (mediation["verdict"] == "supported").any():
-            overall = "holds"
-        elif link1_for or link2_for:
-            overall = "holds only in part"
+        link1, mediation = family["regulariser_modularity"], family["mediation"]
+        intervention, observational = family["intervention"], family["observational"]
+        block = intervention[intervention["arm"] == "block_mask"]
+        link1_for, link1_against = (link1["verdict"] == "supported").any(), (link1["verdict"] == "not supported").any()
+        link2 = pd.concat([block, observational])
+        link2_for, link2_against = (link2["verdict"] == "supported").any(), (link2["verdict"] == "not supported").any()
+        if link1_for and link2_for:
+            overall = ("holds" if (mediation["verdict"] == "supported").any() else
+                       "finds support in both links, but no regulariser generalised better through modularity")
+        elif link1_for:
+            overall = "finds support only in its first link (regularisers make networks more modular)"
+        elif link2_for:
+            overall = "finds support only in its second link (modular networks generalise better)"
         elif link1_against or link2_against:
             overall = "does not hold"
         else:
             overall = "is not settled by these runs"
         healthy = int((runs["health"] == "healthy").sum())
         trained = int((runs["health"] != "untrained").sum())
+        versus = "; ".join(
+            f"against the {name}, readout accuracy {_verdict_of(block, 'block_mask', reference, TRANSFER)} and "
+            f"fine-tuning speed {_verdict_of(block, 'block_mask', reference, FINETUNE)}"
+            for reference, name in (("none", "control"), ("random_mask", "random mask")))
+        slope = _verdict_of(observational, "", "", TRANSFER)
+        generalising = family["regulariser_generalisation"]
         sentences.append(
             f"On the {task} task ({healthy} of {trained} trained networks healthy), "
             f"{_count_phrase(link1, 'supported')} of {len(link1)} regularisers made networks more modular than "
             f"the control against the degree-preserving null and {_count_phrase(link1, 'not supported')} less "
-            f"modular; hard-wired modules' generalisation to the related goal {GOAL_NAMES[RELATED_GOAL[task]]} "
-            f"(readout accuracy) was {block_words}; across free networks the modularity-generalisation slope "
-            f"was {observational['verdict'].iloc[0] if len(observational) else 'not measured'}; "
-            f"{_count_phrase(family['regulariser_generalisation'], 'supported')} of "
-            f"{len(family['regulariser_generalisation'])} regularisers generalised better and "
-            f"{_count_phrase(mediation, 'supported')} did so through modularity. "
-            f"On this task the essay's chain {overall}.")
+            f"modular. Hard-wired modules generalising better to the related goal {GOAL_NAMES[RELATED_GOAL[task]]}: "
+            f"{versus}; more modular free networks doing so, across runs: {slope}. "
+            f"{_count_phrase(generalising, 'supported')} of {len(generalising)} regularisers generalised better, "
+            f"{_count_phrase(mediation, 'supported')} through modularity. On this task the essay's chain {overall}.")
     return " ".join(sentences) if sentences else "No task was run at this profile."
 
 
@@ -383,8 +398,8 @@ def selection_table(selection: pd.DataFrame) -> pd.DataFrame:
     """The strength sweep as a reader's table: per task and arm, each strength's median training
     accuracy beside the control's, whether it is within the margin, and the one chosen."""
     table = selection.copy()
-    table["arm"] = [condition_label(a, 0.0, PRIMARY_GOAL[t], t).removesuffix(" 0") for a, t in
-                    zip(table["arm"], table["task"])]
+    table["arm"] = table["arm"].map(ARM_NAMES)
+    table["strength"] = [f"{s:g}" for s in table["strength"]]  # 1e-05, not 0.000
     table["within margin"] = np.where(table.pop("admissible"), "yes", "no")
     table["chosen"] = np.where(table["chosen"], "chosen", "")
     table = table.rename(columns={"train_accuracy": "median train acc", "control_train_accuracy": "control's"})
