@@ -41,7 +41,7 @@
 #   Network input-64-64-10 (ReLU); train and test images come from disjoint pools.
 #
 # **Generalisation to the related goal**, measured after training on G1 only: (a) *readout*:
-# the hidden layers are frozen and a logistic-regression readout of the last hidden layer is
+# the hidden layers are frozen and a logistic-regression readout of all hidden units is
 # fitted on {glue:text}`essay_retina_n_transfer` (retina) or {glue:text}`essay_digits_n_transfer`
 # (digits) training inputs labelled with G2, then scored on the test inputs; (b) *fine-tuning*:
 # a copy of the whole network is trained on G2 (Adam, the run's learning rate, no regulariser,
@@ -106,7 +106,7 @@
 #   generalises better and the slope is supported; not supported if any of the three is
 #   significant the other way or the arm generalises better without being more modular.
 #
-# Held-out combinations (digit classes pairs never seen in training) are reported in the table
+# Held-out combinations (pairs of digit classes never seen in training) are reported in the table
 # but enter no verdict: a single-head network scores near zero on them by construction.
 
 # %% tags=["parameters"]
@@ -225,7 +225,7 @@ plt.show()
 # The intervention sets modularity directly, with no regulariser: the block mask wires the
 # task's halves apart; the random mask has as many connections but wires the wrong halves.
 
-# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on frozen last-layer features (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
+# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
 essay_plots.intervention(essay_report.intervention_panels(chapter.runs, margin=train_accuracy_margin),
                          title="Intervention: hard-wired modules and the related goal")
 plt.show()
