@@ -1,16 +1,20 @@
 """Cost of one modularity measurement with its shuffle null, against network size, and the
-speed-up from MODULARITY.md's choices (sparse block adjacency; 'discretize' label assignment).
+speed-up from modcore's choices (sparse block adjacency; 'discretize' label assignment).
 
 Baseline ("naive"): the graph built weight by weight (networkx ``add_edge``, as toumei does)
 and spectral clustering with k-means label assignment (n_init = 10, scikit-learn's default;
 Filan et al. use 25). Candidate: ``modcore.modularity`` (one scipy.sparse block matrix,
 ``assign_labels='discretize'``). Both run side by side on the same random networks, the same
 shuffles and the same k; the n-cut each finds is printed too, so speed is not bought with a
-worse partition. Run: ``python benchmarks/modularity.py`` (about 1-2 minutes on 2 cores).
+worse partition. A third part compares the null models' cost: the degree-preserving null
+(rewiring plus permutation) against the plain within-layer shuffle, on networks thresholded to a
+given sparsity. Run: ``python benchmarks/modularity.py`` (about 1-2 minutes on 2 cores), or
+``python benchmarks/modularity.py nulls`` for the third part alone.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import networkx as nx
@@ -76,8 +80,27 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+def compare_nulls():
+    """Part 3: one n-cut measurement against each null model, side by side."""
+    print(f"\n3) null models: n-cut at k = {N_CLUSTERS} vs {N_SHUFFLES} null graphs, networks at 50% sparsity")
+    print(f"{'network':22s} {'all':>8s} {'nonzero':>8s} {'degree':>8s} {'degree / all':>13s}")
+    for name, sizes in SIZES.items():
+        weights = random_network(sizes, seed=1)
+        rng = np.random.default_rng(2)
+        weights = [w * (rng.random(w.shape) < 0.5) for w in weights]
+        times = {}
+        for shuffle in modularity.SHUFFLES:
+            times[shuffle], _ = timed(modularity.measure_modularity, weights, n_clusters=(N_CLUSTERS,),
+                                      n_shuffles=N_SHUFFLES, n_louvain_shuffles=0, shuffle=shuffle, seed=0)
+        print(f"{name:22s} {times['all']:7.2f}s {times['nonzero']:7.2f}s {times['degree']:7.2f}s "
+              f"{times['degree'] / times['all']:12.2f}x")
+
+
 def main():
     torch.set_num_threads(2)
+    if sys.argv[1:] == ["nulls"]:
+        compare_nulls()
+        return
     print(f"modularity measurement: k = {N_CLUSTERS}, threads = 2; times are wall-clock seconds")
     print("\n1) baseline vs candidate, the network plus "
           f"{N_SIDE_BY_SIDE} shuffles (n-cut only), side by side")
@@ -103,6 +126,7 @@ def main():
         t_all, _ = timed(modularity.measure_modularity, weights, n_clusters=(N_CLUSTERS,), n_shuffles=N_SHUFFLES,
                          n_louvain_shuffles=N_LOUVAIN, seed=0)
         print(f"{name:22s} {t_ncut:10.2f}s {t_all:9.2f}s {1 - t_ncut / t_all:13.0%}")
+    compare_nulls()
 
 
 if __name__ == "__main__":

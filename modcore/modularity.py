@@ -3,9 +3,9 @@
 A network with weight matrices W_1..W_L (W_l of shape (fan_out, fan_in), as ``nn.Linear.weight``)
 becomes an undirected weighted graph: one node per unit of every layer, inputs and outputs
 included; the edge between unit i of layer l-1 and unit j of layer l has weight |W_l[j, i]|;
-biases are ignored (Filan et al. 2021, section 1.1 of MODULARITY.md). Nodes whose degree is
+biases are ignored (as in Filan et al. 2021). Nodes whose degree is
 below ``ISOLATED_REL_TOL`` x the median degree are removed before clustering, from the real
-graph and from every shuffle alike (MODULARITY.md section 1.7, pitfall 1).
+graph and from every shuffle alike (see ``ISOLATED_REL_TOL``).
 
 Two scores of the graph:
 
@@ -17,9 +17,18 @@ Two scores of the graph:
         maximised over partitions by Louvain (Q_max).
 
 Neither raw score means much alone: both move with sparsity and the weight distribution. Each
-is compared with N graphs whose weights are permuted within each layer (``shuffle="all"``:
-Filan's ``layer``; ``"nonzero"``: only the non-zero weights move, the mask is kept: Filan's
-``layer_nonzero``). Reported: z = (score - mean_null) / sd_null, the ratio score / mean_null,
+is compared with N graphs drawn from a null model (``shuffle``):
+
+    "all"      every entry of each layer permuted, zeros included (Filan et al.'s ``layer``);
+    "nonzero"  only the non-zero weights permuted, each layer's zero pattern kept (their
+               ``layer_nonzero``);
+    "degree"   each layer's connections rewired by degree-preserving edge swaps (every unit keeps
+               its number of connections into and out of the layer, as in the randomised
+               networks behind Kashtan & Alon's Q_m), then its non-zero weights permuted.
+
+For a sparse network only the last two keep the sparsity; only "degree" can tell a modular
+zero *pattern* from a random one. Which weights count as zero is set by
+:func:`threshold_weights` (a stated fraction of each layer's largest |w|). Reported: z = (score - mean_null) / sd_null, the ratio score / mean_null,
 and the one-sided p = (r + 1) / (N + 1), r = number of shuffles at least as modular (n-cut
 lower, Q higher) than the network (Filan et al. 2021, ``utils.compute_pvalue``).
 
@@ -40,12 +49,15 @@ from sklearn.cluster import spectral_clustering
 
 # A node whose degree is below this fraction of the median degree counts as isolated. Weights
 # of an always-zero input decay to ~1e-37 under weight decay and then form singleton clusters
-# with cut/vol ~ 0, which reads as a perfectly modular network (MODULARITY.md 1.7, pitfall 1).
+# with cut/vol ~ 0, which reads as a perfectly modular network.
 # Our choice: 1e-6, far below any weight that carries signal in float32 training.
 ISOLATED_REL_TOL = 1e-6
 # Filan's compute_ncut adds this to each volume so that an empty-volume cluster cannot divide by 0.
 NCUT_EPSILON = 1e-8
-SHUFFLES = ("all", "nonzero")
+SHUFFLES = ("all", "nonzero", "degree")
+# Degree-preserving rewiring: swap attempts per connection of a layer. Our choice: 10, the
+# usual Maslov-Sneppen budget, after which the pattern no longer remembers the original.
+SWAPS_PER_EDGE = 10
 
 
 # --- network -> graph ------------------------------------------------------------------
@@ -168,7 +180,7 @@ def spectral_partition(adjacency: sp.csr_array, n_clusters: int, *, seed: int) -
     """Spectral clustering (normalised-Laplacian embedding, ``assign_labels='discretize'``).
 
     'discretize', not k-means with restarts: equal or lower n-cut at ~60x less time on our
-    graphs (MODULARITY.md section 5; ``benchmarks/modularity.py`` measures it).
+    graphs (``benchmarks/modularity.py`` measures it).
     """
     n_nodes = adjacency.shape[0]
     if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2 or n_clusters > n_nodes:
@@ -193,13 +205,65 @@ def louvain_partition(adjacency: sp.csr_array, *, seed: int) -> np.ndarray:
 
 # --- null model ------------------------------------------------------------------------
 
+def threshold_weights(weights: Sequence[np.ndarray], fraction: float) -> list[np.ndarray]:
+    """The network with every weight below ``fraction`` x its layer's largest |w| set to zero.
+
+    This defines the graph of a network trained with L1 or a connection cost, whose small
+    weights shrink towards zero but never reach it: with ``fraction=0`` nothing changes.
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction=}")
+    out = []
+    for matrix in weights:
+        matrix = np.array(matrix, dtype=np.float64, copy=True)
+        largest = np.abs(matrix).max() if matrix.size else 0.0
+        matrix[np.abs(matrix) < fraction * largest] = 0.0
+        out.append(matrix)
+    return out
+
+
+def _rewire_keeping_degrees(present: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Degree-preserving swaps of a bipartite (fan_out, fan_in) pattern: edges (r1, c1), (r2, c2)
+    become (r1, c2), (r2, c1) when neither exists yet, so every row and column keeps its count.
+
+    Swaps are proposed in rounds: the edges are paired at random, and every proposal whose two
+    new edges are absent (and proposed by no other pair of the round) is applied at once.
+    SWAPS_PER_EDGE x 2 rounds propose SWAPS_PER_EDGE swaps per edge.
+    """
+    n_rows, n_cols = present.shape
+    rows, cols = np.nonzero(present)
+    n_edges = rows.size
+    if n_edges < 2 or n_edges == present.size:
+        return present.copy()  # nothing to rewire: empty, a single edge, or a dense layer
+    occupied = present.reshape(-1).copy()
+    for _ in range(2 * SWAPS_PER_EDGE):
+        order = rng.permutation(n_edges)
+        a, b = order[0:n_edges - 1:2], order[1:n_edges:2]
+        new_a, new_b = rows[a] * n_cols + cols[b], rows[b] * n_cols + cols[a]
+        ok = (rows[a] != rows[b]) & (cols[a] != cols[b]) & ~occupied[new_a] & ~occupied[new_b]
+        proposed = np.concatenate([new_a[ok], new_b[ok]])
+        unique, counts = np.unique(proposed, return_counts=True)
+        clash = set(unique[counts > 1].tolist())
+        if clash:
+            ok[ok] = ~(np.isin(new_a[ok], list(clash)) | np.isin(new_b[ok], list(clash)))
+        a, b = a[ok], b[ok]
+        occupied[rows[a] * n_cols + cols[a]] = False
+        occupied[rows[b] * n_cols + cols[b]] = False
+        occupied[rows[a] * n_cols + cols[b]] = True
+        occupied[rows[b] * n_cols + cols[a]] = True
+        cols[a], cols[b] = cols[b], cols[a].copy()
+    return occupied.reshape(n_rows, n_cols)
+
+
 def shuffle_weights(weights: Sequence[np.ndarray], *, shuffle: str = "all", seed: int | np.random.Generator
                     ) -> list[np.ndarray]:
-    """The network with each layer's weights permuted among themselves.
+    """The network with each layer's weights permuted among themselves (the null models above).
 
     ``"all"`` permutes every entry of each matrix (zeros too, so a sparsity pattern is
-    randomised); ``"nonzero"`` permutes only the non-zero entries and keeps the zero mask.
-    Either way each layer keeps its multiset of weights.
+    randomised); ``"nonzero"`` permutes only the non-zero entries and keeps the zero pattern;
+    ``"degree"`` rewires the non-zero pattern keeping every unit's number of connections, then
+    permutes the non-zero weights over the new pattern. Each layer always keeps its multiset of
+    weights.
     """
     if shuffle not in SHUFFLES:
         raise ValueError(f"unknown shuffle={shuffle!r}; choose one of {SHUFFLES}")
@@ -207,13 +271,16 @@ def shuffle_weights(weights: Sequence[np.ndarray], *, shuffle: str = "all", seed
     shuffled = []
     for matrix in weights:
         matrix = np.array(matrix, copy=True)
-        flat = matrix.reshape(-1)
         if shuffle == "all":
-            flat[:] = rng.permutation(flat)
-        else:
-            where = np.flatnonzero(flat)
-            flat[where] = rng.permutation(flat[where])
-        shuffled.append(matrix)
+            shuffled.append(rng.permutation(matrix.reshape(-1)).reshape(matrix.shape))
+            continue
+        present = matrix != 0
+        values = rng.permutation(matrix[present])
+        if shuffle == "degree":
+            present = _rewire_keeping_degrees(present, rng)
+        out = np.zeros_like(matrix)
+        out[present] = values
+        shuffled.append(out)
     return shuffled
 
 
@@ -279,7 +346,7 @@ def measure_modularity(weights: Sequence[np.ndarray], *, n_clusters: Sequence[in
                        rel_tol: float = ISOLATED_REL_TOL) -> ModularityReport:
     """n-cut for each k in ``n_clusters`` and Q, for the network and ``n_shuffles`` shuffles of it.
 
-    Louvain is the slow part (MODULARITY.md section 6.4), so its null uses only the first
+    Louvain is the slow part (``benchmarks/modularity.py``), so its null uses only the first
     ``n_louvain_shuffles`` shuffles (0: no Louvain at all). The Q of the spectral partition
     (at the first k) reuses the n-cut shuffles' partitions and costs nothing extra.
     Every clustering is seeded with ``seed``; shuffle i draws from ``(seed, i)``.

@@ -14,199 +14,267 @@
 # (sec-essay_modularity)=
 # # Does regularisation cause modularity, and modularity generalisation?
 #
+# **Answer, from the verdict table at the end of this page.** {glue:text}`essay_answer`
+#
 # **Claims.** The essay *Regularization Causes Modularity Causes Generalization*
-# {cite}`essay2022regularization` argues a chain of two links, plus a footnote:
+# {cite}`essay2022regularization` argues a chain of two links:
 #
 # 1. **Regularisers cause modularity.** Dropout, weight pruning and L1/L2 regularisation
 #    (citing Filan et al. {cite}`filan2021clusterability`), switching between related goals
-#    every few generations (modularly varying goals, MVG; Kashtan & Alon
-#    {cite}`kashtan2005spontaneous`) and a cost on connections (Clune et al.
-#    {cite}`clune2013evolutionary`) make networks more modular.
-# 2. **Modularity causes generalisation.** "These tricks work because they increase modularity,
-#    which, in turn, makes our models better at generalizing to new data."
-# 3. **Trained networks are more modular than their random initial states** (footnote 1).
+#    (modularly varying goals, MVG; Kashtan & Alon {cite}`kashtan2005spontaneous`) and a cost on
+#    connections (Clune et al. {cite}`clune2013evolutionary`) make networks more modular; and
+#    (footnote 1) trained networks are more modular than their random initial states.
+# 2. **Modularity causes generalisation**, in the essay's sense: modular networks "do better on
+#    related goals despite never training on them. That's what generalization is". The
+#    regularisers work *because* they increase modularity.
 #
-# **Test.** We train small classifiers on two modular tasks, one factor at a time, and measure
-# each network's modularity *against a null*: the same network with its weights shuffled within
-# each layer (Filan et al.'s procedure). Raw modularity scores move with sparsity and the weight
-# distribution alone, so only the comparison with the null counts.
+# **Test.** We train small classifiers on two tasks built from two halves, one arm at a time,
+# and ask each link separately, always against a null and with the untrained and unregularised
+# networks beside.
 #
-# * **Task A, retina** (Kashtan & Alon; Clune et al.): 8 pixels, an object may appear in the
-#   left and in the right half; the label is *left AND right*. Network 8-16-8-4-1 (tanh),
-#   128 of the 256 patterns for training, the other 128 (unseen left/right combinations) for
-#   testing.
-# * **Task B, digit pairs**: two 8×8 digits from scikit-learn's bundled set side by side; label
-#   $(y_\text{left} + y_\text{right}) \bmod 10$. Network input-64-64-10 (ReLU). Train and test
-#   images come from disjoint pools, and 10 of the 100 class combinations never appear in
-#   training: the *held-out combinations* test systematic generalisation. A two-head network
-#   that predicts each digit separately is the trivially modular control.
+# * **Task A, retina** (Kashtan & Alon; Clune et al.): 8 pixels; an object may appear in the
+#   left and in the right half. Goal G1 = *left AND right*; the related goal G2 = *left OR
+#   right* shares both sub-goals. Network 8-16-8-4-1 (tanh), 128 of the 256 patterns for
+#   training, the other 128 for testing.
+# * **Task B, digit pairs** (after Filan et al.'s two-digit task): two 8×8 digits from
+#   scikit-learn's bundled set side by side; G1 = $(a + b) \bmod 10$, G2 = $(a - b) \bmod 10$.
+#   Network input-64-64-10 (ReLU); train and test images come from disjoint pools.
 #
-# Arms: none (control), L1, L2 (explicit penalty), weight decay (AdamW), dropout, magnitude
-# pruning, connection cost $\lambda \sum |w_{ij}|\, d_{ij}^2$ (wiring length in a fixed layout),
-# MVG (the goal alternates between AND/OR, or sum/difference, every `mvg_period` steps, ending
-# on the primary goal), and the **intervention**: a hard-wired block-diagonal mask (left inputs
-# feed the left half of every hidden layer but the last, where the halves meet) at equal
-# parameter count. The untrained network (*init*) is measured too.
+# **Generalisation to the related goal**, measured after training on G1 only: (a) *readout*:
+# the hidden layers are frozen and a logistic-regression readout of all hidden units is
+# fitted on {glue:text}`essay_retina_n_transfer` (retina) or {glue:text}`essay_digits_n_transfer`
+# (digits) training inputs labelled with G2, then scored on the test inputs; (b) *fine-tuning*:
+# a copy of the whole network is trained on G2 (Adam, the run's learning rate, no regulariser,
+# masks kept) and we count the steps until its G2 training accuracy reaches
+# {glue:text}`essay_retina_finetune_criterion` (retina) or
+# {glue:text}`essay_digits_finetune_criterion` (digits); a network that does not get there is
+# counted at the step budget plus one check.
+#
+# **Arms.** *control*: plain training. *L1*, *L2 squared* ($\lambda \sum w^2$, the usual
+# penalty), *L2 norm* ($\lambda \lVert w \rVert_2$ over all weights: the essay's "square the
+# parameters first, and take the square root at the end"), *weight decay* (AdamW), *dropout*,
+# *pruned* (magnitude pruning), *conn. cost* ($\lambda \sum |w_{ij}|\, d_{ij}^2$, wiring length
+# in a fixed layout). *MVG*: G1 and its alternate (the retina's L-OR-R, the digits' difference)
+# swap every few steps (a period among {glue:text}`essay_mvg_period_values`), ending on G1;
+# since this alternate *is* G2, MVG is left out of every claim about G2. *RMVG* (random MVG):
+# every few steps (a period among {glue:text}`essay_rmvg_period_values`) a goal drawn at random
+# from the combinations of the two halves (never G2 or an equivalent of it), ending on G1. The
+# strength of each of these arms is chosen by a small sweep (below) as the strongest (for a
+# period: the shortest) whose median training accuracy stays within
+# {glue:text}`essay_train_accuracy_margin` of the control's, so that no arm wins by
+# underfitting. *clusterable init*: Filan et
+# al.'s initialisation that scales weights within {glue:text}`essay_clusterable_init_modules`
+# random modules up and between them down. **Interventions on modularity alone:** *block mask,
+# 2 modules*: the left inputs feed the left half of every hidden layer but the last, the right
+# inputs the right half; the halves meet in the last hidden layer; widths are scaled to the
+# dense network's parameter count. Its control, *random mask, 2 modules*, has exactly the same
+# blocks and connection count over a random split of the inputs (never the task's own).
+# *untrained*: the network at initialisation.
 #
 # **Modularity.** The network is a graph with one node per unit (inputs included) and edge
-# weights $|w|$ (`modcore.modularity`). Spectral clustering into $k$ clusters gives the
-# normalised cut {cite}`shi2000normalized` (lower = more modular); Louvain gives Newman's $Q$
-# {cite}`newman2006modularity` (higher = more modular). Each is compared with
-# `n_shuffles` layer-wise shuffles of the weights: $z = (\text{score} - \text{mean}_\text{null}) /
-# \text{sd}_\text{null}$, so **a negative n-cut z means more modular than chance**. For networks
-# with exact zeros (pruned, masked) we also report the null that shuffles only the non-zero
-# weights and keeps the mask.
+# weights $|w|$; a weight below {glue:text}`essay_prune_threshold` of its layer's largest $|w|$
+# counts as absent (L1 and the connection cost shrink weights towards zero but never to it).
+# Spectral clustering into $k$ clusters ($k = 2$ on the retina, the left/right split; 4 on digit
+# pairs) gives the normalised cut {cite}`shi2000normalized` (lower = more modular). Its null is
+# {glue:text}`essay_n_shuffles` graphs in which each layer's connections are rewired keeping
+# every unit's number of connections (the randomised networks of Kashtan & Alon's $Q_m$) and
+# the weights are permuted over them: a sparse network is compared with equally sparse random
+# ones. The **primary score** is n-cut divided by the null's mean (below 1 = more modular than
+# chance), comparable across arms; beside it we report the percentile within the null, z,
+# the raw n-cut, Louvain's raw $Q_\text{max}$ {cite}`newman2006modularity`, whether the
+# clustering separates left from right inputs, and z against Filan et al.'s null (all weights
+# of a layer shuffled, no threshold), the one behind their published z-scores.
 #
-# **Rules, fixed before the runs.** $\alpha$ = `alpha`. The primary score is the n-cut z at the
-# first $k$ (retina $k = 2$, the left/right split; digits $k = 4$).
-# * A regulariser *causes modularity* (supported) if its runs' z is lower than the control's:
-#   one-sided Mann–Whitney, Holm-corrected across the regulariser conditions of a task,
-#   adjusted $p < \alpha$. *Not supported* if the opposite direction is significant by the same
-#   test; otherwise *inconclusive*.
-# * *Trained nets are more modular than at init*: the control's z is lower than init's
-#   (one-sided Mann–Whitney, one test per task).
-# * *Modularity → generalisation, observational*: across trained free networks, the
-#   within-condition OLS slope of the accuracy gap (train − test, train accuracy in eval mode)
-#   on z has a 95 % CI entirely above 0 (more modular, smaller gap). Entirely below 0: not
-#   supported. Observational only.
-# * *Modularity → generalisation, intervention*: block-masked nets have a smaller gap, higher
-#   test accuracy and (digits) higher held-out-combination accuracy than the control
-#   (one-sided Mann–Whitney, Holm across these metrics).
+# **Rules, fixed before the runs.** Significance level {glue:text}`essay_alpha`. A run whose
+# final training loss is not finite or above {glue:text}`essay_diverged_loss_factor` times the
+# loss of predicting the label frequencies has *diverged*; a trained run more than
+# {glue:text}`essay_train_accuracy_margin` below the control's median training accuracy has
+# *underfit*; neither enters a verdict, and a comparison with fewer than
+# {glue:text}`essay_min_healthy_runs` healthy runs on a side is *inconclusive*.
+# * *Regulariser → modularity*: the arm's primary score is lower than the control's
+#   (one-sided Mann–Whitney, Holm across the arms of a task): *supported* if the adjusted
+#   $p < \alpha$, *not supported* if the opposite direction is significant, else
+#   *inconclusive*. *Trained vs untrained*: the same test, control against untrained.
+# * *Modularity → generalisation, intervention*: block mask against the control and against
+#   the random mask, clusterable init against the control, on G2 readout accuracy (higher) and
+#   fine-tuning steps (fewer); Holm across these tests of a task.
+# * *Modularity → generalisation, across runs* (observational): the within-arm OLS slope of
+#   G2 readout accuracy (and of fine-tuning steps) on the primary score over healthy free
+#   networks; *supported* if its 95 % CI lies entirely on the modular-is-better side.
+# * *Regulariser → generalisation*: the arm's G2 readout accuracy is higher than the control's
+#   (Holm across arms). *Through modularity*: supported only if the arm is more modular,
+#   generalises better and the slope is supported; not supported if any of the three is
+#   significant the other way or the arm generalises better without being more modular.
+#
+# Held-out combinations (pairs of digit classes never seen in training) are reported in the table
+# but enter no verdict: a single-head network scores near zero on them by construction.
 
 # %% tags=["parameters"]
-seed = 0                          # first seed; runs use seeds seed .. seed + n_seeds - 1 (data split, init, batches)
-n_seeds = 5                       # seeds per condition (5 is the fewest at which Holm over 7 arms can reach p < 0.05)
-tasks = ["retina", "digits"]      # "retina" (task A) and/or "digits" (task B)
-arms = ["init", "none", "l1", "l2", "weight_decay", "dropout", "prune", "connection_cost", "mvg", "block_mask"]  # conditions
-retina_steps = 3000               # Adam steps on the retina task (full batch of 128 patterns)
-digits_steps = 1200               # Adam steps on digit pairs (batch 128; ~15 epochs of 10k pairs)
-digits_n_train = 10000            # training pairs of task B
-retina_l1 = [0.001]               # L1 strengths, retina (loss + lambda * sum |w|)
-digits_l1 = [0.0001]              # L1 strengths, digits (sum over ~40x more weights)
-retina_l2 = [0.001]               # L2 penalty strengths, retina (loss + lambda * sum w^2)
-digits_l2 = [0.0001]              # L2 penalty strengths, digits
-retina_connection_cost = [0.001]  # connection-cost strengths, retina
-digits_connection_cost = [0.0001] # connection-cost strengths, digits
-weight_decay = [0.01]             # AdamW decoupled weight decay, both tasks
-dropout = [0.2]                   # dropout rates after every hidden layer, both tasks
-prune_sparsity = [0.8]            # final magnitude-pruning sparsities, both tasks
-mvg_period = 100                  # steps between goal switches under MVG
-two_head_control = True           # also train the two-head digit network (trivially modular control)
-n_shuffles = 50                   # weight shuffles per network for the n-cut null
-n_louvain_shuffles = 10           # of those, how many also get Louvain (the slow part)
-alpha = 0.05                      # significance level of every verdict
-n_bootstrap = 2000                # bootstrap resamples for the medians' CIs
-device = "auto"                   # "auto" runs these tiny networks on the CPU
-results_dir = None                # results store; None = results/essay_modularity
+seed = 0                              # first seed; runs use seeds seed .. seed + n_seeds - 1 (data split, init, batches)
+n_seeds = 5                           # seeds per arm (5 is the fewest at which Holm over 9 arms can reach p < 0.05)
+n_sweep_seeds = 2                     # of those, the seeds of the strength sweep
+tasks = ["retina", "digits"]          # "retina" (task A) and/or "digits" (task B)
+retina_arms = ["init", "none", "l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost",
+               "mvg", "rmvg", "clusterable_init", "block_mask", "random_mask"]
+digits_arms = ["init", "none", "l1", "dropout", "clusterable_init", "block_mask", "random_mask"]
+retina_n_steps = 1000                 # Adam steps on the retina task (full batch of 128 patterns)
+digits_n_steps = 800                  # Adam steps on digit pairs (batch 128)
+digits_n_train = 10000                # training pairs of task B
+retina_l1_values = [0.0001, 0.001, 0.01]          # swept L1 strengths, retina (loss + lambda * sum |w|)
+digits_l1_values = [0.00001, 0.0001, 0.001]       # digits (a sum over ~40x more weights)
+retina_l2_values = [0.0001, 0.001, 0.01]          # swept squared-L2 strengths (loss + lambda * sum w^2)
+digits_l2_values = [0.00001, 0.0001, 0.001]
+retina_l2_norm_values = [0.001, 0.01, 0.1]        # swept L2-norm strengths (loss + lambda * ||w||_2)
+digits_l2_norm_values = [0.001, 0.01, 0.1]
+retina_connection_cost_values = [0.0001, 0.001, 0.01]   # swept connection-cost strengths
+digits_connection_cost_values = [0.00001, 0.0001, 0.001]
+weight_decay_values = [0.001, 0.01, 0.1]          # swept AdamW decoupled weight decay, both tasks
+dropout_values = [0.1, 0.2, 0.3]                  # swept dropout rates after every hidden layer, both tasks
+prune_sparsity_values = [0.5, 0.8, 0.9]           # swept final magnitude-pruning sparsities, both tasks
+mvg_period_values = [100, 250]        # swept steps between goal switches under MVG
+rmvg_period_values = [100, 250]       # swept steps between random goals under RMVG
+clusterable_init_modules = 2          # modules of the clusterable initialisation
+train_accuracy_margin = 0.02          # an arm may lose at most this much training accuracy against the control
+prune_threshold = 0.01                # graph: weights below this fraction of their layer's largest |w| are absent
+retina_n_transfer = 32                # G2-labelled training patterns for the readout, retina
+digits_n_transfer = 1000              # G2-labelled training pairs for the readout, digits
+retina_n_finetune_steps = 500         # most G2 fine-tuning steps, retina
+digits_n_finetune_steps = 300         # most G2 fine-tuning steps, digits
+retina_finetune_criterion = 0.95      # G2 training accuracy that ends fine-tuning, retina
+digits_finetune_criterion = 0.5       # G2 training accuracy that ends fine-tuning, digits
+two_head_control = False              # also train the two-head digit network (trivially modular control)
+n_shuffles = 20                       # graphs in each null model
+n_louvain_shuffles = 0                # of those, how many also get Louvain (0: the network's raw Q only)
+min_healthy_runs = 3                  # fewest healthy runs per side for a comparison to count
+alpha = 0.05                          # significance level of every verdict
+n_bootstrap = 2000                    # bootstrap resamples for the medians' CIs
+device = "auto"                       # "auto": CUDA when present, else the CPU
+results_dir = None                    # results store; None: results/essay_modularity
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from modcore import essay, sweeps
+from modcore.experiments import essay, essay_report
 from modcore.plots import essay as essay_plots
 
-pd.set_option("display.width", 200)
-pd.set_option("display.max_colwidth", 120)
+pd.set_option("display.max_colwidth", None)
+
+# %%
+settings = essay.ChapterSettings(
+    seed=seed, n_seeds=n_seeds, n_sweep_seeds=n_sweep_seeds, tasks=tasks, retina_arms=retina_arms,
+    digits_arms=digits_arms, retina_n_steps=retina_n_steps, digits_n_steps=digits_n_steps,
+    digits_n_train=digits_n_train, retina_l1_values=retina_l1_values, digits_l1_values=digits_l1_values,
+    retina_l2_values=retina_l2_values, digits_l2_values=digits_l2_values, retina_l2_norm_values=retina_l2_norm_values,
+    digits_l2_norm_values=digits_l2_norm_values, retina_connection_cost_values=retina_connection_cost_values,
+    digits_connection_cost_values=digits_connection_cost_values, weight_decay_values=weight_decay_values,
+    dropout_values=dropout_values, prune_sparsity_values=prune_sparsity_values, mvg_period_values=mvg_period_values,
+    rmvg_period_values=rmvg_period_values, clusterable_init_modules=clusterable_init_modules,
+    train_accuracy_margin=train_accuracy_margin, prune_threshold=prune_threshold,
+    retina_n_transfer=retina_n_transfer, digits_n_transfer=digits_n_transfer,
+    retina_n_finetune_steps=retina_n_finetune_steps, digits_n_finetune_steps=digits_n_finetune_steps,
+    retina_finetune_criterion=retina_finetune_criterion, digits_finetune_criterion=digits_finetune_criterion,
+    two_head_control=two_head_control, n_shuffles=n_shuffles, n_louvain_shuffles=n_louvain_shuffles,
+    min_healthy_runs=min_healthy_runs, alpha=alpha, n_bootstrap=n_bootstrap, device=device)
+
+# %%
+for name, value in essay_report.text_values(settings).items():
+    glue(f"essay_{name}", value, display=False)
 
 # %% [markdown]
 # ## The runs
 #
-# Every run trains one network and measures it; finished runs are kept in the results store, so
-# a rerun with more seeds or arms only computes what is new.
+# First the strength sweep: every swept arm at each of its strengths on
+# {glue:text}`essay_n_sweep_seeds` seeds, trained on G1 and scored on it only. Each arm keeps
+# its strongest strength within the margin; then every arm runs on all
+# {glue:text}`essay_n_seeds` seeds and is measured in full. Finished runs are kept in the
+# results store, so a rerun only computes what is new.
 
 # %%
-strengths = {
-    "retina": dict(l1=retina_l1, l2=retina_l2, connection_cost=retina_connection_cost),
-    "digits": dict(l1=digits_l1, l2=digits_l2, connection_cost=digits_connection_cost),
-}
-for task_strengths in strengths.values():
-    task_strengths |= dict(weight_decay=weight_decay, dropout=dropout, prune=prune_sparsity, mvg=[mvg_period])
-configs = essay.make_configs(
-    tasks, arms, range(seed, seed + n_seeds), strengths=strengths,
-    steps={"retina": retina_steps, "digits": digits_steps}, n_train={"digits": digits_n_train},
-    n_shuffles=n_shuffles, n_louvain_shuffles=n_louvain_shuffles, two_head_control=two_head_control, device=device)
-runs = sweeps.run_sweep(essay.run_essay, configs, sweeps.resolve_store(results_dir, "essay_modularity"),
-                        desc="essay runs")
-print(f"{len(runs)} runs")
-essay.condition_table(runs, alpha=alpha).round(3)
+chapter = essay.run_chapter(settings, results_dir=results_dir)
+
+# %%
+essay_report.selection_table(chapter.selection)
 
 # %% [markdown]
-# Medians per condition. *n-cut z* is against the all-weight shuffle (negative = more modular
-# than chance), *sig. runs* counts networks with shuffle p < `alpha`, *Q z* is Louvain's
-# $Q_\text{max}$ against its shuffles (positive = more modular), *inputs separated* counts
-# networks whose clustering keeps left and right inputs in different clusters.
-#
+# Medians per arm over its healthy runs ({glue:text}`essay_n_healthy` of
+# {glue:text}`essay_n_runs` runs healthy, {glue:text}`essay_n_underfit` underfit,
+# {glue:text}`essay_n_diverged` diverged). *n-cut / null* is the primary score (below 1 = more
+# modular than the degree-preserving null), *percentile* the fraction of null graphs at least
+# as modular, *z, Filan's null* the z-score against the all-weight shuffle, *G2 readout acc*
+# and *G2 fine-tune steps* the generalisation to the related goal; *n/a* marks a column that
+# does not apply to the row (the retina task has no held-out class combinations).
+
+# %%
+essay_report.condition_table(chapter.runs, margin=train_accuracy_margin)
+
+# %% [markdown]
 # ## Link 1: do regularisers make networks more modular than chance?
 
-# %% mystnb={"figure": {"name": "fig-essay-z", "caption": "Notebook essay_modularity: n-cut z-score against the layer-wise weight shuffle, per arm; dots are runs, squares the median with a 95% bootstrap CI. Below the dashed line = more modular than chance."}}
-essay_plots.scores_by_condition(essay.modularity_panels(runs, n_bootstrap=n_bootstrap, seed=seed),
-                                title="Modularity relative to the shuffle null, per arm",
-                                ylabel="n-cut z vs shuffles (negative = modular)")
+# %% mystnb={"figure": {"name": "fig-essay-modularity", "caption": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}}
+essay_plots.scores_by_condition(
+    essay_report.modularity_panels(chapter.runs, margin=train_accuracy_margin, n_bootstrap=n_bootstrap, seed=seed),
+    title="Modularity relative to the degree-preserving null, per arm", ylabel="n-cut / null mean\n(below 1 = modular)",
+    reference=1.0, reference_label="null mean (ratio 1)")
 plt.show()
 
 # %% [markdown]
-# Pruned and block-masked networks have many exact zeros; against a null that shuffles all
-# weights, the zeros' *pattern* alone makes them look modular. The right-hand panels of the
-# intervention figure below show the same networks against the mask-keeping null.
+# ## Link 2: do modular networks generalise better to the related goal?
 #
-# ## Link 2: do more modular networks generalise better?
-#
-# Across free networks (control and regularisers), does a lower z go with a smaller gap?
+# The intervention sets modularity directly, with no regulariser: the block mask wires the
+# task's halves apart; the random mask has as many connections but wires the wrong halves.
 
-# %% mystnb={"figure": {"name": "fig-essay-gap", "caption": "Notebook essay_modularity: generalisation gap (train minus test accuracy) against the n-cut z-score, one colour per arm; the line is the within-arm OLS slope through the means, the band its 95% CI."}}
-essay_plots.gap_vs_score(essay.gap_panels(runs), title="Generalisation gap vs modularity across runs (observational)",
-                         xlabel="n-cut z vs shuffles (negative = modular)", ylabel="gap = train - test accuracy")
+# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
+essay_plots.intervention(essay_report.intervention_panels(chapter.runs, margin=train_accuracy_margin),
+                         title="Intervention: hard-wired modules and the related goal")
 plt.show()
 
 # %% [markdown]
-# Correlation is not causation: a regulariser may change the gap and the z-score for separate
-# reasons. The intervention sets modularity directly, with no regulariser.
+# Across free networks (control and regularisers, except MVG, which trained on G2), does a
+# more modular network generalise better? This is observational: a regulariser may move both
+# for separate reasons.
 
-# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: hard-wired block-diagonal networks (equal parameter count) beside the control and the regularised free networks; bars are medians."}}
-essay_plots.intervention(essay.intervention_panels(runs), title="Intervention: hard-wired modules vs free networks")
+# %% mystnb={"figure": {"name": "fig-essay-transfer", "caption": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}}
+essay_plots.gap_vs_score(essay_report.transfer_vs_score_panels(chapter.runs, margin=train_accuracy_margin),
+                         title="Generalisation to the related goal vs modularity (observational)",
+                         xlabel="n-cut / null mean (below 1 = modular)", ylabel="G2 readout accuracy", reference=1.0)
 plt.show()
 
 # %% [markdown]
 # ## Verdicts
 #
-# Each row applies the rules stated at the top. The literature column gives Filan et al.'s
-# MLP z-scores (784-256-256-256-256-10 on MNIST and Fashion-MNIST, $k = 12$, 50 shuffles,
-# 5 networks; `modcore/data/filan2021_mlp_clusterability.csv`): their networks are far larger,
-# so compare signs and significance, not magnitudes.
+# One row per claim of the chain and task, by the rules stated at the top. *Published* gives
+# Filan et al.'s MLP z-scores {cite}`filan2021clusterability` (784-256-256-256-256-10 on MNIST
+# and Fashion-MNIST, $k = 12$, their all-weight shuffle, 5 networks) where an arm matches one of
+# their conditions; compare them with *our z vs Filan's null*, the same kind of null, on far
+# smaller networks: signs and significance, not magnitudes.
 
 # %%
-claims = essay.claims_table(runs, essay.load_literature(), alpha=alpha)
-summary = essay.summarise_verdicts(claims)
-for family, text in summary.items():
-    glue(f"essay_{family}", text, display=False)
-glue("essay_heldout", essay.heldout_summary(runs), display=False)
-glue("essay_n_runs", len(runs), display=False)
-glue("essay_n_seeds", n_seeds, display=False)
-claims
+claims = essay_report.claims_table(chapter.runs, essay_report.load_literature(), alpha=alpha,
+                                   margin=train_accuracy_margin, min_healthy_runs=min_healthy_runs)
+
+# %%
+for name, value in essay_report.verdict_values(claims, chapter.runs, margin=train_accuracy_margin).items():
+    glue(f"essay_{name}", value, display=False)
+
+# %%
+essay_report.verdict_table(claims)
 
 # %% [markdown]
-# **Summary** ({glue:text}`essay_n_runs` runs, {glue:text}`essay_n_seeds` seeds per condition;
-# counts of verdicts per task):
+# **Summary** (verdict counts per task):
 #
-# * *Regularisers make networks more modular than the control* —
-#   {glue:text}`essay_regularisers`.
-# * *Trained networks are more modular than at init* — {glue:text}`essay_init`.
-# * *More modular networks generalise better, across runs* — {glue:text}`essay_observational`.
-# * *Hard-wired modules generalise better (intervention)* — {glue:text}`essay_intervention`.
+# * *Regularisers make networks more modular than the control*:
+#   {glue:text}`essay_regulariser_modularity`.
+# * *Trained networks are more modular than at init*: {glue:text}`essay_init`.
+# * *Hard-wired modules generalise better to the related goal*: {glue:text}`essay_intervention`.
+# * *More modular networks generalise better, across runs*: {glue:text}`essay_observational`.
+# * *Regularisers generalise better to the related goal*:
+#   {glue:text}`essay_regulariser_generalisation`.
+# * *... and through modularity*: {glue:text}`essay_mediation`.
 #
-# Held-out class combinations of the digit task are a hard test by construction
-# ({glue:text}`essay_heldout`): for a held-out pair $(a, b)$ the label $(a + b) \bmod 10$ never appears with
-# left digit $a$ (nor with right digit $b$) in training, because for a fixed left digit the
-# label determines the right one. A network that has learnt a table of seen (digit, label)
-# pairs is pushed *below* chance there; only a network that computes the two digits separately
-# and adds them can succeed, as the two-head control does by design.
-#
-# Whatever the table says is the result: *supported* needs a significant effect in the essay's
-# direction, *not supported* a significant effect the other way; with few seeds most rows stay
-# *inconclusive*. Filan et al. found L1 networks *less* clusterable than their shuffles
-# ($z = +18$ on MNIST), L2 mostly so, and dropout and pruning more clusterable, so the essay's
-# reading of their paper holds for dropout and pruning only; the table shows whether our small
-# networks agree. Clune et al.'s and Kashtan & Alon's results come from evolution, not gradient
-# descent, and measure adaptation to new goals, which is not the train/test gap tested here.
+# Whatever the table says is the result. Filan et al. found L1 networks *less* clusterable than
+# their shuffles, L2 mostly so, and dropout, pruning and their clusterable initialisation more
+# clusterable; the essay's reading of their paper holds for the latter only. Clune et al.'s and
+# Kashtan & Alon's results come from evolution, not gradient descent; their "faster adaptation
+# to new goals" is what our fine-tuning count measures.

@@ -105,7 +105,7 @@ BAD_VALUES = [
     ("essay_modularity", "n_seeds", "0", "0"),
     ("essay_modularity", "tasks", "[]", "[]"),
     ("essay_modularity", "tasks", "['retina', 'faces']", "'faces'"),
-    ("essay_modularity", "dropout", "[1.0]", "[1.0]"),
+    ("essay_modularity", "dropout_values", "[1.0]", "[1.0]"),
     ("essay_modularity", "n_louvain_shuffles", "500", "500"),
 ]
 

@@ -76,7 +76,7 @@ def test_adjacency_is_symmetric_with_one_node_per_unit_and_abs_weight_edges():
     assert adjacency[:3, 4:].sum() == 0  # no edges skip a layer
 
 
-@pytest.mark.parametrize("shuffle", ["all", "nonzero"])
+@pytest.mark.parametrize("shuffle", ["all", "nonzero", "degree"])
 def test_shuffle_keeps_each_layers_weight_multiset(shuffle):
     rng = np.random.default_rng(2)
     weights = [rng.normal(size=(6, 4)) * (rng.random((6, 4)) < 0.5), rng.normal(size=(3, 6))]
@@ -88,6 +88,62 @@ def test_shuffle_keeps_each_layers_weight_multiset(shuffle):
     if shuffle == "nonzero":
         for original, new in zip(weights, shuffled):
             np.testing.assert_array_equal(new == 0, original == 0)
+
+
+def _sparse(rng, shape, density):
+    return rng.normal(size=shape) * (rng.random(shape) < density)
+
+
+def test_sparsity_keeping_shuffles_keep_each_layers_zero_count_and_nonzero_multiset():
+    rng = np.random.default_rng(8)
+    weights = [_sparse(rng, (20, 12), 0.3), _sparse(rng, (6, 20), 0.5)]
+    for shuffle in ("nonzero", "degree"):
+        shuffled = modularity.shuffle_weights(weights, shuffle=shuffle, seed=1)
+        for original, new in zip(weights, shuffled):
+            np.testing.assert_array_equal(np.sort(new[new != 0]), np.sort(original[original != 0]))
+            if shuffle == "nonzero":  # the zero pattern itself is kept
+                np.testing.assert_array_equal(new != 0, original != 0)
+            else:  # every unit keeps its number of connections, but the pattern moves
+                np.testing.assert_array_equal((new != 0).sum(axis=0), (original != 0).sum(axis=0))
+                np.testing.assert_array_equal((new != 0).sum(axis=1), (original != 0).sum(axis=1))
+                assert ((new != 0) != (original != 0)).any()
+
+
+def test_threshold_sets_weights_below_a_fraction_of_each_layers_largest_to_zero():
+    weights = [np.array([[10.0, -0.05, 0.2]]), np.array([[1.0], [-0.009]])]
+    thresholded = modularity.threshold_weights(weights, 0.01)
+    np.testing.assert_array_equal(thresholded[0], [[10.0, 0.0, 0.2]])
+    np.testing.assert_array_equal(thresholded[1], [[1.0], [0.0]])
+    np.testing.assert_array_equal(modularity.threshold_weights(weights, 0.0)[0], weights[0])
+    with pytest.raises(ValueError, match="fraction=1.0"):
+        modularity.threshold_weights(weights, 1.0)
+
+
+def _sparse_modular_network(rng, density):
+    """24-24-24-4 network of two halves, each layer sparse (density of the within-half blocks)
+    with no connection between the halves."""
+    weights = []
+    for fan_in, fan_out in [(24, 24), (24, 24), (24, 4)]:
+        w = np.zeros((fan_out, fan_in))
+        w[: fan_out // 2, : fan_in // 2] = _sparse(rng, (fan_out // 2, fan_in // 2), density)
+        w[fan_out // 2:, fan_in // 2:] = _sparse(rng, (fan_out - fan_out // 2, fan_in - fan_in // 2), density)
+        weights.append(w)
+    return weights
+
+
+def test_sparse_modular_net_beats_its_degree_preserving_null_and_a_sparse_random_net_does_not():
+    rng = np.random.default_rng(9)
+    modular = _sparse_modular_network(rng, density=0.6)
+    density = [float((w != 0).mean()) for w in modular]
+    random = [_sparse(rng, w.shape, d) for w, d in zip(modular, density)]  # same sparsity, no halves
+    options = dict(n_clusters=(2,), n_shuffles=19, n_louvain_shuffles=0, shuffle="degree", seed=0)
+    modular_ncut = modularity.measure_modularity(modular, **options).ncut[2]
+    random_ncut = modularity.measure_modularity(random, **options).ncut[2]
+    assert modular_ncut.p_value == pytest.approx(1 / 20) and modular_ncut.ratio < 0.5
+    assert random_ncut.p_value > 0.05 and random_ncut.ratio > 0.8
+    # the zero-pattern-keeping null keeps the halves apart too, so it cannot see this modularity
+    kept = modularity.measure_modularity(modular, **{**options, "shuffle": "nonzero"}).ncut[2]
+    assert kept.p_value > 0.05
 
 
 def test_planted_two_module_network_is_more_modular_than_every_shuffle():

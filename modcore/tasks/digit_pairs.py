@@ -2,7 +2,7 @@
 
 Images come from scikit-learn's bundled ``load_digits`` (1,797 images, 10 classes; shipped
 with the package, nothing is downloaded). The analogue of Filan et al.'s "halves-diff"
-MNIST task (MODULARITY.md 1.4 and 6.2):
+MNIST task (Filan et al. 2021, two half-size digits side by side):
 
     input  = [left image, right image], pixels / 16, minus pixels constant in the train pool
     "sum"  : (y_left + y_right) mod 10        (the modularly decomposable label)
@@ -25,7 +25,7 @@ from sklearn.datasets import load_digits
 
 N_CLASSES = 10
 GOALS = ("sum", "diff", "both")
-# MODULARITY.md 6.2's split of the 1,797 images: 1,200 train pool / 597 test pool.
+# Our split of the 1,797 images (see the choices page): 1,200 train pool / 597 test pool.
 DEFAULT_N_TRAIN_POOL = 1200
 # Our choice: one held-out right digit per left digit, (a, pi(a)) for a random permutation pi:
 # every class still appears on each side in training, and 90 of 100 combinations are seen.
@@ -44,6 +44,26 @@ class DigitPairs:
     x_heldout: np.ndarray | None    # (n_heldout, 2 * n_pixels_kept)
     y_heldout: dict[str, np.ndarray] | None
     heldout_combinations: tuple[tuple[int, int], ...]
+
+    @property
+    def parts_train(self) -> np.ndarray:
+        """(n_train, 2) digit classes (left, right): every goal is a function of them."""
+        return self.y_train["both"]
+
+    @property
+    def parts_test(self) -> np.ndarray:
+        return self.y_test["both"]
+
+
+def combined_labels(parts: np.ndarray, coefficients: tuple[int, int]) -> np.ndarray:
+    """Labels (n,) int64 of the goal (a * y_left + b * y_right) mod 10 for ``parts`` (n, 2) of
+    digit classes and ``coefficients`` (a, b): "sum" is (1, 1), "diff" (1, 9). The random goals
+    of modularly varying goals draw other (a, b)."""
+    parts = np.asarray(parts, dtype=np.int64)
+    if parts.ndim != 2 or parts.shape[1] != 2:
+        raise ValueError(f"parts must have shape (n, 2), got shape={parts.shape}")
+    a, b = coefficients
+    return (a * parts[:, 0] + b * parts[:, 1]) % N_CLASSES
 
 
 def pair_labels(left: np.ndarray, right: np.ndarray) -> dict[str, np.ndarray]:
@@ -85,7 +105,7 @@ def digit_pairs(n_train: int = 10_000, n_test: int = 5_000, n_heldout: int = 2_0
     order = rng.permutation(n_images)
     train_pool, test_pool = order[:n_train_pool], order[n_train_pool:]
     pixels = digits.data / 16.0
-    # Constant pixels carry no signal and would become isolated graph nodes (MODULARITY.md 1.7).
+    # Constant pixels carry no signal and would become isolated graph nodes of the modularity graph.
     keep = pixels[train_pool].std(axis=0) > 0
     images = pixels[:, keep]
 

@@ -8,7 +8,9 @@ patterns:
     right object  iff (s & 0xF0) in {240, 224, 160, 176, 128, 208, 32, 112}   (the mirror set)
 
 Goals: "and" = L-AND-R (label 1 iff both objects; positive rate 1/4), "or" = L-OR-R (3/4).
-Source: the Mouret/Clune-lab sferes retina experiment, as summarised in MODULARITY.md 2.2.
+Any Boolean combiner of the two objects is a goal too (:func:`combined_labels`, a truth table
+over (left, right)): the random goals of modularly varying goals draw from them.
+Source: Clune, Mouret & Lipson (2013), the retina experiment of their public sferes code.
 
 The task is a combination of two independent sub-tasks, so any split of the 256 patterns
 into train and test holds out (left, right) combinations: a network that solves each half
@@ -44,6 +46,22 @@ def objects() -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
+# Truth tables over (left, right) = (0, 0), (0, 1), (1, 0), (1, 1).
+TRUTH_TABLES = {"and": (0, 0, 0, 1), "or": (0, 1, 1, 1)}
+
+
+def combined_labels(parts: np.ndarray, truth_table: tuple[int, int, int, int]) -> np.ndarray:
+    """Labels (n,) int64 of the goal ``truth_table[2 * left + right]`` for ``parts`` (n, 2) of
+    0/1 object flags (left, right)."""
+    parts = np.asarray(parts, dtype=np.int64)
+    if parts.ndim != 2 or parts.shape[1] != 2:
+        raise ValueError(f"parts must have shape (n, 2), got shape={parts.shape}")
+    table = np.asarray(truth_table, dtype=np.int64)
+    if table.shape != (4,) or not np.isin(table, (0, 1)).all():
+        raise ValueError(f"truth_table must hold four 0/1 values, got {truth_table=}")
+    return table[2 * parts[:, 0] + parts[:, 1]]
+
+
 def retina_labels(goal: str) -> np.ndarray:
     """Labels (256,) int64 in {0, 1} of L-AND-R (``goal="and"``) or L-OR-R (``"or"``)."""
     left, right = objects()
@@ -62,6 +80,8 @@ class RetinaSplit:
     x_test: np.ndarray             # (256 - n_train, 8)
     y_train: dict[str, np.ndarray]  # goal -> (n_train,)
     y_test: dict[str, np.ndarray]   # goal -> (256 - n_train,)
+    parts_train: np.ndarray         # (n_train, 2) 0/1: left object, right object
+    parts_test: np.ndarray          # (256 - n_train, 2)
     input_groups: tuple[tuple[int, ...], ...] = INPUT_GROUPS
     # The test patterns are themselves unseen (left, right) combinations; there is no
     # separate held-out-combination set.
@@ -72,7 +92,7 @@ class RetinaSplit:
 def retina_split(n_train: int = 128, *, seed: int) -> RetinaSplit:
     """``n_train`` patterns drawn without replacement for training, the rest for testing.
 
-    MODULARITY.md 6.1 uses 128/128 (a 96/160 split is its harder variant).
+    The chapter uses 128/128 (our choice; see the choices page).
     """
     if not isinstance(n_train, (int, np.integer)) or not 1 <= n_train < N_PATTERNS:
         raise ValueError(f"n_train must be an integer in [1, {N_PATTERNS - 1}], got {n_train=}")
@@ -80,6 +100,8 @@ def retina_split(n_train: int = 128, *, seed: int) -> RetinaSplit:
     train, test = np.sort(order[:n_train]), np.sort(order[n_train:])
     x = retina_inputs()
     labels = {goal: retina_labels(goal) for goal in GOALS}
+    parts = np.stack(objects(), axis=1).astype(np.int64)
     return RetinaSplit(x_train=x[train], x_test=x[test],
                        y_train={g: y[train] for g, y in labels.items()},
-                       y_test={g: y[test] for g, y in labels.items()})
+                       y_test={g: y[test] for g, y in labels.items()},
+                       parts_train=parts[train], parts_test=parts[test])

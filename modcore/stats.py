@@ -1,0 +1,170 @@
+"""Generic statistics for verdicts: numbers in, numbers out.
+
+Bootstrap intervals of a median, Holm's step-down correction, one-sided Mann-Whitney tests,
+OLS slopes with t-intervals (optionally within groups), and the rule that turns p-values or an
+interval into a verdict word. Nothing here knows about networks, tasks or notebooks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+# The three verdict words, in the order tables list them.
+VERDICTS = ("supported", "not supported", "inconclusive")
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    values = np.asarray(values, dtype=float).ravel()
+    return values[np.isfinite(values)]
+
+
+def bootstrap_median_ci(values: Sequence[float], *, n_bootstrap: int = 2000, level: float = 0.95,
+                        seed: int) -> tuple[float, float, float]:
+    """(median, low, high): percentile bootstrap interval of the median (``scipy.stats.bootstrap``).
+
+    NaNs are dropped. With fewer than two finite values there is no interval: (median, nan, nan).
+    """
+    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap=}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level=}")
+    values = _finite(values)
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    median = float(np.median(values))
+    if values.size < 2:
+        return median, math.nan, math.nan
+    if np.ptp(values) == 0:  # every resample has the same median; scipy warns and returns nan
+        return median, median, median
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap((values,), np.median, n_resamples=int(n_bootstrap), confidence_level=level,
+                                 method="percentile", vectorized=True, axis=-1, rng=np.random.default_rng(seed))
+    return median, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values; NaNs are left out of the family and stay NaN.
+
+        sorted p_(1) <= ... <= p_(m):  adjusted_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def one_sided_mann_whitney(sample: Sequence[float], reference: Sequence[float]) -> tuple[float, float]:
+    """(p that ``sample`` tends lower than ``reference``, p that it tends higher); exact where scipy can.
+
+    NaNs are dropped; an empty side gives (nan, nan).
+    """
+    sample, reference = _finite(sample), _finite(reference)
+    if sample.size == 0 or reference.size == 0:
+        return math.nan, math.nan
+    less = stats.mannwhitneyu(sample, reference, alternative="less").pvalue
+    greater = stats.mannwhitneyu(sample, reference, alternative="greater").pvalue
+    return float(less), float(greater)
+
+
+def verdict(p_claimed: float, p_opposite: float, alpha: float) -> str:
+    """'supported' if the claimed direction is significant (p < alpha), 'not supported' if the
+    opposite direction is, otherwise 'inconclusive'."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha=}")
+    if np.isfinite(p_claimed) and p_claimed < alpha:
+        return "supported"
+    if np.isfinite(p_opposite) and p_opposite < alpha:
+        return "not supported"
+    return "inconclusive"
+
+
+def compare_with_reference(samples: Mapping[str, Sequence[float]], reference: Sequence[float], *, claim: str,
+                           alpha: float) -> pd.DataFrame:
+    """Each named sample against one reference sample.
+
+    Columns: ``name``, ``n``, ``median``, ``reference_median``, one-sided Mann-Whitney
+    ``p_claimed`` (direction ``claim``: ``'lower'`` or ``'higher'``) and ``p_opposite``, each
+    Holm-adjusted across the samples (one family per direction), and the ``verdict``.
+    """
+    if claim not in ("lower", "higher"):
+        raise ValueError(f"claim must be 'lower' or 'higher', got {claim=!r}")
+    reference = _finite(reference)
+    rows = []
+    for name, sample in samples.items():
+        sample = _finite(sample)
+        less, greater = one_sided_mann_whitney(sample, reference)
+        claimed, opposite = (less, greater) if claim == "lower" else (greater, less)
+        rows.append(dict(name=name, n=int(sample.size),
+                         median=float(np.median(sample)) if sample.size else math.nan,
+                         reference_median=float(np.median(reference)) if reference.size else math.nan,
+                         p_claimed=claimed, p_opposite=opposite))
+    table = pd.DataFrame(rows, columns=["name", "n", "median", "reference_median", "p_claimed", "p_opposite"])
+    table["p_claimed_holm"] = holm(table["p_claimed"])
+    table["p_opposite_holm"] = holm(table["p_opposite"])
+    table["verdict"] = [verdict(a, b, alpha) for a, b in zip(table["p_claimed_holm"], table["p_opposite_holm"])]
+    return table
+
+
+def slope_with_ci(x: Sequence[float], y: Sequence[float], groups: Sequence[str] | None = None, *,
+                  level: float = 0.95) -> dict[str, float]:
+    """OLS slope of y on x with its t-interval; with ``groups``, within groups (one intercept each).
+
+        y_i = a_{g(i)} + b x_i + e_i;  se(b) from the residual variance, df = n - (groups + 1)
+
+    Returns ``slope``, ``low``, ``high``, ``n``, ``dof`` and (when defined) ``intercept``; NaN
+    slope and interval when there are too few points or x does not vary.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got x.shape={x.shape}, y.shape={y.shape}")
+    labels = np.asarray(groups if groups is not None else ["all"] * len(x))
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y, labels = x[keep], y[keep], labels[keep]
+    levels = np.unique(labels)
+    design = np.column_stack([x] + [(labels == g).astype(float) for g in levels])
+    dof = len(x) - design.shape[1]
+    if dof < 1 or np.ptp(x) == 0:
+        return dict(slope=math.nan, low=math.nan, high=math.nan, n=int(len(x)), dof=int(dof))
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    sigma2 = residual @ residual / dof
+    covariance = sigma2 * np.linalg.pinv(design.T @ design)
+    half = stats.t.ppf(0.5 + level / 2, dof) * math.sqrt(covariance[0, 0])
+    return dict(slope=float(coef[0]), low=float(coef[0] - half), high=float(coef[0] + half), n=int(len(x)),
+                dof=int(dof), intercept=float(np.mean(y - coef[0] * x)))
+
+
+def interval_verdict(low: float, high: float, *, claim: str) -> str:
+    """The same rule with an interval: 'supported' if it lies entirely on the claimed side of 0
+    (``claim='positive'`` or ``'negative'``), 'not supported' if entirely on the other side,
+    else 'inconclusive'."""
+    if claim not in ("positive", "negative"):
+        raise ValueError(f"claim must be 'positive' or 'negative', got {claim=!r}")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "inconclusive"
+    above, below = low > 0, high < 0
+    if claim == "negative":
+        above, below = below, above
+    return "supported" if above else "not supported" if below else "inconclusive"
+
+
+def count_verdicts(verdicts: Sequence[str]) -> str:
+    """'2 supported, 1 inconclusive (of 3)': the words in :data:`VERDICTS` order."""
+    verdicts = list(verdicts)
+    unknown = set(verdicts) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"verdicts must be among {VERDICTS}, got {sorted(unknown)}")
+    words = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
+    return f"{words} (of {len(verdicts)})"

@@ -1,0 +1,70 @@
+"""Generic statistics: Holm, one-sided Mann-Whitney verdicts, slopes with intervals, bootstrap."""
+
+import numpy as np
+import pytest
+
+from modcore import stats
+
+
+def test_holm_matches_the_step_down_rule():
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
+
+
+def test_within_group_slope_removes_a_group_confound():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["a", "b", "c"], 30)
+    offset = {"a": 0.0, "b": 5.0, "c": 10.0}
+    x = np.array([offset[g] for g in groups]) + rng.normal(size=90)
+    y = -np.array([offset[g] for g in groups]) * 2 + 0.5 * x + rng.normal(scale=0.1, size=90)
+    pooled = stats.slope_with_ci(x, y)
+    within = stats.slope_with_ci(x, y, groups)
+    assert pooled["slope"] < 0  # the confound flips the pooled sign
+    assert within["low"] < 0.5 < within["high"]
+    assert stats.interval_verdict(within["low"], within["high"], claim="positive") == "supported"
+    assert stats.interval_verdict(pooled["low"], pooled["high"], claim="positive") == "not supported"
+    assert stats.interval_verdict(pooled["low"], pooled["high"], claim="negative") == "supported"
+
+
+def test_verdicts_follow_the_declared_rule():
+    reference = [0, 1, 2, 3, 4, 5]
+    samples = {"good": [-10, -9, -8, -7, -6, -5], "bad": [10, 11, 12, 13, 14, 15], "same": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]}
+    table = stats.compare_with_reference(samples, reference, claim="lower", alpha=0.05).set_index("name")
+    assert table.loc["good", "verdict"] == "supported"
+    assert table.loc["bad", "verdict"] == "not supported"
+    assert table.loc["same", "verdict"] == "inconclusive"
+    assert table.loc["good", "p_claimed_holm"] == pytest.approx(3 * table.loc["good", "p_claimed"])
+    # exact one-sided Mann-Whitney with complete separation of 6 vs 6: 1 / C(12, 6)
+    assert table.loc["good", "p_claimed"] == pytest.approx(1 / 924)
+
+
+def test_bootstrap_interval_holds_the_median_and_narrows_with_more_runs():
+    rng = np.random.default_rng(1)
+    small = rng.normal(size=10)
+    large = rng.normal(size=400)
+    median, low, high = stats.bootstrap_median_ci(small, n_bootstrap=500, seed=0)
+    assert low <= median <= high and median == np.median(small)
+    _, low_large, high_large = stats.bootstrap_median_ci(large, n_bootstrap=500, seed=0)
+    assert high_large - low_large < high - low
+    assert stats.bootstrap_median_ci(small, n_bootstrap=500, seed=0) == (median, low, high)  # seeded
+
+
+def test_bootstrap_of_too_few_or_constant_values_is_explicit():
+    assert np.isnan(stats.bootstrap_median_ci([np.nan], seed=0)[0])
+    median, low, high = stats.bootstrap_median_ci([2.0], seed=0)
+    assert median == 2.0 and np.isnan(low) and np.isnan(high)
+    assert stats.bootstrap_median_ci([3.0, 3.0, 3.0], seed=0) == (3.0, 3.0, 3.0)
+
+
+def test_count_verdicts_lists_words_in_a_fixed_order():
+    assert stats.count_verdicts(["inconclusive", "supported", "inconclusive"]) == "1 supported, 2 inconclusive (of 3)"
+
+
+def test_bad_arguments_raise_and_name_them():
+    with pytest.raises(ValueError, match="claim='up'"):
+        stats.compare_with_reference({"a": [1]}, [2], claim="up", alpha=0.05)
+    with pytest.raises(ValueError, match="alpha=2.0"):
+        stats.verdict(0.01, 0.5, 2.0)
+    with pytest.raises(ValueError, match="n_bootstrap=0"):
+        stats.bootstrap_median_ci([1.0, 2.0], n_bootstrap=0, seed=0)
+    with pytest.raises(ValueError, match="claim='up'"):
+        stats.interval_verdict(0.1, 0.2, claim="up")
