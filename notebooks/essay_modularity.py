@@ -261,6 +261,10 @@ for name, value in essay_report.verdict_values(claims, chapter.runs, margin=trai
 # %%
 essay_report.verdict_table(claims)
 
+# %%
+for claim_id, record in essay_report.claims(claims, range(seed, seed + n_seeds)).items():
+    glue(f"claim:{claim_id}", record, display=False)
+
 # %% [markdown]
 # **Summary** (verdict counts per task):
 #

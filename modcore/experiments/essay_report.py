@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from modcore import paper_values, stats
+from modcore import paper_values, scorecard, stats
 from modcore.experiments.essay import (ARM_NAMES, PRIMARY_GOAL, REGULARISER_ARMS, RELATED_GOAL, SAW_RELATED_GOAL,
                                        condition_label)
 
@@ -482,3 +482,43 @@ def verdict_values(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) 
     family, the answer paragraph, and the run counts."""
     return {**summarise_verdicts(claims), "answer": answer(claims, frame, margin=margin),
             **counts(frame, margin=margin)}
+
+
+# The scorecard's essay claims: which rows of the claims table decide each (family, arm; None = every arm).
+SCORECARD_ROWS = {
+    "essay_l1": ("regulariser_modularity", "l1"), "essay_l2": ("regulariser_modularity", "l2"),
+    "essay_weight_decay": ("regulariser_modularity", "weight_decay"),
+    "essay_dropout": ("regulariser_modularity", "dropout"), "essay_prune": ("regulariser_modularity", "prune"),
+    "essay_connection_cost": ("regulariser_modularity", "connection_cost"),
+    "essay_mvg": ("regulariser_modularity", "mvg"), "essay_init": ("init", None),
+    "essay_observational": ("observational", None), "essay_intervention": ("intervention", None),
+}
+SCORECARD_RULE = ("per task and measure a one-sided test against the reference at the chapter's alpha (Holm within "
+                  "a family), healthy runs only; agree if every row is supported, disagree if every row is not "
+                  "supported, partly if some are supported, else inconclusive")
+
+
+def scorecard_verdict(verdicts) -> str:
+    """One scorecard verdict from the chapter's per-row verdicts (see :data:`SCORECARD_RULE`)."""
+    verdicts = list(verdicts)
+    if verdicts and all(v == "supported" for v in verdicts):
+        return "agree"
+    if verdicts and all(v == "not supported" for v in verdicts):
+        return "disagree"
+    if "supported" in verdicts:
+        return "partly"
+    return "inconclusive"
+
+
+def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
+    """Scorecard records of the essay's claims that this run of the chapter measured."""
+    records = {}
+    for claim_id, (family, arm) in SCORECARD_ROWS.items():
+        rows = claims_frame[(claims_frame["family"] == family)
+                            & ((claims_frame["arm"] == arm) if arm is not None else True)]
+        if rows.empty:
+            continue  # the arm or task was not run at this profile: the scorecard shows "not run"
+        ours = "; ".join(f"{row.task}: {row.evidence} ({row.verdict})" for row in rows.itertuples())
+        records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds,
+                                             verdict=scorecard_verdict(rows["verdict"]), rule=SCORECARD_RULE)
+    return records
