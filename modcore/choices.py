@@ -96,6 +96,8 @@ def to_markdown(sections: tuple[Section, ...] | None = None) -> str:
 
 
 _T1 = "modcore.experiments.theorem1"
+_ESSAY = "modcore.experiments.essay"
+_REPORT = "modcore.experiments.essay_report"
 
 SECTIONS: tuple[Section, ...] = (
     Section(
@@ -185,38 +187,60 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        'The essay chapter', '`modcore.modularity`, `modcore.essay`',
+        "The essay chapter", "`modcore.modularity`, `modcore.stats`, `modcore.experiments.essay`, "
+        "`.essay_report`; the essay chapter.",
         (
-            Choice('graph',
-                   'nodes are units (inputs included), edges $\\lvert W \\rvert$, biases ignored; nodes with degree at most 1e-6 of the median dropped, from the network and every shuffle alike',
-                   'Filan et al. {cite}`filan2021clusterability`; dead units would otherwise form their own trivially separate clusters'),
-            Choice('clustering',
-                   'spectral clustering, `assign_labels="discretize"`, seeded; retina $k \\in \\{2, 4\\}$, digits $k \\in \\{4, 12\\}$; the primary score is the n-cut z at the first $k$',
-                   'Filan et al. {cite}`filan2021clusterability` use spectral clustering and the n-cut {cite}`shi2000normalized`; seeding makes the partition reproducible; two $k$ per task keep the cost to seconds'),
-            Choice('null',
-                   'within-layer shuffles of all weights (and of the non-zero weights where a network has exact zeros); $p = (r+1)/(N+1)$ with ties counted as at least as modular; z with ddof 1',
-                   'Filan et al., slightly more conservative'),
-            Choice('Q',
-                   'Louvain $Q_\\text{max}$ (seeded, resolution 1) against the first `n_louvain_shuffles` shuffles, and Q of the spectral partition against all of them',
-                   'Louvain dominates the cost'),
-            Choice('retina task',
-                   '8 inputs, L-AND-R, random 128/128 split per seed; 8-16-8-4-1 tanh, BCE, Adam 3e-3, full batch, 3,000 steps',
-                   'the retina task of Kashtan and Alon {cite}`kashtan2005spontaneous` and Clune et al. {cite}`clune2013evolutionary`, trained by gradient descent instead of evolution; sizes and steps are ours'),
-            Choice('digit-pair task',
-                   'pools of 1,200/597 images, label $(a+b) \\bmod 10$, 10 held-out class pairs; 10k/5k/2k train/test/held-out pairs; input-64-64-10 ReLU, Adam 1e-3, batch 128, 1,200 steps; a two-head control',
-                   "a compositional task on scikit-learn's 8x8 digits, small enough for a CPU; held-out pairs test composition; sizes are ours"),
-            Choice('arms',
-                   'penalties on weights only; retina L1, L2 and connection cost 1e-3, digits 1e-4; AdamW decay 1e-2; dropout 0.2 after hidden layers; magnitude pruning to 80 % (cubic ramp, output layer dense); MVG switching every 100 steps, ending on the main goal',
-                   'one strength per arm, fixed before the runs'),
-            Choice('connection cost',
-                   "layer $l$ at $y = l$, units spread over the input layer's width; squared distances divided by their mean",
-                   "Clune et al.'s idea for a layered net"),
-            Choice('block-mask intervention',
-                   'left and right halves wired separately up to the last hidden layer; widths scaled so the parameter count matches the dense net within 6 %',
-                   'modules joined only at the output cannot compute $(a+b) \\bmod 10$'),
-            Choice('statistics',
-                   'exact one-sided Mann-Whitney, Holm across arms; OLS slope with one intercept per condition and a 95 % t-interval; percentile bootstrap (2,000) for medians; 5 seeds by default',
-                   'rank tests need no normality; Holm controls the error rate across arms; 5 seeds fit the CPU budget'),
+            Choice("graph", "nodes are units (inputs included), edges $\\lvert W \\rvert$, biases ignored; a weight "
+                   "below {notebook:essay_modularity:prune_threshold} of its layer's largest $\\lvert w \\rvert$ is "
+                   "absent; nodes with degree at most {modcore.modularity:ISOLATED_REL_TOL} of the median dropped",
+                   "Filan et al. {cite}`filan2021clusterability`; under L1 most weights are tiny but none is exactly "
+                   "zero, so without a threshold the graph is dense and a shuffle destroys its sparsity"),
+            Choice("null model", "each layer rewired keeping every unit's number of connections "
+                   "({modcore.modularity:SWAPS_PER_EDGE} swaps per edge), then the weights permuted over it; "
+                   "{notebook:essay_modularity:n_shuffles} null graphs",
+                   "a null that keeps sparsity and degrees, as Kashtan and Alon's $Q_m$ "
+                   "{cite}`kashtan2005spontaneous`; Filan et al.'s all-weight shuffle is reported beside it"),
+            Choice("primary score", "n-cut of the spectral partition divided by the null's mean (below 1: more "
+                   "modular); z, percentile, raw n-cut, Louvain Q and left/right input separation beside it",
+                   "a ratio is comparable across arms whose nulls differ in spread; a z-score is not"),
+            Choice("generalisation", "to the related goal G2 the network never trained on (retina L-OR-R after "
+                   "L-AND-R; digits $(a - b) \\bmod 10$ after $(a + b) \\bmod 10$): a logistic readout on the frozen "
+                   "activations of all hidden units fitted on {notebook:essay_modularity:retina_n_transfer} (retina) / "
+                   "{notebook:essay_modularity:digits_n_transfer} (digits) G2 examples, and full fine-tuning steps to "
+                   "G2 training accuracy {notebook:essay_modularity:retina_finetune_criterion} / "
+                   "{notebook:essay_modularity:digits_finetune_criterion}",
+                   "the essay: modular nets do better on related goals without training on them; all hidden units, "
+                   "because the retina's last hidden layer (4 saturated units) gave chance accuracy for every arm in a "
+                   "pilot"),
+            Choice("healthy runs", "a run whose loss is not finite or above {" + _REPORT + ":DIVERGED_LOSS_FACTOR} x the "
+                   "chance loss is diverged; one more than {notebook:essay_modularity:train_accuracy_margin} below the "
+                   "control's training accuracy is underfit; neither enters a verdict; fewer than "
+                   "{notebook:essay_modularity:min_healthy_runs} healthy runs make a comparison inconclusive",
+                   "no arm may win by underfitting or by diverging"),
+            Choice("strengths", "each swept arm takes the strongest strength (MVG, RMVG: the shortest period) whose "
+                   "median training accuracy stays within {notebook:essay_modularity:train_accuracy_margin} of the "
+                   "control's, on {notebook:essay_modularity:n_sweep_seeds} seeds",
+                   "a fixed strength either does nothing or underfits, depending on the task"),
+            Choice("retina task", "8 inputs, L-AND-R, random 128/128 split per seed; 8-16-8-4-1 tanh, Adam 3e-3, full "
+                   "batch, {notebook:essay_modularity:retina_n_steps} steps",
+                   "the retina task of Kashtan and Alon {cite}`kashtan2005spontaneous` and Clune et al. "
+                   "{cite}`clune2013evolutionary`, trained by gradient descent instead of evolution"),
+            Choice("digit-pair task", "label $(a+b) \\bmod 10$ of two 8x8 digits; {notebook:essay_modularity:digits_n_train} "
+                   "training pairs; input-64-64-10 ReLU, Adam 1e-3, batch 128, {notebook:essay_modularity:digits_n_steps} "
+                   "steps", "a compositional task on scikit-learn's digits, small enough for a CPU"),
+            Choice("arms", "penalties on weights only; L2 both squared ($\\lambda \\sum w^2$) and as the essay writes it "
+                   "($\\lambda \\lVert w \\rVert_2$); MVG switches to the related goal, RMVG to random goals that are "
+                   "never G2; Filan et al.'s clusterable initialisation with {notebook:essay_modularity:clusterable_init_modules} "
+                   "modules, between-module weights x {" + _ESSAY + ":CLUSTERABLE_BETWEEN_SCALE}; magnitude pruning on a cubic "
+                   "schedule", "the essay's regularisers and the literature's"),
+            Choice("intervention", "block mask: the task's halves wired apart up to the last hidden layer; random mask: "
+                   "the same number of connections on a random partition", "the random mask controls for sparsity, so "
+                   "a win of the block mask is a win of the right modules"),
+            Choice("statistics", "one-sided Mann-Whitney, Holm within a claim family at alpha "
+                   "{notebook:essay_modularity:alpha}; OLS slope with one intercept per arm and a 95 % t-interval; "
+                   "bootstrap ({notebook:essay_modularity:n_bootstrap}) intervals for medians; "
+                   "{notebook:essay_modularity:n_seeds} seeds", "rank tests need no normality; Holm controls the error "
+                   "rate across arms"),
         ),
     ),
 )
