@@ -108,8 +108,8 @@ design = fig2.Fig2Design(n_modules_values=n_modules_values, input_dim_values=inp
                          average_n_modules_values=average_n_modules_values,
                          average_input_dim_values=average_input_dim_values, n_train=n_train, n_params=1153,
                          n_seeds=n_seeds, seed=seed)
-print(f"held-out runs: estimated {design.estimated_seconds(n_steps or fitted['n_steps'], calibration.HELDOUT_PANELS) / 60:.1f} "
-      "min on 2 cores")
+estimate = design.estimated_seconds(n_steps or fitted["n_steps"], calibration.HELDOUT_PANELS)
+print(f"held-out runs: estimated {estimate / 60:.1f} min ({estimate:.0f} s) on 2 cores")
 frames = fig2.run_fig2(design, store, device=device, desc="held out", panels=calibration.HELDOUT_PANELS,
                        n_test=n_test, n_steps=n_steps or None)
 

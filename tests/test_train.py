@@ -58,7 +58,8 @@ def test_per_model_data_sets_train_each_model_on_its_own(data):
     x2, y2 = other.sample(120, seed=1)
     xt2, yt2 = other.sample(300, seed=2)
     stacked = train_ensemble(spec, [0, 1], np.stack([data[0], x2]), np.stack([data[1], y2]),
-                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), settings=TrainSettings(n_steps=50, lr=1e-2),
+                             np.stack([data[2], xt2]), np.stack([data[3], yt2]),
+                             settings=TrainSettings(n_steps=50, lr=1e-2),
                              device="cpu")
     second = train_ensemble(spec, [1], x2, y2, xt2, yt2, settings=TrainSettings(n_steps=50, lr=1e-2), device="cpu")
     np.testing.assert_allclose(stacked.test_mse[1], second.test_mse[0], **TOLERANCE)

@@ -147,7 +147,8 @@ def run_search(design: SearchDesign, store: sweeps.ResultStore, paper: pd.DataFr
     scores = pd.DataFrame(rows).sort_values("error", kind="stable").reset_index(drop=True)
     best = {field: _plain(scores.loc[0, field]) for field in FITTED_FIELDS}
     best_runs = frames[json.dumps(best)]
-    extra = sweep_networks({"theory": design.theory_runs(best, device=device)}, store, desc="calibration theory")["theory"]
+    extra = sweep_networks({"theory": design.theory_runs(best, device=device)}, store,
+                           desc="calibration theory")["theory"]
     fit = fit_theory(pd.concat([best_runs, extra], ignore_index=True))
     n_runs = sum(map(len, frames.values())) + len(extra)
     return SearchResult(scores=scores, best=best, best_curve=panel_curve(best_runs),
@@ -226,7 +227,8 @@ def threshold_check(fitted: dict, input_dim_values: Sequence[int] = tuple(range(
 
 def threshold_words(check: pd.DataFrame) -> dict[str, float | str]:
     worst = check[[f"fraction_{t}" for t in THRESHOLDS]].to_numpy().max()
-    return {"zero_loss_min": float(check.predict_zero_loss.min()), "zero_loss_max": float(check.predict_zero_loss.max()),
+    return {"zero_loss_min": float(check.predict_zero_loss.min()),
+            "zero_loss_max": float(check.predict_zero_loss.max()),
             "threshold_worst_fraction": float(worst),
             "threshold_verdict": "well below" if worst <= WELL_BELOW_FRACTION else "not well below"}
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from modcore import sweeps
 from modcore.experiments.fig2 import spike
-from modcore.experiments.sine_networks import DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error, sweep_networks
+from modcore.experiments.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
+                                               sweep_networks)
 
 def optimisation_methods(n_steps: int, lr: float, n_steps_long: int, n_steps_lbfgs: int) -> dict[str, dict]:
     """Ways to get closer to the optimum of the training loss, as NetworkRun overrides, from the
@@ -109,7 +110,8 @@ def theory_curves(fit: TheoryFit, runs: pd.DataFrame, n_points: int = 200) -> pd
 def method_means(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed means of train and test MSE per (method, m, n) over healthy runs, in the order of the
     methods."""
-    return (healthy(runs).groupby(["method_label", "input_dim", "n_train"], as_index=False, sort=False)[["train_mse", "test_mse"]]
+    grouped = healthy(runs).groupby(["method_label", "input_dim", "n_train"], as_index=False, sort=False)
+    return (grouped[["train_mse", "test_mse"]]
             .mean().rename(columns={"method_label": "method"}))
 
 

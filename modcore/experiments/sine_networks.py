@@ -244,7 +244,8 @@ def _theorem1(omega, input_dim, n_train, n_params, amplitude_scale, direction_no
 def _single_task_setting(runs: pd.DataFrame) -> dict:
     settings = runs[["amplitude_scale", "direction_norm", "label_noise"]].drop_duplicates()
     if len(settings) != 1:
-        raise ValueError(f"fit_theory needs runs of one task setting, got {len(settings)}: {settings.to_dict('records')}")
+        raise ValueError(f"fit_theory needs runs of one task setting, got {len(settings)}: "
+                         f"{settings.to_dict('records')}")
     return settings.iloc[0].to_dict()
 
 
@@ -279,7 +280,8 @@ def fit_theory(runs: pd.DataFrame, *, max_p_over_n: float = FIT_MAX_P_OVER_N, se
     tail = (1 - INTERVAL_LEVEL) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail])
     return TheoryFit(omega=1 + math.exp(log_excess), omega_low=float(low), omega_high=float(high),
-                     n_fitted=len(chosen), rms_log_error=float(np.sqrt(np.mean(residuals(log_excess, everything) ** 2))),
+                     n_fitted=len(chosen),
+                     rms_log_error=float(np.sqrt(np.mean(residuals(log_excess, everything) ** 2))),
                      **task)
 
 
