@@ -145,6 +145,6 @@ plt.show()
 # **Predicted:** the loss of predicting zero is {glue:text}`cal_zero_loss_min:.2f` to
 # {glue:text}`cal_zero_loss_max:.2f` across $m$, so the paper's thresholds 1.2 and 1.5 are
 # {glue:text}`cal_threshold_verdict` it (the larger is {glue:text}`cal_threshold_worst_fraction:.0%` of it
-# at worst). Held-out panels, rms log error of our mean test loss against the paper's: $k$
+# at worst; both are at most 75% of it from {glue:text}`cal_well_below_from_m` on). Held-out panels, rms log error of our mean test loss against the paper's: $k$
 # {glue:text}`cal_heldout_n_modules:.3f`, $m$ {glue:text}`cal_heldout_input_dim:.3f`, $p$
 # {glue:text}`cal_heldout_n_params:.3f` (the fitted panel: {glue:text}`cal_fit_error:.3f`, with the offset).

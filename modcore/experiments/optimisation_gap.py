@@ -169,7 +169,9 @@ def verdict_words(gaps: pd.DataFrame, fit: TheoryFit, runs: pd.DataFrame) -> dic
     words["small_n"] = int(runs.n_train.min())
     words["large_n"] = int(runs.n_train.max())
     words["below_theory"] = "below" if gaps.loc[baseline, "small_n_test_ratio"] < 1 else "above"
-    words["spike_word"] = "a spike" if gaps.loc[baseline, "spike_rise"] > 1 else "no spike"
+    rise = gaps.loc[baseline, "spike_rise"]
+    words["spike_word"] = ("no measurable spike (too few n around the threshold)" if not np.isfinite(rise)
+                           else "a spike" if rise > 1 else "no spike")
     return words
 
 
@@ -187,5 +189,6 @@ def reading_words(gaps: pd.DataFrame) -> dict[str, str]:
         "spike_methods": ", ".join(spikes) if spikes else "none of the methods",
         "spike_only_linear": ("the divergence belongs to the linear model, not to a well-optimised network"
                               if spikes == [linearised] else
+                              "none of them shows the divergence Theorem 1 predicts at these n" if not spikes else
                               "the spike is not specific to the linearised model"),
     }
