@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modcore import sweeps
-from modcore.experiments.fig2 import spike
+from modcore.experiments.fig2 import SPIKE_MIN_RATIO, spike
 from modcore.experiments.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
                                                sweep_networks)
 
@@ -171,20 +171,24 @@ def verdict_words(gaps: pd.DataFrame, fit: TheoryFit, runs: pd.DataFrame) -> dic
     words["below_theory"] = "below" if gaps.loc[baseline, "small_n_test_ratio"] < 1 else "above"
     rise = gaps.loc[baseline, "spike_rise"]
     words["spike_word"] = ("no measurable spike (too few n around the threshold)" if not np.isfinite(rise)
-                           else "a spike" if rise > 1 else "no spike")
+                           else "a spike" if rise >= SPIKE_MIN_RATIO else "no spike")
     return words
 
 
 def reading_words(gaps: pd.DataFrame) -> dict[str, str]:
     """The chapter's reading in computed words: whether our networks have the paper's gaps (loss
-    above Theorem 1 at small n and a finite spike), whether better optimisation lowers the train
-    loss towards the theory's 0, and which of the methods shows a spike."""
+    above Theorem 1 at small n, and a finite spike: a rise of at least SPIKE_MIN_RATIO, the Fig. 2
+    chapter's rule), whether better optimisation lowers the train loss towards the theory's 0, and
+    which of the methods shows a spike."""
     baseline, _, lbfgs, linearised = gaps.index[:4]
-    has_gaps = gaps.loc[baseline, "small_n_test_ratio"] > 1 and gaps.loc[baseline, "spike_rise"] > 1
-    spikes = [label for label in gaps.index[:4] if gaps.loc[label, "spike_rise"] > 1]
+    above = gaps.loc[baseline, "small_n_test_ratio"] > 1
+    has_spike = gaps.loc[baseline, "spike_rise"] >= SPIKE_MIN_RATIO
+    spikes = [label for label in gaps.index[:4] if gaps.loc[label, "spike_rise"] >= SPIKE_MIN_RATIO]
     lower_train = gaps.loc[lbfgs, "train_below_threshold"] < gaps.loc[baseline, "train_below_threshold"]
     return {
-        "gaps_match": "are the ones our networks have" if has_gaps else "are not the ones our networks have",
+        "gaps_match": ("are the ones our networks have" if above and has_spike else
+                       "match ours in part: our networks sit above the theory at small n but show no finite spike"
+                       if above else "are not the ones our networks have"),
         "train_word": "drives" if lower_train else "does not drive",
         "spike_methods": ", ".join(spikes) if spikes else "none of the methods",
         "spike_only_linear": ("the divergence belongs to the linear model, not to a well-optimised network"
