@@ -36,7 +36,7 @@ input_dim_values = [2, 3, 5, 7, 9]        # m panel (paper: 2..9)
 n_params_values = [100, 240, 400, 600, 900, 1200, 1600, 2200, 3200, 10000]  # p panel; 6 in [n/3, 3n]
 n_train_values = [100, 200, 400, 600, 900, 1200, 1600, 2400, 3400, 10000]   # n panel; 7 in [p/3, 3p]
 line_n_params_values = [300, 3000]        # architectures: light lines of the k and m panels
-line_input_dim_values = [5, 9]            # m of the light lines of the p and n panels (paper: 5..9)
+line_input_dim_values = [5, 7, 9]         # m of the light lines of the p and n panels (paper: 5..9)
 average_n_modules_values = [3, 6]         # k of the light lines of the m, p and n panels
 average_input_dim_values = [5, 9]         # m of the light lines of the k panel
 n_train = 1000                            # n outside the n panel (paper: 1000 in the p panel)
@@ -53,7 +53,7 @@ from myst_nb import glue
 
 from modcore import paper_values, sweeps
 from modcore.experiments import fig2
-from modcore.experiments.sine_networks import calibrated_theory, log_error
+from modcore.experiments.sine_networks import DEFAULT_N_STEPS, calibrated_theory, log_error
 from modcore.plots import sine as sine_plots
 
 # %% [markdown]
@@ -73,8 +73,9 @@ design = fig2.Fig2Design(n_modules_values=n_modules_values, input_dim_values=inp
                          n_seeds=n_seeds, seed=seed)
 theory_fit = calibrated_theory()
 protocol = dict(n_steps=n_steps or None, lr=lr, n_test=n_test)
-print(f"{sum(map(len, design.runs().values()))} runs; estimated "
-      f"{design.estimated_seconds(n_steps or fig2.DEFAULT_N_STEPS) / 60:.1f} min of training on 2 cores")
+estimate = design.estimated_seconds(n_steps or DEFAULT_N_STEPS)
+print(f"{sum(map(len, design.runs().values()))} runs; estimated {estimate / 60:.1f} min ({estimate:.0f} s) of training "
+      "on 2 cores")
 
 # %%
 store = sweeps.resolve_store(results_dir, "nn_vs_theory")

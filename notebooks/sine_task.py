@@ -49,10 +49,10 @@ from modcore.plots import sine as sine_plots
 
 # %% [markdown]
 # ## One task instance
-# Left: the $k$ module functions $g_i$ over the projection $z = u_i^\top x$, which is standard normal
-# because $u_i$ is a unit vector. Right: the target of sampled points against their projection on the
-# first true direction $u_1$ and on a random unit direction; the black line is the first module's share
-# of the target, $g_1(z)/\sqrt k$.
+# Left: the $k$ module functions $g_i$ over the projection $z = u_i^\top x$, which is normal with
+# variance $\lVert u_i\rVert^2$ (1 for unit directions, about $m$ for Gaussian ones). Right: the labels
+# of sampled points against their projection on the first true direction $u_1$ and on a random unit
+# direction; the black line is the first module's share of the target, $g_1(z)/\sqrt k$.
 
 # %%
 instance = sine_task.one_instance(input_dim, n_modules, n_samples, seed=seed)
@@ -75,7 +75,7 @@ print(f"correlation of y with g_1(u_1^T x): {instance['u1_correlation']:.3f} (1/
 means, standard_errors = sine_task.variance_by_k(input_dim, n_modules_values, n_tasks, variance_n_samples, seed=seed)
 print("\n".join(f"k={k}: Var(y) = {m:.3f} ± {s:.3f}" for k, m, s in zip(n_modules_values, means, standard_errors)))
 
-# %% mystnb={"figure": {"name": "fig-sine-task-variance", "caption": "sine_task: target variance Var(y) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}}
+# %% mystnb={"figure": {"name": "fig-sine-task-variance", "caption": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}}
 sine_plots.target_variance_vs_k(n_modules_values, means, standard_errors)
 plt.show()
 
@@ -85,7 +85,7 @@ for name, value in {**sine_task.variance_verdict(means, standard_errors), **sine
 
 # %% [markdown]
 # ## Verdict
-# The target variance is {glue:text}`sine_variance_mean:.3f` on average and varies across $k$ by
+# The label variance (target plus noise) is {glue:text}`sine_variance_mean:.3f` on average and varies across $k$ by
 # {glue:text}`sine_variance_spread:.1%` (largest deviation {glue:text}`sine_variance_deviation:.1f`
 # standard errors): the $1/\sqrt k$ scaling {glue:text}`sine_variance_verdict` with a $k$-independent
 # target variance. Along a true direction the target is structured (correlation with $g_1$:

@@ -64,3 +64,12 @@ def test_predict_zero_loss_is_the_task_variance_plus_noise():
     check = calibration.threshold_check(fitted, input_dim_values=[4])
     assert check.predict_zero_loss.iloc[0] == pytest.approx(
         expected_target_variance(4, amplitude_scale=2.0, direction_norm="unit") + 0.25)
+
+
+def test_threshold_words_name_where_both_thresholds_are_well_below():
+    check = pd.DataFrame({"input_dim": [2, 3, 4], "predict_zero_loss": [1.8, 2.1, 2.3]})
+    for threshold in calibration.THRESHOLDS:
+        check[f"fraction_{threshold}"] = threshold / check.predict_zero_loss
+    words = calibration.threshold_words(check)
+    assert words["threshold_verdict"] == "not well below"  # 1.5 / 1.8 = 0.83 > 0.75
+    assert words["well_below_from_m"] == "m = 3"  # 1.5 / 2.1 = 0.71

@@ -56,3 +56,12 @@ def test_diverged_runs_are_left_out_of_the_gaps():
     frame.loc[0, "diverged"] = False
     unflagged = gap.gap_measures(frame, THEORY, small_n=100, large_n=3000, n_params=1153)
     assert unflagged.iloc[0].small_n_test_ratio > 100 * clean.iloc[0].small_n_test_ratio
+
+
+def test_a_rise_below_the_fig2_spike_rule_is_no_spike():
+    gaps = pd.DataFrame({"small_n_test_ratio": [2.0, 2.0, 2.0, 2.0, 1.0], "spike_rise": [1.003, 1.2, 0.9, 80.0, np.inf],
+                         "train_below_threshold": [0.1, 0.05, 0.02, 0.0, 0.0], "m_ratio": [1.8, 1.8, 1.8, 1.2, 1.5]},
+                        index=METHODS + ["Theorem 1"])
+    words = gap.reading_words(gaps)
+    assert words["spike_methods"] == ", ".join([METHODS[1], METHODS[3]])
+    assert words["gaps_match"].startswith("match ours in part")  # above the theory at small n, no spike

@@ -58,7 +58,8 @@ def test_per_model_data_sets_train_each_model_on_its_own(data):
     x2, y2 = other.sample(120, seed=1)
     xt2, yt2 = other.sample(300, seed=2)
     stacked = train_ensemble(spec, [0, 1], np.stack([data[0], x2]), np.stack([data[1], y2]),
-                             np.stack([data[2], xt2]), np.stack([data[3], yt2]), settings=TrainSettings(n_steps=50, lr=1e-2),
+                             np.stack([data[2], xt2]), np.stack([data[3], yt2]),
+                             settings=TrainSettings(n_steps=50, lr=1e-2),
                              device="cpu")
     second = train_ensemble(spec, [1], x2, y2, xt2, yt2, settings=TrainSettings(n_steps=50, lr=1e-2), device="cpu")
     np.testing.assert_allclose(stacked.test_mse[1], second.test_mse[0], **TOLERANCE)
@@ -177,3 +178,14 @@ def test_lbfgs_with_minibatches_raises_and_names_batch_size(data):
 def test_nonpositive_n_train_raises_and_names_it():
     with pytest.raises(ValueError, match="n_train="):
         se.NetworkRun(input_dim=4, n_modules=2, n_params=200, n_train=0, seed=0)
+
+
+def test_the_exact_linearised_solution_is_diverged_only_when_not_finite():
+    # at the interpolation threshold (n = p) its test loss is huge: that is Theorem 1's divergence,
+    # which the chapter must show, not an optimiser that blew up
+    n_params = MLPSpec.for_n_params(60, 4).n_params
+    run = se.NetworkRun(input_dim=4, n_modules=2, n_params=60, n_train=n_params, seed=0, method="linearised",
+                        n_test=200)
+    result = se.run_network_batch([run])[0]
+    assert result["test_mse"] > se.DIVERGED_VARIANCE_FACTOR * result["target_variance"]
+    assert not result["diverged"]

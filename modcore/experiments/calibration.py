@@ -147,7 +147,8 @@ def run_search(design: SearchDesign, store: sweeps.ResultStore, paper: pd.DataFr
     scores = pd.DataFrame(rows).sort_values("error", kind="stable").reset_index(drop=True)
     best = {field: _plain(scores.loc[0, field]) for field in FITTED_FIELDS}
     best_runs = frames[json.dumps(best)]
-    extra = sweep_networks({"theory": design.theory_runs(best, device=device)}, store, desc="calibration theory")["theory"]
+    extra = sweep_networks({"theory": design.theory_runs(best, device=device)}, store,
+                           desc="calibration theory")["theory"]
     fit = fit_theory(pd.concat([best_runs, extra], ignore_index=True))
     n_runs = sum(map(len, frames.values())) + len(extra)
     return SearchResult(scores=scores, best=best, best_curve=panel_curve(best_runs),
@@ -225,8 +226,15 @@ def threshold_check(fitted: dict, input_dim_values: Sequence[int] = tuple(range(
 
 
 def threshold_words(check: pd.DataFrame) -> dict[str, float | str]:
-    worst = check[[f"fraction_{t}" for t in THRESHOLDS]].to_numpy().max()
-    return {"zero_loss_min": float(check.predict_zero_loss.min()), "zero_loss_max": float(check.predict_zero_loss.max()),
+    """The predict-zero loss's range over m, the largest threshold fraction, the verdict word, and
+    the m from which both thresholds are well below it ("none" if at no m)."""
+    fractions = check[[f"fraction_{t}" for t in THRESHOLDS]].to_numpy().max(axis=1)
+    worst = fractions.max()
+    well_below = fractions <= WELL_BELOW_FRACTION
+    from_m = next((int(m) for i, m in enumerate(check.input_dim) if well_below[i:].all()), None)
+    return {"well_below_from_m": "none" if from_m is None else f"m = {from_m}",
+            "zero_loss_min": float(check.predict_zero_loss.min()),
+            "zero_loss_max": float(check.predict_zero_loss.max()),
             "threshold_worst_fraction": float(worst),
             "threshold_verdict": "well below" if worst <= WELL_BELOW_FRACTION else "not well below"}
 
@@ -263,8 +271,8 @@ def grid_edges(fitted: dict, design: dict) -> str:
     notes = []
     for field in ("amplitude_scale", "label_noise", "n_steps"):
         values = sorted(design[f"{field}_values"])
-        where = ("at the lower edge" if fitted[field] == values[0] else
-                 "at the upper edge" if fitted[field] == values[-1] else "inside")
-        notes.append(f"{field.replace('_', ' ')} {fitted[field]:g} {where} of its grid "
+        where = ("at the lower edge of" if fitted[field] == values[0] else
+                 "at the upper edge of" if fitted[field] == values[-1] else "inside")
+        notes.append(f"{field.replace('_', ' ')} {fitted[field]:g} {where} its grid "
                      f"({', '.join(f'{v:g}' for v in values)})")
     return "; ".join(notes)

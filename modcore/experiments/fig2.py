@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from modcore import sweeps
-from modcore.experiments.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy,  # noqa: F401
-                                               sweep_networks)
+from modcore.experiments.sine_networks import NetworkRun, TheoryFit, device_name, healthy, sweep_networks
 
 PANELS = ("n_modules", "input_dim", "n_params", "n_train")  # the x-axis of each panel
 # the x of the p and n panels where Theorem 1 diverges: p = n (p panel, at the design's n_train)

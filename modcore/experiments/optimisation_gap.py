@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from modcore import sweeps
-from modcore.experiments.fig2 import spike
-from modcore.experiments.sine_networks import DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error, sweep_networks
+from modcore.experiments.fig2 import SPIKE_MIN_RATIO, spike
+from modcore.experiments.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
+                                               sweep_networks)
 
 def optimisation_methods(n_steps: int, lr: float, n_steps_long: int, n_steps_lbfgs: int) -> dict[str, dict]:
     """Ways to get closer to the optimum of the training loss, as NetworkRun overrides, from the
@@ -109,7 +110,8 @@ def theory_curves(fit: TheoryFit, runs: pd.DataFrame, n_points: int = 200) -> pd
 def method_means(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed means of train and test MSE per (method, m, n) over healthy runs, in the order of the
     methods."""
-    return (healthy(runs).groupby(["method_label", "input_dim", "n_train"], as_index=False, sort=False)[["train_mse", "test_mse"]]
+    grouped = healthy(runs).groupby(["method_label", "input_dim", "n_train"], as_index=False, sort=False)
+    return (grouped[["train_mse", "test_mse"]]
             .mean().rename(columns={"method_label": "method"}))
 
 
@@ -167,23 +169,30 @@ def verdict_words(gaps: pd.DataFrame, fit: TheoryFit, runs: pd.DataFrame) -> dic
     words["small_n"] = int(runs.n_train.min())
     words["large_n"] = int(runs.n_train.max())
     words["below_theory"] = "below" if gaps.loc[baseline, "small_n_test_ratio"] < 1 else "above"
-    words["spike_word"] = "a spike" if gaps.loc[baseline, "spike_rise"] > 1 else "no spike"
+    rise = gaps.loc[baseline, "spike_rise"]
+    words["spike_word"] = ("no measurable spike (too few n around the threshold)" if not np.isfinite(rise)
+                           else "a spike" if rise >= SPIKE_MIN_RATIO else "no spike")
     return words
 
 
 def reading_words(gaps: pd.DataFrame) -> dict[str, str]:
     """The chapter's reading in computed words: whether our networks have the paper's gaps (loss
-    above Theorem 1 at small n and a finite spike), whether better optimisation lowers the train
-    loss towards the theory's 0, and which of the methods shows a spike."""
+    above Theorem 1 at small n, and a finite spike: a rise of at least SPIKE_MIN_RATIO, the Fig. 2
+    chapter's rule), whether better optimisation lowers the train loss towards the theory's 0, and
+    which of the methods shows a spike."""
     baseline, _, lbfgs, linearised = gaps.index[:4]
-    has_gaps = gaps.loc[baseline, "small_n_test_ratio"] > 1 and gaps.loc[baseline, "spike_rise"] > 1
-    spikes = [label for label in gaps.index[:4] if gaps.loc[label, "spike_rise"] > 1]
+    above = gaps.loc[baseline, "small_n_test_ratio"] > 1
+    has_spike = gaps.loc[baseline, "spike_rise"] >= SPIKE_MIN_RATIO
+    spikes = [label for label in gaps.index[:4] if gaps.loc[label, "spike_rise"] >= SPIKE_MIN_RATIO]
     lower_train = gaps.loc[lbfgs, "train_below_threshold"] < gaps.loc[baseline, "train_below_threshold"]
     return {
-        "gaps_match": "are the ones our networks have" if has_gaps else "are not the ones our networks have",
+        "gaps_match": ("are the ones our networks have" if above and has_spike else
+                       "match ours in part: our networks sit above the theory at small n but show no finite spike"
+                       if above else "are not the ones our networks have"),
         "train_word": "drives" if lower_train else "does not drive",
         "spike_methods": ", ".join(spikes) if spikes else "none of the methods",
         "spike_only_linear": ("the divergence belongs to the linear model, not to a well-optimised network"
                               if spikes == [linearised] else
+                              "none of them shows the divergence Theorem 1 predicts at these n" if not spikes else
                               "the spike is not specific to the linearised model"),
     }
