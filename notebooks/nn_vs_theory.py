@@ -133,6 +133,8 @@ claims = fig2.judge_claims(frames, theory_fit, design, paper, seed=seed)
 for name, value in fig2.verdict_words(claims).items():
     glue(f"fig2_{name}", value, display=False)
 print(claims[["verdict", "ours", "paper", "healthy_runs"]].to_string())
+for claim_id, record in fig2.claims(claims, design).items():
+    glue(f"claim:{claim_id}", record, display=False)
 
 # %% [markdown]
 # ## Verdict

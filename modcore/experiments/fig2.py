@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from modcore import sweeps
+from modcore import scorecard, sweeps
 from modcore.experiments.sine_networks import NetworkRun, TheoryFit, device_name, healthy, sweep_networks
 
 PANELS = ("n_modules", "input_dim", "n_params", "n_train")  # the x-axis of each panel
@@ -391,3 +391,16 @@ def verdict_words(claims: pd.DataFrame) -> dict[str, str]:
     counts = claims.verdict.value_counts()
     words["tally"] = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("agree", "disagree", "inconclusive"))
     return words
+
+
+SCORECARD_IDS = {"flat_in_k": "fig2_flat_in_k", "rising_sublinearly_in_m": "fig2_sublinear_in_m",
+                 "spike_in_p": "fig2_double_descent_in_p", "spike_in_n": "fig2_double_descent_in_n"}
+
+
+def claims(judged: pd.DataFrame, design: Fig2Design) -> dict[str, scorecard.Record]:
+    """Scorecard records of the four Fig. 2 claims, from :func:`judge_claims`."""
+    seeds = list(range(design.seed, design.seed + design.n_seeds))
+    return {SCORECARD_IDS[claim]: scorecard.record(
+                SCORECARD_IDS[claim], ours=f"{row.ours} (healthy runs {row.healthy_runs})", seeds=seeds,
+                verdict=row.verdict, rule=row.rule)
+            for claim, row in judged.iterrows()}
