@@ -149,41 +149,56 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        'Sine-wave task and networks', '`modcore.tasks.sine`, `modcore.models`, `modcore.train`',
+        "Sine-wave task and networks", "`modcore.tasks.sine`, `modcore.models`, `modcore.train`, "
+        "`modcore.experiments.sine_networks`, `.calibration`, `.fig2`, `.optimisation_gap`; the sine-task chapters.",
         (
-            Choice('module directions',
-                   'independent random matrices with orthonormal columns (a random unit vector for $b = 1$); not mutually orthogonal; `direction_norm="gaussian"` gives columns of norm about $\\sqrt m$',
-                   "$kb$ can exceed $m$; unit norm keeps every module's argument $\\mathcal N(0,1)$ whatever $m$; the Fig. 2 chapter reruns everything with Gaussian directions, which changes two of its four trend verdicts"),
-            Choice('module functions',
-                   'amplitudes (1, 0.5, 0.2), angular frequencies (1, 3, 5) shared by all modules; phases uniform in $[0, 2\\pi)$ per module and component',
-                   "the paper's illustration; phases unknown"),
-            Choice('target',
-                   '$y = k^{-1/2} \\sum_i g_i(U_i^\\top x)$, no label noise, noise-free test labels, 10,000 test points',
-                   "the paper's sine-wave task (its illustration of one module's function, and Fig. 2); the scale of the labels and the noise are not given"),
-            Choice('monolithic network',
-                   "MLP with 2 hidden layers, ReLU, PyTorch's default initialisation; width chosen so that the exact parameter count is closest to the target $p$",
-                   'the paper does not give widths or depths'),
-            Choice('modular network',
-                   'projections $\\hat U_i$ initialised as random unit columns (no bias), module MLPs of the same depth and activation, outputs summed and divided by $\\sqrt K$',
-                   "the paper's modular architecture (Eq. 6): learned projections, module outputs summed and scaled by $1/\\sqrt K$; module sizes are not given"),
-            Choice('training',
-                   "full-batch Adam, learning rate 3e-3, 2,000 steps, float32; task, data and initialisation each from its own stream of the run's seed",
-                   'the paper gives no optimiser settings'),
-            Choice('Fig. 2 grid',
-                   'k panel at $m = 7$, m panel at $k = 3$, both $n = 1000$ with $p \\in \\{300, 1153, 3000\\}$; p panel at $n = 1000$, n panel at $p = 1153$, both $k = 3$ and $m \\in \\{5, 7, 9\\}$; 2 seeds per point',
-                   'the paper fixes $n = 1000$ / $p = 1153$ and $m = 5 \\dots 9$ for the last two panels, nothing else'),
-            Choice("theory's $p$ and the fit",
-                   "$p_\\text{theory}$ = the network's exact parameter count; $(c, \\Omega)$ by least squares on log test MSE over runs with $p \\le n/2$; $P = \\infty$, $d = 1$",
-                   "the paper's fitting procedure is in an appendix we could not read"),
-            Choice('trend verdicts',
-                   'flat in $k$: relative change below 25 %; rising in $m$: ratio at least 1.25; double descent: a peak at least 10 % above the lowest loss on both sides, within a factor 2 of the threshold',
-                   "fixed before the runs, applied to the paper's digitised curves too"),
-            Choice('optimisation gap',
-                   'Adam 2,000 and 10,000 steps, L-BFGS 2,000 iterations in float64, and the network linearised at its initialisation solved exactly; $n \\in \\{100, 300, 1000, 3000\\}$, $p = 1153$, $m \\in \\{5, 9\\}$, $k = 3$',
-                   "the issue's three ways of training closer to the optimum"),
-            Choice('CPU threads',
-                   'cache-sized ensemble chunks run on one thread (`modcore.train.CPU_SINGLE_THREAD_BELOW`)',
-                   'on a shared 2-core machine two threads made such steps 10-30x slower'),
+            Choice("module functions", "amplitudes ({modcore.tasks.sine:DEFAULT_AMPLITUDES}) times a scale, angular "
+                   "frequencies ({modcore.tasks.sine:DEFAULT_FREQUENCIES}) shared by all modules; phases uniform in "
+                   "$[0, 2\\pi)$ per module and component",
+                   "the paper's illustration of one module's function; phases and scale are not given"),
+            Choice("target", "$y = k^{-1/2} \\sum_i g_i(U_i^\\top x)$ plus Gaussian label noise on training and test "
+                   "labels; {modcore.tasks.sine:DEFAULT_N_TEST} test points",
+                   "the paper's sine-wave task (Eq. 3 and Fig. 2)"),
+            Choice("calibrated task constants", "amplitude scale {modcore.tasks.sine:DEFAULT_AMPLITUDE_SCALE}, module "
+                   "directions {modcore.tasks.sine:DEFAULT_DIRECTION_NORM} (unit: unit vectors; gaussian: norm about "
+                   "$\\sqrt m$), label noise {modcore.tasks.sine:DEFAULT_LABEL_NOISE} (standard deviation), "
+                   "{modcore.experiments.sine_networks:DEFAULT_N_STEPS} Adam steps",
+                   "the paper does not give them, but its Fig. 2 pins the loss scale: fitted to the n panel of Fig. 2 "
+                   "on a stated grid and checked on the other panels (the calibration chapter)"),
+            Choice("networks", "MLP with {modcore.experiments.sine_networks:DEFAULT_DEPTH} hidden layers, ReLU, "
+                   "PyTorch's default initialisation; width chosen so that the exact parameter count is closest to $p$; "
+                   "the modular net: projections $\\hat U_i$ (no bias), module MLPs, outputs summed and divided by "
+                   "$\\sqrt K$", "the paper gives no widths or depths; the modular architecture is its Eq. 6"),
+            Choice("training", "full-batch Adam, learning rate {modcore.experiments.sine_networks:DEFAULT_LR}, float32; "
+                   "task, data and initialisation each from its own stream of the run's seed",
+                   "the paper gives no optimiser settings; full batch because Theorem 1 describes the optimum of the "
+                   "training loss"),
+            Choice("diverged runs", "final loss not finite or above {modcore.experiments.sine_networks:DIVERGED_VARIANCE_FACTOR} "
+                   "x the test labels' variance; for the exact linearised solution only a non-finite loss",
+                   "a diverged run never enters a line, a mean or a verdict; the linearised solution's huge loss at "
+                   "the threshold is Theorem 1's own divergence"),
+            Choice("Theorem 1 overlay", "$c$ = the task's variance computed from the task, the label noise as the "
+                   "theory's noise, $p_\\text{theory}$ = the network's exact parameter count; only $\\Omega$ fitted, on "
+                   "runs with $p \\le$ {modcore.experiments.sine_networks:FIT_MAX_P_OVER_N} $n$, with a "
+                   "{modcore.experiments.sine_networks:INTERVAL_LEVEL} bootstrap interval",
+                   "one theory for every chapter; the paper's fitting procedure is in an appendix we could not read"),
+            Choice("calibration fit", "rms of $\\log((\\text{ours} + a)/(\\text{paper} + a))$ with $a$ = "
+                   "{modcore.experiments.calibration:LOSS_OFFSET} on the {modcore.experiments.calibration:FITTED_PANEL} "
+                   "panel; a threshold is well below the predict-zero loss at "
+                   "{modcore.experiments.calibration:WELL_BELOW_FRACTION} of it or less",
+                   "the offset keeps the paper's zero train losses usable"),
+            Choice("Fig. 2 verdict rules", "flat in $k$: change below {modcore.experiments.fig2:FLAT_MAX_CHANGE} of the "
+                   "mean; rising sublinearly in $m$: ratio at least {modcore.experiments.fig2:RISING_MIN_RATIO} and "
+                   "log-log slope below {modcore.experiments.fig2:SUBLINEAR_MAX_EXPONENT}; a spike: a peak within a "
+                   "factor {modcore.experiments.fig2:SPIKE_WINDOW} of the threshold at least "
+                   "{modcore.experiments.fig2:SPIKE_MIN_RATIO} x the lowest loss on each side, and below Theorem 1's; "
+                   "{modcore.experiments.fig2:VERDICT_LEVEL} intervals from {modcore.experiments.fig2:VERDICT_RESAMPLES} "
+                   "resamples of the light lines; inconclusive when an interval straddles a bound",
+                   "fixed before the runs and applied to the paper's digitised curves too; where the paper claims a "
+                   "spike, no spike is a disagreement"),
+            Choice("CPU threads", "cache-sized ensemble chunks run on one thread (below "
+                   "{modcore.train:CPU_SINGLE_THREAD_BELOW} activation floats)",
+                   "on a shared 2-core machine two threads made such steps 10-30x slower"),
         ),
     ),
     Section(
