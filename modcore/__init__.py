@@ -2,16 +2,24 @@
 Network Scaling Laws with Modularity", and to the essay "Regularization Causes Modularity
 Causes Generalization".
 
-Modules (imports point downwards only):
+Layers (a module imports only the layers listed before it, plus numpy/scipy/torch/pandas):
 
-    theory      closed forms and Monte-Carlo checks (numpy only)
-    tasks       data generators (sine-wave modular regression, retina, digit pairs)
-    models      torch modules: monolithic MLP, modular network
-    train       models + tasks -> trained ensembles
-    modularity  graph measures of trained weights and their shuffle nulls
-    sweeps      grids of runs and the resumable on-disk results store
-    plots       arrays in, Figure out
-    runner      executes the notebooks with papermill (used by ``python -m modcore`` only)
+    paths         where files live (repository, data, results store)
+    theory        closed forms and Monte-Carlo checks of Theorems 1 and 2 (numpy only)
+    stats         generic statistics: bootstrap intervals, Holm, rank tests, slopes
+    tasks         data: the sine-wave task, retina, digit pairs, CIFAR-10, compositional images
+    models        torch modules as specs: monolithic MLP, modular network (stacked ensembles)
+    train         models -> trained ensembles (TrainSettings, train_ensemble), resolve_device
+    kernel_rule   the paper's Algorithm 1 (kernel objective, fitted projections, alignment)
+    modularity    graph measures of trained weights and their null models
+    executors     where sweep tasks run (in process, Dask)
+    sweeps        grids of runs and the checked, resumable on-disk results store
+    plots         arrays in, Figure out
+    scorecard     claim records written by chapters, read by the scorecard page
+    choices       the choices page, rendered from the code's constants
+    experiments   one module per chapter (may import every layer above; none imports it)
+    runner        executes the notebooks with papermill (imported by ``python -m modcore``
+                  and the tests only)
 """
 
 __version__ = "0.1.0"
