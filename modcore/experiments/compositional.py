@@ -171,6 +171,7 @@ class CompositionalRun:
 
 
 IMAGE_SHAPES = {"digits": (8, 8, 1), "cifar10": (32, 32, 3)}
+DATASET_NAMES = {"digits": "Compositional Digits", "cifar10": "Compositional CIFAR-10"}
 
 
 def _stream(seed: int, purpose: int) -> int:
@@ -550,7 +551,7 @@ def fig4b_side_by_side(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for k, block in table.groupby("n_slots"):
         row = {"k": int(k)}
-        for _, r in block.iterrows():
+        for _, r in block.set_index("method").loc[[m for m in METHODS if m in set(block.method)]].reset_index().iterrows():
             row[f"ours: {METHOD_LABELS[r.method]}"] = f"{100 * r['mean']:.1f} ± {100 * r.se:.1f}" \
                 if math.isfinite(r.se) else f"{100 * r['mean']:.1f}"
         for method in METHODS:
@@ -581,6 +582,26 @@ def robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
         row["paper: noisy inputs"] = f"{100 * paper.loc[method, 'noisy_accuracy']:.2f}"
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
+
+
+CONDITIONS = {"accuracy": "in distribution", "heldout_accuracy": "unseen combinations",
+              "noisy_accuracy": "noisy inputs"}
+
+
+def robustness_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ours, paper) for the bar chart: index method, one column per test condition; our cells
+    are (mean, s.e.) over healthy seeds, the paper's its value."""
+    data = healthy(frame)
+    ours = pd.DataFrame({name: {method: _mean_se(data[data.method == method][column]) for method in METHODS}
+                         for column, name in CONDITIONS.items()})
+    paper = paper_robustness().rename(columns=CONDITIONS)[[CONDITIONS["heldout_accuracy"], CONDITIONS["noisy_accuracy"]]]
+    return ours, paper
+
+
+def _mean_se(values: pd.Series) -> tuple[float, float]:
+    values = values.astype(float)
+    se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return float(values.mean()), float(se)
 
 
 def robustness_summary(frame: pd.DataFrame) -> dict:
@@ -629,6 +650,25 @@ def projection_maps(frame: pd.DataFrame, method: str, seed: int, image_shape: tu
     row = frame[(frame.method == method) & (frame.seed == seed) & frame.projection_activation.isna()].iloc[0]
     weights = np.asarray(row[which], dtype=float)  # (K, m)
     return comp.unflatten_composites(weights, image_shape, n_slots).sum(axis=-1)
+
+
+def fig12_maps(frame: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """Fig. 12's columns for one seed: {title: (K, H, W * k) maps} of the kernel-rule net at
+    initialisation and after training, and of the random-init net after training."""
+    first = frame.iloc[0]
+    shape, k = IMAGE_SHAPES[first.dataset], int(first.n_slots)
+    return {"kernel rule, initial U": projection_maps(frame, "kernel_rule", seed, shape, k, "initial_projection_weights"),
+            "kernel rule, trained": projection_maps(frame, "kernel_rule", seed, shape, k),
+            "random U, trained": projection_maps(frame, "modular", seed, shape, k)}
+
+
+def largest_slot_shares(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every module's largest slot share after training, pooled over healthy seeds, per linear
+    modular method: {label: shares}."""
+    data = healthy(frame)
+    data = data[data.projection_activation.isna()]
+    return {METHOD_LABELS[m]: np.concatenate([np.asarray(s, dtype=float) for s in data[data.method == m].max_slot_share])
+            for m in ("kernel_rule", "modular")}
 
 
 def fig12_summary(frame: pd.DataFrame) -> dict:
