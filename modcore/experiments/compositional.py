@@ -511,6 +511,8 @@ def fig4b_summary(frame: pd.DataFrame) -> dict:
     k_first, k_last = int(ours.n_slots.iloc[0]), int(ours.n_slots.iloc[-1])
     paper_first = paper[paper.n_slots == k_first].iloc[0] if k_first in set(paper.n_slots) else None
     paper_last = paper[paper.n_slots == k_last].iloc[0] if k_last in set(paper.n_slots) else None
+    versus_random = paired_difference(frame, "kernel_rule", "modular")
+    beats_random = [int(r.n_slots) for r in versus_random.itertuples() if comparison(r.difference, r.se) == "leads"]
     leads = [int(k) for k, word in zip(standing.n_slots, standing.standing) if word == "leads"]
     trails = [int(k) for k, word in zip(standing.n_slots, standing.standing) if word == "trails"]
     baseline_order = [int(k) for k, row in ours.set_index("n_slots").iterrows() if row["modular"] > row["monolithic"]]
@@ -525,6 +527,7 @@ def fig4b_summary(frame: pd.DataFrame) -> dict:
         cimg_paper_lead_last=float(paper_last.lead) if paper_last is not None else math.nan,
         cimg_paper_lead_slope=gap_slope(paper.n_slots, paper.lead),
         cimg_k_first=k_first, cimg_k_last=k_last,
+        cimg_beats_random_at=", ".join(map(str, beats_random)) or "none",
         cimg_modular_beats_monolithic_at=", ".join(map(str, baseline_order)) or "none",
         cimg_healthy=f"{n_healthy} of {n_runs}", cimg_lead_se=LEAD_SE,
     )
