@@ -159,6 +159,17 @@ def test_every_profile_of_the_chapters_obeys_its_constraints():
             runner.resolve(name, profile)
 
 
+def test_a_cifar10_path_without_the_batches_fails_before_training_and_names_it(tmp_path):
+    runs = comp.design(["modular"], [2], seed=0, n_seeds=1, device="cpu", dataset="cifar10")
+    store = comp.sweeps.ResultStore(tmp_path / "store", create=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="cifar10_path=.*lacks data_batch_1"):
+        comp.sweep(runs, store, cifar10_path=str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="not a directory"):
+        comp.sweep(runs, store, cifar10_path=str(tmp_path / "nowhere"))
+    assert not list((tmp_path / "store").glob("*.json"))
+
+
 def test_kernel_rule_labels_are_centred_one_hot_slots_side_by_side():
     labels = np.array([[3, 0], [9, 9]])
     y = comp.kernel_rule_labels(labels)

@@ -51,6 +51,7 @@ import torch
 from modcore import kernel_rule, paper_values, sweeps
 from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.tasks import compositional as comp
+from modcore.tasks.cifar10 import HOW_TO_GET, OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
 from modcore.train import TrainSettings, classification_metrics, resolve_device, train_ensemble
 
 METHODS = ("monolithic", "modular", "kernel_rule")
@@ -292,9 +293,21 @@ def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None)
 
 def sweep(runs: Sequence[CompositionalRun], store: sweeps.ResultStore, *, cifar10_path: str | None = None,
           desc: str = "compositional") -> pd.DataFrame:
-    """Train (or read back from ``store``) every run; one row per run, diverged runs flagged."""
+    """Train (or read back from ``store``) every run; one row per run, diverged runs flagged.
+
+    CIFAR-10 runs check that the batches exist before anything trains, and train one seed at a
+    time (a k = 8 composite has 24,576 inputs: one seed's training set alone can take GBs)."""
+    runs = list(runs)
+    cifar = any(run.dataset == "cifar10" for run in runs)
+    if cifar:
+        batch_dir = find_batch_dir(cifar10_path)
+        missing = [name for name in OFFICIAL_MD5 if not (batch_dir / name).is_file()]
+        if missing:
+            raise Cifar10NotFoundError(f"CIFAR-10 cifar10_path={cifar10_path!r}: {batch_dir} lacks "
+                                       f"{', '.join(missing)}. {HOW_TO_GET}")
     return sweeps.run_sweep(functools.partial(run_batch, cifar10_path=cifar10_path), runs, store,
-                            batch_by=CompositionalRun.ensemble_key, desc=desc, required_keys=REQUIRED_KEYS)
+                            batch_by=CompositionalRun.ensemble_key, max_batch=1 if cifar else 64, desc=desc,
+                            required_keys=REQUIRED_KEYS)
 
 
 def design(methods: Sequence[str], n_slots_values: Sequence[int], *, seed: int, n_seeds: int, device: str = "auto",
