@@ -239,12 +239,22 @@ def slot_shares(weights: np.ndarray, image_shape: tuple, n_slots: int) -> np.nda
     return per_slot / per_slot.sum(axis=1, keepdims=True)
 
 
+def _start_cosines(spec: ModularSpec, seeds: Sequence[int]) -> list[float]:
+    """Per model: mean over the K * b projection columns of |cos| between Algorithm 1's output and
+    its random start (the random-init net's U with the same seed): how far the rule moved U."""
+    start = stack_init(dataclasses.replace(spec, init_projections=None), seeds)[0].double()  # (E, m, K*b)
+    fitted = stack_init(spec, seeds)[0].double()
+    cosine = (start * fitted).sum(1) / (start.norm(dim=1) * fitted.norm(dim=1))  # (E, K*b)
+    return cosine.abs().mean(dim=1).tolist()
+
+
 def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None) -> list[dict]:
     """Train ``runs`` (equal ``ensemble_key()``) as one ensemble; one result per run, in order.
 
     Each result: ``accuracy`` (mean slot accuracy on the in-distribution test set),
     ``all_slots_accuracy``, ``train_accuracy``, ``test_cross_entropy``, ``noisy_accuracy`` and
-    ``heldout_accuracy`` (None without that test set), ``n_params_actual``, ``width``, and for the
+    ``heldout_accuracy`` (None without that test set), ``n_params_actual``, ``width``,
+    ``start_cosine`` (kernel rule only, see :func:`_start_cosines`; else None), and for the
     modular methods ``max_slot_share`` (per module, trained) with, if ``record_projections``,
     ``projection_weights`` (K x m, trained) and ``initial_projection_weights``.
     """
@@ -259,6 +269,9 @@ def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None)
     if first.method == "kernel_rule":
         spec = kernel_rule_spec(spec, x_train, y_train, seeds, n_steps=first.kernel_n_steps,
                                 batch_size=first.kernel_batch_size, device=first.device)
+    start_cosine = [None] * len(runs)
+    if first.method == "kernel_rule":
+        start_cosine = _start_cosines(spec, seeds)
     settings = TrainSettings(n_steps=first.n_steps(), lr=first.lr, batch_size=first.batch_size, loss="cross_entropy")
     x_test, y_test = (np.stack([d.tests["test"][i] for d in data]) for i in (0, 1))
     result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, settings=settings, device=first.device)
@@ -279,7 +292,8 @@ def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None)
                "test_cross_entropy": float(curves["test_cross_entropy"][e, -1]),
                "noisy_accuracy": float(extra["noisy"][e]) if "noisy" in extra else None,
                "heldout_accuracy": float(extra["heldout"][e]) if "heldout" in extra else None,
-               "n_params_actual": spec.n_params, "width": spec.width, "n_modules": getattr(spec, "n_modules", 1)}
+               "n_params_actual": spec.n_params, "width": spec.width, "n_modules": getattr(spec, "n_modules", 1),
+               "start_cosine": start_cosine[e]}
         if run.method != "monolithic":
             trained = projection_weights(spec, result.params[0][e])
             row["max_slot_share"] = slot_shares(trained, data[e].image_shape, run.n_slots).max(axis=1).tolist()
@@ -694,7 +708,8 @@ def fig12_summary(frame: pd.DataFrame) -> dict:
     mean_share = {method: float(np.mean(np.concatenate([np.asarray(s) for s in linear[linear.method == method]
                                                          .max_slot_share]))) for method in ("kernel_rule", "modular")}
     n_slots = int(frame.n_slots.iloc[0])
-    return dict(proj_verdict=fig12_verdict(focus["kernel_rule"], focus["modular"]),
+    start = linear[linear.method == "kernel_rule"].start_cosine.astype(float)
+    return dict(proj_start_cosine=float(start.mean()), proj_verdict=fig12_verdict(focus["kernel_rule"], focus["modular"]),
                 proj_focus_kernel=focus["kernel_rule"], proj_focus_random=focus["modular"],
                 proj_share_kernel=mean_share["kernel_rule"], proj_share_random=mean_share["modular"],
                 proj_even_share=1 / n_slots, proj_focus_share=FOCUS_SHARE, proj_n_slots=n_slots)
