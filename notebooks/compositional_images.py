@@ -102,6 +102,13 @@ plt.show()
 comp.fig4b_side_by_side(frame)
 
 # %% [markdown]
+# All slots at once: the share of test composites whose every image is classified correctly
+# (ours only; the paper reports the per-slot accuracy above).
+
+# %%
+comp.all_slots_side_by_side(frame)
+
+# %% [markdown]
 # ## The rule
 # The kernel rule *leads* a baseline at one $k$ when their paired difference over seeds (same
 # data, same initial modules) is more than {glue:text}`cimg_lead_se` standard errors above
