@@ -5,9 +5,15 @@ It knows its exact parameter count, draws one model's initial weights from a see
 forward pass on the weights of E models stacked along a leading axis (batched matmuls), and
 builds the equivalent plain ``nn.Module`` (what a user would write; the naive baseline).
 
-    MLP:      x -> [Linear -> act] x depth -> Linear -> scalar
+    MLP:      x -> [Linear -> act] x depth -> Linear -> R^d
     modular:  x -> z_i = U_i^T x (U_i in R^{m x b}, learned, no bias), i = 1..K
               y = K^(-1/2) * sum_i MLP_i(z_i)           (paper's Eq. 6, Section 4.1)
+
+d = ``output_dim`` (default 1: a scalar output, shape (E, B); d > 1 gives (E, B, d), e.g. the
+k * 10 per-slot logits of the compositional image task, where every module emits all d outputs
+and they are summed, as in Eq. 6). ``ModularSpec.projection_activation`` turns the linear
+projection into a nonlinear one, z_i = act(U_i^T x), with the same parameters (the paper's
+Table 2 compares linear with nonlinear module projections).
 
 Weights of one model are a list of tensors; stacked over E models each gets a leading E axis.
 Every model's initial weights depend on its own seed only, so an ensemble is a set of
@@ -51,8 +57,8 @@ def _check_activation(activation: str) -> None:
         raise ValueError(f"unknown activation={activation!r}; choose one of {sorted(ACTIVATIONS)}")
 
 
-def _mlp_layer_sizes(input_dim: int, width: int, depth: int) -> list[tuple[int, int]]:
-    sizes = [input_dim] + [width] * depth + [1]
+def _mlp_layer_sizes(input_dim: int, width: int, depth: int, output_dim: int = 1) -> list[tuple[int, int]]:
+    sizes = [input_dim] + [width] * depth + [output_dim]
     return list(zip(sizes[:-1], sizes[1:]))
 
 
@@ -68,7 +74,8 @@ def _uniform_linear(fan_in: int, fan_out: int, generator: torch.Generator, lead:
 
 
 def _stacked_mlp(params: Sequence[torch.Tensor], h: torch.Tensor, activation: str) -> torch.Tensor:
-    """MLP on stacked weights: params alternate W (G, in, out), b (G, out); h (G, B, in) -> (G, B)."""
+    """MLP on stacked weights: params alternate W (G, in, out), b (G, out); h (G, B, in) -> (G, B)
+    for one output, (G, B, out) for several."""
     act = ACTIVATIONS[activation]
     n_layers = len(params) // 2
     for layer in range(n_layers):
@@ -76,67 +83,73 @@ def _stacked_mlp(params: Sequence[torch.Tensor], h: torch.Tensor, activation: st
         h = torch.baddbmm(bias.unsqueeze(1), h, weight)  # (G, B, out)
         if layer < n_layers - 1:
             h = act(h)
-    return h.squeeze(-1)
+    return h.squeeze(-1) if h.shape[-1] == 1 else h
 
 
 @dataclasses.dataclass(frozen=True)
 class MLPSpec:
-    """Fully connected net m -> width x depth -> 1."""
+    """Fully connected net m -> width x depth -> output_dim."""
 
     input_dim: int
     width: int
     depth: int = DEFAULT_DEPTH
     activation: str = DEFAULT_ACTIVATION
+    output_dim: int = 1
 
     def __post_init__(self):
         _check_positive("input_dim", self.input_dim)
         _check_positive("width", self.width)
         _check_positive("depth", self.depth)
+        _check_positive("output_dim", self.output_dim)
         _check_activation(self.activation)
+
+    def _layer_sizes(self) -> list[tuple[int, int]]:
+        return _mlp_layer_sizes(self.input_dim, self.width, self.depth, self.output_dim)
 
     @property
     def n_params(self) -> int:
         """sum over layers of (fan_in + 1) * fan_out."""
-        return sum((fan_in + 1) * fan_out for fan_in, fan_out in _mlp_layer_sizes(self.input_dim, self.width, self.depth))
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in self._layer_sizes())
 
     def flops_per_example(self) -> int:
         """Multiply-adds x 2 of one forward pass for one input."""
-        return 2 * sum(fan_in * fan_out for fan_in, fan_out in _mlp_layer_sizes(self.input_dim, self.width, self.depth))
+        return 2 * sum(fan_in * fan_out for fan_in, fan_out in self._layer_sizes())
 
     @classmethod
     def for_n_params(cls, n_params: int, input_dim: int, depth: int = DEFAULT_DEPTH,
-                     activation: str = DEFAULT_ACTIVATION) -> MLPSpec:
+                     activation: str = DEFAULT_ACTIVATION, output_dim: int = 1) -> MLPSpec:
         """The MLP whose width brings its parameter count closest to ``n_params``."""
-        return width_for_n_params(n_params, lambda width: cls(input_dim, width, depth, activation))
+        return width_for_n_params(n_params, lambda width: cls(input_dim, width, depth, activation, output_dim))
 
     def init(self, *, seed: int) -> Params:
         generator = torch.Generator().manual_seed(seed)
         params: Params = []
-        for fan_in, fan_out in _mlp_layer_sizes(self.input_dim, self.width, self.depth):
+        for fan_in, fan_out in self._layer_sizes():
             params += _uniform_linear(fan_in, fan_out, generator)
         return params
 
     def forward(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """Outputs of E stacked models: x (E, B, m) -> (E, B)."""
+        """Outputs of E stacked models: x (E, B, m) -> (E, B), or (E, B, d) for output_dim d > 1."""
         return _stacked_mlp(params, x, self.activation)
 
     def module(self, *, seed: int) -> nn.Sequential:
         """The same model as a plain ``nn.Sequential`` with the weights of ``init(seed=seed)``."""
         layers: list[nn.Module] = []
         params = self.init(seed=seed)
-        for i, (fan_in, fan_out) in enumerate(_mlp_layer_sizes(self.input_dim, self.width, self.depth)):
+        for i, (fan_in, fan_out) in enumerate(self._layer_sizes()):
             linear = nn.Linear(fan_in, fan_out)
             with torch.no_grad():
                 linear.weight.copy_(params[2 * i].T)
                 linear.bias.copy_(params[2 * i + 1])
             layers += [linear, _ACTIVATION_MODULES[self.activation]()]
-        return nn.Sequential(*layers[:-1], nn.Flatten(0))
+        return nn.Sequential(*layers[:-1], nn.Flatten(0)) if self.output_dim == 1 else nn.Sequential(*layers[:-1])
 
 
 @dataclasses.dataclass(frozen=True)
 class ModularSpec:
-    """K modules, each a learned projection U_i (m x b, no bias) then an MLP b -> width x depth -> 1;
-    outputs summed and scaled by K^(-1/2)."""
+    """K modules, each a learned projection U_i (m x b, no bias) then an MLP b -> width x depth ->
+    output_dim; outputs summed and scaled by K^(-1/2). ``projection_activation`` (None: linear)
+    makes the projection z_i = act(U_i^T x)."""
 
     input_dim: int
     n_modules: int
@@ -148,9 +161,14 @@ class ModularSpec:
     # (seed, flat values of a (n_modules, input_dim, module_dim) array): flat tuples keep the spec
     # frozen, hashable and comparable. Build it with with_init_projections; None = random init.
     init_projections: tuple[tuple[int, tuple[float, ...]], ...] | None = dataclasses.field(default=None, repr=False)
+    output_dim: int = 1
+    projection_activation: str | None = None
 
     def __post_init__(self):
         _check_positive("n_modules", self.n_modules)
+        _check_positive("output_dim", self.output_dim)
+        if self.projection_activation is not None:
+            _check_activation(self.projection_activation)
         _check_positive("module_dim", self.module_dim)
         _check_positive("width", self.width)
         _check_positive("depth", self.depth)
@@ -180,19 +198,24 @@ class ModularSpec:
     @property
     def n_params(self) -> int:
         """K * m * b (projections) + K * (parameters of one module MLP)."""
-        module = MLPSpec(self.module_dim, self.width, self.depth, self.activation).n_params
+        module = self.module_network().n_params
         return self.n_modules * (self.input_dim * self.module_dim + module)
 
+    def module_network(self) -> MLPSpec:
+        """The MLP each module applies to its projection z_i: b -> width x depth -> output_dim."""
+        return MLPSpec(self.module_dim, self.width, self.depth, self.activation, self.output_dim)
+
     def flops_per_example(self) -> int:
-        module = MLPSpec(self.module_dim, self.width, self.depth, self.activation).flops_per_example()
+        module = self.module_network().flops_per_example()
         return 2 * self.input_dim * self.n_modules * self.module_dim + self.n_modules * module
 
     @classmethod
     def for_n_params(cls, n_params: int, input_dim: int, n_modules: int, depth: int = DEFAULT_DEPTH,
-                     module_dim: int = 1, activation: str = DEFAULT_ACTIVATION) -> ModularSpec:
+                     module_dim: int = 1, activation: str = DEFAULT_ACTIVATION, output_dim: int = 1) -> ModularSpec:
         """The modular net whose module width brings its parameter count closest to ``n_params``."""
         return width_for_n_params(
-            n_params, lambda width: cls(input_dim, n_modules, width, depth, module_dim, activation))
+            n_params, lambda width: cls(input_dim, n_modules, width, depth, module_dim, activation,
+                                        output_dim=output_dim))
 
     def init(self, *, seed: int, projections: Sequence | torch.Tensor | None = None) -> Params:
         """[U (m, K*b), then per module layer W (K, in, out), b (K, out)].
@@ -220,19 +243,21 @@ class ModularSpec:
                 raise ValueError(f"projections must have shape {shape}, got {tuple(given.shape)}")
             projection = given.permute(1, 0, 2).reshape(self.input_dim, -1).clone()  # (m, K*b), module-major
         params: Params = [projection]
-        for fan_in, fan_out in _mlp_layer_sizes(self.module_dim, self.width, self.depth):
+        for fan_in, fan_out in self.module_network()._layer_sizes():
             params += _uniform_linear(fan_in, fan_out, generator, lead=(self.n_modules,))
         return params
 
     def forward(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """Outputs of E stacked models: x (E, B, m) -> (E, B)."""
+        """Outputs of E stacked models: x (E, B, m) -> (E, B), or (E, B, d) for output_dim d > 1."""
         n_models, batch, _ = x.shape
         K, b = self.n_modules, self.module_dim
         z = torch.bmm(x, params[0])  # (E, B, K*b)
+        if self.projection_activation is not None:
+            z = ACTIVATIONS[self.projection_activation](z)
         z = z.view(n_models, batch, K, b).transpose(1, 2).reshape(n_models * K, batch, b)  # (E*K, B, b)
         module_params = [p.reshape(n_models * K, *p.shape[2:]) for p in params[1:]]
-        out = _stacked_mlp(module_params, z, self.activation)  # (E*K, B)
-        return out.view(n_models, K, batch).sum(dim=1) / math.sqrt(K)
+        out = _stacked_mlp(module_params, z, self.activation)  # (E*K, B) or (E*K, B, d)
+        return out.view(n_models, K, batch, *out.shape[2:]).sum(dim=1) / math.sqrt(K)
 
     def module(self, *, seed: int) -> ModularNet:
         return ModularNet(self, self.init(seed=seed))
@@ -249,7 +274,7 @@ class ModularNet(nn.Module):
         with torch.no_grad():
             self.projection.weight.copy_(params[0].T)
             for i in range(spec.n_modules):
-                block = MLPSpec(spec.module_dim, spec.width, spec.depth, spec.activation).module(seed=0)
+                block = spec.module_network().module(seed=0)
                 linears = [layer for layer in block if isinstance(layer, nn.Linear)]
                 for j, linear in enumerate(linears):
                     linear.weight.copy_(params[1 + 2 * j][i].T)
@@ -257,7 +282,10 @@ class ModularNet(nn.Module):
                 self.blocks.append(block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.projection(x).view(x.shape[0], self.spec.n_modules, self.spec.module_dim)
+        z = self.projection(x)
+        if self.spec.projection_activation is not None:
+            z = ACTIVATIONS[self.spec.projection_activation](z)
+        z = z.view(x.shape[0], self.spec.n_modules, self.spec.module_dim)
         return sum(block(z[:, i]) for i, block in enumerate(self.blocks)) / math.sqrt(self.spec.n_modules)
 
 

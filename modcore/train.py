@@ -22,10 +22,15 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from modcore.models import Params, Spec, stack_init
 
 OPTIMIZERS = ("adam", "lbfgs")
+# "cross_entropy": integer labels (n, k), one class per slot; logits (n, k * n_classes) read as k
+# slots of n_classes logits each; the loss is the mean over points and slots of each slot's
+# cross-entropy (the compositional image task, Fig. 4b).
+LOSSES = ("mse", "cross_entropy")
 # On CPU, stacking pays only while the stacked activations stay cache-sized (measured by
 # benchmarks/ensemble.py: at batch 1000, width 128, E = 16 beats E = 64; at width 512 a loop
 # beats the stack). We cap
@@ -83,8 +88,12 @@ class EnsembleResult:
     seeds: list[int]
     steps: np.ndarray  # (T,)
     train_mse: np.ndarray  # (E, T)
-    test_mse: np.ndarray  # (E, T), NaN without a test set
+    test_mse: np.ndarray  # (E, T), NaN without a test set (and for loss="cross_entropy")
     params: Params | None  # final weights, stacked (E, ...), on CPU; None from train_naive
+    # loss="cross_entropy" only (else None): curves (E, T) of "train_cross_entropy",
+    # "test_cross_entropy", "train_accuracy", "test_accuracy" (mean over slots of the fraction
+    # classified correctly) and "train_all_slots_accuracy", "test_all_slots_accuracy"
+    classification: dict[str, np.ndarray] | None = None
 
     @property
     def final_train_mse(self) -> np.ndarray:
@@ -108,6 +117,7 @@ class TrainSettings:
     ``eval_every`` steps (None: only at the end) and after the last step. ``precision``:
     "float32" or "float64". ``fused``: Adam's fused kernel. ``max_models_per_chunk``: cap on the
     models trained at once (None: see ``CPU_ACTIVATION_BUDGET``); it never changes a number.
+    ``loss``: "mse" or "cross_entropy" (see ``LOSSES``; integer labels, classification curves).
     """
 
     n_steps: int
@@ -118,8 +128,11 @@ class TrainSettings:
     precision: str = "float32"
     fused: bool = True
     max_models_per_chunk: int | None = None
+    loss: str = "mse"
 
     def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got loss={self.loss!r}")
         if not isinstance(self.n_steps, int) or self.n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got n_steps={self.n_steps!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
@@ -157,14 +170,55 @@ def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, set
         raise ValueError(f"optimizer='lbfgs' is full-batch only; got batch_size={settings.batch_size} < n_train")
     if x_train.shape[-1] != spec.input_dim:
         raise ValueError(f"x_train has {x_train.shape[-1]} features but spec.input_dim={spec.input_dim}")
-    if x_train.shape[:-1] != y_train.shape or x_train.shape[-2] == 0:
+    label_shape = y_train.shape[:-1] if settings.loss == "cross_entropy" else y_train.shape
+    if x_train.shape[:-1] != label_shape or x_train.shape[-2] == 0:
         raise ValueError(f"x_train {tuple(x_train.shape)} and y_train {tuple(y_train.shape)} do not match")
+    if settings.loss == "cross_entropy":
+        output_dim = getattr(spec, "output_dim", 1)
+        n_slots = y_train.shape[-1]
+        if not np.issubdtype(y_train.dtype, np.integer) or output_dim % n_slots:
+            raise ValueError(f"loss='cross_entropy' needs integer labels (n, n_slots) with spec.output_dim "
+                             f"divisible by n_slots, got y_train {y_train.dtype} {tuple(y_train.shape)} and "
+                             f"output_dim={output_dim}")
+        n_classes = output_dim // n_slots
+        if y_train.size and (y_train.min() < 0 or y_train.max() >= n_classes):
+            raise ValueError(f"y_train labels out of range [0, {n_classes}): min {y_train.min()}, max {y_train.max()}")
     if x_train.ndim == 3 and x_train.shape[0] != len(seeds):
         raise ValueError(f"per-model x_train holds {x_train.shape[0]} data sets for {len(seeds)} seeds")
 
 
 def _as_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
     return None if array is None else torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+
+
+def _per_model_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """Each model's mean loss, summed over models (so each model's gradient is its own):
+    outputs (E, B) or (E, B, k * n_classes), y (E, B) / (B,) or labels (E, B, k) / (B, k)."""
+    if loss == "mse":
+        return ((outputs - y) ** 2).mean(dim=-1).sum()
+    n_models, batch = outputs.shape[:2]
+    labels = y.expand(n_models, *y.shape[-2:])  # (E, B, k)
+    logits = outputs.reshape(n_models * batch * labels.shape[-1], -1)  # (E * B * k, n_classes)
+    return F.cross_entropy(logits, labels.reshape(-1), reduction="sum") / (batch * labels.shape[-1])
+
+
+def classification_metrics(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-model mean cross-entropy, mean slot accuracy and all-slots accuracy over all of (x, y),
+    in chunks of EVAL_BATCH points: each (E,)."""
+    n_models = params[0].shape[0]
+    sums = torch.zeros(3, n_models, dtype=torch.float64, device=x.device)
+    n_points = x.shape[-2]
+    for start in range(0, n_points, EVAL_BATCH):
+        xb, yb = x[..., start:start + EVAL_BATCH, :], y[..., start:start + EVAL_BATCH, :]
+        if xb.ndim == 2:
+            xb = xb.expand(n_models, *xb.shape)
+        labels = yb.expand(n_models, *yb.shape[-2:])  # (E, B, k)
+        logits = spec.forward(params, xb).reshape(*labels.shape, -1).double()  # (E, B, k, n_classes)
+        entropy = -torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (E, B, k)
+        correct = (logits.argmax(dim=-1) == labels).double()
+        sums += torch.stack([entropy.mean(-1).sum(-1), correct.mean(-1).sum(-1), correct.prod(-1).sum(-1)])
+    values = (sums / n_points).cpu().numpy()
+    return dict(zip(("cross_entropy", "accuracy", "all_slots_accuracy"), values))
 
 
 def _mse(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -210,6 +264,8 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     L-BFGS's line search would couple stacked models, so it trains one model per chunk.
     Models are trained in chunks (all at once on CUDA; cache-sized chunks on CPU, see
     ``CPU_ACTIVATION_BUDGET``); chunking never changes a model's numbers.
+    With ``settings.loss == "cross_entropy"`` the labels are integers (n, k) (or (E, n, k)), the
+    result's MSE curves are NaN and its ``classification`` holds the curves instead.
     """
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
@@ -225,8 +281,9 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     steps = settings.evaluation_steps()
     dtype = settings.dtype
 
-    x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, dtype, torch_device)
-    x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, dtype, torch_device)
+    label_dtype = torch.long if settings.loss == "cross_entropy" else dtype
+    x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, label_dtype, torch_device)
+    x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, label_dtype, torch_device)
     train_curves, test_curves, final_params = [], [], []
     for start in range(0, len(seeds), chunk):
         rows = slice(start, start + chunk)
@@ -241,9 +298,14 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
         train_curves.append(train_c)
         test_curves.append(test_c)
         final_params.append([p.detach().cpu() for p in params])
+    classification = None
+    if settings.loss == "cross_entropy":  # the chunks' curves are dicts of (E_chunk, T) arrays
+        classification = {f"{split}_{name}": np.concatenate([c[name] for c in curves])
+                          for split, curves in (("train", train_curves), ("test", test_curves)) for name in train_curves[0]}
+        train_curves = test_curves = [np.full((len(seeds), len(steps)), np.nan)]
     return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.concatenate(train_curves),
                           test_mse=np.concatenate(test_curves),
-                          params=[torch.cat(tensors) for tensors in zip(*final_params)])
+                          params=[torch.cat(tensors) for tensors in zip(*final_params)], classification=classification)
 
 
 def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *,
@@ -252,6 +314,11 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
     shared = x_tr.ndim == 2
 
     def evaluate() -> tuple[np.ndarray, np.ndarray]:
+        if settings.loss == "cross_entropy":
+            with torch.no_grad():
+                return (classification_metrics(spec, params, x_tr, y_tr),
+                        classification_metrics(spec, params, x_te, y_te) if x_te is not None
+                        else dict.fromkeys(("cross_entropy", "accuracy", "all_slots_accuracy"), np.full(n_models, np.nan)))
         with torch.no_grad():
             train = _mse(spec, params, x_tr, y_tr).cpu().numpy()
             test = (_mse(spec, params, x_te, y_te).cpu().numpy() if x_te is not None
@@ -260,7 +327,7 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
 
     def full_batch_loss() -> torch.Tensor:
         x = x_tr.expand(n_models, *x_tr.shape) if shared else x_tr
-        return ((spec.forward(params, x) - y_tr) ** 2).mean(dim=-1).sum()
+        return _per_model_loss(spec.forward(params, x), y_tr, settings.loss)
 
     curves = []
     if 0 in steps:
@@ -293,12 +360,14 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
                 index = torch.stack([next(order) for order in orders]).to(x_tr.device)  # (E, B)
                 xb = x_tr[index] if shared else x_tr[model_axis, index]  # (E, B, m)
                 yb = y_tr[index] if shared else y_tr[model_axis, index]  # (E, B)
-                loss = ((spec.forward(params, xb) - yb) ** 2).mean(dim=-1).sum()
+                loss = _per_model_loss(spec.forward(params, xb), yb, settings.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if step in steps:
                 curves.append(evaluate())
+    if settings.loss == "cross_entropy":  # one dict per evaluation -> a dict of (E, T) curves
+        return tuple({name: np.stack([c[name] for c in split], axis=1) for name in split[0]} for split in zip(*curves))
     train, test = (np.stack(c, axis=1) for c in zip(*curves))
     return train, test
 
@@ -310,6 +379,8 @@ def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None,
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
     _check_training_data(spec, seeds, np.asarray(x_train), np.asarray(y_train), settings)
+    if settings.loss != "mse":
+        raise ValueError(f"train_naive trains on the MSE only, got loss={settings.loss!r}")
     if settings.optimizer != "adam" or settings.precision != "float32":
         raise ValueError(f"train_naive trains with Adam in float32 only, got optimizer={settings.optimizer!r}, "
                          f"precision={settings.precision!r}")
