@@ -1,0 +1,1 @@
+"""One module per book chapter: the runs, summaries and verdicts behind each notebook."""
