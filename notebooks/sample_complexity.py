@@ -124,7 +124,7 @@ plt.show()
 # if no $n$ does. Means are geometric, over seeds, with 95% $t$ intervals; a mean is "not reached" if
 # any seed did not reach the target.
 
-# %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): training samples needed to reach the target test MSE vs input dimension m at the paper's target; thin lines per seed, thick geometric means with 95% intervals, open markers the paper's digitised Fig. 4a, triangles at the top: not reached within the n grid (dotted lines: the grid's ends)."}}
+# %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): training samples needed to reach the target test MSE vs input dimension m at the paper's target; thin lines per seed, thick geometric means with 95% intervals, open markers the paper's digitised Fig. 4a, triangles at the top: not reached within the n grid; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound)."}}
 paper = paper_values.load_csv("fig4a_digitised")
 paper_ours = sc.paper_needed(paper)
 needed = sc.needed_table(runs, target_loss)

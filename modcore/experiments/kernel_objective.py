@@ -266,3 +266,29 @@ def landing_counts(restarts: pd.DataFrame, n_modules: int) -> pd.DataFrame:
                 counts[module if cosine >= FOUND_COS else n_modules] += 1
         rows[kernel] = counts
     return pd.DataFrame(rows, index=[f"module {i + 1}" for i in range(n_modules)] + ["none"]).T
+
+
+def objective_as_weight_norm(run: PathRun) -> dict[str, float]:
+    """Eqs. 16-17 checked on one minibatch: with features Phi (B x r) such that Phi Phi^T = K (from
+    K's eigendecomposition), the ridge problem min_theta |theta|^2 + |y - Phi theta|^2 / eps has the
+    value y^T (K + eps I)^(-1) y, the objective; as eps -> 0 with Phi of full row rank it is the
+    squared norm of the minimum-norm interpolating weights. Evaluated at the task's first true
+    direction. Returns ``objective``, ``ridge_value``, ``weight_norm2`` (|theta|^2 alone) and
+    ``relative_gap`` between the first two."""
+    task = draw_task(run.input_dim, run.n_modules, run.seed)
+    x, y = task.sample(run.batch_size, seed=stream(run.seed, _TRAIN))
+    u = torch.as_tensor(task.directions[:1], dtype=torch.float64)  # (1, m, 1)
+    network = kr.module_network(ModularSpec(run.input_dim, run.n_modules, run.width, run.depth))
+    weights = [w.double() for w in network.init(seed=model_seed(run.seed))]
+    objective = float(kr.kernel_objective(u, x, y, kernel=run.kernel, eps=run.eps, network=network,
+                                          network_params=weights)[0])
+    z = torch.bmm(torch.as_tensor(x, dtype=torch.float64)[None], u)
+    gram = kr.kernel_matrix(z, kernel=run.kernel, network=network,
+                            network_params=[w.unsqueeze(0) for w in weights])[0].numpy()
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    features = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))  # (B, B): Phi Phi^T = K
+    theta = np.linalg.solve(features.T @ features + run.eps * np.eye(len(y)), features.T @ y)
+    residual = y - features @ theta
+    ridge = float(theta @ theta + residual @ residual / run.eps)
+    return {"objective": objective, "ridge_value": ridge, "weight_norm2": float(theta @ theta),
+            "relative_gap": abs(ridge - objective) / objective}

@@ -5,7 +5,7 @@ directions during end-to-end training, from a random or a kernel-rule (Algorithm
 Snapshots without a snapshot option: :func:`modcore.train.train_ensemble` returns only the final
 weights, but training is deterministic (initial weights and minibatch order depend on the seed
 only), so the weights after t steps are those of a fresh run with ``n_steps = t`` and the same
-seed. A run retrains once per step count in ``steps_values`` (cost: their sum); the tests check
+seed. A run retrains once per step count in ``n_steps_values`` (cost: their sum); the tests check
 the prefix property this rests on.
 """
 
@@ -39,14 +39,14 @@ TSNE_MAX_PERPLEXITY = 5.0
 class AlignmentRun:
     """A modular network (as many modules as the task, module dimension 1) trained end to end on
     ``n_train`` points of the sine task of ``seed``, from a random or kernel-rule U, observed after
-    each step count in ``steps_values``."""
+    each step count in ``n_steps_values``."""
 
     init: str
     input_dim: int
     n_modules: int
     n_train: int
     seed: int
-    steps_values: tuple[int, ...]
+    n_steps_values: tuple[int, ...]
     width: int = 16
     depth: int = DEFAULT_DEPTH
     lr: float = DEFAULT_LR
@@ -57,9 +57,10 @@ class AlignmentRun:
     def __post_init__(self):
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got init={self.init!r}")
-        steps = list(self.steps_values)
+        steps = list(self.n_steps_values)
         if not steps or steps != sorted(set(steps)) or steps[0] < 0:
-            raise ValueError(f"steps_values must be non-negative and increasing, got steps_values={self.steps_values!r}")
+            raise ValueError(f"n_steps_values must be non-negative and increasing, got "
+                             f"n_steps_values={self.n_steps_values!r}")
 
     def ensemble_key(self) -> tuple:
         fields = dataclasses.asdict(self)
@@ -75,7 +76,7 @@ def learned_directions(params_projection) -> list[np.ndarray]:
 
 def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -> list[dict]:
     """Train ``runs`` (equal ``ensemble_key()``) once per step count; one result per run:
-    lists over ``steps_values`` of ``best_match_similarity`` (per true direction the largest |cos|
+    lists over ``n_steps_values`` of ``best_match_similarity`` (per true direction the largest |cos|
     with a learned one, averaged), ``matched_similarity`` (optimal one-to-one matching),
     ``train_mse``, ``test_mse``; ``diverged`` (a non-finite loss or a final training loss above
     the initial one); the initial and final U (``start_projections``, ``final_projections``,
@@ -96,7 +97,7 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     curves = {name: [[] for _ in runs] for name in ("best_match_similarity", "matched_similarity", "train_mse",
                                                     "test_mse")}
     snapshots = []
-    for steps in first.steps_values:
+    for steps in first.n_steps_values:
         # a fresh run of `steps` steps: the weights after `steps` steps of any longer run (same seeds)
         result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, n_steps=int(steps), lr=first.lr,
                                 batch_size=first.batch_size, device=device)
@@ -112,7 +113,7 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     for i, task in enumerate(tasks):
         train = curves["train_mse"][i]
         # the final training loss is compared with the initial one when step 0 is observed
-        worse = first.steps_values[0] == 0 and train[-1] > train[0]
+        worse = first.n_steps_values[0] == 0 and train[-1] > train[0]
         diverged = worse or not all(math.isfinite(v) for v in train + curves["test_mse"][i])
         out.append({**{name: values[i] for name, values in curves.items()}, "diverged": bool(diverged),
                     "start_projections": initial[i][:, :, 0].tolist(),
@@ -132,16 +133,16 @@ def alignment_curves(frame: pd.DataFrame) -> pd.DataFrame:
     """Long form of :func:`sweep_alignment`'s rows: init, seed, step, best_match_similarity,
     matched_similarity, test_mse; diverged runs left out (they never feed a verdict)."""
     usable = frame[~frame.diverged.astype(bool)]
-    long = usable[["init", "seed", "steps_values", "best_match_similarity", "matched_similarity", "test_mse"]].explode(
-        ["steps_values", "best_match_similarity", "matched_similarity", "test_mse"])
-    return long.rename(columns={"steps_values": "step"}).astype(
+    long = usable[["init", "seed", "n_steps_values", "best_match_similarity", "matched_similarity", "test_mse"]].explode(
+        ["n_steps_values", "best_match_similarity", "matched_similarity", "test_mse"])
+    return long.rename(columns={"n_steps_values": "step"}).astype(
         {"step": int, "best_match_similarity": float, "matched_similarity": float, "test_mse": float}
     ).reset_index(drop=True)
 
 
 def paired_difference(curves: pd.DataFrame, step: int, measure: str = "best_match_similarity") -> dict:
     """Kernel minus random ``measure`` at ``step``, paired over seeds: mean difference, its t
-    interval (level 1 - SIGNIFICANCE), the one-sided paired t-test p-values, the number of seeds
+    interval (level 1 - 2 SIGNIFICANCE, matching the one-sided tests), the one-sided paired t-test p-values, the number of seeds
     where kernel is higher, and the word ("higher", "lower", "no significant difference")."""
     at = curves[curves.step == step].pivot(index="seed", columns="init", values=measure).dropna()
     if not set(INITS) <= set(at.columns) or len(at) == 0:
@@ -149,7 +150,8 @@ def paired_difference(curves: pd.DataFrame, step: int, measure: str = "best_matc
     difference = (at["kernel"] - at["random"]).to_numpy()
     n = len(difference)
     if n > 1 and difference.std(ddof=1) > 0:
-        half = stats.t.ppf(1 - SIGNIFICANCE / 2, n - 1) * difference.std(ddof=1) / math.sqrt(n)
+        # a (1 - 2 SIGNIFICANCE) two-sided interval excludes 0 exactly when a one-sided test rejects
+        half = stats.t.ppf(1 - SIGNIFICANCE, n - 1) * difference.std(ddof=1) / math.sqrt(n)
         p_higher = float(stats.ttest_1samp(difference, 0.0, alternative="greater").pvalue)
         p_lower = float(stats.ttest_1samp(difference, 0.0, alternative="less").pvalue)
     else:

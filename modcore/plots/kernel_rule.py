@@ -8,6 +8,7 @@ about 700 px wide, and keeps its legend outside the data.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -33,9 +34,17 @@ def _legible(function):
     return wrapper
 
 
-def _legend_right(fig: Figure, ax) -> None:
+def _finish(fig: Figure, ax=None, *, ncol: int = 2) -> None:
+    """Lay the figure out, with ``ax``'s legend (if given) below the axes, inside the figure's
+    width: a legend beside the figure would widen the image and shrink its fonts on the page."""
+    if ax is None:
+        fig.tight_layout()
+        return
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    rows = math.ceil(len(labels) / ncol)
+    bottom = min(0.5, (0.25 * rows + 0.1) / fig.get_figheight())  # about 0.25 in per legend row
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, bottom, 1, 1))
 
 
 @_legible
@@ -55,7 +64,7 @@ def objective_paths(paths: pd.DataFrame, kernel_labels: Mapping[str, str]) -> Fi
         ax.set_yscale("log")
         ax.set(title=kernel_labels.get(kernel, kernel), xlabel="path position a\n(0 random, 1 true $u_1$)")
     axes[0, 0].set_ylabel("L(u(a)) / L(random)")
-    fig.tight_layout()
+    _finish(fig)
     return fig
 
 
@@ -63,7 +72,7 @@ def objective_paths(paths: pd.DataFrame, kernel_labels: Mapping[str, str]) -> Fi
 def restart_landing(counts: pd.DataFrame, kernel_labels: Mapping[str, str]) -> Figure:
     """Bars: how many restarts (all seeds) landed on each true module, or on none, per kernel.
     ``counts``: rows kernels, columns "module 1" .. "module k", "none"."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
     columns = list(counts.columns)
     width = 0.8 / len(counts)
     for i, (kernel, row) in enumerate(counts.iterrows()):
@@ -71,8 +80,7 @@ def restart_landing(counts: pd.DataFrame, kernel_labels: Mapping[str, str]) -> F
                color=KERNEL_COLOURS.get(kernel, "k"), label=kernel_labels.get(kernel, kernel))
     ax.set_xticks(np.arange(len(columns)), columns)
     ax.set(ylabel="restarts (all seeds)", xlabel="true module found (|cos| ≥ threshold)")
-    _legend_right(fig, ax)
-    fig.tight_layout()
+    _finish(fig, ax, ncol=3)
     return fig
 
 
@@ -85,7 +93,7 @@ def samples_needed(needed: pd.DataFrame, means: pd.DataFrame, paper: pd.DataFram
     down-triangles at its smallest n. ``needed``: method, input_dim, seed, n_needed, status;
     ``means``: method, input_dim, mean, low, high, status; ``paper``: method, input_dim, n_needed."""
     low_n, high_n = n_train_range
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    fig, ax = plt.subplots(figsize=(7.5, 5.4))
     for method in dict.fromkeys(means.method):
         colour = METHOD_COLOURS.get(method, "k")
         for _, line in needed[needed.method == method].groupby("seed"):
@@ -108,8 +116,7 @@ def samples_needed(needed: pd.DataFrame, means: pd.DataFrame, paper: pd.DataFram
     ax.axhline(high_n, color="black", lw=0.6, ls=":")
     ax.set_yscale("log")
     ax.set(xlabel="input dimension m", ylabel="training samples needed n")
-    _legend_right(fig, ax)
-    fig.tight_layout()
+    _finish(fig, ax)
     return fig
 
 
@@ -119,7 +126,7 @@ def loss_curves(curves: pd.DataFrame, *, input_dim_values: Sequence[int], target
     """Test MSE vs n (seed means) per method, one panel per m in ``input_dim_values``, with the
     target loss and the predict-zero loss as horizontal lines. ``curves``: method, input_dim,
     n_train, test_mse."""
-    fig, axes = plt.subplots(1, len(input_dim_values), figsize=(7.5, 3.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(input_dim_values), figsize=(7.5, 4.0), sharey=True, squeeze=False)
     for ax, m in zip(axes[0], input_dim_values):
         for method, frame in curves[curves.input_dim == m].groupby("method", sort=False):
             ax.plot(frame.n_train, frame.test_mse, marker="o", ms=3, color=METHOD_COLOURS.get(method, "k"),
@@ -128,8 +135,7 @@ def loss_curves(curves: pd.DataFrame, *, input_dim_values: Sequence[int], target
         ax.axhline(predict_zero_loss, color="black", ls=":", lw=1, label="predict-zero loss")
         ax.set(xscale="log", yscale="log", title=f"m = {m}", xlabel="n")
     axes[0, 0].set_ylabel("test MSE")
-    _legend_right(fig, axes[0, 0])
-    fig.tight_layout()
+    _finish(fig, axes[0, 0])
     return fig
 
 
@@ -141,7 +147,7 @@ def alignment_over_training(curves: pd.DataFrame, paper: pd.DataFrame | None,
     markers on the best-match panel (the paper does not say how it matched directions).
     ``curves``: init, seed, step, best_match_similarity, matched_similarity; ``paper``:
     method (ours/baseline), iteration, similarity."""
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.8), sharex=True, sharey=True)
     paper_init = {"ours": "kernel", "baseline": "random"}
     for ax, measure, title in ((axes[0], "best_match_similarity", "best match per true direction"),
                                (axes[1], "matched_similarity", "one-to-one matching")):
@@ -159,8 +165,7 @@ def alignment_over_training(curves: pd.DataFrame, paper: pd.DataFrame | None,
                            edgecolors=INIT_COLOURS[init], s=40, label=f"paper: {init_labels[init]}")
         ax.set(title=title, xlabel="training step")
     axes[0].set_ylabel("mean |cos| with true directions")
-    _legend_right(fig, axes[0])
-    fig.tight_layout()
+    _finish(fig, axes[0])
     return fig
 
 
@@ -168,7 +173,7 @@ def alignment_over_training(curves: pd.DataFrame, paper: pd.DataFrame | None,
 def tsne(panels: Mapping[str, pd.DataFrame]) -> Figure:
     """One panel per title: t-SNE points of learned (pink) and true (blue) directions, both signs
     (filled for +u, open for -u). ``panels[title]``: x, y, kind, sign."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.5, 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5, 3.3), squeeze=False)
     colours = {"learned": "tab:pink", "true": "tab:blue"}
     for ax, (title, points) in zip(axes[0], panels.items()):
         for kind, colour in colours.items():
@@ -177,6 +182,5 @@ def tsne(panels: Mapping[str, pd.DataFrame]) -> Figure:
                 ax.scatter(chosen.x, chosen.y, s=28, facecolors=face, edgecolors=colour,
                            label=f"{kind}, {'+u' if sign > 0 else '-u'}")
         ax.set(title=title, xticks=[], yticks=[])
-    _legend_right(fig, axes[0, 0])
-    fig.tight_layout()
+    _finish(fig, axes[0, 0], ncol=4)
     return fig
