@@ -293,9 +293,8 @@ def needed_means(needed: pd.DataFrame) -> pd.DataFrame:
 
 def paired_needed(needed: pd.DataFrame, method: str, baseline: str) -> tuple[np.ndarray, np.ndarray]:
     """n_needed of ``method`` and ``baseline`` on the (input_dim, seed) pairs where neither diverged."""
-    a = needed[needed.method == method].set_index(["input_dim", "seed"])
-    b = needed[needed.method == baseline].set_index(["input_dim", "seed"])
-    both = a.join(b, lsuffix="_a", rsuffix="_b", how="inner")
+    a, b = needed[needed.method == method], needed[needed.method == baseline]
+    both = a.merge(b, on=["input_dim", "seed"], suffixes=("_a", "_b"), how="inner")
     both = both[(both.status_a != "diverged") & (both.status_b != "diverged")]
     return both.n_needed_a.to_numpy(float), both.n_needed_b.to_numpy(float)
 
