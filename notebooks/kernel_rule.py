@@ -151,9 +151,9 @@ glue("kr_default_agreement", ko.agreement(path_table.loc[default_kernel, "near_t
 # one half). The true direction beats the random start in {glue:text}`kr_ntk_below`,
 # {glue:text}`kr_hidden_below` and {glue:text}`kr_rbf_below` seeds (sign-test $p$ =
 # {glue:text}`kr_ntk_below_p:.3f`, {glue:text}`kr_hidden_below_p:.3f`, {glue:text}`kr_rbf_below_p:.3f`; median
-# ratio {glue:text}`kr_ntk_ratio:.2f`, {glue:text}`kr_hidden_ratio:.2f`, {glue:text}`kr_rbf_ratio:.2f`). For our
-# default kernel ({glue:text}`kr_default`) this is **{glue:text}`kr_default_agreement`** with the paper's
-# reasoning.
+# ratio {glue:text}`kr_ntk_ratio:.2f`, {glue:text}`kr_hidden_ratio:.2f`, {glue:text}`kr_rbf_ratio:.2f`). Our
+# default kernel ({glue:text}`kr_default`) and the paper's reasoning that the objective is lowest at a true
+# module's direction: **{glue:text}`kr_default_agreement`**.
 #
 # **Where restarts land.** Of {glue:text}`kr_n_modules` true modules, the restarts find on average
 # {glue:text}`kr_ntk_found:.2f` (NTK), {glue:text}`kr_hidden_found:.2f` (hidden) and

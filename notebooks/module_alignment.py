@@ -29,8 +29,8 @@
 # %% tags=["parameters"]
 seed = 0                                    # first seed; runs use seed, seed + 1, ...
 n_seeds = 6                                 # seeds (task, data, initialisation) per init
-input_dim = 6                               # m (paper does not say)
-n_modules = 3                               # task modules k, also the network's K (paper does not say)
+input_dim = 8                               # m (paper does not say)
+n_modules = 5                               # task modules k, also the network's K (paper does not say)
 n_train = 1000                              # training points (paper does not say)
 width = 16                                  # module MLP width (our choice)
 n_steps_values = [0, 50, 100, 200, 400, 700, 1000]  # observed training steps (paper: 0..1000 iterations)
@@ -85,9 +85,10 @@ plt.show()
 # ## Where the directions sit (t-SNE)
 # t-SNE compares Euclidean distances, but $u$ and $-u$ are the same module direction, so each learned and
 # true direction enters with both signs (filled: $+u$, open: $-u$). One seed; a learned point on top of a
-# true one is a module found.
+# true one is a module found. With only $2(K + k)$ points t-SNE distorts distances freely, so each panel's
+# title gives its matched $|\cos|$, the number the picture should be read against.
 
-# %% mystnb={"figure": {"name": "fig-module-alignment-tsne", "caption": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training."}}
+# %% mystnb={"figure": {"name": "fig-module-alignment-tsne", "caption": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}}
 panels = ma.tsne_panels(frame, seed, tsne_seed=tsne_seed)
 kernel_plots.tsne(panels)
 plt.show()

@@ -94,19 +94,21 @@ def samples_needed(needed: pd.DataFrame, means: pd.DataFrame, paper: pd.DataFram
     ``means``: method, input_dim, mean, low, high, status; ``paper``: method, input_dim, n_needed."""
     low_n, high_n = n_train_range
     fig, ax = plt.subplots(figsize=(7.5, 5.4))
-    for method in dict.fromkeys(means.method):
+    methods = list(dict.fromkeys(means.method))
+    for index, method in enumerate(methods):
         colour = METHOD_COLOURS.get(method, "k")
         for _, line in needed[needed.method == method].groupby("seed"):
-            shown = line[line.status.isin(["crossed", "below_grid"])]
-            ax.plot(shown.input_dim, shown.n_needed, color=colour, alpha=0.25, lw=0.8)
+            # NaN breaks the line where a seed did not reach the target (or diverged)
+            shown = line.n_needed.where(line.status.isin(["crossed", "below_grid"]))
+            ax.plot(line.input_dim, shown, color=colour, alpha=0.25, lw=0.8)
         frame = means[means.method == method]
-        finite = frame[np.isfinite(frame["mean"].astype(float))]
-        ax.plot(finite.input_dim, finite["mean"], color=colour, lw=2.5, marker="o", label=method_labels[method])
-        if finite[["low", "high"]].notna().all(axis=None) and len(finite):
-            ax.fill_between(finite.input_dim, finite.low.astype(float), finite.high.astype(float), color=colour,
-                            alpha=0.15, lw=0)
+        finite = frame.where(np.isfinite(frame["mean"].astype(float)))  # gaps where the mean is not reached
+        ax.plot(frame.input_dim, finite["mean"], color=colour, lw=2.5, marker="o", label=method_labels[method])
+        ax.fill_between(frame.input_dim, finite.low.astype(float), finite.high.astype(float), color=colour,
+                        alpha=0.12, lw=0)
         missing = frame[frame.status == "not_reached"]
-        ax.scatter(missing.input_dim, np.full(len(missing), high_n * 1.3), marker="^", color=colour, s=40)
+        offset = (index - (len(methods) - 1) / 2) * 0.08  # side by side where several methods miss
+        ax.scatter(missing.input_dim + offset, np.full(len(missing), high_n * 1.3), marker="^", color=colour, s=40)
         if paper is not None and method in set(paper.method):
             theirs = paper[paper.method == method]
             ax.scatter(theirs.input_dim, theirs.n_needed, marker=PAPER_MARKERS.get(method, "o"), facecolors="none",
