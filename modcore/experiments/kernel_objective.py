@@ -251,7 +251,7 @@ def restart_summary(restarts: pd.DataFrame) -> pd.DataFrame:
                         "best_match_similarity": frame.best_match_similarity.mean(),
                         "n_better": test["n_higher"], "p_better": test["p_higher"],
                         "word": {"higher": "better than", "lower": "worse than"}.get(test["word"], "no better than"),
-                        "init_wall_time_s": frame.init_wall_time_s.mean()}
+                        "init_flops": frame.init_flops.mean()}
     return pd.DataFrame(rows).T
 
 

@@ -410,3 +410,10 @@ def summary_words(results: Mapping[str, dict]) -> str:
     """Names of the claims on which ours and the paper's disagree ("none" if none)."""
     names = [name.replace("_", " ") for name, value in results.items() if value["agreement"] == "disagree"]
     return ", ".join(names) or "none"
+
+
+def not_reached_counts(needed: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per method: (curves that never reach the target within the grid, non-diverged curves)."""
+    usable = needed[needed.status != "diverged"]
+    return {method: (int((group.status == "not_reached").sum()), len(group))
+            for method, group in usable.groupby("method", sort=False)}
