@@ -215,7 +215,7 @@ def run_restarts(run: RestartRun, *, device: str = "cpu") -> dict:
     task = draw_task(run.input_dim, run.n_modules, run.seed)
     x, y = task.sample(run.n_train, seed=stream(run.seed, _TRAIN))
     spec = ModularSpec(run.input_dim, run.n_modules, run.width, run.depth)
-    settings = dataclasses.replace(run.settings, batch_size=_batch(run.settings.batch_size, run.n_train))
+    settings = capped_settings(run.settings, run.n_train)
     common = dict(seed=model_seed(run.seed), n_restarts=run.n_restarts, device=device)
     fit = kr.fit_projections(spec, x, y, settings=settings, **common)
     start = kr.fit_projections(spec, x, y, settings=dataclasses.replace(settings, n_steps=0), **common)
@@ -226,9 +226,12 @@ def run_restarts(run: RestartRun, *, device: str = "cpu") -> dict:
             "init_flops": fit.cost.flops}
 
 
-def _batch(batch_size: int | None, n_train: int) -> int | None:
-    # a training set smaller than the kernel minibatch is used whole
-    return None if batch_size is None or batch_size >= n_train else batch_size
+def capped_settings(settings: kr.KernelRuleSettings, n_train: int) -> kr.KernelRuleSettings:
+    """Algorithm 1's settings for a training set of ``n_train`` points: a set smaller than the
+    kernel minibatch is used whole (batch_size None)."""
+    if settings.batch_size is None or settings.batch_size >= n_train:
+        return dataclasses.replace(settings, batch_size=None)
+    return settings
 
 
 def sweep_restarts(runs: Sequence[RestartRun], store: sweeps.ResultStore, *, device: str = "cpu",

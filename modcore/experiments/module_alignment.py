@@ -23,7 +23,8 @@ from sklearn.manifold import TSNE
 
 from modcore import kernel_rule as kr
 from modcore import sweeps
-from modcore.experiments.kernel_objective import SIGNIFICANCE, _batch, agreement, draw_data, draw_task, model_seed
+from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
+                                                  model_seed)
 from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
 from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.train import train_ensemble
@@ -93,8 +94,7 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     seeds = [model_seed(run.seed) for run in runs]
     spec = ModularSpec(first.input_dim, first.n_modules, first.width, first.depth)
     if first.init == "kernel":
-        settings = dataclasses.replace(first.kernel_settings,
-                                       batch_size=_batch(first.kernel_settings.batch_size, first.n_train))
+        settings = capped_settings(first.kernel_settings, first.n_train)
         spec = kr.kernel_rule_init(spec, x_train, y_train, seeds=seeds, settings=settings, device=device).spec
     curves = {name: [[] for _ in runs] for name in ("best_match_similarity", "matched_similarity", "train_mse",
                                                     "test_mse")}
@@ -135,8 +135,8 @@ def alignment_curves(frame: pd.DataFrame) -> pd.DataFrame:
     """Long form of :func:`sweep_alignment`'s rows: init, seed, step, best_match_similarity,
     matched_similarity, test_mse; diverged runs left out (they never feed a verdict)."""
     usable = frame[~frame.diverged.astype(bool)]
-    long = usable[["init", "seed", "n_steps_values", "best_match_similarity", "matched_similarity", "test_mse"]].explode(
-        ["n_steps_values", "best_match_similarity", "matched_similarity", "test_mse"])
+    columns = ["n_steps_values", "best_match_similarity", "matched_similarity", "test_mse"]
+    long = usable[["init", "seed", *columns]].explode(columns)
     return long.rename(columns={"n_steps_values": "step"}).astype(
         {"step": int, "best_match_similarity": float, "matched_similarity": float, "test_mse": float}
     ).reset_index(drop=True)
@@ -144,8 +144,9 @@ def alignment_curves(frame: pd.DataFrame) -> pd.DataFrame:
 
 def paired_difference(curves: pd.DataFrame, step: int, measure: str = "best_match_similarity") -> dict:
     """Kernel minus random ``measure`` at ``step``, paired over seeds: mean difference, its t
-    interval (level 1 - 2 SIGNIFICANCE, matching the one-sided tests), the one-sided paired t-test p-values, the number of seeds
-    where kernel is higher, and the word ("higher", "lower", "no significant difference")."""
+    interval (level 1 - 2 SIGNIFICANCE, matching the one-sided tests), the one-sided paired t-test
+    p-values, the number of seeds where kernel is higher, and the word ("higher", "lower", "no
+    significant difference")."""
     at = curves[curves.step == step].pivot(index="seed", columns="init", values=measure).dropna()
     if not set(INITS) <= set(at.columns) or len(at) == 0:
         raise ValueError(f"no seed has both inits at step={step}")

@@ -22,7 +22,7 @@ from scipy import stats
 
 from modcore import kernel_rule as kr
 from modcore import sweeps
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, _batch, agreement, draw_data, draw_task,
+from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
                                                   model_seed, sign_test)
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec
 from modcore.tasks.sine import DEFAULT_N_TEST
@@ -111,8 +111,7 @@ def run_sample_batch(runs: Sequence[SampleRun], *, device: str = "auto") -> list
     spec = first.spec()
     extra: dict[str, list] = {}
     if first.method == "kernel":
-        settings = dataclasses.replace(first.kernel_settings,
-                                       batch_size=_batch(first.kernel_settings.batch_size, first.n_train))
+        settings = capped_settings(first.kernel_settings, first.n_train)
         fitted = kr.kernel_rule_init(spec, x_train, y_train, seeds=seeds, settings=settings, device=device)
         spec = fitted.spec
         cost = fitted.cost
