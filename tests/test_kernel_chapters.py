@@ -266,3 +266,20 @@ def test_figures_are_at_most_7_5_inches_wide_with_fonts_of_at_least_9_points():
     for fig in figures:
         assert fig.get_figwidth() <= 7.5
         assert min(_font_sizes(fig)) >= 9
+
+
+def test_bad_run_settings_raise_and_name_the_argument():
+    with pytest.raises(ValueError, match="method="):
+        sc.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_train=100, seed=0)
+    with pytest.raises(ValueError, match="n_train="):
+        sc.SampleRun(method="random", input_dim=3, n_modules=2, n_train=1, seed=0)
+    with pytest.raises(ValueError, match="n_steps_values="):
+        ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_train=40, seed=0, n_steps_values=(5, 3))
+    with pytest.raises(ValueError, match="init="):
+        ma.AlignmentRun(init="oracle", input_dim=3, n_modules=2, n_train=40, seed=0, n_steps_values=(0, 3))
+
+
+def test_capped_settings_use_a_small_training_set_whole():
+    settings = kr.KernelRuleSettings(batch_size=128)
+    assert ko.capped_settings(settings, 100).batch_size is None
+    assert ko.capped_settings(settings, 1000).batch_size == 128
