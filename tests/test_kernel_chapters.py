@@ -16,7 +16,7 @@ from modcore.experiments import sample_complexity as sc
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.plots import kernel_rule as kernel_plots
-from modcore.train import train_ensemble
+from modcore.train import TrainSettings, train_ensemble
 
 matplotlib.use("Agg")
 
@@ -203,8 +203,8 @@ def test_alignment_over_iterations_equals_direct_computation(init):
     if init == "kernel":
         spec = kr.kernel_rule_init(spec, x, y, seeds=[ko.model_seed(run.seed)], settings=run.kernel_settings).spec
     for i, steps in enumerate(run.n_steps_values):
-        trained = train_ensemble(spec, [ko.model_seed(run.seed)], x, y, n_steps=steps, lr=run.lr,
-                                 batch_size=run.batch_size, device="cpu")
+        trained = train_ensemble(spec, [ko.model_seed(run.seed)], x, y, device="cpu",
+                                 settings=TrainSettings(n_steps=steps, lr=run.lr, batch_size=run.batch_size))
         u = trained.params[0][0].numpy().T[:, :, None]  # (K, m, 1)
         assert result["best_match_similarity"][i] == pytest.approx(kr.best_match_similarity(u, task.directions))
         assert result["matched_similarity"][i] == pytest.approx(kr.matched_similarity(u, task.directions))
@@ -216,10 +216,10 @@ def test_weights_after_t_steps_are_those_of_a_fresh_run_of_t_steps():
     task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
     x, y, _, _ = ko.draw_data(task, run.n_train, run.n_test, run.seed)
     spec = ModularSpec(run.input_dim, run.n_modules, run.width)
-    common = dict(lr=run.lr, batch_size=run.batch_size, device="cpu")
-    long = train_ensemble(spec, [1, 2], x, y, n_steps=9, eval_every=3, **common)
+    common = dict(lr=run.lr, batch_size=run.batch_size)
+    long = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=9, eval_every=3, **common), device="cpu")
     for t in (3, 6):
-        short = train_ensemble(spec, [1, 2], x, y, n_steps=t, **common)
+        short = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=t, **common), device="cpu")
         np.testing.assert_array_equal(long.train_mse[:, list(long.steps).index(t)], short.final_train_mse)
 
 

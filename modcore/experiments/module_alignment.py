@@ -27,7 +27,7 @@ from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, cappe
                                                   model_seed)
 from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
 from modcore.models import DEFAULT_DEPTH, ModularSpec
-from modcore.train import train_ensemble
+from modcore.train import TrainSettings, train_ensemble
 
 INITS = ("random", "kernel")
 INIT_LABELS = {"random": "random U", "kernel": "kernel-rule U"}
@@ -101,8 +101,8 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     snapshots = []
     for steps in first.n_steps_values:
         # a fresh run of `steps` steps: the weights after `steps` steps of any longer run (same seeds)
-        result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, n_steps=int(steps), lr=first.lr,
-                                batch_size=first.batch_size, device=device)
+        settings = TrainSettings(n_steps=int(steps), lr=first.lr, batch_size=first.batch_size)
+        result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, settings=settings, device=device)
         directions = learned_directions(result.params[0])
         snapshots.append(directions)
         for i, task in enumerate(tasks):

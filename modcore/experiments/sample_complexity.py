@@ -26,7 +26,7 @@ from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, cappe
                                                   model_seed, sign_test)
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec
 from modcore.tasks.sine import DEFAULT_N_TEST
-from modcore.train import train_ensemble
+from modcore.train import TrainSettings, train_ensemble
 
 METHODS = ("monolithic", "random", "kernel", "oracle", "random_compute_matched")
 METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", "kernel": "modular, kernel-rule U",
@@ -124,8 +124,8 @@ def run_sample_batch(runs: Sequence[SampleRun], *, device: str = "auto") -> list
     if first.method != "monolithic":
         initial = [spec.init(seed=seed)[0].numpy().T[:, :, None] for seed in seeds]  # (K, m, 1) each
         extra["start_similarity"] = [kr.best_match_similarity(u, task.directions) for u, task in zip(initial, tasks)]
-    result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, n_steps=first.n_steps + first.extra_steps,
-                            lr=first.lr, batch_size=first.batch_size, device=device)
+    settings = TrainSettings(n_steps=first.n_steps + first.extra_steps, lr=first.lr, batch_size=first.batch_size)
+    result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, settings=settings, device=device)
     out = []
     for i in range(len(runs)):
         train, test, initial_train = (float(result.final_train_mse[i]), float(result.final_test_mse[i]),
