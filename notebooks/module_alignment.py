@@ -114,6 +114,8 @@ glue("ma_matched_end_word", matched_end["word"], display=False)
 glue("ma_matched_end_kernel", matched_end["kernel"], display=False)
 glue("ma_matched_end_random", matched_end["random"], display=False)
 print({point: (r["ours"], r["paper"], r["agreement"]) for point, r in results.items()})
+for claim_id, record in ma.claims(results, range(seed, seed + n_seeds)).items():
+    glue(f"claim:{claim_id}", record, display=False)
 print(matched_end)
 
 # %% [markdown]

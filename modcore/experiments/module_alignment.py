@@ -22,8 +22,9 @@ from scipy import stats
 from sklearn.manifold import TSNE
 
 from modcore import kernel_rule as kr
-from modcore import sweeps
+from modcore import scorecard, sweeps
 from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
+                                                  scorecard_verdict,
                                                   model_seed)
 from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
 from modcore.models import DEFAULT_DEPTH, ModularSpec
@@ -215,3 +216,14 @@ def tsne_panels(frame: pd.DataFrame, seed: int, *, tsne_seed: int) -> dict[str, 
     # each title carries the panel's matched |cos|: t-SNE on a few dozen points distorts distances
     return {f"{title}\nmatched |cos| {kr.matched_similarity(learned, true):.2f}":
             tsne_points(learned, true, seed=tsne_seed) for title, learned in panels.items()}
+
+
+def claims(results: dict, seeds) -> dict[str, scorecard.Record]:
+    """The scorecard record of Fig. 5 from :func:`alignment_verdicts` (start and end of training)."""
+    ours = "; ".join(f"step {r['step']}: kernel {r['ours']['kernel']:.3f} vs random {r['ours']['random']:.3f} "
+                     f"({r['ours']['word']})" for r in results.values())
+    rule = ("paired one-sided t-test over seeds at 5% on the best-match |cos| at the first and last step; agree if "
+            "both match the paper's direction (kernel higher)")
+    return {"fig5_alignment": scorecard.record("fig5_alignment", ours=ours, seeds=seeds,
+                                               verdict=scorecard_verdict(r["agreement"] for r in results.values()),
+                                               rule=rule)}

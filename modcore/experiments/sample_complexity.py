@@ -21,8 +21,9 @@ import pandas as pd
 from scipy import stats
 
 from modcore import kernel_rule as kr
-from modcore import sweeps
+from modcore import scorecard, sweeps
 from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
+                                                  scorecard_verdict,
                                                   model_seed, sign_test)
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec
 from modcore.tasks.sine import DEFAULT_N_TEST
@@ -416,3 +417,17 @@ def not_reached_counts(needed: pd.DataFrame) -> dict[str, tuple[int, int]]:
     usable = needed[needed.status != "diverged"]
     return {method: (int((group.status == "not_reached").sum()), len(group))
             for method, group in usable.groupby("method", sort=False)}
+
+
+def claims(primary: dict, target_loss: float, seeds) -> dict[str, scorecard.Record]:
+    """The scorecard record of Fig. 4a from the verdicts at the paper's threshold (:func:`verdicts`)."""
+    tested = ("kernel_vs_random", "kernel_vs_monolithic")
+    ours = "; ".join(f"{name.replace('_', ' ')} at test MSE {target_loss:g}: {primary[name]['ours']['word']} "
+                     f"({primary[name]['ours']['n_lower']} of {primary[name]['ours']['n_pairs']} pairs need fewer "
+                     f"samples)" for name in tested)
+    rule = ("paired sign test over (m, seed), one-sided at 5%, against each baseline; agree if the kernel rule "
+            "needs fewer samples than both, as the paper's means do; not testable if the threshold is above the "
+            "predict-zero loss")
+    return {"fig4a_sample_complexity": scorecard.record(
+        "fig4a_sample_complexity", ours=ours, seeds=seeds,
+        verdict=scorecard_verdict(primary[name]["agreement"] for name in tested), rule=rule)}
