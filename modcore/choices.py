@@ -258,4 +258,76 @@ SECTIONS: tuple[Section, ...] = (
                    "rate across arms"),
         ),
     ),
+    Section(
+        "The kernel rule (Algorithm 1)", "`modcore.kernel_rule`, `modcore.experiments.kernel_objective`, "
+        "`.sample_complexity`, `.module_alignment`; the kernel-rule chapters.",
+        (
+            Choice("kernel", "the empirical NTK of a freshly initialised module network on $\\hat U^\\top x$ (default); "
+                   "the Gram matrix of its last hidden layer, and an RBF with the median-heuristic bandwidth, as "
+                   "ablations; each divided by its mean diagonal before the ridge $\\varepsilon$ = "
+                   "{modcore.kernel_rule:DEFAULT_EPS} is added",
+                   "the paper's kernel is not stated; its reviewers read the rule as depending on the module "
+                   "network's initial weights; one $\\varepsilon$ then means the same for every kernel"),
+            Choice("fitting $\\hat U$", "Adam, learning rate {modcore.kernel_rule:DEFAULT_LR}, "
+                   "{modcore.kernel_rule:DEFAULT_N_STEPS} steps (sample-complexity chapter: "
+                   "{notebook:sample_complexity:kernel_n_steps}), minibatch $B$ = {modcore.kernel_rule:DEFAULT_BATCH_SIZE} "
+                   "(sample complexity: {notebook:sample_complexity:kernel_batch_size}); unit-norm columns after each "
+                   "step; one restart per module, from that model's random $\\hat U_i$ with module $i$'s own initial MLP",
+                   "the paper says only 'gradient steps'; restarts from the random init pair each kernel-rule network "
+                   "with a random-init network that differs only in $\\hat U$"),
+            Choice("a module found", "$\\lvert\\cos\\rvert \\ge$ {modcore.experiments.kernel_objective:FOUND_COS} with a "
+                   "true direction; tests one-sided at {modcore.experiments.kernel_objective:SIGNIFICANCE}",
+                   "fixed before the runs"),
+            Choice("Fig. 4a training", "Adam, minibatch {notebook:sample_complexity:batch_size}, learning rate "
+                   "{notebook:sample_complexity:lr}, {notebook:sample_complexity:n_steps} steps whatever $n$; module "
+                   "width {notebook:sample_complexity:width}, $K = k$ = {notebook:sample_complexity:n_modules}; the "
+                   "MLP parameter-matched; test labels noisy like the training labels",
+                   "the paper gives no training settings; noisy test labels as in the calibration, so the paper's "
+                   "threshold {notebook:sample_complexity:target_loss} is on the same scale"),
+            Choice("samples needed", "the first crossing of the target on the $n$ grid, interpolated on $\\log n$ vs "
+                   "$\\log$ MSE; a curve that never crosses counts as needing more than any that does; 'lowers': a "
+                   "paired sign test over ($m$, seed); 'flat in $m$': the growth factor's interval below "
+                   "{modcore.experiments.sample_complexity:FLAT_MAX_GROWTH}",
+                   "the paper does not say how it located the crossing"),
+            Choice("compute matching", "the random-$\\hat U$ network gets the kernel phase's FLOPs as extra training steps",
+                   "the reviewers asked for a compute-matched comparison"),
+            Choice("Fig. 5 matching", "best-match $\\lvert\\cos\\rvert$ per true direction, averaged (the paper's "
+                   "values overlaid), and the optimal one-to-one matching; weights after $t$ steps from a fresh "
+                   "$t$-step run with the same seed; t-SNE with both signs of every direction, perplexity at most "
+                   "{modcore.experiments.module_alignment:TSNE_MAX_PERPLEXITY}",
+                   "the paper's matching rule is not stated; training is deterministic, so a fresh run reproduces the "
+                   "trajectory exactly"),
+        ),
+    ),
+    Section(
+        "Compositional images", "`modcore.tasks.compositional`, `modcore.tasks.cifar10`, "
+        "`modcore.experiments.compositional`; the compositional-image chapters.",
+        (
+            Choice("data", "Compositional Digits by default: scikit-learn's 8x8 digits, a seeded stratified split into "
+                   "training and test pools; CIFAR-10 when a user points the chapters at it (its official split)",
+                   "nothing may download at run time; the verdicts on digits compare orderings and gaps, not "
+                   "absolute accuracies"),
+            Choice("models", "$K$ = {notebook:compositional_images:modules_per_slot} x $k$ modules, each a learned "
+                   "linear projection of the whole composite to $b$ = {notebook:compositional_images:module_dim} "
+                   "dimensions and a 2 x {notebook:compositional_images:module_width} ReLU MLP emitting all $10k$ "
+                   "logits; summed and scaled by $K^{-1/2}$; the MLP parameter-matched within "
+                   "{modcore.experiments.compositional:PARAMS_TOLERANCE}",
+                   "the paper's architecture sizes are not stated ('5 x k' modules is an unverified reading, used by "
+                   "the paper profile)"),
+            Choice("training", "per-slot 10-way cross-entropy, Adam learning rate {notebook:compositional_images:lr}, "
+                   "batch {notebook:compositional_images:batch_size}, {notebook:compositional_images:n_epochs} epoch "
+                   "over {notebook:compositional_images:n_train} composites; kernel rule on the centred one-hot labels "
+                   "of all slots, {notebook:compositional_images:kernel_n_steps} steps",
+                   "one epoch is the paper's setting (its reviewers); the rest is ours"),
+            Choice("robustness", "$k$ = {notebook:robustness:n_slots}, {notebook:robustness:heldout_fraction} of the "
+                   "class combinations held out of training; test-time Gaussian noise of standard deviation "
+                   "{notebook:robustness:input_noise} of the pixel range, not clipped",
+                   "the paper does not state its $k$, its held-out split or its noise"),
+            Choice("verdict rules", "'leads': a paired difference over seeds beyond "
+                   "{modcore.experiments.compositional:LEAD_SE} standard errors; a module 'attends to one image' with "
+                   "at least {modcore.experiments.compositional:FOCUS_SHARE} of its weight on one slot; 'works as "
+                   "well': within {modcore.experiments.compositional:AS_WELL_TOLERANCE} accuracy",
+                   "fixed before the runs"),
+        ),
+    ),
 )
