@@ -26,7 +26,7 @@
 # composites built from held-apart test images. By default the images are *Compositional
 # Digits*, scikit-learn's 1,797 bundled handwritten digits (8 × 8 pixels): it runs offline and
 # stands in for CIFAR-10 until the chapter is pointed at CIFAR-10 (`dataset="cifar10"` with
-# `cifar10_path` or the `MODCORE_CIFAR10` variable; see {doc}`the choices page <../choices>`).
+# `cifar10_path` or the `MODCORE_CIFAR10` variable; see {ref}`the choices page <choices-page>`).
 # Its accuracies are not comparable with the paper's, so **the verdict compares orderings and
 # gaps, not absolute accuracies**. The architectures, the kernel rule's settings and the
 # preprocessing are our choices (listed on the choices page).
