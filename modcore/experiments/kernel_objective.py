@@ -57,6 +57,16 @@ def model_seed(seed: int) -> int:
     return stream(seed, _MODEL)
 
 
+def batch_data(runs: Sequence, name: str) -> tuple[list[SineTask], tuple[np.ndarray, ...], list[int]]:
+    """For runs that train as one ensemble (equal ``ensemble_key()``): their tasks, their stacked
+    (x_train, y_train, x_test, y_test) and their models' seeds; ``name`` is the caller, for the error."""
+    if len({run.ensemble_key() for run in runs}) != 1:
+        raise ValueError(f"{name} needs runs that share ensemble_key(); group them with batch_by")
+    tasks = [draw_task(run.input_dim, run.n_modules, run.seed) for run in runs]
+    data = [draw_data(task, run.n_train, run.n_test, run.seed) for task, run in zip(tasks, runs)]
+    return tasks, tuple(np.stack(column) for column in zip(*data)), [model_seed(run.seed) for run in runs]
+
+
 # --- statistics shared by the chapters --------------------------------------------------------
 
 

@@ -23,9 +23,8 @@ from sklearn.manifold import TSNE
 
 from modcore import kernel_rule as kr
 from modcore import scorecard, sweeps
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
-                                                  scorecard_verdict,
-                                                  model_seed)
+from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
+                                                  scorecard_verdict)
 from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
 from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.train import TrainSettings, train_ensemble
@@ -86,13 +85,8 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     the initial one); the initial and final U (``start_projections``, ``final_projections``,
     K x m) and the true directions (``true_directions``, k x m) for the t-SNE picture."""
     runs = list(runs)
-    if len({run.ensemble_key() for run in runs}) != 1:
-        raise ValueError("run_alignment_batch needs runs that share ensemble_key(); group them with batch_by")
     first = runs[0]
-    tasks = [draw_task(run.input_dim, run.n_modules, run.seed) for run in runs]
-    data = [draw_data(task, run.n_train, run.n_test, run.seed) for task, run in zip(tasks, runs)]
-    x_train, y_train, x_test, y_test = (np.stack(column) for column in zip(*data))
-    seeds = [model_seed(run.seed) for run in runs]
+    tasks, (x_train, y_train, x_test, y_test), seeds = batch_data(runs, "run_alignment_batch")
     spec = ModularSpec(first.input_dim, first.n_modules, first.width, first.depth)
     if first.init == "kernel":
         settings = capped_settings(first.kernel_settings, first.n_train)

@@ -22,9 +22,8 @@ from scipy import stats
 
 from modcore import kernel_rule as kr
 from modcore import scorecard, sweeps
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, capped_settings, draw_data, draw_task,
-                                                  scorecard_verdict,
-                                                  model_seed, sign_test)
+from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
+                                                  scorecard_verdict, sign_test)
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec
 from modcore.tasks.sine import DEFAULT_N_TEST
 from modcore.train import TrainSettings, train_ensemble
@@ -102,13 +101,8 @@ def run_sample_batch(runs: Sequence[SampleRun], *, device: str = "auto") -> list
     ``init_batch_size``, ``init_n_steps``, ``init_n_restarts``) and ``start_similarity`` (best-match
     |cos| of the initial U with the true directions; also for random and oracle)."""
     runs = list(runs)
-    if len({run.ensemble_key() for run in runs}) != 1:
-        raise ValueError("run_sample_batch needs runs that share ensemble_key(); group them with batch_by")
     first = runs[0]
-    tasks = [draw_task(run.input_dim, run.n_modules, run.seed) for run in runs]
-    data = [draw_data(task, run.n_train, run.n_test, run.seed) for task, run in zip(tasks, runs)]
-    x_train, y_train, x_test, y_test = (np.stack(column) for column in zip(*data))
-    seeds = [model_seed(run.seed) for run in runs]
+    tasks, (x_train, y_train, x_test, y_test), seeds = batch_data(runs, "run_sample_batch")
     spec = first.spec()
     extra: dict[str, list] = {}
     if first.method == "kernel":
