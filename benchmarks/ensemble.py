@@ -118,8 +118,9 @@ def main() -> None:
     task = SineTask(INPUT_DIM, 3, seed=0)
     x, y = task.sample(N_TRAIN, seed=1)
     threads = torch.get_num_threads()
-    peak = matmul_peak(device, None)
-    peak_one = matmul_peak(device, 1) if dev == "cpu" else peak
+    # best of three: other jobs on a shared machine only ever lower a measured peak
+    peak = max(matmul_peak(device, None) for _ in range(3))
+    peak_one = max(matmul_peak(device, 1) for _ in range(3)) if dev == "cpu" else peak
     print(f"ensemble trainer vs naive loop, torch {torch.__version__}, device {dev}, {threads} threads, "
           f"MLP {INPUT_DIM} -> w -> w -> 1, Adam (fused), float32, n = {N_TRAIN}")
     print(f"float32 matmul peak: {peak:.0f} GFLOP/s ({threads} threads)"
