@@ -17,12 +17,15 @@ Usage: python benchmarks/ensemble.py [--quick] [--device cpu|cuda|auto]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import math
 import os
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -78,21 +81,40 @@ def _timed(trainer, spec: MLPSpec, n_models: int, data, settings: train.TrainSet
     return time.perf_counter() - start
 
 
-def model_steps_per_second(trainer, spec: MLPSpec, n_models: int, data, batch: int, n_steps: int, device: str,
-                           repeats: int = 1, **options) -> tuple[float, float]:
-    """(best model-steps/s of ``repeats`` timed runs, seconds of the untimed warm-up run).
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One way to train: ``trainer`` on ``n_models`` models with these extra TrainSettings, inside
+    ``context`` (None: as is)."""
 
-    The warm-up trains one epoch and a step, so every batch shape (a short last minibatch
-    included) has run, and with ``compile=True`` has compiled, before the clock starts; its
-    time is the compile cost (plus a few steps)."""
-    x, y = data
+    trainer: Callable
+    n_models: int
+    options: dict = dataclasses.field(default_factory=dict)
+    context: Callable[[], contextlib.AbstractContextManager] | None = None
+
+
+def compare(candidates: dict[str, Candidate], spec: MLPSpec, data, batch: int, n_steps: int, device: str,
+            repeats: int) -> dict[str, tuple[float, float]]:
+    """Per candidate: (best model-steps/s of ``repeats`` timed runs, seconds of its untimed warm-up).
+
+    Each warm-up trains one epoch and a step, so every batch shape (a short last minibatch
+    included) has run, and with ``compile=True`` has compiled, before any clock starts; its time
+    is the compile cost (plus a few steps). The timed runs take turns (candidate A, B, C, A, B,
+    C, ...), so a change in the machine's load between them hits every candidate alike."""
+    x, _ = data
     batch_size = None if batch >= len(x) else batch
     warm_up_steps = 2 if batch_size is None else math.ceil(len(x) / batch_size) + 1
-    warm_up = _timed(trainer, spec, n_models, data, train.TrainSettings(
-        n_steps=warm_up_steps, lr=1e-3, batch_size=batch_size, **options), device)
-    settings = train.TrainSettings(n_steps=n_steps, lr=1e-3, batch_size=batch_size, **options)
-    best = min(_timed(trainer, spec, n_models, data, settings, device) for _ in range(repeats))
-    return n_models * n_steps / best, warm_up
+
+    def run(candidate: Candidate, steps: int) -> float:
+        settings = train.TrainSettings(n_steps=steps, lr=1e-3, batch_size=batch_size, **candidate.options)
+        with candidate.context() if candidate.context else contextlib.nullcontext():
+            return _timed(candidate.trainer, spec, candidate.n_models, data, settings, device)
+
+    warm_up = {name: run(candidate, warm_up_steps) for name, candidate in candidates.items()}
+    best = {name: math.inf for name in candidates}
+    for _ in range(repeats):
+        for name, candidate in candidates.items():
+            best[name] = min(best[name], run(candidate, n_steps))
+    return {name: (candidates[name].n_models * n_steps / best[name], warm_up[name]) for name in candidates}
 
 
 def _n_steps(spec: MLPSpec, batch: int, n_models: int, target_flops: float) -> int:
@@ -153,21 +175,22 @@ def main() -> None:
     if args.quick:
         rows = [(64, 32, 64), (64, 128, 64), (64, 512, 64), (N_TRAIN, 128, 16), (N_TRAIN, 512, 16)]
     target_flops = (1e10 if args.quick else 3e10) * (20 if dev == "cuda" else 1)
-    repeats = 1 if args.quick else 2
+    repeats = 1 if args.quick else 3
     missed = []
     for batch, width, n_models in rows:
         spec = MLPSpec(INPUT_DIM, width)
         flops_per_model_step = 3 * spec.flops_per_example() * batch
         n_steps = _n_steps(spec, batch, n_models, target_flops)
-        # the loop's rate does not depend on E: time a few models, each for as many steps (and
-        # evaluations) as every model of the ensemble
-        naive, _ = model_steps_per_second(train.train_naive, spec, min(n_models, 4), (x, y), batch, n_steps, dev,
-                                          repeats)
         if dev == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        eager, _ = model_steps_per_second(train.train_ensemble, spec, n_models, (x, y), batch, n_steps, dev, repeats)
-        compiled, compile_s = model_steps_per_second(train.train_ensemble, spec, n_models, (x, y), batch, n_steps,
-                                                     dev, repeats, compile=True)
+        rates = compare({
+            # the loop's rate does not depend on E: time a few models, each for as many steps (and
+            # evaluations) as every model of the ensemble
+            "naive": Candidate(train.train_naive, min(n_models, 4)),
+            "eager": Candidate(train.train_ensemble, n_models),
+            "compiled": Candidate(train.train_ensemble, n_models, dict(compile=True)),
+        }, spec, (x, y), batch, n_steps, dev, repeats)
+        (naive, _), (eager, _), (compiled, compile_s) = rates["naive"], rates["eager"], rates["compiled"]
         plan = train.choose_plan(spec, batch, n_models, dev)
         naive_plan = train.choose_plan(spec, batch, 1, dev)
         best = max(eager, compiled)
@@ -186,6 +209,16 @@ def main() -> None:
         plan_check(x, y, quick=args.quick, target_flops=target_flops, repeats=repeats)
 
 
+@contextlib.contextmanager
+def _without_thread_rule():
+    """Within the block, the trainer keeps torch's thread setting for every chunk."""
+    single_below, train.CPU_SINGLE_THREAD_BELOW = train.CPU_SINGLE_THREAD_BELOW, 0
+    try:
+        yield
+    finally:
+        train.CPU_SINGLE_THREAD_BELOW = single_below
+
+
 def plan_check(x, y, *, quick: bool, target_flops: float, repeats: int) -> None:
     """The chunk size and threads the rule picks beside the alternatives, eager, side by side: the
     measurement behind train.CPU_ACTIVATION_BUDGET, CPU_PARAMETER_BUDGET and CPU_SINGLE_THREAD_BELOW."""
@@ -200,19 +233,13 @@ def plan_check(x, y, *, quick: bool, target_flops: float, repeats: int) -> None:
         spec = MLPSpec(INPUT_DIM, width)
         plan = train.choose_plan(spec, batch, n_models, "cpu")
         n_steps = _n_steps(spec, batch, n_models, target_flops)
-
-        def rate(chunk: int) -> float:
-            return model_steps_per_second(train.train_ensemble, spec, n_models, (x, y), batch, n_steps, "cpu",
-                                          repeats, max_models_per_chunk=chunk)[0]
-
         chunks = sorted({1, 4, 16, n_models, plan.chunk} & set(range(1, n_models + 1)))
-        rates = {f"{chunk:>3}{'*' if chunk == plan.chunk else ' '}": rate(chunk) for chunk in chunks}
+        candidates = {f"{chunk:>3}{'*' if chunk == plan.chunk else ' '}": Candidate(
+            train.train_ensemble, n_models, dict(max_models_per_chunk=chunk)) for chunk in chunks}
         if plan.threads == 1 and threads > 1:
-            single_below, train.CPU_SINGLE_THREAD_BELOW = train.CPU_SINGLE_THREAD_BELOW, 0  # the rule's threads off
-            try:
-                rates["all threads"] = rate(plan.chunk)
-            finally:
-                train.CPU_SINGLE_THREAD_BELOW = single_below
+            candidates["all threads"] = Candidate(train.train_ensemble, n_models,
+                                                  dict(max_models_per_chunk=plan.chunk), _without_thread_rule)
+        rates = {name: r for name, (r, _) in compare(candidates, spec, (x, y), batch, n_steps, "cpu", repeats).items()}
         chosen = rates[f"{plan.chunk:>3}*"]
         best_other = max((r for name, r in rates.items() if not name.endswith("*")), default=math.nan)
         cells = "  ".join(f"{name} {r:>7,.0f}" for name, r in rates.items())
