@@ -7,6 +7,8 @@ each model's mean squared error, so each model's gradient is exactly its own; Ad
 elementwise, so each model follows the same trajectory as when trained alone with the same seed
 (up to float rounding, which a test bounds). :func:`train_naive` is that "alone": one
 ``nn.Module`` and one optimiser per model, in a loop; it is the baseline of the benchmark.
+How many models are stacked at once, and on how many threads, is a rule measured by that
+benchmark (:func:`choose_plan`); ``TrainSettings(compile=True)`` compiles the stacked step.
 
 :func:`fit_linearised` solves the network's first-order Taylor model around its initialisation,
 f(x; θ0 + Δ) ≈ f(x; θ0) + J(x) Δ, exactly: Δ is the minimum-norm least-squares solution,
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
+import types
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -31,18 +35,66 @@ OPTIMIZERS = ("adam", "lbfgs")
 # slots of n_classes logits each; the loss is the mean over points and slots of each slot's
 # cross-entropy (the compositional image task, Fig. 4b).
 LOSSES = ("mse", "cross_entropy")
-# On CPU, stacking pays only while the stacked activations stay cache-sized (measured by
-# benchmarks/ensemble.py: at batch 1000, width 128, E = 16 beats E = 64; at width 512 a loop
-# beats the stack). We cap
+# On CPU, stacking pays only while the stacked activations stay small. We cap
 # E_chunk * batch * (hidden units per example) at this many floats; on CUDA we do not chunk.
-CPU_ACTIVATION_BUDGET = 2**21
+# Measured on the stacked step (forward, loss, backward, fused Adam) against the naive loop's
+# step, MLP 8 -> w -> w -> 1, 2-core machine under load, 1 thread, full batch n = 1000, best of 5:
+# width 128: E_chunk 2-8: 1.7-2.0x, 16: 1.0x; width 32: E_chunk 16: 1.8x, 64: 1.4x; width 512:
+# E_chunk 1: 1.0x, 2: 0.9x, 3: 0.7x. The best chunks hold 0.25-1 M activation floats; 2**19
+# picks 4, 16 and 1 model(s) there.
+CPU_ACTIVATION_BUDGET = 2**19
 # Below this many activation floats per step (E_chunk * batch * hidden units), a CPU chunk trains
 # on one thread. Measured on the 2-core machine while other jobs ran: a second OpenMP thread made
 # such steps 10-30x *slower* (E = 16, n = 1000, width 29-50: 0.75 s vs 22 s per 100 steps), while
-# unloaded it gains at most 2x. The budget equals CPU_ACTIVATION_BUDGET, so every cache-sized chunk
-# is single-threaded; only a chunk of one large model keeps torch's thread setting.
+# unloaded it gains at most 2x. It exceeds CPU_ACTIVATION_BUDGET, so every chunk of several models
+# is single-threaded; only one model of over 2**21 activation floats keeps torch's setting.
 CPU_SINGLE_THREAD_BELOW = 2**21
+# Stacking also loses when the chunk's parameters are many: each step streams them, their
+# gradients and Adam's two moments (16 bytes per parameter) through memory, while the naive loop
+# keeps one model's weights in cache. Measured as above, at batch 64: width 512 (267k parameters):
+# E_chunk 4: 1.3-1.8x, 8: 1.3-1.5x, 16: 1.0-1.2x, 32-64: 0.8x; width 256 (68k): 8: 2.4x, 16: 2.3x,
+# 64: 1.8x; width 128 (17.7k): 16-32: 3.5x, 64: 3.2x. Best at E_chunk * n_params of 0.3-1.1 M:
+# we cap it at this many parameters. benchmarks/ensemble.py's plan check times the rule's chunk
+# beside others, in the trainer itself, so a reader can check both budgets.
+CPU_PARAMETER_BUDGET = 2**20
 EVAL_BATCH = 4096  # test points per evaluation pass, bounding memory at large E * width
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How :func:`train_ensemble` runs E models: ``chunk`` models stacked at a time, each chunk on
+    ``threads`` intra-op threads (None: torch's current setting)."""
+
+    chunk: int
+    threads: int | None
+
+
+def choose_plan(spec: Spec, batch: int, n_models: int, device_type: str, *,
+                max_models_per_chunk: int | None = None) -> Plan:
+    """The plan the trainer uses for ``n_models`` models of ``spec`` at ``batch`` examples per step.
+
+    On CUDA: all models at once. On CPU: the largest chunk whose stacked activations
+    (E_chunk * batch * hidden units) fit ``CPU_ACTIVATION_BUDGET`` and whose stacked parameters
+    (E_chunk * n_params) fit ``CPU_PARAMETER_BUDGET``, at least one model; one thread when the
+    chunk's activations fit ``CPU_SINGLE_THREAD_BELOW``. ``max_models_per_chunk`` replaces the
+    chunk size (the thread rule still applies). A pure function of its arguments: the constants
+    it reads come from benchmarks/ensemble.py, which prints this plan beside the alternatives.
+    """
+    if device_type not in ("cpu", "cuda"):
+        raise ValueError(f"device_type must be 'cpu' or 'cuda', got {device_type=!r}")
+    hidden = spec.width * getattr(spec, "n_modules", 1)
+    if max_models_per_chunk is not None:
+        chunk = min(n_models, max_models_per_chunk)
+    elif device_type == "cuda":
+        chunk = n_models
+    else:
+        largest = max(1, min(n_models, CPU_ACTIVATION_BUDGET // max(1, batch * hidden),
+                             CPU_PARAMETER_BUDGET // spec.n_params))
+        # equal chunks, not full ones and a remainder: a small last chunk wastes the stacking,
+        # and with ``compile`` each distinct chunk size is one more compilation
+        chunk = math.ceil(n_models / math.ceil(n_models / largest))
+    single = device_type == "cpu" and chunk * batch * hidden <= CPU_SINGLE_THREAD_BELOW
+    return Plan(chunk=chunk, threads=1 if single else None)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -64,19 +116,28 @@ def _order_seed(seed: int) -> int:
 def batch_indices(n_train: int, batch_size: int | None, n_steps: int, *, seed: int) -> Iterator[torch.Tensor]:
     """Indices of each step's minibatch: a fresh random permutation per epoch, cut into
     consecutive batches (the last one of an epoch may be smaller). Full batch: all indices."""
+    for rows in stacked_batch_indices(n_train, batch_size, n_steps, seeds=[seed]):
+        yield rows[0]
+
+
+def stacked_batch_indices(n_train: int, batch_size: int | None, n_steps: int, *,
+                          seeds: Sequence[int]) -> Iterator[torch.Tensor]:
+    """:func:`batch_indices` of every seed, stacked: (len(seeds), batch) per step. Row i is exactly
+    model i's order alone; drawing a whole epoch per model at once keeps the per-step cost of
+    E orders to one slice."""
     if batch_size is None or batch_size >= n_train:
-        everything = torch.arange(n_train)
+        everything = torch.arange(n_train).expand(len(seeds), n_train)
         for _ in range(n_steps):
             yield everything
         return
-    generator = torch.Generator().manual_seed(_order_seed(seed))
+    generators = [torch.Generator().manual_seed(_order_seed(seed)) for seed in seeds]
     step = 0
     while True:
-        permutation = torch.randperm(n_train, generator=generator)
+        permutations = torch.stack([torch.randperm(n_train, generator=g) for g in generators])  # (E, n)
         for start in range(0, n_train, batch_size):
             if step == n_steps:
                 return
-            yield permutation[start:start + batch_size]
+            yield permutations[:, start:start + batch_size]
             step += 1
 
 
@@ -115,8 +176,12 @@ class TrainSettings:
     the model's seed; None = full batch) or "lbfgs" (full batch, strong-Wolfe line search; a
     "step" is one L-BFGS iteration). Full train and test MSE are evaluated at step 0, every
     ``eval_every`` steps (None: only at the end) and after the last step. ``precision``:
-    "float32" or "float64". ``fused``: Adam's fused kernel. ``max_models_per_chunk``: cap on the
-    models trained at once (None: see ``CPU_ACTIVATION_BUDGET``); it never changes a number.
+    "float32" or "float64". ``fused``: Adam's fused kernel. ``max_models_per_chunk``: the models
+    trained at once (None: :func:`choose_plan`'s rule); it never changes a number. ``compile``:
+    run the stacked step's forward and loss (and so its backward) through ``torch.compile``;
+    it pays where per-model overhead dominates, costs a few seconds per new spec and shape
+    (about 15 s for the first in a fresh process), and changes numbers by float rounding only
+    (fused kernels sum in another order; a test bounds it).
     ``loss``: "mse" or "cross_entropy" (see ``LOSSES``; integer labels, classification curves).
     """
 
@@ -129,6 +194,7 @@ class TrainSettings:
     fused: bool = True
     max_models_per_chunk: int | None = None
     loss: str = "mse"
+    compile: bool = False
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -150,6 +216,8 @@ class TrainSettings:
                                                       or self.max_models_per_chunk < 1):
             raise ValueError(f"max_models_per_chunk must be None or a positive integer, got "
                              f"max_models_per_chunk={self.max_models_per_chunk!r}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be True or False, got compile={self.compile!r}")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -189,17 +257,6 @@ def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, set
 
 def _as_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
     return None if array is None else torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
-
-
-def _per_model_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Each model's mean loss, summed over models (so each model's gradient is its own):
-    outputs (E, B) or (E, B, k * n_classes), y (E, B) / (B,) or labels (E, B, k) / (B, k)."""
-    if loss == "mse":
-        return ((outputs - y) ** 2).mean(dim=-1).sum()
-    n_models, batch = outputs.shape[:2]
-    labels = y.expand(n_models, *y.shape[-2:])  # (E, B, k)
-    logits = outputs.reshape(n_models * batch * labels.shape[-1], -1)  # (E * B * k, n_classes)
-    return F.cross_entropy(logits, labels.reshape(-1), reduction="sum") / (batch * labels.shape[-1])
 
 
 def classification_metrics(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
@@ -247,11 +304,44 @@ def _threads(n_threads: int | None):
         torch.set_num_threads(previous)
 
 
-def _chunk_size(spec: Spec, batch: int, device: torch.device, n_models: int) -> int:
-    if device.type == "cuda":
-        return n_models
-    hidden = spec.width * getattr(spec, "n_modules", 1)
-    return max(1, min(n_models, CPU_ACTIVATION_BUDGET // max(1, batch * hidden)))
+def _squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Each model's mean squared error over its batch: (E, B), (E, B) or (B,) -> (E,)."""
+    return ((outputs - targets) ** 2).mean(dim=-1)
+
+
+def _slot_cross_entropy(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each model's mean per-slot cross-entropy over its batch: logits (E, B, k * n_classes),
+    integer labels (E, B, k) or (B, k) -> (E,)."""
+    n_models = outputs.shape[0]
+    labels = labels.expand(n_models, *labels.shape[-2:])  # (E, B, k)
+    logits = outputs.reshape(-1, outputs.shape[-1] // labels.shape[-1])  # (E * B * k, n_classes)
+    return F.cross_entropy(logits, labels.reshape(-1), reduction="none").reshape(n_models, -1).mean(dim=-1)
+
+
+# Module-level functions: the compiled step is cached on (spec, loss function).
+PER_MODEL_LOSSES = {"mse": _squared_error, "cross_entropy": _slot_cross_entropy}
+
+
+def _stacked_loss(spec: Spec, per_model_loss, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The training objective of a chunk: the *sum* over models of each one's loss, so each
+    model's gradient is exactly its own. x (E, B, m)."""
+    return per_model_loss(spec.forward(params, x), y).sum()
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_loss(spec: Spec, per_model_loss):
+    """``_stacked_loss`` for this spec and per-model loss through ``torch.compile``, with static
+    shapes (specialised kernels; a new chunk size or a short last minibatch compiles once more).
+    Cached, so a spec is compiled once per process and shape."""
+    def loss(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return _stacked_loss(spec, per_model_loss, params, x, y)
+
+    # torch.compile keeps its compiled graphs on the code object it runs and falls back to eager,
+    # silently but for a log line, after 8 of them (torch._dynamo.config.recompile_limit). A sweep
+    # trains many specs in one process: a fresh code object per spec gives each its own 8 slots.
+    code = loss.__code__.replace(co_name="compiled_stacked_loss")
+    fresh = types.FunctionType(code, loss.__globals__, code.co_name, loss.__defaults__, loss.__closure__)
+    return torch.compile(fresh, dynamic=False)
 
 
 def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
@@ -262,8 +352,8 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     Data: ``x_train`` (n, m) and ``y_train`` (n,) shared by all models, or (E, n, m) and (E, n)
     one data set per model (same n); likewise the test set (any size). Numpy or torch.
     L-BFGS's line search would couple stacked models, so it trains one model per chunk.
-    Models are trained in chunks (all at once on CUDA; cache-sized chunks on CPU, see
-    ``CPU_ACTIVATION_BUDGET``); chunking never changes a model's numbers.
+    Models are trained in chunks on a number of threads that :func:`choose_plan` picks (all at
+    once on CUDA; cache-sized chunks on CPU); the plan never changes a model's numbers.
     With ``settings.loss == "cross_entropy"`` the labels are integers (n, k) (or (E, n, k)), the
     result's MSE curves are NaN and its ``classification`` holds the curves instead.
     """
@@ -274,10 +364,10 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     per_model_test = x_test is not None and np.ndim(x_test) == 3
     n_train = np.shape(x_train)[-2]
     batch = n_train if settings.batch_size is None else min(settings.batch_size, n_train)
-    if settings.optimizer == "lbfgs":
-        chunk = 1
-    else:
-        chunk = settings.max_models_per_chunk or _chunk_size(spec, batch, torch_device, len(seeds))
+    # L-BFGS's line search would couple stacked models: one model per chunk
+    plan = choose_plan(spec, batch, len(seeds), torch_device.type,
+                       max_models_per_chunk=1 if settings.optimizer == "lbfgs" else settings.max_models_per_chunk)
+    chunk = plan.chunk
     steps = settings.evaluation_steps()
     dtype = settings.dtype
 
@@ -292,8 +382,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
                 None if x_te is None else (x_te[rows] if per_model_test else x_te),
                 None if y_te is None else (y_te[rows] if per_model_test else y_te))
         params = [p.to(device=torch_device, dtype=dtype).requires_grad_() for p in stack_init(spec, chunk_seeds)]
-        work = len(chunk_seeds) * batch * spec.width * getattr(spec, "n_modules", 1)
-        with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
+        with _threads(plan.threads):
             train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, settings=settings, steps=steps)
         train_curves.append(train_c)
         test_curves.append(test_c)
@@ -325,9 +414,14 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
                     else np.full(n_models, np.nan))
         return train, test
 
+    # the per-model loss is an argument of the (compiled) step, so another loss plugs in here
+    per_model_loss = PER_MODEL_LOSSES[settings.loss]
+    loss_of = (_compiled_loss(spec, per_model_loss) if settings.compile
+               else functools.partial(_stacked_loss, spec, per_model_loss))
+    x_full = x_tr.expand(n_models, *x_tr.shape) if shared else x_tr  # (E, n, m), a view
+
     def full_batch_loss() -> torch.Tensor:
-        x = x_tr.expand(n_models, *x_tr.shape) if shared else x_tr
-        return _per_model_loss(spec.forward(params, x), y_tr, settings.loss)
+        return loss_of(params, x_full, y_tr)
 
     curves = []
     if 0 in steps:
@@ -350,21 +444,22 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
     else:
         opt = torch.optim.Adam(params, lr=settings.lr, fused=settings.fused)
         batch_size = settings.batch_size
-        orders = [batch_indices(x_tr.shape[-2], batch_size, settings.n_steps, seed=seed) for seed in seeds]
+        orders = stacked_batch_indices(x_tr.shape[-2], batch_size, settings.n_steps, seeds=seeds)
         model_axis = torch.arange(n_models, device=x_tr.device)[:, None]
         full = batch_size is None or batch_size >= x_tr.shape[-2]
+        evaluated = set(steps.tolist())
         for step in range(1, settings.n_steps + 1):
             if full:
                 loss = full_batch_loss()
             else:
-                index = torch.stack([next(order) for order in orders]).to(x_tr.device)  # (E, B)
+                index = next(orders).to(x_tr.device)  # (E, B)
                 xb = x_tr[index] if shared else x_tr[model_axis, index]  # (E, B, m)
                 yb = y_tr[index] if shared else y_tr[model_axis, index]  # (E, B)
-                loss = _per_model_loss(spec.forward(params, xb), yb, settings.loss)
+                loss = loss_of(params, xb, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if step in steps:
+            if step in evaluated:
                 curves.append(evaluate())
     if settings.loss == "cross_entropy":  # one dict per evaluation -> a dict of (E, T) curves
         return tuple({name: np.stack([c[name] for c in split], axis=1) for name in split[0]} for split in zip(*curves))
@@ -392,8 +487,7 @@ def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None,
 
     train_curves, test_curves = [], []
     batch = x_tr.shape[0] if settings.batch_size is None else min(settings.batch_size, x_tr.shape[0])
-    work = batch * spec.width * getattr(spec, "n_modules", 1)
-    with _threads(1 if torch_device.type == "cpu" and work <= CPU_SINGLE_THREAD_BELOW else None):
+    with _threads(choose_plan(spec, batch, 1, torch_device.type).threads):
         for seed in seeds:
             train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, settings=settings, steps=steps,
                                            device=torch_device)
