@@ -79,7 +79,7 @@ for name, value in words.items():
 glue("cal_rerun", "not rerun here" if rerun is None else rerun, display=False)
 print(f"fitted: {fitted}; Omega = {theory_fit.omega:.3f} [{theory_fit.omega_low:.3f}, {theory_fit.omega_high:.3f}]")
 
-# %% mystnb={"figure": {"name": "fig-calibration-fit", "caption": "calibration: the fitted panel of the paper's Fig. 2 (train and test MSE vs n at p = 1153; crosses: the paper's networks, lines: our calibrated networks, mean over m = 5 and 9), and the fit error of every candidate of the search (green: the chosen one). Read from modcore/data/sine_calibration.json."}}
+# %% mystnb={"figure": {"name": "fig-calibration-fit", "caption": "calibration: the fitted panel of the paper's Fig. 2 (train and test MSE vs n at p = 1153; crosses: the paper's networks, lines: our calibrated networks, mean over m = 5 and 9), and the fit error of every candidate of the search (green: the chosen one). Read from modcore/data/sine_calibration.json."}, "image": {"alt": "calibration: the fitted panel of the paper's Fig. 2 (train and test MSE vs n at p = 1153; crosses: the paper's networks, lines: our calibrated networks, mean over m = 5 and 9), and the fit error of every candidate of the search (green: the chosen one). Read from modcore/data/sine_calibration.json."}}
 sine_plots.calibration_fit(best_curve, calibration.paper_points(paper), scores)
 plt.show()
 
@@ -120,7 +120,7 @@ for panel, error in errors.items():
 print(fig2.run_table(frames).to_string())
 print({panel: round(error, 3) for panel, error in errors.items()})
 
-# %% mystnb={"figure": {"name": "fig-calibration-heldout", "caption": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}}
+# %% mystnb={"figure": {"name": "fig-calibration-heldout", "caption": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}, "image": {"alt": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}}
 sine_plots.heldout_panels(fig2.figure_panels(frames, theory_fit, paper))
 plt.show()
 

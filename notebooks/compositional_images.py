@@ -85,12 +85,12 @@ comp.parameter_table(runs)
 store = sweeps.resolve_store(results_dir, "compositional_images")
 frame = comp.sweep(runs, store, cifar10_path=cifar10_path, desc="compositional_images")
 
-# %% mystnb={"figure": {"name": "fig-compositional-images", "caption": "compositional_images: accuracy (mean per-slot accuracy on test composites) against the number of images per composite k. Left: ours, mean over n_seeds seeds with a band of one standard error, one epoch over n_train composites, the parameters cell's architecture (dataset in the title). Right: the paper's Fig. 4b on Compositional CIFAR-10 (digitised). Separate axes: only the orderings and gaps are comparable."}}
+# %% mystnb={"figure": {"name": "fig-compositional-images", "caption": "compositional_images: accuracy (mean per-slot accuracy on test composites) against the number of images per composite k. Left: ours, mean over n_seeds seeds with a band of one standard error, one epoch over n_train composites, the parameters cell's architecture (dataset in the title). Right: the paper's Fig. 4b on Compositional CIFAR-10 (digitised). Separate axes: only the orderings and gaps are comparable."}, "image": {"alt": "compositional_images: accuracy (mean per-slot accuracy on test composites) against the number of images per composite k. Left: ours, mean over n_seeds seeds with a band of one standard error, one epoch over n_train composites, the parameters cell's architecture (dataset in the title). Right: the paper's Fig. 4b on Compositional CIFAR-10 (digitised). Separate axes: only the orderings and gaps are comparable."}}
 comp_plots.accuracy_vs_slots(comp.accuracy_table(frame), comp.paper_fig4b(), comp.METHOD_LABELS,
                              ours_title=f"ours: {comp.DATASET_NAMES[dataset]}", paper_title="paper: CIFAR-10 (Fig. 4b)")
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-compositional-lead", "caption": "compositional_images: the kernel rule's lead over the better of the two baselines at each k, in accuracy points (seed means): ours and the paper's Fig. 4b."}}
+# %% mystnb={"figure": {"name": "fig-compositional-lead", "caption": "compositional_images: the kernel rule's lead over the better of the two baselines at each k, in accuracy points (seed means): ours and the paper's Fig. 4b."}, "image": {"alt": "compositional_images: the kernel rule's lead over the better of the two baselines at each k, in accuracy points (seed means): ours and the paper's Fig. 4b."}}
 comp_plots.lead_vs_slots(comp.fig4b_gaps(comp.accuracy_table(frame)), comp.fig4b_gaps(comp.paper_fig4b()))
 plt.show()
 

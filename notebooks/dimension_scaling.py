@@ -73,7 +73,7 @@ settings = dimension_scaling.Settings(
 # %%
 result = dimension_scaling.run(settings)
 
-# %% mystnb={"figure": {"name": "fig-dimension-scaling", "caption": "Fig. 3 (notebook dimension_scaling): samples needed for a target test loss against input dimension m, from Theorem 1 with the power-law spectrum at P = infinity. Left: our closed form for several numbers of model features p (target loss_target, constants c and Omega and output dimension d in the panel title). Right: the paper's nine digitised curves for test loss 1.2 (open markers) and our fit with one shared c and Omega and one p per curve (lines)."}}
+# %% mystnb={"figure": {"name": "fig-dimension-scaling", "caption": "Fig. 3 (notebook dimension_scaling): samples needed for a target test loss against input dimension m, from Theorem 1 with the power-law spectrum at P = infinity. Left: our closed form for several numbers of model features p (target loss_target, constants c and Omega and output dimension d in the panel title). Right: the paper's nine digitised curves for test loss 1.2 (open markers) and our fit with one shared c and Omega and one p per curve (lines)."}, "image": {"alt": "Fig. 3 (notebook dimension_scaling): samples needed for a target test loss against input dimension m, from Theorem 1 with the power-law spectrum at P = infinity. Left: our closed form for several numbers of model features p (target loss_target, constants c and Omega and output dimension d in the panel title). Right: the paper's nine digitised curves for test loss 1.2 (open markers) and our fit with one shared c and Omega and one p per curve (lines)."}}
 dimension_scaling.figure(settings, result)
 plt.show()
 

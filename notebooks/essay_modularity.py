@@ -212,7 +212,7 @@ essay_report.condition_table(chapter.runs, margin=train_accuracy_margin)
 # %% [markdown]
 # ## Link 1: do regularisers make networks more modular than chance?
 
-# %% mystnb={"figure": {"name": "fig-essay-modularity", "caption": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}}
+# %% mystnb={"figure": {"name": "fig-essay-modularity", "caption": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}, "image": {"alt": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}}
 essay_plots.scores_by_condition(
     essay_report.modularity_panels(chapter.runs, margin=train_accuracy_margin, n_bootstrap=n_bootstrap, seed=seed),
     title="Modularity relative to the degree-preserving null, per arm", ylabel="n-cut / null mean\n(below 1 = modular)",
@@ -225,7 +225,7 @@ plt.show()
 # The intervention sets modularity directly, with no regulariser: the block mask wires the
 # task's halves apart; the random mask has as many connections but wires the wrong halves.
 
-# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
+# %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}, "image": {"alt": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
 essay_plots.intervention(essay_report.intervention_panels(chapter.runs, margin=train_accuracy_margin),
                          title="Intervention: hard-wired modules and the related goal")
 plt.show()
@@ -235,7 +235,7 @@ plt.show()
 # more modular network generalise better? This is observational: a regulariser may move both
 # for separate reasons.
 
-# %% mystnb={"figure": {"name": "fig-essay-transfer", "caption": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}}
+# %% mystnb={"figure": {"name": "fig-essay-transfer", "caption": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}, "image": {"alt": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}}
 essay_plots.gap_vs_score(essay_report.transfer_vs_score_panels(chapter.runs, margin=train_accuracy_margin),
                          title="Generalisation to the related goal vs modularity (observational)",
                          xlabel="n-cut / null mean (below 1 = modular)", ylabel="G2 readout accuracy", reference=1.0)

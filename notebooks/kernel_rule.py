@@ -81,7 +81,7 @@ for kernel, value in identity.items():
 # direction $u_1$; we evaluate the objective at $u(a) = (1-a)\,r + a\,u_1$, normalised, for $a$ from 0
 # to 1. The other modules of the target are, for this one module, unexplained signal.
 
-# %% mystnb={"figure": {"name": "fig-kernel-rule-paths", "caption": "kernel_rule: the kernel rule's objective along straight paths from a random unit direction (a = 0) to a true module direction (a = 1), relative to its value at the random end, one panel per kernel; thin lines per seed, thick the median. Parameters from the notebook's profile."}}
+# %% mystnb={"figure": {"name": "fig-kernel-rule-paths", "caption": "kernel_rule: the kernel rule's objective along straight paths from a random unit direction (a = 0) to a true module direction (a = 1), relative to its value at the random end, one panel per kernel; thin lines per seed, thick the median. Parameters from the notebook's profile."}, "image": {"alt": "kernel_rule: the kernel rule's objective along straight paths from a random unit direction (a = 0) to a true module direction (a = 1), relative to its value at the random end, one panel per kernel; thin lines per seed, thick the median. Parameters from the notebook's profile."}}
 store = sweeps.resolve_store(results_dir, "kernel_rule")
 path_runs = [ko.PathRun(kernel=kernel, input_dim=input_dim, n_modules=n_modules, batch_size=kernel_batch_size,
                         seed=seed + s, eps=kernel_eps, width=width, n_points=n_points)
@@ -121,7 +121,7 @@ restarts = ko.sweep_restarts(restart_runs, store, device=device)
 restart_table = ko.restart_summary(restarts)
 print(restart_table.to_string())
 
-# %% mystnb={"figure": {"name": "fig-kernel-rule-restarts", "caption": "kernel_rule: over all seeds, how many of Algorithm 1's restarts ended within |cos| >= 0.9 of each true module (modules numbered per task), or of none, per kernel. Parameters from the notebook's profile."}}
+# %% mystnb={"figure": {"name": "fig-kernel-rule-restarts", "caption": "kernel_rule: over all seeds, how many of Algorithm 1's restarts ended within |cos| >= 0.9 of each true module (modules numbered per task), or of none, per kernel. Parameters from the notebook's profile."}, "image": {"alt": "kernel_rule: over all seeds, how many of Algorithm 1's restarts ended within |cos| >= 0.9 of each true module (modules numbered per task), or of none, per kernel. Parameters from the notebook's profile."}}
 counts = ko.landing_counts(restarts, n_modules)
 kernel_plots.restart_landing(counts, KERNEL_LABELS)
 plt.show()

@@ -76,7 +76,7 @@ curves = ma.alignment_curves(frame)
 glue("ma_n_diverged", int(frame.diverged.sum()), display=False)
 glue("ma_n_runs", len(frame), display=False)
 
-# %% mystnb={"figure": {"name": "fig-module-alignment", "caption": "module_alignment (Fig. 5): mean |cos| between true module directions and the learned projections over training steps, random vs kernel-rule initial U; left: best match per true direction, right: optimal one-to-one matching; thin lines per seed, thick means; open circles: the paper's Fig. 5 (start, end, maximum), whose matching rule is not stated. Parameters from the notebook's profile."}}
+# %% mystnb={"figure": {"name": "fig-module-alignment", "caption": "module_alignment (Fig. 5): mean |cos| between true module directions and the learned projections over training steps, random vs kernel-rule initial U; left: best match per true direction, right: optimal one-to-one matching; thin lines per seed, thick means; open circles: the paper's Fig. 5 (start, end, maximum), whose matching rule is not stated. Parameters from the notebook's profile."}, "image": {"alt": "module_alignment (Fig. 5): mean |cos| between true module directions and the learned projections over training steps, random vs kernel-rule initial U; left: best match per true direction, right: optimal one-to-one matching; thin lines per seed, thick means; open circles: the paper's Fig. 5 (start, end, maximum), whose matching rule is not stated. Parameters from the notebook's profile."}}
 paper = paper_values.load_csv("fig5_digitised")
 kernel_plots.alignment_over_training(curves, paper, ma.INIT_LABELS)
 plt.show()
@@ -88,7 +88,7 @@ plt.show()
 # true one is a module found. With only $2(K + k)$ points t-SNE distorts distances freely, so each panel's
 # title gives its matched $|\cos|$, the number the picture should be read against.
 
-# %% mystnb={"figure": {"name": "fig-module-alignment-tsne", "caption": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}}
+# %% mystnb={"figure": {"name": "fig-module-alignment-tsne", "caption": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}, "image": {"alt": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}}
 panels = ma.tsne_panels(frame, seed, tsne_seed=tsne_seed)
 kernel_plots.tsne(panels)
 plt.show()

@@ -98,13 +98,13 @@ for name, value in theory_words.items():
     glue(f"fig2_{name}", value, display=False)
 print(theory_words)
 
-# %% mystnb={"figure": {"name": "fig-nn-vs-theory-test", "caption": "nn_vs_theory: test MSE of monolithic MLPs on the calibrated sine task vs k, m, p and n. Light blue: one setting of the other quantities (seed mean); thick blue: their mean; dashed: Theorem 1 (c from the task, Omega from the calibration chapter); red: the paper's digitised Fig. 2 (circles networks, crosses theory). n = 1000 outside the n panel, p = 1153 in it; grids from the profile."}}
+# %% mystnb={"figure": {"name": "fig-nn-vs-theory-test", "caption": "nn_vs_theory: test MSE of monolithic MLPs on the calibrated sine task vs k, m, p and n. Light blue: one setting of the other quantities (seed mean); thick blue: their mean; dashed: Theorem 1 (c from the task, Omega from the calibration chapter); red: the paper's digitised Fig. 2 (circles networks, crosses theory). n = 1000 outside the n panel, p = 1153 in it; grids from the profile."}, "image": {"alt": "nn_vs_theory: test MSE of monolithic MLPs on the calibrated sine task vs k, m, p and n. Light blue: one setting of the other quantities (seed mean); thick blue: their mean; dashed: Theorem 1 (c from the task, Omega from the calibration chapter); red: the paper's digitised Fig. 2 (circles networks, crosses theory). n = 1000 outside the n panel, p = 1153 in it; grids from the profile."}}
 paper = paper_values.load_csv("fig2_digitised")
 panels = fig2.figure_panels(frames, theory_fit, paper)
 sine_plots.fig2(panels, loss="test")
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-nn-vs-theory-train", "caption": "nn_vs_theory: train MSE of the same runs as the test figure, same lines and markers; linear axis from 0, so interpolating networks (train MSE 0) are visible."}}
+# %% mystnb={"figure": {"name": "fig-nn-vs-theory-train", "caption": "nn_vs_theory: train MSE of the same runs as the test figure, same lines and markers; linear axis from 0, so interpolating networks (train MSE 0) are visible."}, "image": {"alt": "nn_vs_theory: train MSE of the same runs as the test figure, same lines and markers; linear axis from 0, so interpolating networks (train MSE 0) are visible."}}
 sine_plots.fig2(panels, loss="train")
 plt.show()
 

@@ -70,7 +70,7 @@ print(gap.run_table(frame).to_string())
 print(f"Omega = {fit.omega:.3f} [{fit.omega_low:.3f}, {fit.omega_high:.3f}] (calibrated); "
       f"rms log error on these runs' underparameterised points: {log_error(fit, frame):.3f}")
 
-# %% mystnb={"figure": {"name": "fig-optimisation-gap", "caption": "optimisation_gap: train (top) and test (bottom) MSE vs n at p = 1153 on the calibrated sine task, one column per m, for four ways of optimising the same networks (seed means of healthy runs), with Theorem 1 (dashed; c from the task, Omega from the calibration chapter). Losses above 5 times the upper quartile of a panel run off its top (the table gives every number)."}}
+# %% mystnb={"figure": {"name": "fig-optimisation-gap", "caption": "optimisation_gap: train (top) and test (bottom) MSE vs n at p = 1153 on the calibrated sine task, one column per m, for four ways of optimising the same networks (seed means of healthy runs), with Theorem 1 (dashed; c from the task, Omega from the calibration chapter). Losses above 5 times the upper quartile of a panel run off its top (the table gives every number)."}, "image": {"alt": "optimisation_gap: train (top) and test (bottom) MSE vs n at p = 1153 on the calibrated sine task, one column per m, for four ways of optimising the same networks (seed means of healthy runs), with Theorem 1 (dashed; c from the task, Omega from the calibration chapter). Losses above 5 times the upper quartile of a panel run off its top (the table gives every number)."}}
 sine_plots.optimisation_gap(gap.method_means(frame), gap.theory_curves(fit, frame))
 plt.show()
 

@@ -110,7 +110,7 @@ print(check, f"supplementary target {supplementary_loss:.3f}", counts)
 # {glue:text}`sc_params_random` (at the largest $m$). {glue:text}`sc_n_diverged` of
 # {glue:text}`sc_n_runs` runs diverged; their curves are left out of every verdict.
 
-# %% mystnb={"figure": {"name": "fig-sample-complexity-curves", "caption": "sample_complexity: test MSE vs training samples n (mean over seeds) for each method at a few input dimensions m; dashed: the paper's target loss, dotted: the predict-zero loss (mean squared test target). Parameters from the notebook's profile."}}
+# %% mystnb={"figure": {"name": "fig-sample-complexity-curves", "caption": "sample_complexity: test MSE vs training samples n (mean over seeds) for each method at a few input dimensions m; dashed: the paper's target loss, dotted: the predict-zero loss (mean squared test target). Parameters from the notebook's profile."}, "image": {"alt": "sample_complexity: test MSE vs training samples n (mean over seeds) for each method at a few input dimensions m; dashed: the paper's target loss, dotted: the predict-zero loss (mean squared test target). Parameters from the notebook's profile."}}
 curves = sc.mean_curves(runs)
 shown_dims = sorted({input_dim_values[0], input_dim_values[len(input_dim_values) // 2], input_dim_values[-1]})
 kernel_plots.loss_curves(curves, input_dim_values=shown_dims, target_loss=target_loss,
@@ -125,7 +125,7 @@ plt.show()
 # if no $n$ does. Means are geometric, over seeds, with 95% $t$ intervals; a mean is "not reached" if
 # any seed did not reach the target.
 
-# %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): training samples needed to reach the target test MSE vs input dimension m at the paper's target; thin lines per seed, thick geometric means with 95% intervals, open markers the paper's digitised Fig. 4a, triangles at the top: not reached within the n grid; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound)."}}
+# %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): training samples needed to reach the target test MSE vs input dimension m at the paper's target; thin lines per seed, thick geometric means with 95% intervals, open markers the paper's digitised Fig. 4a, triangles at the top: not reached within the n grid; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound)."}, "image": {"alt": "sample_complexity (Fig. 4a): training samples needed to reach the target test MSE vs input dimension m at the paper's target; thin lines per seed, thick geometric means with 95% intervals, open markers the paper's digitised Fig. 4a, triangles at the top: not reached within the n grid; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound)."}}
 paper = paper_values.load_csv("fig4a_digitised")
 paper_ours = sc.paper_needed(paper)
 needed = sc.needed_table(runs, target_loss)
@@ -134,7 +134,7 @@ grid = (min(n_train_values), max(n_train_values))
 kernel_plots.samples_needed(needed, means, paper_ours, n_train_range=grid, method_labels=sc.METHOD_LABELS)
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-sample-complexity-supplementary", "caption": "sample_complexity: as the previous figure, at the supplementary target (a fixed fraction of the predict-zero loss); the paper's markers are at its own threshold 1.5 and are shown for scale only."}}
+# %% mystnb={"figure": {"name": "fig-sample-complexity-supplementary", "caption": "sample_complexity: as the previous figure, at the supplementary target (a fixed fraction of the predict-zero loss); the paper's markers are at its own threshold 1.5 and are shown for scale only."}, "image": {"alt": "sample_complexity: as the previous figure, at the supplementary target (a fixed fraction of the predict-zero loss); the paper's markers are at its own threshold 1.5 and are shown for scale only."}}
 supplementary = sc.needed_table(runs, supplementary_loss)
 supplementary_means = sc.needed_means(supplementary)
 kernel_plots.samples_needed(supplementary, supplementary_means, paper_ours, n_train_range=grid,

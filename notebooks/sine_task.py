@@ -57,7 +57,7 @@ from modcore.plots import sine as sine_plots
 # %%
 instance = sine_task.one_instance(input_dim, n_modules, n_samples, seed=seed)
 
-# %% mystnb={"figure": {"name": "fig-sine-task-instance", "caption": "sine_task: one task instance (m = 8, k = 4 at the default profile). Left: the module functions g_i(z), sums of three sines. Right: targets of sampled points against their projection on the first true direction u_1 and on a random unit direction, with g_1(z)/sqrt(k)."}}
+# %% mystnb={"figure": {"name": "fig-sine-task-instance", "caption": "sine_task: one task instance (m = 8, k = 4 at the default profile). Left: the module functions g_i(z), sums of three sines. Right: targets of sampled points against their projection on the first true direction u_1 and on a random unit direction, with g_1(z)/sqrt(k)."}, "image": {"alt": "sine_task: one task instance (m = 8, k = 4 at the default profile). Left: the module functions g_i(z), sums of three sines. Right: targets of sampled points against their projection on the first true direction u_1 and on a random unit direction, with g_1(z)/sqrt(k)."}}
 sine_plots.module_functions(instance["z"], instance["module_values"], instance["true_projection"],
                             instance["random_projection"], instance["targets"], n_modules)
 plt.show()
@@ -75,7 +75,7 @@ print(f"correlation of y with g_1(u_1^T x): {instance['u1_correlation']:.3f} (1/
 means, standard_errors = sine_task.variance_by_k(input_dim, n_modules_values, n_tasks, variance_n_samples, seed=seed)
 print("\n".join(f"k={k}: Var(y) = {m:.3f} ± {s:.3f}" for k, m, s in zip(n_modules_values, means, standard_errors)))
 
-# %% mystnb={"figure": {"name": "fig-sine-task-variance", "caption": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}}
+# %% mystnb={"figure": {"name": "fig-sine-task-variance", "caption": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}, "image": {"alt": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}}
 sine_plots.target_variance_vs_k(n_modules_values, means, standard_errors)
 plt.show()
 

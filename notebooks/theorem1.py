@@ -90,7 +90,7 @@ settings = theorem1.Settings(
 # %%
 closed = theorem1.closed_form(settings)
 
-# %% mystnb={"figure": {"name": "fig-theorem1", "caption": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}}
+# %% mystnb={"figure": {"name": "fig-theorem1", "caption": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}, "image": {"alt": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}}
 theorem1.closed_form_figure(settings, closed)
 plt.show()
 
@@ -103,7 +103,7 @@ plt.show()
 # %%
 mc = theorem1.monte_carlo(settings)
 
-# %% mystnb={"figure": {"name": "fig-theorem1-mc", "caption": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}}
+# %% mystnb={"figure": {"name": "fig-theorem1-mc", "caption": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}, "image": {"alt": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}}
 theorem1.monte_carlo_figure(settings, mc)
 plt.show()
 

@@ -81,6 +81,12 @@ def _visit(browser, url: str, screenshot: Path | None) -> Page:
     response = page.goto(url, wait_until="load")
     if response is not None and not response.ok:
         page_facts.failed.append(f"{url} ({response.status})")
+    # The site's root index.html is a redirect stub (a zero-delay meta refresh): read the page
+    # the browser ends on, once it has settled, not the stub the refresh is tearing down.
+    page.wait_for_load_state("networkidle")
+    if page.locator('meta[http-equiv="Refresh" i]').count():
+        page.wait_for_url(lambda now: now != url)
+        page.wait_for_load_state("networkidle")
     facts = page.evaluate(FACTS_JS)
     page_facts.broken_images = facts["broken"]
     page_facts.errors = facts["errors"]
