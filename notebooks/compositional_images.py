@@ -54,7 +54,7 @@ results_dir = None                     # None: results/compositional_images
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from modcore import scorecard, sweeps
+from modcore import sweeps
 from modcore.experiments import compositional as comp
 from modcore.plots import compositional as comp_plots
 
@@ -121,10 +121,8 @@ comp.all_slots_side_by_side(frame)
 summary = comp.fig4b_summary(frame)
 for name, value in summary.items():
     glue(name, value, display=False)
-glue("claim:fig4b_compositional_cifar",
-     scorecard.record("fig4b_compositional_cifar", ours=f"{comp.DATASET_NAMES[dataset]}: {comp.fig4b_claim_text(summary)}",
-                      seeds=sorted({run.seed for run in runs}), verdict=summary["cimg_verdict"], rule=comp.FIG4B_RULE),
-     display=False)
+for claim_id, record in comp.claims("compositional_images", summary, dataset, None, [run.seed for run in runs]).items():
+    glue(f"claim:{claim_id}", record, display=False)
 print(summary)
 
 # %% [markdown]

@@ -57,7 +57,7 @@ results_dir = None                     # None: results/projections
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from modcore import scorecard, sweeps
+from modcore import sweeps
 from modcore.experiments import compositional as comp
 from modcore.plots import compositional as comp_plots
 
@@ -109,19 +109,9 @@ fig12 = comp.fig12_summary(frame)
 table2 = comp.table2_summary(frame)
 for name, value in {**fig12, **table2}.items():
     glue(name, value, display=False)
-seeds = sorted({run.seed for run in runs})
-glue("claim:fig12_projections_visualised",
-     scorecard.record("fig12_projections_visualised", ours=f"{comp.DATASET_NAMES[dataset]}, k = {n_slots}: "
-                      f"{fig12['proj_focus_kernel']:.0%} of kernel-rule modules attend to one image "
-                      f"(random init: {fig12['proj_focus_random']:.0%})", seeds=seeds,
-                      verdict=fig12["proj_verdict"], rule=comp.FIG12_RULE),
-     display=False)
-glue("claim:table2_nonlinear_projections",
-     scorecard.record("table2_nonlinear_projections", ours=f"{comp.DATASET_NAMES[dataset]}, k = {n_slots}: "
-                      f"nonlinear minus linear {100 * table2['tab2_iid_difference']:+.1f} points in distribution, "
-                      f"{100 * table2['tab2_ood_difference']:+.1f} on unseen combinations", seeds=seeds,
-                      verdict=table2["tab2_verdict"], rule=comp.TABLE2_RULE),
-     display=False)
+for claim_id, record in comp.claims("projections", {**fig12, **table2}, dataset, n_slots,
+                                      [run.seed for run in runs]).items():
+    glue(f"claim:{claim_id}", record, display=False)
 print(fig12, table2)
 
 # %% [markdown]

@@ -55,7 +55,7 @@ results_dir = None                     # None: results/robustness
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from modcore import scorecard, sweeps
+from modcore import sweeps
 from modcore.experiments import compositional as comp
 from modcore.plots import compositional as comp_plots
 
@@ -103,11 +103,8 @@ summary = comp.robustness_summary(frame)
 glue("rob_lead_se", comp.LEAD_SE, display=False)
 for name, value in summary.items():
     glue(name, value, display=False)
-glue("claim:ood_noise_robustness",
-     scorecard.record("ood_noise_robustness", ours=f"{comp.DATASET_NAMES[dataset]}, k = {n_slots}: "
-                      f"{comp.robustness_claim_text(summary)}", seeds=sorted({run.seed for run in runs}),
-                      verdict=summary["rob_verdict"], rule=comp.ROBUSTNESS_RULE),
-     display=False)
+for claim_id, record in comp.claims("robustness", summary, dataset, n_slots, [run.seed for run in runs]).items():
+    glue(f"claim:{claim_id}", record, display=False)
 print(summary)
 
 # %% [markdown]

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modcore import kernel_rule, paper_values, sweeps
+from modcore import kernel_rule, paper_values, scorecard, sweeps
 from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.tasks import compositional as comp
 from modcore.tasks.cifar10 import HOW_TO_GET, OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
@@ -769,3 +769,26 @@ def table2_summary(frame: pd.DataFrame) -> dict:
 TABLE2_RULE = (f"agree if the nonlinear projections' accuracy is within {100 * AS_WELL_TOLERANCE:.0f} points of the "
                f"linear ones' (or within {LEAD_SE:g} s.e. of it), or above, both in distribution and on unseen "
                f"combinations; disagree if below in both; else partly (paired over seeds, random init)")
+
+
+def claims(chapter: str, summary: Mapping, dataset: str, n_slots: int | None, seeds) -> dict[str, scorecard.Record]:
+    """Scorecard records of one compositional chapter ("compositional_images", "robustness" or
+    "projections") from its summary (for projections: Fig. 12's and Table 2's merged)."""
+    where = DATASET_NAMES[dataset] + ("" if n_slots is None else f", k = {n_slots}")
+    seeds = sorted(set(seeds))
+    if chapter == "compositional_images":
+        rows = [("fig4b_compositional_cifar", fig4b_claim_text(summary), summary["cimg_verdict"], FIG4B_RULE)]
+    elif chapter == "robustness":
+        rows = [("ood_noise_robustness", robustness_claim_text(summary), summary["rob_verdict"], ROBUSTNESS_RULE)]
+    elif chapter == "projections":
+        rows = [("fig12_projections_visualised",
+                 f"{summary['proj_focus_kernel']:.0%} of kernel-rule modules attend to one image "
+                 f"(random init: {summary['proj_focus_random']:.0%})", summary["proj_verdict"], FIG12_RULE),
+                ("table2_nonlinear_projections",
+                 f"nonlinear minus linear {100 * summary['tab2_iid_difference']:+.1f} points in distribution, "
+                 f"{100 * summary['tab2_ood_difference']:+.1f} on unseen combinations", summary["tab2_verdict"],
+                 TABLE2_RULE)]
+    else:
+        raise ValueError(f"unknown compositional chapter {chapter=}")
+    return {claim_id: scorecard.record(claim_id, ours=f"{where}: {text}", seeds=seeds, verdict=verdict, rule=rule)
+            for claim_id, text, verdict, rule in rows}
