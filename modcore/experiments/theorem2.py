@@ -25,16 +25,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from modcore import scorecard, theory
+# The Theorem 1 chapter's rules apply here too (with K p in place of p): the exclusion band around
+# the threshold d n = K p, the agreement bound in standard errors and the y-axis cut.
+from modcore.experiments.theorem1 import AGREE_WITHIN_SE, THRESHOLD_EXCLUSION, Y_MAX_OVER_TOTAL_VARIANCE
 from modcore.plots import theory as theory_plots
-
-# Monte-Carlo points closer to the threshold d n = K p than this fraction of K p are left out
-# (heavy tails, as in the Theorem 1 chapter). Our choice.
-THRESHOLD_EXCLUSION = 0.2
-
-# A closed form and a Monte-Carlo mean further apart than this many standard errors disagree.
-AGREE_WITHIN_SE = 4.0
-
-Y_MAX_OVER_TOTAL_VARIANCE = 2.5
 
 # The rule for "independent of m" (our choice, fixed before looking at the numbers): fit
 # log n* = a + slope * m over the simulated m and take the change of n* over that range,
