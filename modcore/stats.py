@@ -111,8 +111,13 @@ def compare_with_reference(samples: Mapping[str, Sequence[float]], reference: Se
                          reference_median=float(np.median(reference)) if reference.size else math.nan,
                          p_claimed=claimed, p_opposite=opposite))
     table = pd.DataFrame(rows, columns=["name", "n", "median", "reference_median", "p_claimed", "p_opposite"])
-    table["p_claimed_holm"] = holm(table["p_claimed"])
-    table["p_opposite_holm"] = holm(table["p_opposite"])
+    return with_holm_verdicts(table, alpha)
+
+
+def with_holm_verdicts(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``table`` (columns ``p_claimed``, ``p_opposite``: one family of tests) with each column
+    Holm-adjusted (``p_claimed_holm``, ``p_opposite_holm``) and the :func:`verdict` of each row."""
+    table = table.assign(p_claimed_holm=holm(table["p_claimed"]), p_opposite_holm=holm(table["p_opposite"]))
     table["verdict"] = [verdict(a, b, alpha) for a, b in zip(table["p_claimed_holm"], table["p_opposite_holm"])]
     return table
 

@@ -149,13 +149,7 @@ class _Rows:
                              reference_median=np.median(base) if base.size else math.nan,
                              p_claimed=claimed, p_opposite=opposite))
         table = pd.DataFrame(rows)
-        if table.empty:
-            return table
-        table["p_claimed_holm"] = stats.holm(table["p_claimed"])
-        table["p_opposite_holm"] = stats.holm(table["p_opposite"])
-        table["verdict"] = [stats.verdict(a, b, self.alpha) for a, b in zip(table["p_claimed_holm"],
-                                                                           table["p_opposite_holm"])]
-        return table
+        return table if table.empty else stats.with_holm_verdicts(table, self.alpha)
 
     def label(self, arm: str) -> str:
         runs = self.runs[self.runs["arm"] == arm]
