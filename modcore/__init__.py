@@ -5,6 +5,7 @@ Causes Generalization".
 Layers (a module imports only the layers listed before it, plus numpy/scipy/torch/pandas):
 
     paths         where files live (repository, data, results store)
+    seeds         independent seeds derived from one user seed
     theory        closed forms and Monte-Carlo checks of Theorems 1 and 2 (numpy only)
     stats         generic statistics: bootstrap intervals, Holm, rank tests, slopes
     tasks         data: the sine-wave task, retina, digit pairs, CIFAR-10, compositional images

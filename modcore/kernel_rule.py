@@ -46,6 +46,7 @@ from scipy.optimize import linear_sum_assignment
 
 from modcore.models import ACTIVATIONS, MLPSpec, ModularSpec, Params, stack_init
 from modcore.train import CPU_SINGLE_THREAD_BELOW, _threads, resolve_device
+from modcore.seeds import derive_seed
 
 KERNELS = ("ntk", "hidden", "rbf")
 NORMALISATIONS = ("unit", "orthonormal")
@@ -459,7 +460,7 @@ def kernel_rule_init(spec: ModularSpec, x_train, y_train, *, seeds: Sequence[int
     initial = random_init[0].view(len(seeds), input_dim, n_modules, module_dim).permute(0, 2, 1, 3)  # (E, K, m, b)
     initial = initial.reshape(-1, input_dim, module_dim).to(device=torch_device, dtype=dtype)  # (E*K, m, b)
     weights = [p.reshape(-1, *p.shape[2:]).to(device=torch_device, dtype=dtype) for p in random_init[1:]]
-    order_seeds = [int(np.random.SeedSequence([seed, module, _ORDER_STREAM]).generate_state(1)[0])
+    order_seeds = [derive_seed(seed, module, _ORDER_STREAM)
                    for seed in seeds for module in range(n_modules)]
     dataset_of_restart = (torch.arange(len(seeds)).repeat_interleave(n_modules) if x.shape[0] > 1
                           else torch.zeros(len(seeds) * n_modules, dtype=torch.long)).to(torch_device)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from modcore.models import Params, Spec, stack_init
+from modcore.seeds import derive_seed
 
 OPTIMIZERS = ("adam", "lbfgs")
 # "cross_entropy": integer labels (n, k), one class per slot; logits (n, k * n_classes) read as k
@@ -108,11 +109,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _order_seed(seed: int) -> int:
-    # the minibatch order gets its own stream, so it is not correlated with the init (same seed)
-    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-
-
 def batch_indices(n_train: int, batch_size: int | None, n_steps: int, *, seed: int) -> Iterator[torch.Tensor]:
     """Indices of each step's minibatch: a fresh random permutation per epoch, cut into
     consecutive batches (the last one of an epoch may be smaller). Full batch: all indices."""
@@ -130,7 +126,7 @@ def stacked_batch_indices(n_train: int, batch_size: int | None, n_steps: int, *,
         for _ in range(n_steps):
             yield everything
         return
-    generators = [torch.Generator().manual_seed(_order_seed(seed)) for seed in seeds]
+    generators = [torch.Generator().manual_seed(derive_seed(seed, 1)) for seed in seeds]
     step = 0
     while True:
         permutations = torch.stack([torch.randperm(n_train, generator=g) for g in generators])  # (E, n)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from modcore import runner
 from modcore.experiments import compositional as comp
 from modcore.models import MLPSpec, ModularSpec, stack_init
+from modcore.seeds import derive_seed
 from modcore.tasks import compositional as tasks
 from modcore.train import TrainSettings, batch_indices, train_ensemble
 
@@ -195,7 +196,7 @@ def test_same_seed_gives_identical_runs_and_paired_modular_nets_share_their_modu
     assert first == again
     assert all(0 <= first[0][key] <= 1 for key in ("accuracy", "heldout_accuracy", "noisy_accuracy"))
     data = comp.prepare_data(runs[1])
-    seeds = [comp._stream(0, 3)]
+    seeds = [derive_seed(0, 3)]
     fitted = comp.kernel_rule_spec(runs[1].spec(), data.x_train[None], data.y_train[None], seeds, n_steps=2,
                                    batch_size=16)
     random, kernel = runs[0].spec().init(seed=seeds[0]), fitted.init(seed=seeds[0])

@@ -53,6 +53,7 @@ from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.tasks import compositional as comp
 from modcore.tasks.cifar10 import HOW_TO_GET, OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
 from modcore.train import TrainSettings, classification_metrics, resolve_device, train_ensemble
+from modcore.seeds import derive_seed
 
 METHODS = ("monolithic", "modular", "kernel_rule")
 METHOD_LABELS = {"monolithic": "monolithic MLP", "modular": "modular, random U",
@@ -175,10 +176,6 @@ IMAGE_SHAPES = {"digits": (8, 8, 1), "cifar10": (32, 32, 3)}
 DATASET_NAMES = {"digits": "Compositional Digits", "cifar10": "Compositional CIFAR-10"}
 
 
-def _stream(seed: int, purpose: int) -> int:
-    return int(np.random.SeedSequence([seed, purpose]).generate_state(1)[0])
-
-
 @functools.lru_cache(maxsize=4)
 def _source(dataset: str, cifar10_path: str | None, seed: int) -> comp.ImageSplits:
     # the CIFAR-10 md5 check reads 180 MB: once per process
@@ -200,7 +197,7 @@ def prepare_data(run: CompositionalRun, cifar10_path: str | None = None) -> Prep
     source = _source(run.dataset, cifar10_path, run.seed)
     task = comp.compositional_task(source, run.n_slots, run.n_train, run.n_test,
                                    heldout_fraction=run.heldout_fraction, input_noise=run.input_noise,
-                                   seed=_stream(run.seed, 1))
+                                   seed=derive_seed(run.seed, 1))
     mean = task.train.x.mean(axis=0, dtype=np.float64)
     scale = float(np.sqrt(((task.train.x - mean) ** 2).mean()))
     standardise = lambda x: ((x - mean) / scale).astype(np.float32)  # noqa: E731
@@ -265,7 +262,7 @@ def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None)
     spec = first.spec()
     data = [prepare_data(run, cifar10_path) for run in runs]
     x_train, y_train = np.stack([d.x_train for d in data]), np.stack([d.y_train for d in data])
-    seeds = [_stream(run.seed, 3) for run in runs]
+    seeds = [derive_seed(run.seed, 3) for run in runs]
     if first.method == "kernel_rule":
         spec = kernel_rule_spec(spec, x_train, y_train, seeds, n_steps=first.kernel_n_steps,
                                 batch_size=first.kernel_batch_size, device=first.device)

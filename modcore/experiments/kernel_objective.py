@@ -21,6 +21,7 @@ from modcore import kernel_rule as kr
 from modcore import sweeps
 from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.tasks.sine import SineTask
+from modcore.seeds import derive_seed
 
 # Our thresholds for the verdict words (the paper states these claims in words only; see the
 # book's choices page): a learned direction "finds" a true module when |cos| >= FOUND_COS; a
@@ -31,14 +32,9 @@ SIGNIFICANCE = 0.05
 _TASK, _TRAIN, _TEST, _MODEL, _PATH = range(5)
 
 
-def stream(seed: int, purpose: int) -> int:
-    """An independent seed for one purpose (task, training set, test set, network, path) of a run."""
-    return int(np.random.SeedSequence([seed, purpose]).generate_state(1)[0])
-
-
 def draw_task(input_dim: int, n_modules: int, seed: int) -> SineTask:
     """The sine task of run ``seed``: every setting but the shape is SineTask's default."""
-    return SineTask(input_dim, n_modules, seed=stream(seed, _TASK))
+    return SineTask(input_dim, n_modules, seed=derive_seed(seed, _TASK))
 
 
 def draw_data(task: SineTask, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -47,14 +43,14 @@ def draw_data(task: SineTask, n_train: int, n_test: int, seed: int) -> tuple[np.
     loss here is measured as the paper's losses were matched there (its thresholds 1.2 and 1.5
     then compare with the same scale). Training sets are nested in ``n_train`` (SineTask.sample's
     first points do not depend on n)."""
-    x_train, y_train = task.sample(n_train, seed=stream(seed, _TRAIN))
-    x_test, y_test = task.sample(n_test, seed=stream(seed, _TEST))
+    x_train, y_train = task.sample(n_train, seed=derive_seed(seed, _TRAIN))
+    x_test, y_test = task.sample(n_test, seed=derive_seed(seed, _TEST))
     return x_train, y_train, x_test, y_test
 
 
 def model_seed(seed: int) -> int:
     """The seed of run ``seed``'s network initialisation (its module MLPs and random U)."""
-    return stream(seed, _MODEL)
+    return derive_seed(seed, _MODEL)
 
 
 def batch_data(runs: Sequence, name: str) -> tuple[list[SineTask], tuple[np.ndarray, ...], list[int]]:
@@ -140,9 +136,9 @@ class PathRun:
 def run_path(run: PathRun) -> dict:
     """``alpha``, ``cos_to_truth`` (|cos| of u(a) with u_1) and ``objective`` along the path."""
     task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.batch_size, seed=stream(run.seed, _TRAIN))
+    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, _TRAIN))
     truth = task.directions[0, :, 0]
-    random_direction = np.random.default_rng(stream(run.seed, _PATH)).standard_normal(run.input_dim)
+    random_direction = np.random.default_rng(derive_seed(run.seed, _PATH)).standard_normal(run.input_dim)
     random_direction /= np.linalg.norm(random_direction)
     alpha = np.linspace(0.0, 1.0, run.n_points)
     path = (1 - alpha)[:, None] * random_direction + alpha[:, None] * truth  # (n_points, m)
@@ -226,7 +222,7 @@ def run_restarts(run: RestartRun, *, device: str = "cpu") -> dict:
     """:func:`landing` of the fitted restarts, and (prefixed ``start_``) of their random starting
     points: the same restarts with zero steps, the paired baseline."""
     task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.n_train, seed=stream(run.seed, _TRAIN))
+    x, y = task.sample(run.n_train, seed=derive_seed(run.seed, _TRAIN))
     spec = ModularSpec(run.input_dim, run.n_modules, run.width, run.depth)
     settings = capped_settings(run.settings, run.n_train)
     common = dict(seed=model_seed(run.seed), n_restarts=run.n_restarts, device=device)
@@ -292,7 +288,7 @@ def objective_as_weight_norm(run: PathRun) -> dict[str, float]:
     direction. Returns ``objective``, ``ridge_value``, ``weight_norm2`` (|theta|^2 alone) and
     ``relative_gap`` between the first two."""
     task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.batch_size, seed=stream(run.seed, _TRAIN))
+    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, _TRAIN))
     u = torch.as_tensor(task.directions[:1], dtype=torch.float64)  # (1, m, 1)
     network = kr.module_network(ModularSpec(run.input_dim, run.n_modules, run.width, run.depth))
     weights = [w.double() for w in network.init(seed=model_seed(run.seed))]

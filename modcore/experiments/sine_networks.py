@@ -29,6 +29,7 @@ from modcore.models import DEFAULT_ACTIVATION, MLPSpec
 from modcore.tasks.sine import (DEFAULT_AMPLITUDE_SCALE, DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST,
                                 SineTask, calibration, expected_target_variance)
 from modcore.train import PRECISIONS, TrainSettings, fit_linearised, resolve_device, train_ensemble
+from modcore.seeds import derive_seed
 
 # The paper does not give its training protocol or its networks' depth (Section 5 and App. E
 # leave them open; see the choices page). Ours: full-batch Adam at lr 3e-3 (full batch because
@@ -106,26 +107,21 @@ class NetworkRun:
 
     def task(self) -> SineTask:
         return SineTask(self.input_dim, self.n_modules, amplitude_scale=self.amplitude_scale,
-                        label_noise=self.label_noise, direction_norm=self.direction_norm, seed=_stream(self.seed, 0))
+                        label_noise=self.label_noise, direction_norm=self.direction_norm, seed=derive_seed(self.seed, 0))
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x_train, y_train, x_test, y_test); both label sets carry the task's label noise."""
         task = self.task()
-        x_train, y_train = task.sample(self.n_train, seed=_stream(self.seed, 1))
-        x_test, y_test = task.sample(self.n_test, seed=_stream(self.seed, 2))
+        x_train, y_train = task.sample(self.n_train, seed=derive_seed(self.seed, 1))
+        x_test, y_test = task.sample(self.n_test, seed=derive_seed(self.seed, 2))
         return x_train, y_train, x_test, y_test
 
     def model_seed(self) -> int:
-        return _stream(self.seed, 3)
+        return derive_seed(self.seed, 3)
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(n_steps=self.n_steps, lr=self.lr, batch_size=self.batch_size, optimizer=self.optimizer,
                              precision=self.precision)
-
-
-def _stream(seed: int, purpose: int) -> int:
-    """An independent seed per purpose (task, train set, test set, init) from one run seed."""
-    return int(np.random.SeedSequence([seed, purpose]).generate_state(1)[0])
 
 
 def device_name(device: str) -> str:
