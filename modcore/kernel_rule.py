@@ -45,8 +45,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from modcore.models import ACTIVATIONS, MLPSpec, ModularSpec, Params, stack_init
-from modcore.train import CPU_SINGLE_THREAD_BELOW, _threads, resolve_device
 from modcore.seeds import derive_seed
+from modcore.train import CPU_SINGLE_THREAD_BELOW, _threads, resolve_device
 
 KERNELS = ("ntk", "hidden", "rbf")
 NORMALISATIONS = ("unit", "orthonormal")

@@ -176,6 +176,20 @@ def git_commit(repo: Path = paths.REPO_ROOT) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def combined_verdict(verdicts) -> str:
+    """One verdict (of :data:`VERDICTS`) for a claim checked several times (per task, per
+    baseline, per step): "not testable" if any check is, "agree" or "disagree" when all say so,
+    "partly" when some agree, otherwise "inconclusive"."""
+    verdicts = list(verdicts)
+    if "not testable" in verdicts:
+        return "not testable"
+    if verdicts and all(v == "agree" for v in verdicts):
+        return "agree"
+    if verdicts and all(v == "disagree" for v in verdicts):
+        return "disagree"
+    return "partly" if "agree" in verdicts else "inconclusive"
+
+
 class Record(dict):
     """A claim record: a plain dict that Jupyter displays (and myst_nb.glue stores) as one
     line of JSON text."""

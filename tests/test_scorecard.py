@@ -130,3 +130,16 @@ def test_verdict_outside_the_vocabulary_raises_and_names_it():
 def test_missing_executed_dir_raises_and_names_it(tmp_path):
     with pytest.raises(ValueError, match="executed_dir="):
         scorecard.collect(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("verdicts, combined", [
+    (["agree", "agree"], "agree"),
+    (["disagree", "disagree"], "disagree"),
+    (["agree", "inconclusive"], "partly"),
+    (["agree", "disagree"], "partly"),
+    (["disagree", "inconclusive"], "inconclusive"),
+    (["agree", "not testable"], "not testable"),
+    ([], "inconclusive"),
+])
+def test_several_checks_of_one_claim_combine_into_one_verdict(verdicts, combined):
+    assert scorecard.combined_verdict(verdicts) == combined

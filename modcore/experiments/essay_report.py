@@ -492,16 +492,8 @@ SCORECARD_RULE = ("per task and measure a one-sided test against the reference a
                   "supported, partly if some are supported, else inconclusive")
 
 
-def scorecard_verdict(verdicts) -> str:
-    """One scorecard verdict from the chapter's per-row verdicts (see :data:`SCORECARD_RULE`)."""
-    verdicts = list(verdicts)
-    if verdicts and all(v == "supported" for v in verdicts):
-        return "agree"
-    if verdicts and all(v == "not supported" for v in verdicts):
-        return "disagree"
-    if "supported" in verdicts:
-        return "partly"
-    return "inconclusive"
+# The chapter's per-row verdicts in the scorecard's words.
+SCORECARD_WORDS = {"supported": "agree", "not supported": "disagree", "inconclusive": "inconclusive"}
 
 
 def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
@@ -514,5 +506,5 @@ def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
             continue  # the arm or task was not run at this profile: the scorecard shows "not run"
         ours = "; ".join(f"{row.task}: {row.evidence} ({row.verdict})" for row in rows.itertuples())
         records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds,
-                                             verdict=scorecard_verdict(rows["verdict"]), rule=SCORECARD_RULE)
+                                             verdict=scorecard.combined_verdict(SCORECARD_WORDS[v] for v in rows["verdict"]), rule=SCORECARD_RULE)
     return records

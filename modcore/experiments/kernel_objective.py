@@ -18,10 +18,10 @@ import torch
 from scipy import stats
 
 from modcore import kernel_rule as kr
-from modcore import sweeps
+from modcore import scorecard, sweeps
 from modcore.models import DEFAULT_DEPTH, ModularSpec
-from modcore.tasks.sine import SineTask
 from modcore.seeds import derive_seed
+from modcore.tasks.sine import SineTask
 
 # Our thresholds for the verdict words (the paper states these claims in words only; see the
 # book's choices page): a learned direction "finds" a true module when |cos| >= FOUND_COS; a
@@ -107,6 +107,13 @@ def agreement(ours: str, paper: str, *, testable: bool = True) -> str:
         return "inconclusive"
     return "agree" if ours == paper else "disagree"
 
+
+
+def combined_agreement(agreements) -> str:
+    """Several :func:`agreement` words combined into one scorecard verdict
+    (:func:`modcore.scorecard.combined_verdict`)."""
+    return scorecard.combined_verdict("not testable" if word.startswith("not testable") else word
+                                      for word in agreements)
 
 # --- the objective along a path ----------------------------------------------------------------
 
@@ -304,17 +311,3 @@ def objective_as_weight_norm(run: PathRun) -> dict[str, float]:
     ridge = float(theta @ theta + residual @ residual / run.eps)
     return {"objective": objective, "ridge_value": ridge, "weight_norm2": float(theta @ theta),
             "relative_gap": abs(ridge - objective) / objective}
-
-
-def scorecard_verdict(agreements) -> str:
-    """One scorecard verdict from several :func:`agreement` words: "agree" or "disagree" when
-    all say so, "partly" when some agree, "not testable" when the comparison is not, else
-    "inconclusive"."""
-    agreements = list(agreements)
-    if any(word.startswith("not testable") for word in agreements):
-        return "not testable"
-    if agreements and all(word == "agree" for word in agreements):
-        return "agree"
-    if agreements and all(word == "disagree" for word in agreements):
-        return "disagree"
-    return "partly" if "agree" in agreements else "inconclusive"

@@ -24,7 +24,7 @@ from sklearn.manifold import TSNE
 from modcore import kernel_rule as kr
 from modcore import scorecard, sweeps
 from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
-                                                  scorecard_verdict)
+                                                  combined_agreement)
 from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
 from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.train import TrainSettings, train_ensemble
@@ -219,5 +219,5 @@ def claims(results: dict, seeds) -> dict[str, scorecard.Record]:
     rule = ("paired one-sided t-test over seeds at 5% on the best-match |cos| at the first and last step; agree if "
             "both match the paper's direction (kernel higher)")
     return {"fig5_alignment": scorecard.record("fig5_alignment", ours=ours, seeds=seeds,
-                                               verdict=scorecard_verdict(r["agreement"] for r in results.values()),
+                                               verdict=combined_agreement(r["agreement"] for r in results.values()),
                                                rule=rule)}

@@ -23,7 +23,7 @@ from scipy import stats
 from modcore import kernel_rule as kr
 from modcore import scorecard, sweeps
 from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
-                                                  scorecard_verdict, sign_test)
+                                                  combined_agreement, sign_test)
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec
 from modcore.tasks.sine import DEFAULT_N_TEST
 from modcore.train import TrainSettings, train_ensemble
@@ -424,4 +424,4 @@ def claims(primary: dict, target_loss: float, seeds) -> dict[str, scorecard.Reco
             "predict-zero loss")
     return {"fig4a_sample_complexity": scorecard.record(
         "fig4a_sample_complexity", ours=ours, seeds=seeds,
-        verdict=scorecard_verdict(primary[name]["agreement"] for name in tested), rule=rule)}
+        verdict=combined_agreement(primary[name]["agreement"] for name in tested), rule=rule)}

@@ -26,10 +26,10 @@ import scipy.optimize
 
 from modcore import sweeps, theory
 from modcore.models import DEFAULT_ACTIVATION, MLPSpec
+from modcore.seeds import derive_seed
 from modcore.tasks.sine import (DEFAULT_AMPLITUDE_SCALE, DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST,
                                 SineTask, calibration, expected_target_variance)
 from modcore.train import PRECISIONS, TrainSettings, fit_linearised, resolve_device, train_ensemble
-from modcore.seeds import derive_seed
 
 # The paper does not give its training protocol or its networks' depth (Section 5 and App. E
 # leave them open; see the choices page). Ours: full-batch Adam at lr 3e-3 (full batch because
