@@ -12,7 +12,12 @@ import pytest
 
 from modcore import paths, runner
 
-SCORECARD = "scorecard"  # reads every other chapter's records, so it runs last
+
+
+def readers() -> list[str]:
+    """The pages that read the other executed notebooks (the scorecard, the execution
+    statistics): those with an ``executed_dir`` parameter, in the order `run all` runs them."""
+    return [name for name in runner.notebook_names() if "executed_dir" in runner.default_parameters(name)]
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +48,16 @@ def built_book(executed, tmp_path_factory) -> BuiltBook:
     """The book rendered from this session's ci notebooks with warnings as errors.
 
     Notebooks the session has not executed yet (e.g. when only the browser test runs) are
-    executed here; the scorecard is always executed again, last, reading this folder.
+    executed here; the pages that read the others (:func:`readers`) are always executed
+    again, last, reading this folder.
     """
     results = tmp_path_factory.mktemp("results")
+    last = readers()
     for name in runner.notebook_names():
-        if name != SCORECARD and not (executed / f"{name}.ipynb").exists():
+        if name not in last and not (executed / f"{name}.ipynb").exists():
             _execute(name, executed, results)
-    if SCORECARD in runner.notebook_names():
-        _execute(SCORECARD, executed, results, {"executed_dir": str(executed)})
+    for name in last:
+        _execute(name, executed, results, {"executed_dir": str(executed)})
 
     root = tmp_path_factory.mktemp("site")
     for item in ("_config.yml", "_toc.yml"):

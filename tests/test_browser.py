@@ -27,7 +27,8 @@ import pytest
 
 MIN_FIGURE_SCALE = 0.6
 WINDOW = {"width": 1280, "height": 900}
-SCREENSHOTS = {"book/_executed/scorecard.html": "scorecard.png", "book/_executed/essay_modularity.html": "essay.png"}
+SCREENSHOTS = {"book/_executed/scorecard.html": "scorecard.png", "book/_executed/essay_modularity.html": "essay.png",
+               "book/_executed/execution_stats.html": "execution_stats.png"}
 RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{")
 
 
