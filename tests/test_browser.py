@@ -18,6 +18,7 @@ column's edge with its end behind a scroll bar the reader does not see.
 """
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class Page:
 
 FACTS_JS = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  await document.fonts.ready;
   const images = [...document.images];
   await Promise.all(images.map((img) => img.decode().catch(() => null)));
   const article = document.querySelector("article") || document.body;
@@ -143,15 +145,17 @@ def _visit(browser, url: str, screenshot: Path | None) -> Page:
     page.on("requestfailed", lambda request: page_facts.failed.append(f"{request.url} ({request.failure})"))
     page.on("request", lambda request: None if urlparse(request.url).scheme in ("file", "data", "blob", "about")
             else page_facts.remote.append(request.url))
+    # The site's root index.html is a redirect stub (a zero-delay meta refresh): read the page
+    # the browser ends on, not the stub the refresh is tearing down. (Known from the file, not
+    # from the page, which may already be navigating away when asked.)
+    redirects = re.search(r'http-equiv="refresh"', Path(unquote(urlparse(url).path)).read_text(), re.I) is not None
     response = page.goto(url, wait_until="load")
     if response is not None and not response.ok:
         page_facts.failed.append(f"{url} ({response.status})")
-    # The site's root index.html is a redirect stub (a zero-delay meta refresh): read the page
-    # the browser ends on, once it has settled, not the stub the refresh is tearing down.
-    page.wait_for_load_state("networkidle")
-    if page.locator('meta[http-equiv="Refresh" i]').count():
-        page.wait_for_url(lambda now: now != url)
-        page.wait_for_load_state("networkidle")
+    if redirects:
+        page.wait_for_url(lambda now: now != url, wait_until="load")
+    # Settled: FACTS_JS awaits the typesetting, the fonts and every image's decoding. (Not
+    # "networkidle": on file:// pages it sometimes never came, at random, under load.)
     facts = page.evaluate(FACTS_JS)
     page_facts.broken_images = facts["broken"]
     page_facts.errors = facts["errors"]
