@@ -91,9 +91,10 @@ def _access_error(path: Path, what: str) -> RecordAccessError:
             pass
     except OSError:
         owner = "owner unknown"
+    store = path if what == "folder" else path.parent
     return RecordAccessError(
         f"results {what} {path} cannot be read: permission denied ({owner}); it is left in place and not "
-        f"rerun. Ask its owner to make the store group-readable (chmod -R g+rX {path.parent}) and to run "
+        f"rerun. Ask its owner to make the store group-readable (chmod -R g+rX {store}) and to run "
         f"with umask 002, or use a store of your own")
 
 
@@ -252,7 +253,8 @@ def _open_lock(lock: Path) -> tuple[int, bool]:
     try:
         return os.open(lock, os.O_RDONLY), False
     except FileNotFoundError:  # it could not be created
-        raise paths.ResultsDirError(f"results store {lock.parent} is not writable (cannot create {lock.name})") from None
+        raise paths.ResultsDirError(f"results store {lock.parent} is not writable "
+                                    f"(cannot create {lock.name})") from None
     except PermissionError:
         raise _access_error(lock, "lock") from None
 
@@ -335,14 +337,17 @@ class ResultStore:
     def load(self, key: str, check: ResultCheck = NO_CHECK) -> tuple[str, Result | None]:
         """``("ok", result)``, ``("missing", None)`` or ``("corrupt", None)`` for run ``key``."""
         path = self._path(key)
-        if not path.exists():
+        if not self.has(key):
             return "missing", None
         record = self._read(path, check)
         return ("corrupt", None) if record is None else ("ok", record["result"])
 
     def has(self, key: str) -> bool:
         """Whether a record of run ``key`` exists (it is not read, so not checked)."""
-        return self._path(key).exists()
+        try:
+            return self._path(key).exists()
+        except PermissionError:  # a folder of another user that we may not search
+            raise _access_error(self.root, "folder") from None
 
     def get(self, config: Config, check: ResultCheck = NO_CHECK) -> Result | None:
         """The stored result of ``config``, or None if that run has not finished."""
@@ -454,7 +459,11 @@ class ResultStore:
             os.close(handle)
 
     def lock_owner(self, key: str) -> str | None:
-        """``host PID`` written in run ``key``'s lock file, if there is one."""
+        """``host PID`` written in run ``key``'s lock file, if there is one.
+
+        Only for locks of other processes: on NFS, flock is emulated by POSIX locks, which
+        closing any descriptor of the file drops, so a holder must never open its own lock file.
+        """
         try:
             return self._lock(key).read_text().strip() or None
         except (FileNotFoundError, PermissionError):

@@ -205,7 +205,8 @@ def test_a_task_survives_plain_pickling(tmp_path):
 def test_a_lambda_run_reaches_the_workers_too(tmp_path, dask_executor):
     offset = 3.0
     frame = sweeps.run_sweep(lambda config: {"loss": config.seed + offset}, [Toy(0), Toy(1)],
-                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor, required_keys=("loss",))
+                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor,
+                             required_keys=("loss",))
     assert list(frame["loss"]) == [3.0, 4.0]
 
 

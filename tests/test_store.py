@@ -78,7 +78,8 @@ def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
 
     rerun = Counting(losses={1: 0.25})
     with pytest.warns(sweeps.CorruptRecordWarning, match="cannot exceed"):
-        frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, validate=below_one, progress=False, required_keys=("test_mse",))
+        frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, validate=below_one, progress=False,
+                                 required_keys=("test_mse",))
     assert rerun.calls == [1] and list(frame["test_mse"]) == [0.5, 0.25]
 
 
@@ -102,7 +103,8 @@ def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_pat
 
 def test_non_finite_value_in_a_list_field_counts_too(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    frame = sweeps.run_sweep(lambda c: {"test_mse": 0.1, "curve": [1.0, math.inf]}, [Toy(0)], store, progress=False, required_keys=("test_mse",))
+    frame = sweeps.run_sweep(lambda c: {"test_mse": 0.1, "curve": [1.0, math.inf]}, [Toy(0)], store, progress=False,
+                             required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True]
 
 
@@ -117,7 +119,8 @@ def test_with_finite_keys_only_those_and_the_required_keys_decide_divergence(tmp
     assert list(frame["diverged"]) == [False] and math.isnan(frame["heldout_accuracy"][0])
     assert sweeps.run_sweep(run, [Toy(0)], store, **options)["diverged"].tolist() == [False]
     # without finite_keys every field must be finite: the same result is a diverged run
-    assert sweeps.run_sweep(run, [Toy(1)], store, required_keys=["test_mse"], progress=False)["diverged"].tolist() == [True]
+    assert sweeps.run_sweep(run, [Toy(1)], store,
+                            required_keys=["test_mse"], progress=False)["diverged"].tolist() == [True]
 
 
 def test_every_sweep_must_name_its_required_keys(tmp_path):
@@ -158,7 +161,8 @@ def test_a_run_whose_result_its_sweep_would_refuse_is_not_stored(tmp_path):
 
 def test_a_run_that_says_it_diverged_is_kept_as_diverged(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    frame = sweeps.run_sweep(lambda c: {"test_mse": 1e6, "diverged": True}, [Toy(0)], store, progress=False, required_keys=("test_mse",))
+    frame = sweeps.run_sweep(lambda c: {"test_mse": 1e6, "diverged": True}, [Toy(0)], store, progress=False,
+                             required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True] and list(frame["test_mse"]) == [1e6]
 
 
@@ -202,7 +206,8 @@ def test_missing_explicit_results_folder_is_an_error_unless_creation_is_asked(tm
 def test_explicit_results_dir_parameter_must_exist_too(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.RESULTS_CREATE_ENV, raising=False)
     with pytest.raises(paths.ResultsDirError, match="does not exist"):
-        sweeps.run_sweep(Counting(), [Toy(0)], sweeps.resolve_store(tmp_path / "nope", "fig2"), progress=False, required_keys=("test_mse",))
+        sweeps.run_sweep(Counting(), [Toy(0)], sweeps.resolve_store(tmp_path / "nope", "fig2"), progress=False,
+                         required_keys=("test_mse",))
 
 
 def test_default_results_folder_is_created_when_missing(tmp_path, monkeypatch):
@@ -265,7 +270,8 @@ def hold_lock(tmp_path):
     def start(path):
         script, stop = tmp_path / "holder.py", tmp_path / f"stop-{len(started)}"
         script.write_text(HOLDER)
-        process = subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE,
+                                   text=True)
         assert process.stdout.readline() == "locked\n"
         started.append(process)
         return process, stop
@@ -390,7 +396,8 @@ WORKER = textwrap.dedent('''\
     while not go.exists():  # start both processes at the same moment
         time.sleep(0.01)
     frame = sweeps.run_sweep(run, [Job(s) for s in range(20)], sweeps.ResultStore(store), progress=False,
-                             batch_by=(lambda job: job.seed % 2) if batched else None, max_batch=3, poll_seconds=0.05, required_keys=("value",))
+                             batch_by=(lambda job: job.seed % 2) if batched else None, max_batch=3, poll_seconds=0.05,
+                             required_keys=("value",))
     assert list(frame["value"]) == [2.0 * s for s in range(20)], frame
 ''')
 
@@ -440,6 +447,7 @@ def test_a_finished_sweep_is_read_from_a_store_that_is_not_writable(tmp_path, mo
     store = sweeps.ResultStore(tmp_path)
     sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys=("test_mse",))
     monkeypatch.setattr(paths.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "no")))
-    assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys=("test_mse",))["test_mse"]) == [0.5]
+    assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False,
+                                 required_keys=("test_mse",))["test_mse"]) == [0.5]
     with pytest.raises(paths.ResultsDirError, match="not writable"):
         sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))

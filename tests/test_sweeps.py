@@ -77,7 +77,8 @@ def test_batched_runs_group_by_key_and_respect_max_batch(tmp_path):
         batches.append([(c.width, c.seed) for c in chunk])
         return [{"loss": float(c.seed)} for c in chunk]
 
-    frame = sweeps.run_sweep(run_batch, configs, store, batch_by=lambda c: c.width, max_batch=2, progress=False, required_keys=("loss",))
+    frame = sweeps.run_sweep(run_batch, configs, store, batch_by=lambda c: c.width, max_batch=2, progress=False,
+                             required_keys=("loss",))
     assert all(len({w for w, _ in batch}) == 1 for batch in batches)
     assert max(len(batch) for batch in batches) == 2
     assert sorted(s for batch in batches for s in batch) == sorted((c.width, c.seed) for c in configs)
