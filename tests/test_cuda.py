@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +36,7 @@ from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
 from modcore.train import TrainSettings, train_ensemble
 
+REPO = Path(__file__).resolve().parents[1]
 OTHER_DEVICE = os.environ.get("MODCORE_TEST_DEVICE", "cuda")
 if OTHER_DEVICE not in ("cuda", "cpu"):
     raise pytest.UsageError(f"MODCORE_TEST_DEVICE must be 'cuda' or 'cpu', got MODCORE_TEST_DEVICE={OTHER_DEVICE!r}")
@@ -245,3 +249,14 @@ def test_kernel_rule_fit_agrees_on_cpu_and_device(record_property):
     agree("objective_trace", cpu.objective, other.objective, rtol, record_property)
     agree("projections", cpu.projections, other.projections, rtol, record_property)  # unit columns: entries <= 1
     assert (cpu.objective[..., -5:].mean() < cpu.objective[..., :5].mean())  # the fit moved U: a real comparison
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: gpu_check.py would run")
+def test_gpu_check_without_cuda_stops_at_once_with_one_error_line(tmp_path):
+    output = tmp_path / "gpu_check.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--output", str(output)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == "" and done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert "CUDA" in done.stderr
+    assert not output.exists()  # nothing half-run, nothing written

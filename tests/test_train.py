@@ -170,7 +170,8 @@ def test_auto_compiles_a_full_batch_mlp_in_the_measured_region_only_past_the_pay
     threshold = _steps_at(train.COMPILE_MIN_TRAINING_FLOPS, spec, batch, n_models)
 
     def plan(n_steps: int, **settings) -> Plan:
-        return choose_plan(spec, batch, n_models, "cpu", n_train=batch, settings=TrainSettings(n_steps=n_steps, **settings))
+        return choose_plan(spec, batch, n_models, "cpu", n_train=batch,
+                           settings=TrainSettings(n_steps=n_steps, **settings))
 
     assert plan(threshold).compile and plan(10 * threshold).compile
     assert not plan(threshold - 1).compile  # too short to pay the compile back
