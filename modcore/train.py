@@ -416,7 +416,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     ``settings`` says (see :class:`TrainSettings`).
 
     Data: ``x_train`` (n, m) and ``y_train`` (n,) shared by all models, or (E, n, m) and (E, n)
-    one data set per model (same n); likewise the test set (any size). Numpy or torch.
+    one data set per model (same n); likewise the test set (any size). Numpy, or torch on any device.
     L-BFGS's line search would couple stacked models, so it trains one model per chunk.
     Models are trained in chunks on a number of threads that :func:`choose_plan` picks (all at
     once on CUDA; cache-sized chunks on CPU); the plan never changes a model's numbers.
