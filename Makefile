@@ -3,13 +3,17 @@
 # `make test`: install, then the whole test suite (unit tests + notebooks at the ci profile + the
 #   book built from them, opened in headless Chromium: `apt-get install chromium` first, as .ci/run does).
 # `make browser`: only the browser test (it executes the notebooks at ci itself, then builds the book).
+# `make gpu-check`: on a machine with a CUDA GPU, the CUDA tests, benchmarks/ensemble.py on CUDA and
+#   every notebook with a `device` parameter at ci on CUDA, timed, into benchmarks/gpu_check.json
+#   (about 8-9 min on one H100; GPU_CHECK_ARGS=--skip-notebooks leaves the notebooks out). Without
+#   CUDA it stops at once. PY=python3 uses a Python that already has a CUDA torch instead of the venv.
 PYTHON  ?= python3
 PROFILE ?= default
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: install lock book notebooks html test browser bench clean
+.PHONY: install lock book notebooks html test browser bench gpu-check clean
 
 install: $(STAMP)
 
@@ -45,8 +49,12 @@ test: $(STAMP)
 browser: $(STAMP)
 	$(PY) -m pytest tests/test_browser.py
 
+# gpu_check.py is not a CPU benchmark: it needs CUDA (make gpu-check)
 bench: $(STAMP)
-	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	for script in $(filter-out benchmarks/gpu_check.py,$(wildcard benchmarks/*.py)); do $(PY) $$script || exit 1; done
+
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf _build book/_executed

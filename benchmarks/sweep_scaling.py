@@ -71,10 +71,15 @@ def warm_up() -> None:
         run(configs[:1]) if batch_by else run(configs[0])
 
 
+# The result fields each workload's runs hold (every sweep declares them).
+REQUIRED_KEYS = {empty_run: ("value",), numpy_run: ("value",), run_network_batch: ("train_mse", "test_mse")}
+
+
 def timed_sweep(run, configs, batch_by, executor, root: Path) -> float:
     store = sweeps.ResultStore(root)
     start = time.perf_counter()
-    sweeps.run_sweep(run, configs, store, batch_by=batch_by, executor=executor, progress=False)
+    sweeps.run_sweep(run, configs, store, batch_by=batch_by, executor=executor, progress=False,
+                     required_keys=REQUIRED_KEYS[run])
     seconds = time.perf_counter() - start
     if len(store.keys()) != len(configs):
         raise RuntimeError(f"{root}: {len(store.keys())} records for {len(configs)} configs")

@@ -2,12 +2,14 @@
 
     python -m modcore list [NAME ...]
     python -m modcore run theorem1 --profile ci -p n_train_max 500
+    python -m modcore run nn_vs_theory -p lr=-1e-3 -p seed 3      (-p NAME=VALUE or -p NAME VALUE)
     python -m modcore run all --profile default
     python -m modcore run all --profile paper --executor dask [--workers N | --scheduler ADDRESS]
     python -m modcore data cifar10 --download DIR
 
 Exit status: 0 done, 1 a notebook failed while running, 2 a bad request (unknown name,
-bad parameter value, missing results folder, missing packages), found before anything runs.
+bad parameter value, missing results folder, unusable output folder, missing packages),
+found before anything runs, 130 interrupted (Ctrl-C). Every refusal is one line, `error: ...`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,23 @@ from pathlib import Path
 
 from modcore import executors, paths, runner
 
+PARAMETER_OPTIONS = ("-p", "--parameter")
+
+
+class UsageError(ValueError):
+    """A command line that cannot be parsed: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one ``error:`` line rather than the usage text."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m modcore", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m modcore", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="show the notebooks, their parameters and each profile's values")
@@ -34,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="execute notebooks with papermill into book/_executed/")
     run.add_argument("name", metavar="NAME", help="a notebook name, or 'all'")
     run.add_argument("--profile", default="default", help=f"one of {', '.join(runner.PROFILES)} (default: default)")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override one parameter (repeatable); VALUE is a Python literal or a string")
+    # -p is taken out of the command line before argparse (see take_parameters): argparse would
+    # read a negative VALUE (-1e-3) as an option. It is declared here for --help only.
+    run.add_argument(*PARAMETER_OPTIONS, action="append", default=[], metavar="NAME=VALUE",
+                     help="override one parameter (repeatable): -p NAME=VALUE or -p NAME VALUE; VALUE is a "
+                          "Python literal (negative numbers too) or a string")
     run.add_argument("--output-dir", default=None, help="write executed notebooks here instead of book/_executed/")
     run.add_argument("--quiet", action="store_true", help="do not stream the cells' output to the terminal")
     run.add_argument("--create-results", action="store_true",
@@ -61,13 +79,63 @@ def _executor_error(args) -> str | None:
     return None
 
 
+def take_parameters(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(the other words, [(NAME, VALUE text)])`` of a command line's ``-p`` options.
+
+    ``-p NAME=VALUE``, ``-p NAME VALUE``, ``-pNAME=VALUE`` and ``--parameter[=]...`` all work,
+    and VALUE may start with a minus (``-p lr -1e-3``). In the two-word form VALUE is the next
+    word whatever it is, except an option (``--...``): ``-p lr --quiet`` lacks a value.
+    """
+    rest, pairs, i = [], [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            rest += argv[i:]
+            break
+        if word in PARAMETER_OPTIONS:
+            if i + 1 >= len(argv):
+                raise UsageError(f"{word} needs NAME=VALUE or NAME VALUE")
+            first, i = argv[i + 1], i + 2
+        elif word.startswith("--parameter="):
+            first, i = word.removeprefix("--parameter="), i + 1
+        elif word.startswith("-p") and not word.startswith("--"):
+            first, i = word[2:], i + 1
+        else:
+            rest.append(word)
+            i += 1
+            continue
+        name, equals, value = first.partition("=")
+        if equals and name.isidentifier():
+            pairs.append((name, value))
+            continue
+        if i >= len(argv) or argv[i].startswith("--"):
+            raise UsageError(f"-p {first} has no value: write -p {first}=VALUE or -p {first} VALUE")
+        pairs.append((first, argv[i]))
+        i += 1
+    return rest, pairs
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; ``parameter`` is the list of ``(NAME, VALUE text)`` pairs."""
+    rest, pairs = take_parameters(argv)
+    args = _parser().parse_args(rest)
+    if pairs and args.command != "run":
+        raise UsageError(f"-p sets a notebook's parameter: only 'run' takes it, not {args.command!r}")
+    args.parameter = pairs
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["data"]:  # its own parser: the data command needs none of the notebook machinery
         from modcore import data_cli
 
         return data_cli.main(argv[1:])
-    args = _parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     # papermill streams each cell's output through its logger when log_output is on
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -85,16 +153,23 @@ def main(argv: list[str] | None = None) -> int:
             raise runner.RunnerError(problem)
         if args.create_results:
             os.environ[paths.RESULTS_CREATE_ENV] = "1"  # the kernels inherit it
+        _export_absolute_results_env()
         overrides = {key: runner.parse_cli_value(value) for key, value in args.parameter}
         names = runner.notebook_names() if args.name == "all" else [args.name]
         defaults = {name: runner.default_parameters(name) for name in names}
         chosen = _split_overrides(overrides, defaults) if args.name == "all" else {args.name: overrides}
         # Check every notebook before running any, so a typo or a bad value fails in a second,
         # not after an hour: names, types, constraints, then the results folders they write to.
-        resolved = {name: runner.resolve(name, args.profile, name_overrides)
-                    for name, name_overrides in chosen.items()}
-        for name, parameters in resolved.items():
-            _check_results_dir({**defaults[name], **parameters})
+        for name, name_overrides in chosen.items():
+            parameters = runner.resolve(name, args.profile, name_overrides)
+            try:
+                _check_results_dir({**defaults[name], **parameters})
+            except paths.ResultsDirError as error:
+                raise runner.RunnerError(f"notebook {name!r}: {error}") from None
+        output_dir = None
+        if args.output_dir is not None:  # checked (and created) last: a refusal above leaves no folder behind
+            output_dir = paths.check_writable_dir(paths.absolute_path(args.output_dir, "--output-dir"), create=True,
+                                                  what="--output-dir")
         with contextlib.ExitStack() as stack:
             if args.executor == "dask":
                 # One cluster for every notebook of the command; the kernels inherit its address.
@@ -104,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, name_overrides in chosen.items():
                 start = time.perf_counter()
                 print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
-                output = runner.execute(name, args.profile, name_overrides, output_dir=args.output_dir,
+                output = runner.execute(name, args.profile, name_overrides, output_dir=output_dir,
                                         log_output=not args.quiet)
                 print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
         return 0
@@ -114,6 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     except runner.NotebookFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as error:  # Ctrl-C: one line, no traceback, the usual 128 + SIGINT
+        message = str(error) if isinstance(error, runner.NotebookInterrupted) else "interrupted (Ctrl-C)"
+        print(f"error: {message}", file=sys.stderr)
+        return 130
+
+
+def _export_absolute_results_env() -> None:
+    """Resolve ``MODCORE_RESULTS`` once, here, and hand the absolute path to the kernels (which
+    run in ``notebooks/``), so that the folder checked here is the one they write to. An empty
+    one is left for the notebooks that use a store to refuse, naming themselves."""
+    value = os.environ.get(paths.RESULTS_ENV)
+    if value is not None and value.strip():
+        os.environ[paths.RESULTS_ENV] = str(paths.results_dir())
 
 
 def _check_results_dir(parameters: dict) -> None:
@@ -121,7 +209,7 @@ def _check_results_dir(parameters: dict) -> None:
     exist (or be allowed to be created) and be writable before the notebook starts."""
     if "results_dir" not in parameters:
         return
-    if parameters["results_dir"] is None:
+    if parameters["results_dir"] is None:  # the default store: MODCORE_RESULTS (refused when empty) or results/
         paths.check_writable_dir(paths.results_dir(), create=paths.may_create_results_dir())
     else:
         paths.check_writable_dir(Path(parameters["results_dir"]), create=paths.may_create_explicit_results_dir())

@@ -52,9 +52,10 @@ class SweepTask:
 
     Without ``batched``, ``run(config) -> dict`` is called per config; with it,
     ``run(list_of_configs) -> list_of_dicts`` gets every config of the batch this task claimed
-    at once. Each run is claimed in the store (a lock file) just before it is computed, so
-    that processes sharing a store split the work, and written with ``store.put`` (checked by
-    ``check``) as soon as it exists, wherever the task runs. Returns ``[(config, stored
+    at once. Each run is claimed in the store (an OS lock on its lock file, held until the
+    run is written) just before it is computed, so that processes sharing a store split the
+    work, and written with ``store.put`` (checked by ``check``) as soon as it exists,
+    wherever the task runs. Returns ``[(config, stored
     result)]`` for the runs this task computed; runs finished or claimed elsewhere are left
     to the caller to read. The task pickles with the standard library when ``run`` does (a
     module-level function, or a :func:`functools.partial` of one); Dask's cloudpickle also

@@ -348,7 +348,7 @@ def _fit(x: torch.Tensor, y: torch.Tensor, dataset_of_restart: torch.Tensor, ini
         with torch.no_grad():
             u.copy_(normalise(u, settings.normalisation))
         trace.append(values.detach())
-    objective = torch.stack(trace, dim=1) if trace else torch.zeros(u.shape[0], 0, dtype=u.dtype)
+    objective = torch.stack(trace, dim=1) if trace else torch.zeros(u.shape[0], 0, dtype=u.dtype, device=u.device)
     return u.detach(), objective
 
 

@@ -32,12 +32,29 @@ class ResultsDirError(ValueError):
 
 
 def results_dir() -> Path:
-    """Root of the on-disk results store of the sweeps.
+    """Root of the on-disk results store of the sweeps, as an absolute path.
 
     ``MODCORE_RESULTS`` overrides it (tests point it at a temporary folder, a cluster user
-    at shared storage); the default ``results/`` at the repository root is git-ignored.
+    at shared storage); the default ``results/`` at the repository root is git-ignored. A
+    relative ``MODCORE_RESULTS`` is taken from the working directory: ``python -m modcore run``
+    resolves it once, in the folder it was typed in, and passes the absolute path to the
+    kernels (which run in ``notebooks/``). An empty one is an error, not the working directory.
     """
-    return Path(os.environ.get(RESULTS_ENV, REPO_ROOT / "results")).resolve()
+    if RESULTS_ENV not in os.environ:
+        return (REPO_ROOT / "results").resolve()
+    return absolute_path(os.environ[RESULTS_ENV], RESULTS_ENV)
+
+
+def absolute_path(value: str | os.PathLike[str], name: str) -> Path:
+    """``value`` as an absolute path (``~`` expanded, relative to the working directory).
+
+    An empty or blank ``value`` names no folder (``Path("")`` would silently mean the working
+    directory): :class:`ResultsDirError` naming ``name``.
+    """
+    text = os.fspath(value)
+    if not text.strip():
+        raise ResultsDirError(f"{name} is empty; name a folder (or leave it unset for the default)")
+    return Path(text).expanduser().resolve()
 
 
 def may_create_explicit_results_dir() -> bool:
@@ -52,9 +69,10 @@ def may_create_results_dir() -> bool:
     return RESULTS_ENV not in os.environ or may_create_explicit_results_dir()
 
 
-def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: bool = True) -> Path:
+def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: bool = True,
+                       what: str = "results store") -> Path:
     """``path`` as a folder that exists (created only if ``create``) and, with ``probe``,
-    accepts a file.
+    accepts a file; ``what`` names the folder in the one-line :class:`ResultsDirError`.
 
     Writability is tested by writing and removing a probe file, so a read-only store fails
     here, before any training, rather than when its first result is saved.
@@ -62,14 +80,14 @@ def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: boo
     path = Path(path)
     if not path.is_dir():
         if path.exists():
-            raise ResultsDirError(f"results store {path} is not a folder")
+            raise ResultsDirError(f"{what} {path} is not a folder")
         if not create:
-            raise ResultsDirError(f"results store {path} does not exist; create it, or set "
+            raise ResultsDirError(f"{what} {path} does not exist; create it, or set "
                                   f"{RESULTS_CREATE_ENV}=1 (python -m modcore run --create-results) to let modcore do it")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ResultsDirError(f"results store {path} cannot be created ({error.strerror})") from None
+            raise ResultsDirError(f"{what} {path} cannot be created ({error.strerror or error})") from None
     if not probe:
         return path
     try:
@@ -77,5 +95,5 @@ def check_writable_dir(path: str | os.PathLike[str], *, create: bool, probe: boo
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise ResultsDirError(f"results store {path} is not writable ({error.strerror})") from None
+        raise ResultsDirError(f"{what} {path} is not writable ({error.strerror or error})") from None
     return path

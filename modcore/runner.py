@@ -11,9 +11,14 @@ unknown names silently; here an unknown notebook, profile or parameter, a value 
 type, a non-finite number or a value that breaks its rule is a :class:`RunnerError` that names
 it, raised before any kernel starts.
 
-A notebook that fails while running raises :class:`NotebookFailed`; its executed notebook is
-kept as ``<name>.failed.ipynb`` and the previous ``<name>.ipynb`` (the one the book reads) is
-left in place. A successful run ends with a generated "Provenance" cell (see
+Paths the kernel reads or writes (:data:`PATH_PARAMETERS`) are made absolute here, against
+the caller's working directory, since the kernel runs in ``notebooks/``; an empty one is
+refused.
+
+A notebook that fails while running raises :class:`NotebookFailed` (a kernel that dies names
+the cell it was running); Ctrl-C raises :class:`NotebookInterrupted`. Either way the executed
+notebook is kept as ``<name>.failed.ipynb`` and the previous ``<name>.ipynb`` (the one the book
+reads) is left in place. A successful run ends with a generated "Provenance" cell (see
 :func:`provenance`).
 """
 
@@ -54,6 +59,15 @@ class RunnerError(ValueError):
 
 class NotebookFailed(RuntimeError):
     """A notebook raised while it ran; the message names the cell and the kept notebook."""
+
+
+class NotebookInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a notebook ran; the message names it and what was kept."""
+
+
+# Parameters that name a file or folder the kernel uses: resolved against the caller's working
+# directory (the kernel's is notebooks/), and never empty (Path("") would mean that working directory).
+PATH_PARAMETERS = ("results_dir", "executed_dir", "cifar10_path")
 
 
 def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> None:
@@ -128,6 +142,14 @@ def _type_name(value: Any) -> str:
     return "None" if value is None else type(value).__name__
 
 
+def shown_value(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, shortened when long (a 401-digit integer), so that a message stays one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** limit:
+        return f"<an integer of {len(str(abs(value)))} digits>"  # str() of a huge int is slow; cut early
+    text = repr(value).replace("\n", "\\n")
+    return text if len(text) <= limit else f"{text[:limit - 25]}... ({len(text)} characters)"
+
+
 def check_value(parameter: str, value: Any, default: Any) -> Any:
     """``value`` if it has the type of ``default`` (int is accepted, and converted, for float).
 
@@ -141,7 +163,12 @@ def check_value(parameter: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        if ok:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise RunnerError(f"parameter {parameter!r} = {shown_value(value)} is too large for a float "
+                                  f"(at most {sys.float_info.max:.3g})") from None
     elif isinstance(default, (list, tuple)):
         ok = isinstance(value, (list, tuple))
         if ok and default:
@@ -151,7 +178,7 @@ def check_value(parameter: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, type(default))
     if not ok:
         raise RunnerError(f"parameter {parameter!r} must be {_type_name(default)} (like its default "
-                          f"{default!r}), got {_type_name(value)} {value!r}")
+                          f"{default!r}), got {_type_name(value)} {shown_value(value)}")
     return value
 
 
@@ -164,6 +191,26 @@ class _ProfileLoader(yaml.SafeLoader):
 
 _ProfileLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _mapping_without_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    """A YAML mapping; a key given twice is an error (PyYAML would keep the last value silently,
+    and in ``constraints:`` that could replace a rule by a weaker one)."""
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            seen = key in first_line
+        except TypeError:  # an unhashable key: construct_mapping reports it
+            continue
+        if seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {first_line[key] + 1})", key_node.start_mark)
+        first_line[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=True)
+
+
+_ProfileLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicate_keys)
 
 
 def read_yaml(path: Path) -> Any:
@@ -399,19 +446,19 @@ class Constraints:
         for key, value in parameters.items():
             clauses = self.rules.get(key, ("", []))[1]
             if _has_non_finite(value) and not any(c.keyword == "nonfinite allowed" for c in clauses):
-                raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {value!r} is not finite; "
+                raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {shown_value(value)} is not finite; "
                                   f"only a rule with 'nonfinite allowed' admits inf or nan")
         for key, (_, clauses) in self.rules.items():
             for clause in clauses:
                 ok, note = _attempt(lambda: clause.holds(parameters[key], parameters))
                 if not ok:
-                    raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {parameters[key]!r} breaks "
+                    raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {shown_value(parameters[key])} breaks "
                                       f"the rule {clause.text!r}{_with_values(clause.names(), parameters)}"
                                       f"{note} {where}")
         for text, condition in self.relations:
             ok, note = _attempt(lambda: _evaluate(condition, parameters))
             if not ok:
-                shown = ", ".join(f"{key} = {parameters[key]!r}" for key in sorted(_names(condition)))
+                shown = ", ".join(f"{key} = {shown_value(parameters[key])}" for key in sorted(_names(condition)))
                 raise RunnerError(f"notebook {self.notebook!r}: parameters {shown} break the rule {text!r}{note} "
                                   f"{where}")
 
@@ -421,12 +468,12 @@ def _attempt(condition: Callable[[], Any]) -> tuple[bool, str]:
     comparison of a list with a number) counts as broken, and the note says why."""
     try:
         return bool(condition()), ""
-    except (TypeError, ValueError, ZeroDivisionError, KeyError) as error:
+    except (TypeError, ValueError, ZeroDivisionError, KeyError, OverflowError) as error:
         return False, f" (cannot be evaluated: {error})"
 
 
 def _with_values(names: set[str], parameters: Mapping[str, Any]) -> str:
-    return f" (with {', '.join(f'{k} = {parameters[k]!r}' for k in sorted(names))})" if names else ""
+    return f" (with {', '.join(f'{k} = {shown_value(parameters[k])}' for k in sorted(names))})" if names else ""
 
 
 def load_constraints(name: str, defaults: Mapping[str, Any] | None = None) -> Constraints:
@@ -469,17 +516,27 @@ def load_constraints(name: str, defaults: Mapping[str, Any] | None = None) -> Co
 
 def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Parameters to inject: the profile's overrides, then ``overrides``, each checked for
-    name and type, then every parameter's value against the notebook's constraints."""
+    name and type, then every parameter's value against the notebook's constraints; the
+    :data:`PATH_PARAMETERS` among them made absolute. Every refusal names the notebook."""
     if profile not in PROFILES:
-        raise RunnerError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+        raise RunnerError(f"notebook {name!r}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
     defaults = default_parameters(name)
     chosen = {**load_profiles(name)[profile], **(overrides or {})}
     unknown = sorted(set(chosen) - set(defaults))
     if unknown:
-        raise RunnerError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook {name!r}; "
+        raise RunnerError(f"notebook {name!r}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
                           f"its parameters: {', '.join(defaults)}")
-    checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
+    try:
+        checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
+    except RunnerError as error:
+        raise RunnerError(f"notebook {name!r}: {error}") from None
     load_constraints(name, defaults).check({**defaults, **checked})
+    for key in PATH_PARAMETERS:
+        if isinstance(checked.get(key), str):
+            if not checked[key].strip():
+                raise RunnerError(f"notebook {name!r}: parameter {key} = {checked[key]!r} names no path; give one, "
+                                  f"or None for the default")
+            checked[key] = str(paths.absolute_path(checked[key], key))
     return checked
 
 
@@ -509,12 +566,15 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
     ``output_dir`` is given. papermill writes to a hidden temporary file beside it, which
     replaces ``<name>.ipynb`` only when every cell ran; then it ends with a "Provenance"
     cell. If a cell fails, the partly executed notebook is kept as ``<name>.failed.ipynb``,
-    the previous ``<name>.ipynb`` stays, and :class:`NotebookFailed` says where it failed.
+    the previous ``<name>.ipynb`` stays, and :class:`NotebookFailed` says where it failed
+    (Ctrl-C: :class:`NotebookInterrupted`, likewise). The kernel process's own log (its
+    stderr, not the cells' output, which stays in the notebook) goes to a file beside the
+    notebook, kept as ``<name>.failed.log`` only when the kernel died.
     """
     import papermill
 
     overrides = dict(overrides or {})
-    folder = Path(output_dir or paths.EXECUTED_DIR)
+    folder = paths.EXECUTED_DIR if output_dir is None else paths.absolute_path(output_dir, "output_dir")
     if output_dir is not None and "executed_dir" in default_parameters(name):
         # a notebook that reads the other executed notebooks reads the folder it is written to
         overrides = {"executed_dir": str(folder.resolve()), **overrides}
@@ -524,23 +584,54 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
     folder.mkdir(parents=True, exist_ok=True)
     output, failed = folder / f"{name}.ipynb", folder / f"{name}.failed.ipynb"
     running = folder / f".{name}.running-{os.getpid()}.ipynb"
+    kernel_log, failed_log = running.with_suffix(".log"), folder / f"{name}.failed.log"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
             notebook, str(running), parameters=parameters, cwd=str(paths.NOTEBOOKS_DIR),
             kernel_name=KERNELSPEC["name"], language=KERNELSPEC["language"],
             progress_bar=progress_bar, log_output=log_output, execution_timeout=None,
+            kernel_manager_class=_kernel_manager_logging_to(kernel_log),
         )
     except BaseException as error:
         kept = _keep_failed(running, failed)
-        if not isinstance(error, Exception):  # KeyboardInterrupt: stop, the notebook is kept all the same
+        died = type(error).__name__ == "DeadKernelError"
+        if died and kernel_log.exists():
+            os.replace(kernel_log, failed_log)
+        else:  # an older kernel log would describe another failure than the kept notebook's
+            failed_log.unlink(missing_ok=True)
+        kernel_log.unlink(missing_ok=True)
+        if isinstance(error, KeyboardInterrupt):
+            raise NotebookInterrupted(_interrupted_line(name, output, kept)) from None
+        if not isinstance(error, Exception):  # SystemExit and the like: stop, the notebook is kept all the same
             raise
-        raise NotebookFailed(_failure_line(name, error, kept)) from error
+        line = _failure_line(name, error, kept)
+        raise NotebookFailed(line + (f" (kernel log: {failed_log})" if died else "")) from error
+    kernel_log.unlink(missing_ok=True)
     wall_seconds = time.perf_counter() - start
     _append_provenance(running, provenance(name, profile, overrides, parameters, wall_seconds))
     os.replace(running, output)
-    failed.unlink(missing_ok=True)  # an older failure of this notebook no longer describes it
+    for stale in (failed, failed_log):  # an older failure of this notebook no longer describes it
+        stale.unlink(missing_ok=True)
     return output
+
+
+def _kernel_manager_logging_to(log: Path) -> type:
+    """A jupyter_client kernel manager whose kernel process writes its stderr to ``log``.
+
+    Only the kernel's own messages go there (its start-up warnings, the traceback of a kernel
+    stopped mid-cell by Ctrl-C, what a dying kernel says); the cells' output, whatever fd
+    it is written to, reaches the notebook as before. Left on the terminal, these messages
+    would break the rule that a failure or a Ctrl-C prints one line.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class LoggingKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log, "ab") as file:  # the kernel process keeps its own copy of the descriptor
+                await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": file})
+
+    return LoggingKernelManager
 
 
 def _keep_failed(running: Path, failed: Path) -> Path | None:
@@ -552,16 +643,45 @@ def _keep_failed(running: Path, failed: Path) -> Path | None:
 
 def _failure_line(name: str, error: Exception, kept: Path | None) -> str:
     """``<notebook> failed in cell N: <exception>: <message> (see <executed notebook>)``,
-    N being the cell's execution count (the ``[N]`` beside it in the kept notebook)."""
+    N being the cell's execution count (the ``[N]`` beside it in the kept notebook). When the
+    kernel died, N is the cell that was running: the kept notebook's last started code cell,
+    counted from 1 (in a fresh kernel, the count it would have had)."""
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(error, PapermillExecutionError):
         where, exception, message = f" in cell {error.exec_count}", error.ename, error.evalue
     else:  # the kernel died, could not start, ...
-        where, exception, message = "", type(error).__name__, str(error)
+        cell = _running_cell(kept)
+        where = "" if cell is None else f" in cell {cell}"
+        exception, message = type(error).__name__, str(error)
+        if type(error).__name__ == "DeadKernelError":
+            message = "the kernel died (killed, or out of memory?)"
     message = (message.strip().splitlines() or [""])[0]
     see = f" (see {kept})" if kept is not None else ""
     return f"{name} failed{where}: {exception}: {message}{see}"
+
+
+def _running_cell(kept: Path | None) -> int | None:
+    """Number (from 1, among code cells) of the last code cell papermill started in ``kept``."""
+    if kept is None:
+        return None
+    try:
+        import nbformat
+
+        cells = [c for c in nbformat.read(kept, as_version=4).cells if c.cell_type == "code"]
+    except Exception:  # noqa: BLE001 (a notebook cut off mid-write: the message just has no cell)
+        return None
+    started = [i for i, cell in enumerate(cells, 1) if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
+def _interrupted_line(name: str, output: Path, kept: Path | None) -> str:
+    """One line for Ctrl-C: what stopped, what the book still reads, where the partial run is."""
+    cell = _running_cell(kept)
+    where = f" in cell {cell}" if cell is not None else ""
+    previous = f"the previous {output} is kept" if output.exists() else f"no {output} was written"
+    partial = f", the partial run is {kept}" if kept is not None else ""
+    return f"{name} interrupted (Ctrl-C){where}; {previous}{partial}"
 
 
 def cli_command(name: str, profile: str, overrides: Mapping[str, Any]) -> str:

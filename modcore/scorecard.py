@@ -42,12 +42,19 @@ When a record counts
     commit. A missing, failed or stale record is shown as "not run" with the reason, never as
     a verdict. Uncommitted edits to ``modcore`` itself are not detected: a book meant to be
     read is built from a clean checkout (as CI does).
+
+    Only finished notebooks are read: ``NAME.ipynb``, which the runner writes when every cell
+    ran. What an unfinished run leaves beside it, a hidden ``.NAME.running-PID.ipynb`` (killed)
+    or ``NAME.failed.ipynb`` (a cell raised, or Ctrl-C), is never read; one newer than the
+    finished notebook (or with none beside it) is named in a note. A finished notebook that
+    cannot be read (truncated, not JSON) is named in one line and its claims show "not run".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -286,13 +293,58 @@ def _staleness(notebook: dict, name: str, rec: dict, commit: str | None, source_
     return ""
 
 
+# What the runner leaves in the output folder (modcore.runner.execute): the finished notebook,
+# the temporary one of a run in progress (or killed), and the one of a run that failed.
+_FINISHED = re.compile(r"(?P<name>[A-Za-z0-9_]+)\.ipynb")
+_UNFINISHED = re.compile(r"\.(?P<name>[A-Za-z0-9_]+)\.running-[0-9]+\.ipynb|(?P<failed>[A-Za-z0-9_]+)\.failed\.ipynb")
+
+
+def executed_notebooks(executed_dir: Path, skip: Sequence[str] = ()) -> tuple[dict[str, Path], list[str]]:
+    """``({name: path of NAME.ipynb}, notes)`` for the finished notebooks in ``executed_dir``.
+
+    The notes name each unfinished run's notebook (see the module docstring) that is newer
+    than the finished one of its name, or has none: it is ignored, and the reader is told.
+    """
+    finished, unfinished = {}, []
+    for path in sorted(executed_dir.iterdir()):
+        if match := _FINISHED.fullmatch(path.name):
+            if match["name"] not in skip:
+                finished[match["name"]] = path
+        elif (match := _UNFINISHED.fullmatch(path.name)) and (match["name"] or match["failed"]) not in skip:
+            unfinished.append((match["name"] or match["failed"], path))
+    notes = []
+    for name, path in unfinished:
+        try:
+            newer = name not in finished or path.stat().st_mtime > finished[name].stat().st_mtime
+        except FileNotFoundError:  # a run in progress just finished or gave up
+            continue
+        if newer:
+            kind = "a failed or interrupted run" if path.name.endswith(".failed.ipynb") else \
+                "a run still going or killed"
+            ours = f"{name}.ipynb is read instead" if name in finished else f"no finished {name}.ipynb is read"
+            notes.append(f"note: {path} ({kind}) is newer than the last finished run and is ignored; {ours}")
+    return finished, notes
+
+
+def read_executed(path: Path) -> tuple[dict | None, str]:
+    """``(notebook, "")``, or ``(None, why)`` when ``path`` cannot be read as a notebook."""
+    try:
+        notebook = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"{type(error).__name__}: {error}"
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        return None, "not a notebook (no list of cells)"
+    return notebook, ""
+
+
 def collect(executed_dir: str | Path | None = None, *, commit: str | None = None,
             source_dir: str | Path | None = None, skip: Sequence[str] = ("scorecard",)) -> list[Row]:
-    """One :class:`Row` per claim of :data:`CLAIMS`, in that order, from the executed
-    notebooks in ``executed_dir`` (default ``book/_executed``).
+    """One :class:`Row` per claim of :data:`CLAIMS`, in that order, from the finished executed
+    notebooks in ``executed_dir`` (default ``book/_executed``; see the module docstring).
 
     ``commit`` is the commit records must carry (default: the repository's current one;
     None accepts any); ``source_dir`` holds the notebooks' sources (default ``notebooks/``).
+    Prints one line per note on an unfinished run and per damaged notebook.
     """
     executed_dir = Path(executed_dir) if executed_dir is not None else paths.EXECUTED_DIR
     if not executed_dir.is_dir():
@@ -300,20 +352,35 @@ def collect(executed_dir: str | Path | None = None, *, commit: str | None = None
     source_dir = Path(source_dir) if source_dir is not None else paths.NOTEBOOKS_DIR
     if commit is None:
         commit = git_commit()
+    finished, notes = executed_notebooks(executed_dir, skip)
     found: dict[str, tuple[str, dict, dict]] = {}  # claim_id -> (notebook name, notebook, record)
-    executed = set()
-    for path in sorted(executed_dir.glob("*.ipynb")):
-        if path.stem in skip:
+    executed, damaged = set(), {}
+    for name, path in finished.items():
+        notebook, problem = read_executed(path)
+        records = {}
+        if notebook is not None:
+            try:
+                records = read_records(notebook)
+            except (json.JSONDecodeError, TypeError, AttributeError) as error:
+                problem = f"a claim record is not readable: {type(error).__name__}: {error}"
+            else:
+                if bad := sorted(claim_id for claim_id, rec in records.items() if not isinstance(rec, dict)):
+                    problem = f"claim record(s) {', '.join(bad)} are not mappings"
+        if problem:
+            damaged[name] = f"its executed notebook {path.name} is damaged ({problem}); rerun the chapter"
+            notes.append(f"warning: executed notebook {path} cannot be read ({problem}); its claims show "
+                         f"'{NOT_RUN}' until the chapter is rerun")
             continue
-        executed.add(path.stem)
-        notebook = json.loads(path.read_text())
-        for claim_id, rec in read_records(notebook).items():
-            found[claim_id] = (path.stem, notebook, rec)
+        executed.add(name)
+        for claim_id, rec in records.items():
+            found[claim_id] = (name, notebook, rec)
+    for note in notes:
+        print(note, flush=True)
     rows = []
     for item in CLAIMS:
         chapter = item.chapter if item.chapter in executed else None
         if item.claim_id not in found:
-            why = "no record" if chapter else "no chapter checks it yet"
+            why = damaged.get(item.chapter) or ("no record" if chapter else "no chapter checks it yet")
             rows.append(Row(item, NOT_RUN, why, "", item.paper, "", (), None, chapter))
             continue
         name, notebook, rec = found[item.claim_id]

@@ -19,9 +19,19 @@ so that the chapters can show such runs and leave them out of every verdict. A f
 is legitimately undefined (e.g. held-out accuracy of a task without held-out data) should
 be None, not NaN, or be left out of ``required_keys``.
 
-Several processes can work on one store: each claims a run with an exclusive lock file
-holding its host and PID before computing it, and waits for runs that another live process
-has claimed; the lock of a process that died is stale and is taken over.
+Several processes can work on one store, on one machine or on several sharing a filesystem:
+each claims a run before computing it by taking an exclusive OS lock (``fcntl.flock``) on the
+run's lock file, and waits for runs that another process holds. The lock belongs to the open
+file, not to a PID written in it: the kernel (or, on NFS, the file server) drops it when its
+process ends, however it ends, so a crashed run is free again at once and a recycled PID can
+never hold a run hostage. A lock held longer than ``LONG_LOCK_SECONDS`` is reported with its
+host, PID and how to clear it (a lock of a node that crashed can outlive it on some network
+filesystems).
+
+A store can be shared by a team. Records, lock files and folders are created with the
+permissions the user's umask allows (a umask of 002 makes them group-writable; ``chmod g+s`` on
+the team folder gives them its group). A record that exists but cannot be read for want of
+permission is an error that names the file: it is never taken for corrupt, moved or rerun.
 
 Where the runs execute is the executor's business (:mod:`modcore.executors`: in this process,
 or on a Dask cluster); each task claims, computes and writes its runs wherever it executes.
@@ -30,13 +40,15 @@ or on a Dask cluster); each task claims, computes and writes its runs wherever i
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
 import numbers
 import os
+import secrets
 import socket
-import tempfile
+import stat
 import time
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -52,11 +64,38 @@ Config = Any  # a frozen dataclass instance or a Mapping of JSON-serialisable va
 Result = dict[str, Any]
 
 RECORD_FORMAT = 2  # bump when the record layout changes; old records are then rerun (2: checksum, diverged)
-STALE_UNREADABLE_LOCK_SECONDS = 60.0  # a lock file still empty after this long was left by a crash mid-write
+# A run's lock held longer than this is reported (not broken): a paper-scale batch of runs takes
+# minutes to an hour, so three hours of one lock suggests a process hung or a node lost with its lock.
+LONG_LOCK_SECONDS = 3 * 3600.0
+NEW_FILE_MODE = 0o666  # records and locks: the umask decides who else may read (and write) them
 
 
 class CorruptRecordWarning(UserWarning):
     """A record on disk could not be read back; it is moved aside and its run is redone."""
+
+
+class RecordAccessError(PermissionError):
+    """A record (or lock) of the store exists but this user may not read it: left in place."""
+
+
+def _access_error(path: Path, what: str) -> RecordAccessError:
+    """One line naming ``path``, its owner and mode, and what to do about it."""
+    try:
+        info = path.stat()
+        owner = f"owned by uid {info.st_uid}, mode {stat.filemode(info.st_mode)}"
+        try:
+            import pwd
+
+            owner = f"owned by {pwd.getpwuid(info.st_uid).pw_name}, mode {stat.filemode(info.st_mode)}"
+        except (ImportError, KeyError):
+            pass
+    except OSError:
+        owner = "owner unknown"
+    store = path if what == "folder" else path.parent
+    return RecordAccessError(
+        f"results {what} {path} cannot be read: permission denied ({owner}); it is left in place and not "
+        f"rerun. Ask its owner to make the store group-readable (chmod -R g+rX {store}) and to run "
+        f"with umask 002, or use a store of your own")
 
 
 def config_fields(config: Config) -> dict[str, Any]:
@@ -122,16 +161,31 @@ def _nulled(value: Any) -> Any:
 class ResultCheck:
     """What every result of one sweep must hold; checked when a run finishes and on every read.
 
-    ``required_keys`` must be present and finite in a healthy result; None means every field
-    must be finite (None values excepted) and none is required. ``validate(result)`` may
-    raise ValueError for anything else a healthy result must satisfy.
+    ``required_keys`` must be present in every result and, unless the run diverged, hold a
+    finite value (not None). ``finite_keys`` are the fields whose numbers (in lists and dicts
+    too) must be finite: None means every field (None values excepted), a tuple only those
+    fields (and the required ones). A non-finite value in a checked field marks a fresh run
+    diverged; in a stored record not marked diverged it makes the record corrupt.
+    ``validate(result)`` may raise ValueError for anything else a healthy result must satisfy.
     """
 
-    required_keys: tuple[str, ...] | None = None
+    required_keys: tuple[str, ...] = ()
+    finite_keys: tuple[str, ...] | None = None
     validate: Callable[[Mapping[str, Any]], Any] | None = None
 
+    def __post_init__(self):
+        if isinstance(self.required_keys, str) or not all(isinstance(k, str) for k in self.required_keys):
+            raise TypeError(f"required_keys must be a tuple of field names, got {self.required_keys!r}")
+        if self.finite_keys is not None and (isinstance(self.finite_keys, str)
+                                             or not all(isinstance(k, str) for k in self.finite_keys)):
+            raise TypeError(f"finite_keys must be None or a tuple of field names, got {self.finite_keys!r}")
+
     def checked_fields(self, result: Mapping[str, Any]) -> list[str]:
-        return list(result) if self.required_keys is None else [k for k in self.required_keys if k in result]
+        """The fields of ``result`` whose numbers must be finite."""
+        if self.finite_keys is None:
+            return list(result)
+        wanted = set(self.finite_keys) | set(self.required_keys)
+        return [key for key in result if key in wanted]
 
     def non_finite_fields(self, result: Mapping[str, Any]) -> list[str]:
         return [key for key in self.checked_fields(result) if _has_non_finite(result[key])]
@@ -140,13 +194,13 @@ class ResultCheck:
         """Why a stored result cannot be used, or None."""
         if not isinstance(result, Mapping):
             return f"its result is a {type(result).__name__}, not a mapping"
-        missing = [key for key in self.required_keys or () if key not in result]
+        missing = [key for key in self.required_keys if key not in result]
         if missing:
             return f"its result lacks {', '.join(missing)}"
         if result.get("diverged") is True:
             return None  # its non-finite values were stored as null on purpose
-        unusable = [key for key in self.checked_fields(result)
-                    if _has_non_finite(result[key]) or (self.required_keys is not None and result[key] is None)]
+        unusable = [key for key in self.required_keys if result[key] is None]
+        unusable += [key for key in self.non_finite_fields(result) if key not in unusable]
         if unusable:
             return f"its result has non-finite or missing values in {', '.join(unusable)} but is not marked diverged"
         if self.validate is not None:
@@ -157,7 +211,7 @@ class ResultCheck:
         return None
 
 
-NO_CHECK = ResultCheck(required_keys=())
+NO_CHECK = ResultCheck(required_keys=(), finite_keys=())  # reads any well-formed record
 
 
 def _shown(path: Path) -> str:
@@ -179,6 +233,40 @@ def _report(message: str, *, stacklevel: int = 3) -> None:
     # the kernel's stderr, which `--quiet` hides and the book removes.
     print(f"warning: {message}", flush=True)
     warnings.warn(message, CorruptRecordWarning, stacklevel=stacklevel + 1)
+
+
+# Lock files this process holds, by path: the open file is the lock (fcntl.flock), so it lives
+# here, not in a ResultStore, which is pickled to other processes.
+_HELD_LOCKS: dict[str, int] = {}
+
+
+def _open_lock(lock: Path) -> tuple[int, bool]:
+    """An open handle of ``lock`` (created if missing) and whether it is open for writing.
+
+    flock needs only a handle that reads: a lock file another user left (and we may not
+    write) can still be locked.
+    """
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT, NEW_FILE_MODE), True
+    except PermissionError:
+        pass
+    try:
+        return os.open(lock, os.O_RDONLY), False
+    except FileNotFoundError:  # it could not be created
+        raise paths.ResultsDirError(f"results store {lock.parent} is not writable "
+                                    f"(cannot create {lock.name})") from None
+    except PermissionError:
+        raise _access_error(lock, "lock") from None
+
+
+def _is_current(lock: Path, handle: int) -> bool:
+    """Whether ``handle`` is the file at ``lock`` now (not one removed since it was opened)."""
+    try:
+        here = os.stat(lock)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(handle)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 class ResultStore:
@@ -216,12 +304,17 @@ class ResultStore:
         return self.root / f"{key}.json"
 
     def _read(self, path: Path, check: ResultCheck = NO_CHECK) -> dict[str, Any] | None:
-        """The record at ``path``, or None (reported, moved aside) if it is corrupt or outdated."""
+        """The record at ``path``, or None (reported, moved aside) if it is corrupt or outdated.
+
+        A record this user may not read is not corrupt: :class:`RecordAccessError`, naming it.
+        """
         problem = None
         try:
             record = json.loads(path.read_text())
         except FileNotFoundError:
             return None
+        except PermissionError:
+            raise _access_error(path, "record") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             problem = f"unreadable ({error.__class__.__name__}: {error})"
         else:
@@ -244,14 +337,17 @@ class ResultStore:
     def load(self, key: str, check: ResultCheck = NO_CHECK) -> tuple[str, Result | None]:
         """``("ok", result)``, ``("missing", None)`` or ``("corrupt", None)`` for run ``key``."""
         path = self._path(key)
-        if not path.exists():
+        if not self.has(key):
             return "missing", None
         record = self._read(path, check)
         return ("corrupt", None) if record is None else ("ok", record["result"])
 
     def has(self, key: str) -> bool:
         """Whether a record of run ``key`` exists (it is not read, so not checked)."""
-        return self._path(key).exists()
+        try:
+            return self._path(key).exists()
+        except PermissionError:  # a folder of another user that we may not search
+            raise _access_error(self.root, "folder") from None
 
     def get(self, config: Config, check: ResultCheck = NO_CHECK) -> Result | None:
         """The stored result of ``config``, or None if that run has not finished."""
@@ -260,32 +356,42 @@ class ResultStore:
     def put(self, config: Config, result: Mapping[str, Any], check: ResultCheck = NO_CHECK) -> Result:
         """Write one finished run atomically (a temporary file in the same folder, then a
         rename) and return the result as stored: a diverged run (see the module docstring)
-        gets ``diverged: True`` and null in place of its non-finite numbers."""
+        gets ``diverged: True`` and null in place of its non-finite numbers.
+
+        A result that ``check`` would refuse on reading (a required key missing, or None in a
+        run that did not diverge, a failed validation) is a ValueError, and nothing is written:
+        stored, it would be found corrupt and rerun at every read. The file's permissions are
+        those the umask allows, so a group-writable umask shares the store with the group.
+        """
         if not isinstance(result, Mapping):
             raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
-        missing = [key for key in check.required_keys or () if key not in result]
-        if missing:
-            raise ValueError(f"run returned a result without the required key(s) {', '.join(missing)}")
         key = config_key(config)
         if result.get("diverged") or check.non_finite_fields(result):
             stored = {**_nulled(dict(result)), "diverged": True}
         else:
             stored = dict(result)
+        problem = check.problem(stored)
+        if problem is not None:
+            raise ValueError(f"run of config {config_fields(config)} returned a result its sweep refuses: "
+                             f"{problem.removeprefix('its result ')}")
         record = {"format": RECORD_FORMAT, "key": key, "config": config_fields(config), "result": stored}
         try:
             record["checksum"] = result_checksum(stored)
             text = _canonical_json(record)
         except TypeError as error:
             raise TypeError(f"results must be JSON-serialisable: {error}") from None
-        handle, tmp_name = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
+        # os.open with 0o666, not tempfile.mkstemp (always 0o600): the umask, not modcore,
+        # decides whether the group may read the record
+        tmp = self.root / f".{key}.{secrets.token_hex(6)}.tmp"
+        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
         try:
-            with os.fdopen(handle, "w") as tmp:
-                tmp.write(text)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self._path(key))
+            with os.fdopen(handle, "w") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, self._path(key))
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return stored
 
@@ -295,81 +401,80 @@ class ResultStore:
         return self.root / f"{key}.lock"
 
     def claim(self, key: str) -> bool:
-        """Take run ``key`` for this process: True if it now holds the run's lock file.
+        """Take run ``key`` for this process: True if it now holds the run's lock.
 
-        False if another live process holds it. The lock of a dead process (same host, PID
-        gone) is stale and is taken over. Locks from another host cannot be checked and are
-        respected.
+        The lock is ``fcntl.flock`` on ``<key>.lock``, held until :meth:`release` or until this
+        process ends. False if another process holds it. The file's text (host and PID of the
+        holder) only serves reports (:meth:`lock_owner`); a file that names a process but is not
+        locked, left by a process that was killed, is free.
         """
         lock = self._lock(key)
-        for _ in range(5):
+        if str(lock) in _HELD_LOCKS:  # taken by this process before (e.g. an interrupted sweep): still ours
+            return True
+        for _ in range(10):
+            handle, writable = _open_lock(lock)
             try:
-                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                state, text = self._lock_state(lock)
-                if state == "live":
-                    return False
-                if state == "stale":
-                    self._take_over(lock, text)
-                continue  # gone or taken over: try to create it again
-            with os.fdopen(handle, "w") as file:
-                file.write(f"{socket.gethostname()} {os.getpid()}\n")
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                return False
+            except OSError as error:
+                os.close(handle)
+                raise paths.ResultsDirError(
+                    f"results store {self.root} does not support file locks ({error.strerror}); processes "
+                    f"sharing it could not split the work. Use a local folder, or mount it with locking on") from None
+            if not _is_current(lock, handle):
+                # the holder released (and removed) the file between our open and our lock: a
+                # lock on that orphan file would guard nothing; try the file there now
+                os.close(handle)
+                continue
+            if not writable:
+                # a lock file of another user that was left behind: replace it by one of ours
+                try:
+                    lock.unlink()
+                except OSError:
+                    pass  # (a sticky folder): hold the lock on that file as it is
+                else:
+                    os.close(handle)
+                    continue
+            else:
+                os.ftruncate(handle, 0)
+                os.pwrite(handle, f"{socket.gethostname()} {os.getpid()}\n".encode(), 0)
+            _HELD_LOCKS[str(lock)] = handle
             return True
         return False
 
-    @staticmethod
-    def _take_over(lock: Path, stale_text: str) -> None:
-        """Remove a stale lock, unless another process has replaced it since it was read."""
-        # Rename first, then compare: of two processes that both found the lock stale, only
-        # one rename takes the stale file; if the file taken is a fresh lock of a process that
-        # won such a race, it is put back (a hard link fails if yet another lock exists).
-        aside = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
-        try:
-            os.rename(lock, aside)
-        except FileNotFoundError:
-            return
-        try:
-            if aside.read_text() != stale_text:
-                try:
-                    os.link(aside, lock)
-                except FileExistsError:
-                    pass
-        finally:
-            aside.unlink(missing_ok=True)
-
     def release(self, key: str) -> None:
-        self._lock(key).unlink(missing_ok=True)
+        """Give run ``key`` back: remove its lock file, then drop the lock (in that order, so a
+        process that opened the file meanwhile sees it is no longer current)."""
+        lock = self._lock(key)
+        handle = _HELD_LOCKS.pop(str(lock), None)
+        if handle is None:
+            return  # not ours: another process's lock is never removed here
+        try:
+            lock.unlink(missing_ok=True)
+        except OSError:
+            pass  # the lock still goes with the close below; the file is then free to take
+        finally:
+            os.close(handle)
 
     def lock_owner(self, key: str) -> str | None:
+        """``host PID`` written in run ``key``'s lock file, if there is one.
+
+        Only for locks of other processes: on NFS, flock is emulated by POSIX locks, which
+        closing any descriptor of the file drops, so a holder must never open its own lock file.
+        """
         try:
             return self._lock(key).read_text().strip() or None
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError):
             return None
 
-    @staticmethod
-    def _lock_state(lock: Path) -> tuple[str, str]:
-        """``("live" | "stale" | "gone", text of the lock file)``."""
+    def lock_age(self, key: str) -> float | None:
+        """Seconds since run ``key``'s lock file was written, if there is one."""
         try:
-            text = lock.read_text()
-            age = time.time() - lock.stat().st_mtime
+            return time.time() - self._lock(key).stat().st_mtime
         except FileNotFoundError:
-            return "gone", ""
-        words = text.split()
-        if len(words) != 2 or not words[1].isdigit():
-            # being written right now, or left by a crash between creating and writing it
-            return ("stale" if age > STALE_UNREADABLE_LOCK_SECONDS else "live"), text
-        host, pid = words[0], int(words[1])
-        if host != socket.gethostname():
-            return "live", text
-        if pid == os.getpid():
-            return "stale", text  # left by an earlier, interrupted sweep of this very process
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return "stale", text
-        except PermissionError:
-            return "live", text  # alive, owned by another user
-        return "live", text
+            return None
 
     def keys(self) -> list[str]:
         return sorted(path.stem for path in self.root.glob("*.json"))
@@ -422,10 +527,11 @@ def default_store(experiment: str) -> ResultStore:
 
 def resolve_store(results_dir: str | os.PathLike[str] | None, experiment: str) -> ResultStore:
     """The notebooks' ``results_dir`` parameter: None means :func:`default_store`; a folder
-    named explicitly must exist unless ``MODCORE_RESULTS_CREATE=1``."""
+    named explicitly (absolute, or relative to the working directory; never empty) must exist
+    unless ``MODCORE_RESULTS_CREATE=1``."""
     if results_dir is None:
         return default_store(experiment)
-    return ResultStore(results_dir, create=paths.may_create_explicit_results_dir())
+    return ResultStore(paths.absolute_path(results_dir, "results_dir"), create=paths.may_create_explicit_results_dir())
 
 
 # --- executors -------------------------------------------------------------------------
@@ -471,7 +577,8 @@ def run_sweep(
     executor: Executor | None = None,
     desc: str = "sweep",
     progress: bool | None = None,
-    required_keys: Iterable[str] | None = None,
+    required_keys: Iterable[str],
+    finite_keys: Iterable[str] | None = None,
     validate: Callable[[Mapping[str, Any]], Any] | None = None,
     poll_seconds: float = 1.0,
 ) -> pd.DataFrame:
@@ -482,12 +589,15 @@ def run_sweep(
     ``run(list_of_configs) -> list_of_dicts`` (same order): this is how an ensemble trainer
     fits many seeds at once. Duplicated configs run once.
 
-    ``required_keys`` and ``validate`` define a healthy result (see :class:`ResultCheck`);
-    they are applied to every record read and decide which runs are diverged (see the module
-    docstring). The store folder is checked first: it must exist (or may be created), and
-    be writable when there is anything to run. Each run is claimed (a lock file)
-    just before it is computed, so processes sharing the store split the work; runs claimed
-    by another live process are waited for (polling every ``poll_seconds``) and read.
+    ``required_keys`` (the fields every result must hold; every sweep names them),
+    ``finite_keys`` (None: every field must be finite) and ``validate`` define a healthy
+    result (see :class:`ResultCheck`); they are applied to every run that finishes and every
+    record read, and decide which runs are diverged (see the module docstring). The store
+    folder is checked first: it must exist (or may be created), and be writable when there is
+    anything to run. Each run is claimed (an OS lock on its lock file) just before it is
+    computed, so processes sharing the store split the work; runs that another process holds
+    are waited for (polling every ``poll_seconds``) and read, and a lock held longer than
+    :data:`LONG_LOCK_SECONDS` is reported with how to clear it.
 
     Prints one line to stdout: the store and how many runs were read, run, found corrupt
     (and rerun) and are diverged. Returns the DataFrame of all requested configs (finished
@@ -496,7 +606,10 @@ def run_sweep(
     configs = list(configs)
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch=}")
-    check = ResultCheck(None if required_keys is None else tuple(required_keys), validate)
+    if required_keys is None or isinstance(required_keys, str) or not (required_keys := tuple(required_keys)):
+        raise ValueError(f"required_keys must name the result fields every run of sweep {desc!r} must hold, "
+                         f"got {required_keys!r}")
+    check = ResultCheck(required_keys, None if finite_keys is None else tuple(finite_keys), validate)
     store.check(writable=False)  # a missing store fails here, before anything is read
     counts = dict.fromkeys(("read", "run", "corrupt"), 0)
     results: dict[str, Result] = {}
@@ -518,6 +631,7 @@ def run_sweep(
 
     executor = executor or executors.executor_from_environment()
     waiting_reported = False
+    long_locks_reported: set[str] = set()
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
               postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
         while pending:
@@ -546,6 +660,7 @@ def run_sweep(
                     print(f"{desc}: waiting for {len(pending)} run(s) claimed by other processes "
                           f"({', '.join(owners) or 'released meanwhile'})", flush=True)
                     waiting_reported = True
+                _report_long_locks(store, pending, long_locks_reported, desc)
                 time.sleep(poll_seconds)
 
     n_diverged = sum(result.get("diverged") is True for result in results.values())
@@ -553,6 +668,20 @@ def run_sweep(
           f"{counts['corrupt']} corrupt, {n_diverged} diverged", flush=True)
     return pd.DataFrame([_row(config_fields(config), results[config_key(config)], config_key(config))
                          for config in configs])
+
+
+def _report_long_locks(store: ResultStore, pending: Iterable[str], reported: set[str], desc: str) -> None:
+    """Say once per run when its lock has been held longer than LONG_LOCK_SECONDS, and how to clear it."""
+    for key in pending:
+        age = store.lock_age(key)
+        if key in reported or age is None or age < LONG_LOCK_SECONDS:
+            continue
+        reported.add(key)
+        owner = (store.lock_owner(key) or "an unknown process").split()
+        holder = f"process {owner[1]} on host {owner[0]}" if len(owner) == 2 else " ".join(owner)
+        print(f"warning: {desc}: run {key} has been locked by {holder} for {age / 3600:.1f} h (more than "
+              f"{LONG_LOCK_SECONDS / 3600:g} h). If that process no longer runs (a lost node can leave its lock on "
+              f"a network filesystem), delete {store._lock(key)}; this sweep then takes the run over", flush=True)
 
 
 def _chunks(configs: list[Config], batch_by: Callable[[Any], Hashable] | None, max_batch: int) -> list[list[Config]]:

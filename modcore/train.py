@@ -7,8 +7,11 @@ each model's mean squared error, so each model's gradient is exactly its own; Ad
 elementwise, so each model follows the same trajectory as when trained alone with the same seed
 (up to float rounding, which a test bounds). :func:`train_naive` is that "alone": one
 ``nn.Module`` and one optimiser per model, in a loop; it is the baseline of the benchmark.
-How many models are stacked at once, and on how many threads, is a rule measured by that
-benchmark (:func:`choose_plan`); ``TrainSettings(compile=True)`` compiles the stacked step.
+How many models are stacked at once, on how many threads, and whether the stacked step goes
+through ``torch.compile``, is a rule measured by that benchmark (:func:`choose_plan`; see
+``TrainSettings.compile``). Data, initial weights and minibatch orders are drawn on the CPU and
+then moved to the device, so one seed gives the same numbers on CPU and CUDA up to float rounding
+(tests/test_cuda.py bounds it).
 
 :func:`fit_linearised` solves the network's first-order Taylor model around its initialisation,
 f(x; θ0 + Δ) ≈ f(x; θ0) + J(x) Δ, exactly: Δ is the minimum-norm least-squares solution,
@@ -28,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from modcore.models import Params, Spec, stack_init
+from modcore.models import MLPSpec, Params, Spec, stack_init
 from modcore.seeds import derive_seed
 
 OPTIMIZERS = ("adam", "lbfgs")
@@ -60,29 +63,81 @@ CPU_SINGLE_THREAD_BELOW = 2**21
 CPU_PARAMETER_BUDGET = 2**20
 EVAL_BATCH = 4096  # test points per evaluation pass, bounding memory at large E * width
 
+# TrainSettings(compile="auto"): where torch.compile of the stacked step pays. Measured by
+# benchmarks/ensemble.py (eager and compiled side by side, in turns; 2-core machine under load,
+# MLP 8 -> w -> w -> 1, ReLU, Adam, float32, MSE, n = 1000, the plan's chunks, one thread):
+# compiled / eager model-steps/s at full batch 1.24x and 1.20x at width 32 (E 16, 64), 1.13x and
+# 1.13x at width 128, 1.00x and 1.06x at width 512; at minibatch 64, 0.96x to 1.16x with no
+# pattern. The gain is the elementwise work (bias, ReLU, error, Adam's inputs) fused around the
+# matmuls, a large share of a full-batch step only at moderate widths. So "auto" compiles only
+# inside that measured region: CPU, Adam, float32, MSE, an MLP (not the modular net, not
+# measured) at full batch with COMPILE_CPU_WIDTHS[0]..[1] hidden units per layer. On CUDA it
+# stays eager until benchmarks/ensemble.py --device cuda has measured a gain (not yet: no GPU).
+COMPILE_CPU_WIDTHS = (32, 128)
+# ...and only for runs long enough to pay the compile back. Compiling cost 13 s for the first
+# shape in a fresh process (cold cache), 2-4 s per further shape. At the smallest gain measured
+# in the region (1.13x: 11.5 % of the eager time saved) a 15 s compile pays back after 130 s of
+# eager training; eager ran at 40 GFLOP/s (width 32) to 88 GFLOP/s (width 128) there, so 130 s
+# is at most 1.2e13 FLOPs of training (a step = 3 x forward FLOPs, all models). We ask for twice
+# that, for faster CPUs and a gain at the low end: a shorter run (every ci and default run of
+# the book) stays eager and pays nothing.
+COMPILE_MIN_TRAINING_FLOPS = 2.4e13
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """How :func:`train_ensemble` runs E models: ``chunk`` models stacked at a time, each chunk on
-    ``threads`` intra-op threads (None: torch's current setting)."""
+    ``threads`` intra-op threads (None: torch's current setting), the stacked step through
+    ``torch.compile`` if ``compile``."""
 
     chunk: int
     threads: int | None
+    compile: bool = False
+
+
+def training_flops(spec: Spec, batch: int, n_models: int, n_steps: int) -> float:
+    """FLOPs of ``n_steps`` training steps of ``n_models`` models at ``batch`` examples per step,
+    a step counted as 3 x the forward FLOPs (forward, and a backward of about twice its cost)."""
+    return 3.0 * spec.flops_per_example() * batch * n_models * n_steps
+
+
+def compile_pays(spec: Spec, batch: int, n_models: int, device_type: str, settings: TrainSettings, *,
+                 full_batch: bool) -> bool:
+    """``compile="auto"``'s rule: inside the region where benchmarks/ensemble.py measured compiled
+    faster than eager on this device type (see COMPILE_CPU_WIDTHS), and long enough to pay back
+    the compile (COMPILE_MIN_TRAINING_FLOPS)."""
+    if device_type != "cpu":  # CUDA: no measured gain yet
+        return False
+    measured = (type(spec) is MLPSpec and settings.optimizer == "adam" and settings.precision == "float32"
+                and settings.loss == "mse" and full_batch
+                and COMPILE_CPU_WIDTHS[0] <= spec.width <= COMPILE_CPU_WIDTHS[1])
+    return measured and training_flops(spec, batch, n_models, settings.n_steps) >= COMPILE_MIN_TRAINING_FLOPS
 
 
 def choose_plan(spec: Spec, batch: int, n_models: int, device_type: str, *,
-                max_models_per_chunk: int | None = None) -> Plan:
+                max_models_per_chunk: int | None = None, settings: TrainSettings | None = None,
+                n_train: int | None = None) -> Plan:
     """The plan the trainer uses for ``n_models`` models of ``spec`` at ``batch`` examples per step.
 
     On CUDA: all models at once. On CPU: the largest chunk whose stacked activations
     (E_chunk * batch * hidden units) fit ``CPU_ACTIVATION_BUDGET`` and whose stacked parameters
     (E_chunk * n_params) fit ``CPU_PARAMETER_BUDGET``, at least one model; one thread when the
     chunk's activations fit ``CPU_SINGLE_THREAD_BELOW``. ``max_models_per_chunk`` replaces the
-    chunk size (the thread rule still applies). A pure function of its arguments: the constants
-    it reads come from benchmarks/ensemble.py, which prints this plan beside the alternatives.
+    chunk size (the thread rule still applies). ``compile``: ``settings.compile`` if it is True
+    or False; for "auto", :func:`compile_pays` (full batch when ``batch`` >= ``n_train``; None:
+    ``batch`` is the whole training set); without ``settings``, False. A pure function of its
+    arguments: the constants it reads come from benchmarks/ensemble.py, which prints this plan
+    beside the alternatives.
     """
     if device_type not in ("cpu", "cuda"):
         raise ValueError(f"device_type must be 'cpu' or 'cuda', got {device_type=!r}")
+    if settings is None:
+        compile_step = False
+    elif settings.compile == "auto":
+        compile_step = compile_pays(spec, batch, n_models, device_type, settings,
+                                    full_batch=n_train is None or batch >= n_train)
+    else:
+        compile_step = settings.compile
     hidden = spec.width * getattr(spec, "n_modules", 1)
     if max_models_per_chunk is not None:
         chunk = min(n_models, max_models_per_chunk)
@@ -95,7 +150,7 @@ def choose_plan(spec: Spec, batch: int, n_models: int, device_type: str, *,
         # and with ``compile`` each distinct chunk size is one more compilation
         chunk = math.ceil(n_models / math.ceil(n_models / largest))
     single = device_type == "cpu" and chunk * batch * hidden <= CPU_SINGLE_THREAD_BELOW
-    return Plan(chunk=chunk, threads=1 if single else None)
+    return Plan(chunk=chunk, threads=1 if single else None, compile=compile_step)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -117,19 +172,20 @@ def batch_indices(n_train: int, batch_size: int | None, n_steps: int, *, seed: i
 
 
 def stacked_batch_indices(n_train: int, batch_size: int | None, n_steps: int, *,
-                          seeds: Sequence[int]) -> Iterator[torch.Tensor]:
+                          seeds: Sequence[int], device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     """:func:`batch_indices` of every seed, stacked: (len(seeds), batch) per step. Row i is exactly
     model i's order alone; drawing a whole epoch per model at once keeps the per-step cost of
-    E orders to one slice."""
+    E orders to one slice. The orders are drawn on the CPU (so a seed gives the same order on
+    every device) and moved to ``device`` once per epoch, not once per step."""
     if batch_size is None or batch_size >= n_train:
-        everything = torch.arange(n_train).expand(len(seeds), n_train)
+        everything = torch.arange(n_train, device=device).expand(len(seeds), n_train)
         for _ in range(n_steps):
             yield everything
         return
     generators = [torch.Generator().manual_seed(derive_seed(seed, 1)) for seed in seeds]
     step = 0
     while True:
-        permutations = torch.stack([torch.randperm(n_train, generator=g) for g in generators])  # (E, n)
+        permutations = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(device)  # (E, n)
         for start in range(0, n_train, batch_size):
             if step == n_steps:
                 return
@@ -151,6 +207,7 @@ class EnsembleResult:
     # "test_cross_entropy", "train_accuracy", "test_accuracy" (mean over slots of the fraction
     # classified correctly) and "train_all_slots_accuracy", "test_all_slots_accuracy"
     classification: dict[str, np.ndarray] | None = None
+    plan: Plan | None = None  # how train_ensemble ran them (chunks, threads, compile); None from train_naive
 
     @property
     def final_train_mse(self) -> np.ndarray:
@@ -174,10 +231,12 @@ class TrainSettings:
     ``eval_every`` steps (None: only at the end) and after the last step. ``precision``:
     "float32" or "float64". ``fused``: Adam's fused kernel. ``max_models_per_chunk``: the models
     trained at once (None: :func:`choose_plan`'s rule); it never changes a number. ``compile``:
-    run the stacked step's forward and loss (and so its backward) through ``torch.compile``;
-    it pays where per-model overhead dominates, costs a few seconds per new spec and shape
-    (about 15 s for the first in a fresh process), and changes numbers by float rounding only
-    (fused kernels sum in another order; a test bounds it).
+    True runs the stacked step's forward and loss (and so its backward) through
+    ``torch.compile``; it costs a few seconds per new spec and shape (about 15 s for the first in
+    a fresh process) and changes numbers by float rounding only (fused kernels sum in another
+    order; a test bounds it). "auto" (the default) lets :func:`choose_plan` compile only where
+    benchmarks/ensemble.py measured a gain and the run is long enough to pay the compile back
+    (:func:`compile_pays`); False never compiles.
     ``loss``: "mse" or "cross_entropy" (see ``LOSSES``; integer labels, classification curves).
     """
 
@@ -190,7 +249,7 @@ class TrainSettings:
     fused: bool = True
     max_models_per_chunk: int | None = None
     loss: str = "mse"
-    compile: bool = False
+    compile: bool | str = "auto"
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -212,8 +271,8 @@ class TrainSettings:
                                                       or self.max_models_per_chunk < 1):
             raise ValueError(f"max_models_per_chunk must be None or a positive integer, got "
                              f"max_models_per_chunk={self.max_models_per_chunk!r}")
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"compile must be True or False, got compile={self.compile!r}")
+        if not (isinstance(self.compile, bool) or self.compile == "auto"):
+            raise ValueError(f"compile must be True, False or 'auto', got compile={self.compile!r}")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -251,8 +310,19 @@ def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, set
         raise ValueError(f"per-model x_train holds {x_train.shape[0]} data sets for {len(seeds)} seeds")
 
 
+def _host(array) -> np.ndarray:
+    """A numpy view (a copy for a tensor on another device) of data given as numpy or torch, for
+    the argument checks."""
+    return array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+
+
 def _as_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
-    return None if array is None else torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+    """Numpy or torch data (on any device) as a tensor of ``dtype`` on ``device``."""
+    if array is None:
+        return None
+    if isinstance(array, torch.Tensor):
+        return array.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
 
 
 def classification_metrics(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
@@ -346,7 +416,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     ``settings`` says (see :class:`TrainSettings`).
 
     Data: ``x_train`` (n, m) and ``y_train`` (n,) shared by all models, or (E, n, m) and (E, n)
-    one data set per model (same n); likewise the test set (any size). Numpy or torch.
+    one data set per model (same n); likewise the test set (any size). Numpy, or torch on any device.
     L-BFGS's line search would couple stacked models, so it trains one model per chunk.
     Models are trained in chunks on a number of threads that :func:`choose_plan` picks (all at
     once on CUDA; cache-sized chunks on CPU); the plan never changes a model's numbers.
@@ -355,14 +425,15 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     """
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
-    _check_training_data(spec, seeds, np.asarray(x_train), np.asarray(y_train), settings)
+    _check_training_data(spec, seeds, _host(x_train), _host(y_train), settings)
     per_model_train = np.ndim(x_train) == 3
     per_model_test = x_test is not None and np.ndim(x_test) == 3
     n_train = np.shape(x_train)[-2]
     batch = n_train if settings.batch_size is None else min(settings.batch_size, n_train)
     # L-BFGS's line search would couple stacked models: one model per chunk
     plan = choose_plan(spec, batch, len(seeds), torch_device.type,
-                       max_models_per_chunk=1 if settings.optimizer == "lbfgs" else settings.max_models_per_chunk)
+                       max_models_per_chunk=1 if settings.optimizer == "lbfgs" else settings.max_models_per_chunk,
+                       settings=settings, n_train=n_train)
     chunk = plan.chunk
     steps = settings.evaluation_steps()
     dtype = settings.dtype
@@ -379,7 +450,8 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
                 None if y_te is None else (y_te[rows] if per_model_test else y_te))
         params = [p.to(device=torch_device, dtype=dtype).requires_grad_() for p in stack_init(spec, chunk_seeds)]
         with _threads(plan.threads):
-            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, settings=settings, steps=steps)
+            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, settings=settings, steps=steps,
+                                           compile_step=plan.compile)
         train_curves.append(train_c)
         test_curves.append(test_c)
         final_params.append([p.detach().cpu() for p in params])
@@ -390,11 +462,12 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
         train_curves = test_curves = [np.full((len(seeds), len(steps)), np.nan)]
     return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.concatenate(train_curves),
                           test_mse=np.concatenate(test_curves),
-                          params=[torch.cat(tensors) for tensors in zip(*final_params)], classification=classification)
+                          params=[torch.cat(tensors) for tensors in zip(*final_params)], classification=classification,
+                          plan=plan)
 
 
 def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *,
-                 settings: TrainSettings, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 settings: TrainSettings, steps: np.ndarray, compile_step: bool) -> tuple[np.ndarray, np.ndarray]:
     n_models = len(seeds)
     shared = x_tr.ndim == 2
 
@@ -412,7 +485,7 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
 
     # the per-model loss is an argument of the (compiled) step, so another loss plugs in here
     per_model_loss = PER_MODEL_LOSSES[settings.loss]
-    loss_of = (_compiled_loss(spec, per_model_loss) if settings.compile
+    loss_of = (_compiled_loss(spec, per_model_loss) if compile_step
                else functools.partial(_stacked_loss, spec, per_model_loss))
     x_full = x_tr.expand(n_models, *x_tr.shape) if shared else x_tr  # (E, n, m), a view
 
@@ -440,7 +513,7 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
     else:
         opt = torch.optim.Adam(params, lr=settings.lr, fused=settings.fused)
         batch_size = settings.batch_size
-        orders = stacked_batch_indices(x_tr.shape[-2], batch_size, settings.n_steps, seeds=seeds)
+        orders = stacked_batch_indices(x_tr.shape[-2], batch_size, settings.n_steps, seeds=seeds, device=x_tr.device)
         model_axis = torch.arange(n_models, device=x_tr.device)[:, None]
         full = batch_size is None or batch_size >= x_tr.shape[-2]
         evaluated = set(steps.tolist())
@@ -448,7 +521,7 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
             if full:
                 loss = full_batch_loss()
             else:
-                index = next(orders).to(x_tr.device)  # (E, B)
+                index = next(orders)  # (E, B), on x_tr's device
                 xb = x_tr[index] if shared else x_tr[model_axis, index]  # (E, B, m)
                 yb = y_tr[index] if shared else y_tr[model_axis, index]  # (E, B)
                 loss = loss_of(params, xb, yb)
@@ -469,7 +542,7 @@ def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None,
     with the same minibatch order as :func:`train_ensemble`. Shared data, Adam, float32 only."""
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
-    _check_training_data(spec, seeds, np.asarray(x_train), np.asarray(y_train), settings)
+    _check_training_data(spec, seeds, _host(x_train), _host(y_train), settings)
     if settings.loss != "mse":
         raise ValueError(f"train_naive trains on the MSE only, got loss={settings.loss!r}")
     if settings.optimizer != "adam" or settings.precision != "float32":

@@ -67,6 +67,17 @@ def _is_mention(span: str) -> bool:
     return not after or after == ["run"] or "..." in span or "/" in after[0] or "[" in span
 
 
+def _commands_of_line(line: str) -> list[str]:
+    """The modcore and make commands of one shell line: a line may chain commands (``&&``,
+    ``;``) and set environment variables before one (``MODCORE_RESULTS=... python -m ...``)."""
+    found = []
+    for part in re.split(r"\s*(?:&&|;)\s*", line):
+        part = re.sub(r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+", "", part.strip())
+        if COMMAND_START.match(part):
+            found.append(part)
+    return found
+
+
 def extract_commands(text: str, where: str) -> list[Command]:
     """The commands of one markdown text, in order."""
     commands, fenced, pending, start = [], False, "", 0
@@ -81,8 +92,7 @@ def extract_commands(text: str, where: str) -> list[Command]:
                 pending = stripped[:-1].rstrip()
                 continue
             pending = ""
-            if COMMAND_START.match(stripped):
-                commands.append(Command(stripped, f"{where}:{start}"))
+            commands += [Command(part, f"{where}:{start}") for part in _commands_of_line(stripped)]
             continue
         for span in re.findall(r"`([^`\n]+)`", line):
             span = span.strip()
@@ -102,7 +112,8 @@ def _placeholder(word: str) -> bool:
 def _makefile() -> tuple[set[str], set[str]]:
     text = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.M))
-    variables = set(re.findall(r"^([A-Z][A-Z_]*)\s*[?:]?=", text, flags=re.M))
+    # defined (PROFILE ?= default) or only read (GPU_CHECK_ARGS, set on the command line)
+    variables = set(re.findall(r"^([A-Z][A-Z_]*)\s*[?:]?=", text, flags=re.M)) | set(re.findall(r"\$\(([A-Z][A-Z_]*)\)", text))
     return targets, variables
 
 
@@ -130,10 +141,9 @@ def check_command(command: Command) -> str | None:
             return f"`{' '.join(args)}` is not a valid data command"
         return None
     try:
-        with contextlib.redirect_stderr(io.StringIO()) as errors:
-            parsed = cli._parser().parse_args(args)
-    except SystemExit:
-        return f"the command line parser refuses it: {errors.getvalue().strip().splitlines()[-1]}"
+        parsed = cli.parse_args(args)
+    except cli.UsageError as error:
+        return f"the command line parser refuses it: {error}"
     try:
         if parsed.command == "list":
             for name in parsed.names:
@@ -219,6 +229,7 @@ def test_cheap_commands_run(command, tmp_path):
     ("python -m modcore run all --workers 4", "need --executor dask"),
     ("python -m modcore list nope", "unknown notebook 'nope'"),
     ("python -m modcore run", "the command line parser refuses it"),
+    ("python -m modcore list -p seed 3", "only 'run' takes it"),
     ("python -m modcore data mnist --download DIR", "not a valid data command"),
     ("make everything", "make target 'everything' is not in the Makefile"),
     ("make book PROFILE=fast", "PROFILE=fast is not a profile"),
@@ -233,6 +244,7 @@ def test_commands_are_read_from_code_blocks_and_inline_code_but_not_from_mention
     text = "\n".join([
         "Run `python -m modcore run` with a name, e.g. `python -m modcore run scorecard`; `make test` too.",
         "```bash",
+        "umask 002 && MODCORE_RESULTS=/tmp/x python -m modcore run sine_task -p seed=3",
         ".venv/bin/python -m modcore run theorem1 --profile ci -p n_train_max 500   # a comment",
         "python -m modcore run all \\",
         "    --profile paper",
@@ -242,6 +254,7 @@ def test_commands_are_read_from_code_blocks_and_inline_code_but_not_from_mention
     ])
     found = [(c.text, c.where) for c in extract_commands(text, "page.md")]
     assert found == [("python -m modcore run scorecard", "page.md:1"), ("make test", "page.md:1"),
+                     ("python -m modcore run sine_task -p seed=3", "page.md:3"),
                      (".venv/bin/python -m modcore run theorem1 --profile ci -p n_train_max 500   # a comment",
-                      "page.md:3"),
-                     ("python -m modcore run all --profile paper", "page.md:4")]
+                      "page.md:4"),
+                     ("python -m modcore run all --profile paper", "page.md:5")]

@@ -84,9 +84,9 @@ def test_two_worker_cluster_gives_the_same_records_as_in_process(tmp_path, dask_
         local = sweeps.ResultStore(tmp_path / f"local-{batch_by is None}", create=True)
         remote = sweeps.ResultStore(tmp_path / f"dask-{batch_by is None}", create=True)
         expected = sweeps.run_sweep(run, configs, local, batch_by=batch_by, max_batch=4, progress=False,
-                                    executor=sweeps.InProcessExecutor())
+                                    executor=sweeps.InProcessExecutor(), required_keys=("loss",))
         got = sweeps.run_sweep(run, configs, remote, batch_by=batch_by, max_batch=4, progress=False,
-                               executor=dask_executor)
+                               executor=dask_executor, required_keys=("loss",))
         assert len(remote.keys()) == len(configs)
         assert records(remote) == records(local)
         assert got.equals(expected)
@@ -98,7 +98,7 @@ def test_killing_a_worker_mid_sweep_loses_and_repeats_no_run(tmp_path, dask_exec
     configs = [Toy(seed) for seed in range(12)]
     run = functools.partial(counted_run, marker_dir=str(markers), die_seed=5, pause=0.1)
     store = sweeps.ResultStore(tmp_path / "store", create=True)
-    frame = sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor)
+    frame = sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     assert (markers / "died").exists(), "the worker was never killed, so this test checked nothing"
     assert computations(markers) == {seed: 1 for seed in range(12)}
     assert len(store.keys()) == 12
@@ -125,7 +125,7 @@ def test_a_config_that_raises_is_reported_and_the_others_finish(tmp_path, dask_e
     run = functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(2,))
     store = sweeps.ResultStore(tmp_path / "store", create=True)
     with pytest.raises(executors.SweepFailed, match="1 of 6 sweep tasks failed") as failed:
-        sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor)
+        sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     [failure] = failed.value.failures
     assert failure.configs == (Toy(2),)
     assert "Traceback" in failure.traceback and "ValueError: bad seed 2" in failure.traceback
@@ -140,7 +140,7 @@ def test_a_batch_that_raises_reports_each_of_its_configs(tmp_path, dask_executor
     store = sweeps.ResultStore(tmp_path)
     with pytest.raises(executors.SweepFailed) as failed:
         sweeps.run_sweep(failing_batch, configs, store, batch_by=lambda config: config.width, progress=False,
-                         executor=dask_executor)
+                         executor=dask_executor, required_keys=("loss",))
     assert sorted(c.seed + 100 * c.width for failure in failed.value.failures for c in failure.configs) == \
         sorted(c.seed + 100 * c.width for c in configs)
     assert len(failed.value.failures) == 2
@@ -153,10 +153,10 @@ def test_rerun_retries_only_the_failed_configs(tmp_path, dask_executor):
     store = sweeps.ResultStore(tmp_path / "store", create=True)
     with pytest.raises(executors.SweepFailed):
         sweeps.run_sweep(functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(1, 4)),
-                         configs, store, progress=False, executor=dask_executor)
+                         configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     first = computations(markers)
     frame = sweeps.run_sweep(functools.partial(counted_run, marker_dir=str(markers)),
-                             configs, store, progress=False, executor=dask_executor)
+                             configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     rerun = {seed: n - first.get(seed, 0) for seed, n in computations(markers).items() if n > first.get(seed, 0)}
     assert rerun == {1: 1, 4: 1}
     assert list(frame["loss"]) == [toy_result(config)["loss"] for config in configs]
@@ -178,7 +178,7 @@ class UnseenFromWorkersStore(sweeps.ResultStore):
 def test_records_the_parent_cannot_see_yet_are_written_again_from_the_parent(tmp_path, dask_executor):
     store = UnseenFromWorkersStore(tmp_path)
     frame = sweeps.run_sweep(toy_result, [Toy(seed) for seed in range(4)], store, progress=False,
-                             executor=dask_executor)
+                             executor=dask_executor, required_keys=("loss",))
     assert len(store.keys()) == 4
     assert list(frame["loss"]) == [toy_result(Toy(seed))["loss"] for seed in range(4)]
 
@@ -191,7 +191,7 @@ def test_in_process_sweep_still_stops_at_the_first_error(tmp_path):
     run = functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(2,))
     with pytest.raises(ValueError, match="bad seed 2"):
         sweeps.run_sweep(run, [Toy(seed) for seed in range(5)], store, progress=False,
-                         executor=sweeps.InProcessExecutor())
+                         executor=sweeps.InProcessExecutor(), required_keys=("loss",))
     assert sorted(computations(markers)) == [0, 1]
 
 
@@ -205,7 +205,8 @@ def test_a_task_survives_plain_pickling(tmp_path):
 def test_a_lambda_run_reaches_the_workers_too(tmp_path, dask_executor):
     offset = 3.0
     frame = sweeps.run_sweep(lambda config: {"loss": config.seed + offset}, [Toy(0), Toy(1)],
-                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor)
+                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor,
+                             required_keys=("loss",))
     assert list(frame["loss"]) == [3.0, 4.0]
 
 
@@ -237,7 +238,7 @@ def test_with_gpus_each_local_worker_runs_on_its_own_device(tmp_path, monkeypatc
     monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)
     with executors.DaskExecutor() as executor:
         frame = sweeps.run_sweep(visible_device_run, [Toy(seed) for seed in range(6)], sweeps.ResultStore(tmp_path),
-                                 progress=False, executor=executor)
+                                 progress=False, executor=executor, required_keys=("device",))
         assert executor._task_resources() == {"GPU": 1}
         assert len(executor.client.scheduler_info()["workers"]) == 2
     assert set(frame["device"]) == {"0", "1"}
@@ -307,7 +308,7 @@ def test_a_cluster_served_for_a_command_is_used_by_sweeps_through_the_environmen
         monkeypatch.setenv("MODCORE_EXECUTOR", "dask")
         monkeypatch.setenv("MODCORE_SCHEDULER", address)
         frame = sweeps.run_sweep(pid_run, [Toy(seed) for seed in range(3)], sweeps.ResultStore(tmp_path),
-                                 progress=False)
+                                 progress=False, required_keys=("pid",))
         executor = executors.executor_from_environment()
         worker_pids = set(executor.client.run(os.getpid).values())
         executor.close()

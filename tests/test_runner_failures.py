@@ -89,7 +89,7 @@ def test_successful_run_ends_with_a_provenance_cell_that_reproduces_it(toy):
     # the command, parsed by the CLI, asks for the same notebook, profile and parameters
     words = shlex.split(record["command"])
     assert words[:3] == ["python", "-m", "modcore"]
-    args = cli._parser().parse_args(words[3:])
+    args = cli.parse_args(words[3:])
     assert (args.name, args.profile) == ("toy", "ci")
     assert {key: runner.parse_cli_value(value) for key, value in args.parameter} == overrides
 

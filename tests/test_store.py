@@ -41,7 +41,7 @@ def _record(tmp_path, config):
 def test_edited_result_is_detected_by_its_checksum_moved_aside_rerun_and_counted(tmp_path, capsys):
     store = sweeps.ResultStore(tmp_path)
     configs = [Toy(0), Toy(1)]
-    sweeps.run_sweep(Counting(), configs, store, progress=False)
+    sweeps.run_sweep(Counting(), configs, store, progress=False, required_keys=("test_mse",))
     path, record = _record(tmp_path, Toy(1))
     record["result"]["test_mse"] = 999.0  # a plausible-looking edit: only the checksum catches it
     path.write_text(json.dumps(record))
@@ -49,7 +49,7 @@ def test_edited_result_is_detected_by_its_checksum_moved_aside_rerun_and_counted
 
     rerun = Counting()
     with pytest.warns(sweeps.CorruptRecordWarning, match="checksum"):
-        frame = sweeps.run_sweep(rerun, configs, store, progress=False, desc="toy")
+        frame = sweeps.run_sweep(rerun, configs, store, progress=False, desc="toy", required_keys=("test_mse",))
     assert rerun.calls == [1]
     assert list(frame["test_mse"]) == [0.5, 1.5]
     assert (tmp_path / f"{path.name}.corrupt").exists()
@@ -70,7 +70,7 @@ def test_record_missing_a_required_key_is_corrupt_and_names_the_record_and_key(t
 
 def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False)
+    sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
 
     def below_one(result):
         if result["test_mse"] >= 1:
@@ -78,7 +78,8 @@ def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
 
     rerun = Counting(losses={1: 0.25})
     with pytest.warns(sweeps.CorruptRecordWarning, match="cannot exceed"):
-        frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, validate=below_one, progress=False)
+        frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, validate=below_one, progress=False,
+                                 required_keys=("test_mse",))
     assert rerun.calls == [1] and list(frame["test_mse"]) == [0.5, 0.25]
 
 
@@ -86,7 +87,7 @@ def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
 def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_path, capsys, bad):
     store = sweeps.ResultStore(tmp_path)
     first = Counting(losses={1: bad})
-    frame = sweeps.run_sweep(first, [Toy(0), Toy(1)], store, progress=False, desc="toy")
+    frame = sweeps.run_sweep(first, [Toy(0), Toy(1)], store, progress=False, desc="toy", required_keys=("test_mse",))
     assert list(frame["diverged"]) == [False, True]
     assert frame["test_mse"][0] == 0.5 and math.isnan(frame["test_mse"][1])
     _, record = _record(tmp_path, Toy(1))
@@ -94,7 +95,7 @@ def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_pat
     assert capsys.readouterr().out.endswith("0 read, 2 run, 0 corrupt, 1 diverged\n")
 
     again = Counting()
-    frame = sweeps.run_sweep(again, [Toy(0), Toy(1)], store, progress=False, desc="toy")
+    frame = sweeps.run_sweep(again, [Toy(0), Toy(1)], store, progress=False, desc="toy", required_keys=("test_mse",))
     assert again.calls == []  # the same config diverges again: read, not redone
     assert list(frame["diverged"]) == [False, True]
     assert capsys.readouterr().out.endswith("2 read, 0 run, 0 corrupt, 1 diverged\n")
@@ -102,45 +103,87 @@ def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_pat
 
 def test_non_finite_value_in_a_list_field_counts_too(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    frame = sweeps.run_sweep(lambda c: {"test_mse": 0.1, "curve": [1.0, math.inf]}, [Toy(0)], store, progress=False)
+    frame = sweeps.run_sweep(lambda c: {"test_mse": 0.1, "curve": [1.0, math.inf]}, [Toy(0)], store, progress=False,
+                             required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True]
 
 
-def test_with_required_keys_only_those_decide_divergence(tmp_path):
+def test_with_finite_keys_only_those_and_the_required_keys_decide_divergence(tmp_path):
     store = sweeps.ResultStore(tmp_path)
 
     def run(config):  # held-out accuracy is undefined for this task: NaN, not divergence
         return {"test_mse": 0.1, "heldout_accuracy": math.nan}
 
-    frame = sweeps.run_sweep(run, [Toy(0)], store, required_keys=["test_mse"], progress=False)
+    options = dict(required_keys=["test_mse"], finite_keys=["test_mse"], progress=False)
+    frame = sweeps.run_sweep(run, [Toy(0)], store, **options)
     assert list(frame["diverged"]) == [False] and math.isnan(frame["heldout_accuracy"][0])
-    assert sweeps.run_sweep(run, [Toy(0)], store, required_keys=["test_mse"], progress=False)["diverged"].tolist() == [False]
+    assert sweeps.run_sweep(run, [Toy(0)], store, **options)["diverged"].tolist() == [False]
+    # without finite_keys every field must be finite: the same result is a diverged run
+    assert sweeps.run_sweep(run, [Toy(1)], store,
+                            required_keys=["test_mse"], progress=False)["diverged"].tolist() == [True]
+
+
+def test_every_sweep_must_name_its_required_keys(tmp_path):
+    store = sweeps.ResultStore(tmp_path)
+    with pytest.raises(TypeError, match="required_keys"):
+        sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)
+    for empty in ([], (), "", None):
+        with pytest.raises((ValueError, TypeError), match="required_keys"):
+            sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys=empty)
+    with pytest.raises(ValueError, match="required_keys"):  # a string is not a list of names
+        sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys="test_mse")
+
+
+def test_a_record_edited_to_drop_a_required_key_with_its_checksum_recomputed_is_rerun(tmp_path, capsys):
+    # the probe of issue 28: the checksum matches, so only the declared keys catch the edit
+    store = sweeps.ResultStore(tmp_path)
+    sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
+    path, record = _record(tmp_path, Toy(1))
+    del record["result"]["test_mse"]
+    record["checksum"] = sweeps.result_checksum(record["result"])
+    path.write_text(json.dumps(record))
+    rerun = Counting()
+    with pytest.warns(sweeps.CorruptRecordWarning, match="lacks test_mse"):
+        frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
+    assert rerun.calls == [1] and list(frame["test_mse"]) == [0.5, 1.5]
+    assert (tmp_path / f"{path.name}.corrupt").exists()
+
+
+def test_a_run_whose_result_its_sweep_would_refuse_is_not_stored(tmp_path):
+    # stored, it would be found corrupt and rerun at every read
+    store = sweeps.ResultStore(tmp_path)
+    with pytest.raises(ValueError, match="lacks test_mse"):
+        sweeps.run_sweep(lambda c: {"curve": [1.0]}, [Toy(0)], store, progress=False, required_keys=("test_mse",))
+    with pytest.raises(ValueError, match="missing values in test_mse"):
+        sweeps.run_sweep(lambda c: {"test_mse": None}, [Toy(0)], store, progress=False, required_keys=("test_mse",))
+    assert list(tmp_path.glob("*.json")) == []
 
 
 def test_a_run_that_says_it_diverged_is_kept_as_diverged(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    frame = sweeps.run_sweep(lambda c: {"test_mse": 1e6, "diverged": True}, [Toy(0)], store, progress=False)
+    frame = sweeps.run_sweep(lambda c: {"test_mse": 1e6, "diverged": True}, [Toy(0)], store, progress=False,
+                             required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True] and list(frame["test_mse"]) == [1e6]
 
 
 def test_a_healthy_looking_record_with_non_finite_values_is_corrupt(tmp_path):
     # written by a version that stored NaN losses as finished: not trusted, rerun
     store = sweeps.ResultStore(tmp_path)
-    store.put(Toy(0), {"test_mse": math.nan}, sweeps.ResultCheck(required_keys=()))
+    store.put(Toy(0), {"test_mse": math.nan})  # the default check reads (and writes) any well-formed record
     rerun = Counting()
     with pytest.warns(sweeps.CorruptRecordWarning, match="not marked diverged"):
-        sweeps.run_sweep(rerun, [Toy(0)], store, progress=False)
+        sweeps.run_sweep(rerun, [Toy(0)], store, progress=False, required_keys=("test_mse",))
     assert rerun.calls == [0]
 
 
 def test_each_finished_record_is_read_once_per_sweep(tmp_path, monkeypatch):
     store = sweeps.ResultStore(tmp_path)
     configs = [Toy(seed) for seed in range(4)]
-    sweeps.run_sweep(Counting(), configs[:2], store, progress=False)
+    sweeps.run_sweep(Counting(), configs[:2], store, progress=False, required_keys=("test_mse",))
     reads = []
     original = sweeps.ResultStore._read
     monkeypatch.setattr(sweeps.ResultStore, "_read", lambda self, path, *a: reads.append(path.stem) or original(self, path, *a))
-    sweeps.run_sweep(Counting(), configs, store, progress=False)
+    sweeps.run_sweep(Counting(), configs, store, progress=False, required_keys=("test_mse",))
     assert sorted(reads) == sorted(sweeps.config_key(c) for c in configs[:2])
 
 
@@ -152,24 +195,25 @@ def test_missing_explicit_results_folder_is_an_error_unless_creation_is_asked(tm
     monkeypatch.delenv(paths.RESULTS_CREATE_ENV, raising=False)
     run = Counting()
     with pytest.raises(paths.ResultsDirError, match=f"{missing} does not exist"):
-        sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False)
+        sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert run.calls == [] and not missing.exists()
 
     monkeypatch.setenv(paths.RESULTS_CREATE_ENV, "1")
-    sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False)
+    sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert run.calls == [0] and (missing / "fig2").is_dir()
 
 
 def test_explicit_results_dir_parameter_must_exist_too(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.RESULTS_CREATE_ENV, raising=False)
     with pytest.raises(paths.ResultsDirError, match="does not exist"):
-        sweeps.run_sweep(Counting(), [Toy(0)], sweeps.resolve_store(tmp_path / "nope", "fig2"), progress=False)
+        sweeps.run_sweep(Counting(), [Toy(0)], sweeps.resolve_store(tmp_path / "nope", "fig2"), progress=False,
+                         required_keys=("test_mse",))
 
 
 def test_default_results_folder_is_created_when_missing(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.RESULTS_ENV, raising=False)
     monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
-    sweeps.run_sweep(Counting(), [Toy(0)], sweeps.default_store("fig2"), progress=False)
+    sweeps.run_sweep(Counting(), [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert (tmp_path / "results" / "fig2").is_dir()
 
 
@@ -181,7 +225,7 @@ def test_unwritable_store_fails_before_any_run(tmp_path, monkeypatch):
     monkeypatch.setattr(paths.tempfile, "mkstemp", refuse)
     run = Counting()
     with pytest.raises(paths.ResultsDirError, match="not writable"):
-        sweeps.run_sweep(run, [Toy(0)], sweeps.ResultStore(tmp_path), progress=False)
+        sweeps.run_sweep(run, [Toy(0)], sweeps.ResultStore(tmp_path), progress=False, required_keys=("test_mse",))
     assert run.calls == []
 
 
@@ -200,16 +244,122 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path):
     lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
     lock.write_text(f"{__import__('socket').gethostname()} {pid}\n")
     run = Counting()
-    sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01)
+    sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01, required_keys=("test_mse",))
     assert run.calls == [0] and not lock.exists()
 
 
-def test_lock_of_a_live_process_is_respected(tmp_path):
+HOLDER = textwrap.dedent('''\
+    # Holds an OS lock on a file, as a sweep holds a run's lock, until killed or told to stop.
+    import fcntl, os, sys, time
+    from pathlib import Path
+    lock, stop = Path(sys.argv[1]), Path(sys.argv[2])
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    os.write(handle, b"otherhost 4242\\n")
+    print("locked", flush=True)
+    while not stop.exists():
+        time.sleep(0.02)
+''')
+
+
+@pytest.fixture
+def hold_lock(tmp_path):
+    """Starts a process that holds the OS lock of ``path``; returns (process, stop file)."""
+    started = []
+
+    def start(path):
+        script, stop = tmp_path / "holder.py", tmp_path / f"stop-{len(started)}"
+        script.write_text(HOLDER)
+        process = subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE,
+                                   text=True)
+        assert process.stdout.readline() == "locked\n"
+        started.append(process)
+        return process, stop
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_lock_held_by_another_process_is_respected(tmp_path, hold_lock):
     store = sweeps.ResultStore(tmp_path)
     key = sweeps.config_key(Toy(0))
-    (tmp_path / f"{key}.lock").write_text(f"{__import__('socket').gethostname()} {os.getppid()}\n")
+    hold_lock(tmp_path / f"{key}.lock")
     assert not store.claim(key)
+    assert store.lock_owner(key) == "otherhost 4242"
     assert store.claim(sweeps.config_key(Toy(1)))
+    store.release(sweeps.config_key(Toy(1)))
+
+
+def test_lock_file_naming_a_live_unrelated_process_is_free(tmp_path):
+    # Issue 28: the PID written in a leftover lock file belongs to a live process that has
+    # nothing to do with the sweep (here our parent). No OS lock is held: the run goes ahead.
+    store = sweeps.ResultStore(tmp_path)
+    lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
+    lock.write_text(f"{__import__('socket').gethostname()} {os.getppid()}\n")
+    run = Counting()
+    frame = sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01, required_keys=("test_mse",))
+    assert run.calls == [0] and list(frame["test_mse"]) == [0.5] and not lock.exists()
+
+
+def test_lock_of_a_process_killed_while_holding_it_is_free_at_once(tmp_path, hold_lock):
+    store = sweeps.ResultStore(tmp_path)
+    key = sweeps.config_key(Toy(0))
+    holder, _ = hold_lock(tmp_path / f"{key}.lock")
+    assert not store.claim(key)
+    holder.kill()  # SIGKILL: no cleanup; the kernel drops the lock with the process
+    holder.wait()
+    assert (tmp_path / f"{key}.lock").exists() and store.claim(key)
+    store.release(key)
+    assert not (tmp_path / f"{key}.lock").exists()
+
+
+def test_a_sweep_waits_for_a_held_run_reports_a_long_lock_and_takes_the_run_when_freed(tmp_path, hold_lock,
+                                                                                     monkeypatch, capsys):
+    monkeypatch.setattr(sweeps, "LONG_LOCK_SECONDS", 0.0)  # every held lock counts as long
+    store = sweeps.ResultStore(tmp_path)
+    lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
+    _, stop = hold_lock(lock)
+    polls, real_sleep = [], sweeps.time.sleep
+
+    def sleep(seconds):  # the sweep's poll: the holder stops after the sweep has waited twice
+        polls.append(seconds)
+        if len(polls) == 2:
+            stop.touch()
+        real_sleep(0.05)
+
+    monkeypatch.setattr(sweeps.time, "sleep", sleep)
+    run = Counting()
+    sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01, required_keys=("test_mse",), desc="toy")
+    out = capsys.readouterr().out
+    assert run.calls == [0]  # taken over once the holder let go, not before
+    assert "toy: waiting for 1 run(s) claimed by other processes (otherhost 4242)" in out
+    warnings_ = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warnings_) == 1  # once, however long it waits
+    assert "locked by process 4242 on host otherhost" in warnings_[0] and f"delete {lock}" in warnings_[0]
+
+
+def test_a_lock_file_removed_between_opening_and_locking_it_is_not_trusted(tmp_path, monkeypatch):
+    # A process that opened the lock file just before its holder released (removed) it must
+    # not count a lock on that removed file: it locks the file now at the path instead.
+    store = sweeps.ResultStore(tmp_path)
+    key = sweeps.config_key(Toy(0))
+    lock = tmp_path / f"{key}.lock"
+    real_flock, calls = sweeps.fcntl.flock, []
+
+    def flock_after_a_release(handle, operation):
+        calls.append(handle)
+        if len(calls) == 1:
+            lock.unlink()  # the holder releases: its file goes
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(sweeps.fcntl, "flock", flock_after_a_release)
+    assert store.claim(key)
+    assert len(calls) == 2  # the first lock was on the removed file and was dropped
+    held = os.fstat(sweeps._HELD_LOCKS[str(lock)])
+    assert (held.st_dev, held.st_ino) == (lock.stat().st_dev, lock.stat().st_ino)
+    store.release(key)
 
 
 def test_locks_are_released_when_a_run_raises(tmp_path):
@@ -219,7 +369,7 @@ def test_locks_are_released_when_a_run_raises(tmp_path):
         raise RuntimeError("crash")
 
     with pytest.raises(RuntimeError):
-        sweeps.run_sweep(crash, [Toy(0)], store, progress=False)
+        sweeps.run_sweep(crash, [Toy(0)], store, progress=False, required_keys=("test_mse",))
     assert list(tmp_path.glob("*.lock")) == []
 
 
@@ -246,7 +396,8 @@ WORKER = textwrap.dedent('''\
     while not go.exists():  # start both processes at the same moment
         time.sleep(0.01)
     frame = sweeps.run_sweep(run, [Job(s) for s in range(20)], sweeps.ResultStore(store), progress=False,
-                             batch_by=(lambda job: job.seed % 2) if batched else None, max_batch=3, poll_seconds=0.05)
+                             batch_by=(lambda job: job.seed % 2) if batched else None, max_batch=3, poll_seconds=0.05,
+                             required_keys=("value",))
     assert list(frame["value"]) == [2.0 * s for s in range(20)], frame
 ''')
 
@@ -294,20 +445,9 @@ def test_cli_refuses_a_missing_results_folder_before_any_notebook_runs(tmp_path,
 
 def test_a_finished_sweep_is_read_from_a_store_that_is_not_writable(tmp_path, monkeypatch):
     store = sweeps.ResultStore(tmp_path)
-    sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)
+    sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys=("test_mse",))
     monkeypatch.setattr(paths.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "no")))
-    assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)["test_mse"]) == [0.5]
+    assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False,
+                                 required_keys=("test_mse",))["test_mse"]) == [0.5]
     with pytest.raises(paths.ResultsDirError, match="not writable"):
-        sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False)
-
-
-def test_taking_over_a_stale_lock_never_removes_a_lock_retaken_meanwhile(tmp_path):
-    # Another process found the same stale lock first and replaced it with its own: the
-    # late process's take-over must leave the new lock in place.
-    lock = tmp_path / "k.lock"
-    fresh = f"{__import__('socket').gethostname()} {os.getppid()}\n"
-    lock.write_text(fresh)
-    sweeps.ResultStore._take_over(lock, stale_text="host 12345\n")
-    assert lock.read_text() == fresh
-    sweeps.ResultStore._take_over(lock, stale_text=fresh)  # the lock it judged stale: removed
-    assert not lock.exists() and list(tmp_path.iterdir()) == []
+        sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))

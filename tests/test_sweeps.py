@@ -54,17 +54,17 @@ def test_resume_after_crash_redoes_no_finished_run(tmp_path):
     configs = [Toy(seed) for seed in range(6)]
     crashing = CountingRun(fail_at=4)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        sweeps.run_sweep(crashing, configs, store, progress=False)
+        sweeps.run_sweep(crashing, configs, store, progress=False, required_keys=("loss",))
     assert len(store.keys()) == 4  # the four runs before the crash are on disk
 
     resumed = CountingRun()
-    frame = sweeps.run_sweep(resumed, configs, store, progress=False)
+    frame = sweeps.run_sweep(resumed, configs, store, progress=False, required_keys=("loss",))
     assert [c.seed for c in resumed.calls] == [4, 5]
     assert list(frame["seed"]) == list(range(6))
     assert list(frame["loss"]) == [s * 0.5 + 8 for s in range(6)]
 
     again = CountingRun()
-    sweeps.run_sweep(again, configs, store, progress=False)
+    sweeps.run_sweep(again, configs, store, progress=False, required_keys=("loss",))
     assert again.calls == []
 
 
@@ -77,7 +77,8 @@ def test_batched_runs_group_by_key_and_respect_max_batch(tmp_path):
         batches.append([(c.width, c.seed) for c in chunk])
         return [{"loss": float(c.seed)} for c in chunk]
 
-    frame = sweeps.run_sweep(run_batch, configs, store, batch_by=lambda c: c.width, max_batch=2, progress=False)
+    frame = sweeps.run_sweep(run_batch, configs, store, batch_by=lambda c: c.width, max_batch=2, progress=False,
+                             required_keys=("loss",))
     assert all(len({w for w, _ in batch}) == 1 for batch in batches)
     assert max(len(batch) for batch in batches) == 2
     assert sorted(s for batch in batches for s in batch) == sorted((c.width, c.seed) for c in configs)
@@ -87,13 +88,13 @@ def test_batched_runs_group_by_key_and_respect_max_batch(tmp_path):
 def test_half_written_record_is_reported_and_rerun(tmp_path):
     store = sweeps.ResultStore(tmp_path)
     configs = [Toy(0), Toy(1)]
-    sweeps.run_sweep(CountingRun(), configs, store, progress=False)
+    sweeps.run_sweep(CountingRun(), configs, store, progress=False, required_keys=("loss",))
     path = tmp_path / f"{sweeps.config_key(Toy(1))}.json"
     path.write_text(path.read_text()[:25])  # a record cut off mid-write
 
     rerun = CountingRun()
     with pytest.warns(sweeps.CorruptRecordWarning, match="corrupt"):
-        sweeps.run_sweep(rerun, configs, store, progress=False)
+        sweeps.run_sweep(rerun, configs, store, progress=False, required_keys=("loss",))
     assert rerun.calls == [Toy(1)]
     assert (tmp_path / f"{path.name}.corrupt").exists()
 
@@ -119,7 +120,7 @@ def test_results_that_are_not_json_are_refused_before_anything_is_written(tmp_pa
 def test_result_keys_may_not_shadow_config_fields(tmp_path):
     store = sweeps.ResultStore(tmp_path)
     with pytest.raises(ValueError, match="clash"):
-        sweeps.run_sweep(lambda c: {"seed": 1}, [Toy(0)], store, progress=False)
+        sweeps.run_sweep(lambda c: {"seed": 1}, [Toy(0)], store, progress=False, required_keys=("seed",))
 
 
 def test_default_store_lives_under_the_results_dir(tmp_path, monkeypatch):

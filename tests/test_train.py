@@ -54,12 +54,15 @@ def test_chunking_does_not_change_any_model(data):
     np.testing.assert_allclose(whole.test_mse, chunked.test_mse, **TOLERANCE)
 
 
-def test_the_trainers_own_plan_does_not_change_any_model(data):
-    spec = MLPSpec(5, 512)  # 266k parameters: the rule stacks fewer than 5 of them (checked below)
+def test_the_trainers_own_plan_does_not_change_any_model(data, monkeypatch):
+    spec = MLPSpec(5, 64)
     seeds = [0, 1, 2, 3, 4]
-    assert choose_plan(spec, 32, len(seeds), "cpu").chunk < len(seeds)
+    # budgets for two models per chunk, whatever the tuned constants are: chunks of 2, 2 and 1,
+    # so the planned run has two chunk shapes and differs from both runs it is compared with
+    monkeypatch.setattr(train, "CPU_PARAMETER_BUDGET", 2 * spec.n_params)
     settings = dict(n_steps=12, lr=1e-3, batch_size=32)
     planned = train_ensemble(spec, seeds, *data, settings=TrainSettings(**settings), device="cpu")
+    assert planned.plan.chunk == 2
     for chunk in (1, len(seeds)):
         other = train_ensemble(spec, seeds, *data, settings=TrainSettings(**settings, max_models_per_chunk=chunk),
                                device="cpu")
@@ -86,44 +89,119 @@ COMPILED_RTOL = 1e-5
 def test_compiled_step_equals_eager_step_within_float32_rounding(data):
     spec = MLPSpec(5, 16)
     settings = dict(n_steps=60, lr=1e-2, batch_size=40, eval_every=20)  # 120 points: 3 equal batches, one shape
-    eager = train_ensemble(spec, [0, 1, 2], *data, settings=TrainSettings(**settings), device="cpu")
+    eager = train_ensemble(spec, [0, 1, 2], *data, settings=TrainSettings(**settings, compile=False), device="cpu")
     compiled = train_ensemble(spec, [0, 1, 2], *data, settings=TrainSettings(**settings, compile=True), device="cpu")
-    assert train._compiled_loss.cache_info().currsize >= 1  # the flag reached the compiled step
+    assert compiled.plan.compile and not eager.plan.compile  # the flag reached the plan
+    assert train._compiled_loss.cache_info().currsize >= 1  # and the compiled step
     np.testing.assert_allclose(compiled.train_mse, eager.train_mse, rtol=COMPILED_RTOL, atol=0)
     np.testing.assert_allclose(compiled.test_mse, eager.test_mse, rtol=COMPILED_RTOL, atol=0)
     assert eager.train_mse[:, -1].max() < 0.8 * eager.train_mse[:, 0].min()  # the weights moved: a real comparison
 
 
-def test_plan_stacks_all_models_on_cuda_and_keeps_torchs_threads():
-    assert choose_plan(MLPSpec(8, 512), 1000, 64, "cuda") == Plan(chunk=64, threads=None)
+def test_auto_compile_reaches_the_step_and_keeps_eager_numbers(data, monkeypatch):
+    # a full-batch MLP inside the measured region; the threshold lowered so this short run counts
+    # as long: "auto" must then compile, and give eager's numbers within float32 rounding
+    monkeypatch.setattr(train, "COMPILE_MIN_TRAINING_FLOPS", 0.0)
+    spec = MLPSpec(5, train.COMPILE_CPU_WIDTHS[0])
+    settings = dict(n_steps=60, lr=1e-2, eval_every=20)
+    auto = train_ensemble(spec, [0, 1], *data, settings=TrainSettings(**settings), device="cpu")
+    eager = train_ensemble(spec, [0, 1], *data, settings=TrainSettings(**settings, compile=False), device="cpu")
+    assert auto.plan.compile and not eager.plan.compile
+    np.testing.assert_allclose(auto.train_mse, eager.train_mse, rtol=COMPILED_RTOL, atol=0)
+    np.testing.assert_allclose(auto.test_mse, eager.test_mse, rtol=COMPILED_RTOL, atol=0)
 
 
-@pytest.mark.parametrize("width, batch, n_models", [(32, 64, 64), (128, 64, 64), (512, 64, 64), (32, 1000, 64),
-                                                    (128, 1000, 16), (512, 1000, 16), (2048, 1000, 4)])
-def test_cpu_plan_follows_its_budgets(width, batch, n_models):
-    spec = MLPSpec(8, width)
+# Plans for a grid of shapes: MLPs and modular nets from tiny to wide, minibatch and full batch,
+# few and many models. The rule's constants may be retuned; these properties must survive that.
+PLAN_SPECS = [MLPSpec(8, w) for w in (4, 32, 128, 512, 2048)] + [ModularSpec(8, k, w) for k, w in ((3, 8), (4, 128))]
+PLAN_GRID = [(spec, batch, n_models) for spec in PLAN_SPECS for batch in (1, 64, 1000, 20000)
+             for n_models in (1, 5, 16, 64)]
+
+
+def _hidden(spec) -> int:
+    return spec.width * getattr(spec, "n_modules", 1)
+
+
+@pytest.mark.parametrize("spec, batch, n_models", PLAN_GRID)
+def test_cpu_plan_is_valid_and_respects_its_memory_and_thread_bounds(spec, batch, n_models):
     plan = choose_plan(spec, batch, n_models, "cpu")
-    activations = plan.chunk * batch * width
+    assert 1 <= plan.chunk <= n_models
     n_chunks = -(-n_models // plan.chunk)
-    # the largest chunk within both budgets (at least one model), split into equal chunks
-    largest = max(1, min(n_models, train.CPU_ACTIVATION_BUDGET // (batch * width),
-                         train.CPU_PARAMETER_BUDGET // spec.n_params))
-    assert n_chunks == -(-n_models // largest)
-    assert plan.chunk - (n_models - (n_chunks - 1) * plan.chunk) < n_chunks  # an equal split: short by < 1 per chunk
-    assert plan.chunk == 1 or activations <= train.CPU_ACTIVATION_BUDGET
-    assert plan.chunk == 1 or plan.chunk * spec.n_params <= train.CPU_PARAMETER_BUDGET
+    last = n_models - (n_chunks - 1) * plan.chunk
+    assert plan.chunk - last < n_chunks  # equal chunks: the last is short by less than one model per chunk
+
+    def within(chunk: int) -> bool:
+        return (chunk * batch * _hidden(spec) <= train.CPU_ACTIVATION_BUDGET
+                and chunk * spec.n_params <= train.CPU_PARAMETER_BUDGET)
+
+    assert plan.chunk == 1 or within(plan.chunk)  # memory: one model is always allowed
+    # the fewest chunks the budgets allow: no chunk size within them needs fewer
+    assert n_chunks == min(-(-n_models // c) for c in range(1, n_models + 1) if c == 1 or within(c))
+    activations = plan.chunk * batch * _hidden(spec)
     assert plan.threads == (1 if activations <= train.CPU_SINGLE_THREAD_BELOW else None)
+    assert not plan.compile  # no settings: a plan for chunks and threads only
 
 
-def test_cpu_plan_stacks_where_stacking_won_and_loops_where_it_lost():
-    # the benchmark's cases: small models at minibatch 64 stack whole; width 512 stacks a few at
-    # minibatch 64 (64 at once measured 0.6-0.8x of the loop) and one at a time at full batch
-    assert choose_plan(MLPSpec(8, 32), 64, 64, "cpu") == Plan(chunk=64, threads=1)
-    assert choose_plan(MLPSpec(8, 128), 64, 64, "cpu") == Plan(chunk=32, threads=1)
-    assert choose_plan(MLPSpec(8, 512), 64, 64, "cpu").chunk == 3
-    assert choose_plan(MLPSpec(8, 512), 1000, 16, "cpu") == Plan(chunk=1, threads=1)
-    assert choose_plan(MLPSpec(8, 512), 64, 64, "cpu", max_models_per_chunk=64).chunk == 64
-    assert choose_plan(ModularSpec(8, 4, 128), 1000, 16, "cpu").chunk == 1  # hidden units: 4 modules x 128
+@pytest.mark.parametrize("spec, batch, n_models", PLAN_GRID)
+def test_plan_stacks_all_models_on_cuda_and_keeps_torchs_threads(spec, batch, n_models):
+    assert choose_plan(spec, batch, n_models, "cuda") == Plan(chunk=n_models, threads=None)
+
+
+@pytest.mark.parametrize("spec", PLAN_SPECS)
+def test_more_examples_per_step_never_stack_more_models_on_cpu(spec):
+    chunks = [choose_plan(spec, batch, 64, "cpu").chunk for batch in (1, 16, 64, 256, 1000, 4000, 20000)]
+    assert chunks == sorted(chunks, reverse=True)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 64])
+def test_max_models_per_chunk_replaces_the_chunk_and_keeps_the_thread_rule(limit):
+    plan = choose_plan(MLPSpec(8, 512), 64, 16, "cpu", max_models_per_chunk=limit)
+    assert plan.chunk == min(limit, 16)
+    assert plan.threads == (1 if plan.chunk * 64 * 512 <= train.CPU_SINGLE_THREAD_BELOW else None)
+
+
+def _steps_at(flops: float, spec, batch: int, n_models: int) -> int:
+    return int(np.ceil(flops / train.training_flops(spec, batch, n_models, 1)))
+
+
+@pytest.mark.parametrize("width", [32, 64, 128])
+def test_auto_compiles_a_full_batch_mlp_in_the_measured_region_only_past_the_payback_length(width):
+    spec, batch, n_models = MLPSpec(8, width), 1000, 16
+    threshold = _steps_at(train.COMPILE_MIN_TRAINING_FLOPS, spec, batch, n_models)
+
+    def plan(n_steps: int, **settings) -> Plan:
+        return choose_plan(spec, batch, n_models, "cpu", n_train=batch,
+                           settings=TrainSettings(n_steps=n_steps, **settings))
+
+    assert plan(threshold).compile and plan(10 * threshold).compile
+    assert not plan(threshold - 1).compile  # too short to pay the compile back
+    # a setting given explicitly wins over the rule, both ways
+    assert not plan(10 * threshold, compile=False).compile and plan(1, compile=True).compile
+
+
+@pytest.mark.parametrize("spec, batch, settings, device_type", [
+    (MLPSpec(8, 64), 64, {}, "cpu"),                             # minibatch: no reliable gain measured
+    (MLPSpec(8, 16), 1000, {}, "cpu"),                           # narrower than the measured region
+    (MLPSpec(8, 512), 1000, {}, "cpu"),                          # wider: 1.00-1.06x, no gain
+    (ModularSpec(8, 4, 32), 1000, {}, "cpu"),                    # the modular net: not measured
+    (MLPSpec(8, 64), 1000, dict(precision="float64"), "cpu"),    # float64: not measured
+    (MLPSpec(8, 64), 1000, dict(optimizer="lbfgs"), "cpu"),      # L-BFGS: not measured
+    (MLPSpec(8, 64), 1000, dict(loss="cross_entropy"), "cpu"),   # cross-entropy: not measured
+    (MLPSpec(8, 64), 1000, {}, "cuda"),                          # CUDA: not measured yet
+])
+def test_auto_stays_eager_outside_the_measured_region_however_long_the_run(spec, batch, settings, device_type):
+    plan = choose_plan(spec, batch, 16, device_type, n_train=1000, settings=TrainSettings(n_steps=10**9, **settings))
+    assert not plan.compile
+
+
+def test_a_default_profile_sized_run_stays_eager():
+    # the largest full-batch ensemble of the default profile's Fig. 2 chapter inside the region
+    # (p = 10,000 at m = 2: width 98; n = 1000; the calibrated 1500 Adam steps; 5 values of k):
+    # too short to pay a compile back
+    spec = MLPSpec.for_n_params(10_000, 2)
+    assert train.COMPILE_CPU_WIDTHS[0] <= spec.width <= train.COMPILE_CPU_WIDTHS[1]  # in the region: a real check
+    settings = TrainSettings(n_steps=1500, lr=3e-3)
+    assert not choose_plan(spec, 1000, 5, "cpu", n_train=1000, settings=settings).compile
 
 
 def test_unknown_device_type_in_plan_raises_and_names_it():

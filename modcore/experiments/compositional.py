@@ -318,7 +318,7 @@ def sweep(runs: Sequence[CompositionalRun], store: sweeps.ResultStore, *, cifar1
                                        f"{', '.join(missing)}. {HOW_TO_GET}")
     return sweeps.run_sweep(functools.partial(run_batch, cifar10_path=cifar10_path), runs, store,
                             batch_by=CompositionalRun.ensemble_key, max_batch=1 if cifar else 64, desc=desc,
-                            required_keys=REQUIRED_KEYS)
+                            required_keys=REQUIRED_KEYS, finite_keys=REQUIRED_KEYS)
 
 
 def design(methods: Sequence[str], n_slots_values: Sequence[int], *, seed: int, n_seeds: int, device: str = "auto",

@@ -923,6 +923,11 @@ def choose_strengths(sweep: pd.DataFrame, *, margin: float) -> pd.DataFrame:
                                        "admissible", "chosen"])
 
 
+# What every stored run of the chapter holds (run_essay); the modularity scores exist only for measured runs.
+ESSAY_KEYS = ("train_accuracy", "test_accuracy", "heldout_accuracy", "gap", "train_loss", "test_loss", "chance_loss",
+              "transfer_accuracy", "finetune_steps", "finetune_reached", "layer_sizes", "n_params")
+
+
 def run_chapter(settings: ChapterSettings, *, results_dir: str | None) -> ChapterRuns:
     """Every run of the chapter, read from or added to the results store.
 
@@ -938,7 +943,7 @@ def run_chapter(settings: ChapterSettings, *, results_dir: str | None) -> Chapte
         for arm in ("none",) + tuple(a for a in settings.arms(task) if a in SWEPT_ARMS):
             sweep_configs += make_configs(task, arm, settings.strength_values(task, arm), sweep_seeds,
                                           **base, measure=False)
-    sweep = sweeps.run_sweep(run_essay, sweep_configs, store, desc="essay strength sweep")
+    sweep = sweeps.run_sweep(run_essay, sweep_configs, store, desc="essay strength sweep", required_keys=ESSAY_KEYS)
     selection = choose_strengths(sweep, margin=settings.train_accuracy_margin)
     configs = []
     for task in settings.tasks:
@@ -949,5 +954,5 @@ def run_chapter(settings: ChapterSettings, *, results_dir: str | None) -> Chapte
             configs += make_configs(task, arm, strengths, settings.seeds, **base)
         if task == "digits" and settings.two_head_control:
             configs += make_configs(task, "none", [0.0], settings.seeds, goal="both", **base)
-    runs = sweeps.run_sweep(run_essay, configs, store, desc="essay runs")
+    runs = sweeps.run_sweep(run_essay, configs, store, desc="essay runs", required_keys=ESSAY_KEYS)
     return ChapterRuns(runs=runs, selection=selection)

@@ -162,7 +162,7 @@ def run_path(run: PathRun) -> dict:
 def sweep_paths(runs: Sequence[PathRun], store: sweeps.ResultStore, *, desc: str = "paths") -> pd.DataFrame:
     """One row per (run, point on the path): kernel, seed, alpha, cos_to_truth, objective, and
     ``relative_objective`` = objective / objective at the random end (a = 0)."""
-    frame = sweeps.run_sweep(run_path, runs, store, desc=desc)
+    frame = sweeps.run_sweep(run_path, runs, store, desc=desc, required_keys=("alpha", "cos_to_truth", "objective"))
     rows = frame[["kernel", "seed", "alpha", "cos_to_truth", "objective"]].explode(
         ["alpha", "cos_to_truth", "objective"]).astype({"alpha": float, "cos_to_truth": float, "objective": float})
     start = rows.groupby(["kernel", "seed"]).objective.transform("first")
@@ -253,7 +253,10 @@ def capped_settings(settings: kr.KernelRuleSettings, n_train: int) -> kr.KernelR
 def sweep_restarts(runs: Sequence[RestartRun], store: sweeps.ResultStore, *, device: str = "cpu",
                    desc: str = "restarts") -> pd.DataFrame:
     """One row per run (see :func:`run_restarts`), with the kernel's name as a column."""
-    frame = sweeps.run_sweep(lambda run: run_restarts(run, device=device), runs, store, desc=desc)
+    frame = sweeps.run_sweep(lambda run: run_restarts(run, device=device), runs, store, desc=desc,
+                             required_keys=("nearest", "cos_nearest", "n_found", "n_duplicates", "best_match_similarity",
+                                            "matched_similarity", "start_n_found", "start_best_match_similarity",
+                                            "start_matched_similarity", "final_objective", "init_flops"))
     return frame.assign(kernel=[run.settings.kernel for run in runs])
 
 

@@ -123,7 +123,9 @@ def sweep_alignment(runs: Sequence[AlignmentRun], store: sweeps.ResultStore, *, 
                     desc: str = "alignment") -> pd.DataFrame:
     """Run (or read back) every run, seeds of one init trained together; one row per run."""
     return sweeps.run_sweep(functools.partial(run_alignment_batch, device=device), runs, store,
-                            batch_by=AlignmentRun.ensemble_key, desc=desc)
+                            batch_by=AlignmentRun.ensemble_key, desc=desc,
+                            required_keys=("best_match_similarity", "matched_similarity", "train_mse", "test_mse",
+                                           "diverged", "start_projections", "final_projections", "true_directions"))
 
 
 def alignment_curves(frame: pd.DataFrame) -> pd.DataFrame:

@@ -182,6 +182,12 @@ class SampleDesign:
         return total
 
 
+# What every stored run holds (run_sample_batch); a kernel run also holds the cost of its initialisation.
+SAMPLE_KEYS = ("test_mse", "train_mse", "initial_train_mse", "diverged", "predict_zero_loss", "n_params_actual",
+               "width_actual")
+INIT_KEYS = ("init_flops", "init_wall_time_s", "init_batch_size", "init_n_steps", "init_n_restarts")
+
+
 def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig4a",
                **protocol) -> pd.DataFrame:
     """Train (or read back from ``store``) every run of ``design``; ``protocol`` (width, n_steps,
@@ -191,7 +197,8 @@ def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str =
     frames = []
     for method in [m for m in METHODS if m in design.methods and m != "random_compute_matched"]:
         frames.append(sweeps.run_sweep(batch, design.runs(method, **protocol), store,
-                                       batch_by=SampleRun.ensemble_key, desc=f"{desc} {method}"))
+                                       batch_by=SampleRun.ensemble_key, desc=f"{desc} {method}",
+                                       required_keys=SAMPLE_KEYS + (INIT_KEYS if method == "kernel" else ())))
     if "random_compute_matched" in design.methods:
         if "kernel" not in design.methods:
             raise ValueError("the compute-matched baseline needs the 'kernel' method in design.methods")
@@ -202,7 +209,7 @@ def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str =
                    for run, steps in zip(design.runs("kernel", **protocol), extra)]
         # runs with different extra steps cannot share an ensemble; the key holds extra_steps
         frames.append(sweeps.run_sweep(batch, matched, store, batch_by=SampleRun.ensemble_key,
-                                       desc=f"{desc} compute-matched"))
+                                       desc=f"{desc} compute-matched", required_keys=SAMPLE_KEYS))
     columns = ["method", "input_dim", "n_train", "seed", "test_mse", "train_mse", "diverged", "predict_zero_loss",
                "n_params_actual", "width_actual", "extra_steps"]
     optional = ["start_similarity", "init_flops", "init_wall_time_s"]

@@ -178,7 +178,9 @@ def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: sweeps.Res
     """Train (or read back from ``store``) each labelled group of runs, runs of one network shape
     trained together as an ensemble; returns ``{label: runs}`` (diverged runs included, flagged)."""
     return {label: sweeps.run_sweep(run_network_batch, runs, store, batch_by=NetworkRun.ensemble_key,
-                                    desc=f"{desc} {label}".strip())
+                                    desc=f"{desc} {label}".strip(),
+                                    required_keys=("width", "n_params_actual", "train_mse", "test_mse",
+                                                   "target_variance", "diverged"))
             for label, runs in groups.items()}
 
 
