@@ -15,7 +15,6 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
