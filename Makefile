@@ -1,3 +1,4 @@
+# `make install`: .venv with exactly the packages of requirements.lock; `make lock` refreshes it.
 # `make book`: install, execute every notebook at PROFILE (default: default), render the book.
 # `make test`: install, then the whole test suite (unit tests + notebooks at the ci profile + the
 #   book built from them, opened in headless Chromium: `apt-get install chromium` first, as .ci/run does).
@@ -12,16 +13,25 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: install book notebooks html test browser bench gpu-check clean
+.PHONY: install lock book notebooks html test browser bench gpu-check clean
 
 install: $(STAMP)
 
-# The pip list of environment.yml is the single source of pins (conda users read the same file).
-$(STAMP): environment.yml pyproject.toml
+# requirements.lock holds every package of the environment at its exact version, with the
+# hash of its file: `make install` installs exactly that (nothing else: --no-deps), then
+# modcore itself, editable. environment.yml holds the readable pins it is resolved from
+# (conda users read it). After changing environment.yml or pyproject's dependencies, run
+# `make lock` and commit both files (tests/test_repository.py checks that they agree).
+$(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	awk '/- pip:/{f=1;next} f&&/^ *- /{sub(/^ *- /,"");sub(/ *#.*/,"");print}' environment.yml > $(VENV)/requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $@
+
+# Resolve environment.yml + pyproject.toml again and rewrite requirements.lock (tools/lock.py).
+lock:
+	$(PYTHON) tools/lock.py
 
 notebooks: $(STAMP)
 	$(PY) -m modcore run all --profile $(PROFILE)

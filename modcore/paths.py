@@ -14,7 +14,9 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = PACKAGE_DIR / "data"  # small data files shipped with the package (digitised figures)
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+# In a source checkout the notebooks sit beside the package; a wheel carries them inside it
+# (setup.py copies them to modcore/notebooks/), read when there is no source tree.
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks" if (REPO_ROOT / "notebooks").is_dir() else PACKAGE_DIR / "notebooks"
 PROFILES_DIR = NOTEBOOKS_DIR / "profiles"
 BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "_executed"

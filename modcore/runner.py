@@ -80,17 +80,21 @@ def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> No
                           f"install it with: pip install -e \".[{NOTEBOOK_EXTRA}]\"")
 
 
-# Pages that read the others (the scorecard reads every chapter's claim records) or only the
-# code (the choices page): `run all` executes them last; they draw tables, not figures, and
-# have no randomness (no seed).
-LAST = ("choices", "scorecard")
+# Pages that read the others (the scorecard reads every chapter's claim records, the execution
+# statistics every chapter's provenance, the scorecard's included) or only the code (the
+# choices page): `run all` executes them last, in this order; they draw tables, not figures,
+# and have no randomness (no seed).
+LAST = ("choices", "scorecard", "execution_stats")
 NO_FIGURE = LAST
+# Versions the provenance records: the packages behind the numbers and the pages.
+PROVENANCE_PACKAGES = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "networkx", "matplotlib",
+                       "papermill", "myst-nb", "jupytext")
 
 
 def notebook_names() -> list[str]:
-    """Every notebook, in the order `run all` executes them (LAST at the end)."""
+    """Every notebook, in the order `run all` executes them (LAST at the end, in its order)."""
     names = sorted(p.stem for p in paths.NOTEBOOKS_DIR.glob("*.py") if p.stem != "conftest")
-    return sorted(names, key=lambda name: name in LAST)
+    return sorted(names, key=lambda name: LAST.index(name) if name in LAST else -1)
 
 
 def notebook_path(name: str) -> Path:
@@ -691,7 +695,7 @@ def cli_command(name: str, profile: str, overrides: Mapping[str, Any]) -> str:
 def provenance(name: str, profile: str, overrides: Mapping[str, Any], parameters: Mapping[str, Any],
                wall_seconds: float) -> dict[str, Any]:
     """What made an executed notebook: command, injected parameters, seeds, device, commit,
-    modcore version and wall time."""
+    modcore, package and Python versions, and wall time."""
     values = {**default_parameters(name), **parameters}
     return {
         "command": cli_command(name, profile, overrides),
@@ -701,6 +705,7 @@ def provenance(name: str, profile: str, overrides: Mapping[str, Any], parameters
         "device": _device(),
         "commit": _git_commit(),
         "modcore_version": _modcore_version(),
+        "packages": _package_versions(),
         "python": sys.version.split()[0],
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_seconds": round(wall_seconds, 1),
@@ -730,6 +735,19 @@ def _git_commit() -> str:
     return f"{commit} (dirty)" if dirty else commit
 
 
+def _package_versions() -> dict[str, str]:
+    """Installed versions of PROVENANCE_PACKAGES (the kernel runs in this interpreter's environment)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in PROVENANCE_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
 def _modcore_version() -> str:
     import modcore
 
@@ -755,6 +773,7 @@ def _provenance_markdown(record: Mapping[str, Any]) -> str:
         f"- **Device:** {record['device']}",
         f"- **Commit:** {_code(record['commit'])}",
         f"- **modcore version:** {_code(record['modcore_version'])} (Python {record['python']})",
+        f"- **Packages:** {', '.join(f'{name} {version}' for name, version in record.get('packages', {}).items()) or 'not recorded'}",
         f"- **Wall time:** {record['wall_seconds']:.0f} s, finished {record['finished_utc']}",
     ])
 

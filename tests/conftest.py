@@ -12,7 +12,12 @@ import pytest
 
 from modcore import paths, runner
 
-SCORECARD = "scorecard"  # reads every other chapter's records, so it runs last
+
+
+def readers() -> list[str]:
+    """The pages that read the other executed notebooks (the scorecard, the execution
+    statistics): those with an ``executed_dir`` parameter, in the order `run all` runs them."""
+    return [name for name in runner.notebook_names() if "executed_dir" in runner.default_parameters(name)]
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +48,16 @@ def built_book(executed, tmp_path_factory) -> BuiltBook:
     """The book rendered from this session's ci notebooks with warnings as errors.
 
     Notebooks the session has not executed yet (e.g. when only the browser test runs) are
-    executed here; the scorecard is always executed again, last, reading this folder.
+    executed here; the pages that read the others (:func:`readers`) are always executed
+    again, last, reading this folder.
     """
     results = tmp_path_factory.mktemp("results")
+    last = readers()
     for name in runner.notebook_names():
-        if name != SCORECARD and not (executed / f"{name}.ipynb").exists():
+        if name not in last and not (executed / f"{name}.ipynb").exists():
             _execute(name, executed, results)
-    if SCORECARD in runner.notebook_names():
-        _execute(SCORECARD, executed, results, {"executed_dir": str(executed)})
+    for name in last:
+        _execute(name, executed, results, {"executed_dir": str(executed)})
 
     root = tmp_path_factory.mktemp("site")
     for item in ("_config.yml", "_toc.yml"):
@@ -60,6 +67,55 @@ def built_book(executed, tmp_path_factory) -> BuiltBook:
     build = subprocess.run([Path(sys.executable).parent / "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)})
     return BuiltBook(root / "_build" / "html", build.returncode, build.stdout[-6000:] + build.stderr[-3000:])
+
+
+@pytest.fixture(autouse=True)
+def _results_store_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """No test writes a results store into the repository: unless a test sets MODCORE_RESULTS
+    itself (or removes it, to test the default), it points at a fresh temporary folder. (A
+    command-line test that resolves ``results_dir = None`` would otherwise create
+    ``results/`` at the repository root.)"""
+    monkeypatch.setenv(paths.RESULTS_ENV, str(tmp_path_factory.mktemp("results")))
+
+
+# Paths that running the tests may leave in the checkout: caches of Python and pytest, the
+# editable install's metadata. Anything else a test session creates there fails the session.
+EXPECTED_LEFTOVERS = ("__pycache__", ".pytest_cache", ".egg-info")
+NOT_WALKED = (".git", ".venv", "venv", "_build")  # large, and never written by the tests
+
+
+def _checkout_paths() -> set[str]:
+    """Every file and folder of the checkout (empty folders included, which git does not
+    list), relative to its root, outside NOT_WALKED."""
+    found = set()
+    for folder, folders, files in os.walk(paths.REPO_ROOT):
+        folders[:] = [name for name in folders if name not in NOT_WALKED]
+        relative = Path(folder).relative_to(paths.REPO_ROOT)
+        found.update(str(relative / name) for name in folders + files)
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_BEFORE] = _checkout_paths()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only into temporary folders: a file or folder that appeared in the checkout
+    during the session fails it, by name."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    after = _checkout_paths()
+    new = sorted(path for path in after - before if not any(part in path for part in EXPECTED_LEFTOVERS))
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"error: the tests left files in the repository (they must write only into "
+                                f"temporary folders): {', '.join(new)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BEFORE = pytest.StashKey[set]()
 
 
 def pytest_addoption(parser):

@@ -276,7 +276,9 @@ def test_local_workers_run_one_thread_without_the_malloc_trim_setting(dask_execu
     assert list(environments.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}] * 2
 
 
-def test_slurm_example_gives_one_gpu_one_single_threaded_worker_per_job():
+def test_slurm_example_gives_one_gpu_one_single_threaded_worker_per_job(tmp_path, monkeypatch):
+    # the example's log-directory is relative: building the cluster creates it in the working directory
+    monkeypatch.chdir(tmp_path)
     yaml = pytest.importorskip("yaml")
     jobqueue = pytest.importorskip("dask_jobqueue")
     import dask
