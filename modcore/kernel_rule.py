@@ -209,8 +209,10 @@ def kernel_matrix(z: torch.Tensor, *, kernel: str = "ntk", network: MLPSpec | No
         # differences, not cdist: exact zeros on the diagonal, smooth gradients, and faster here
         squared = ((z[:, :, None, :] - z[:, None, :, :]) ** 2).sum(dim=-1)  # (R, B, B)
         batch = z.shape[1]
-        off_diagonal = squared[:, ~torch.eye(batch, dtype=torch.bool, device=z.device)]  # (R, B(B-1))
-        bandwidth2 = off_diagonal.median(dim=1).values.clamp_min(torch.finfo(z.dtype).tiny)  # sigma^2 (R,)
+        # the distinct pairs i < j: the off-diagonal entries hold each twice, which leaves the (lower)
+        # median unchanged, and half as many entries halve the median's cost
+        rows, columns = torch.triu_indices(batch, batch, offset=1, device=z.device)
+        bandwidth2 = squared[:, rows, columns].median(dim=1).values.clamp_min(torch.finfo(z.dtype).tiny)  # sigma^2
         gram = torch.exp(-squared / (2 * bandwidth2[:, None, None]))
     else:
         if network is None or network_params is None:
@@ -271,7 +273,7 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
     gram = kernel_matrix(z, kernel=kernel, network=network, network_params=network_params)
     batch = gram.shape[-1]
     ridged = gram + eps * torch.eye(batch, dtype=gram.dtype, device=gram.device)
-    factor, info = torch.linalg.cholesky_ex(ridged)
+    factor, info = torch.linalg.cholesky_ex(ridged.detach())
     # a pivot below the dtype's resolution at this size is not a factorisation but rounding noise
     # (a singular kernel can pass with tiny positive pivots), so it fails like a negative one
     pivots = torch.diagonal(factor, dim1=1, dim2=2) ** 2  # (R, B)
@@ -283,8 +285,11 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
         suggestion = _suggest_eps(ridged[restart].detach(), eps)
         raise ValueError(f"kernel matrix ({kernel=}, B={batch}) is not positive definite at eps={eps} "
                          f"(restart {restart}); use a larger eps, e.g. eps={suggestion:g}")
-    solved = torch.cholesky_solve(y, factor)  # (R, B, d) = (K + eps I)^(-1) Y
-    values = (y * solved).sum(dim=(1, 2))  # (R,)
+    solved = torch.cholesky_solve(y, factor)  # (R, B, d): alpha = (K + eps I)^(-1) Y, not differentiated
+    # With alpha held fixed, 2 Tr(alpha^T Y) - Tr(alpha^T (K + eps I) alpha) equals Tr(Y^T (K + eps I)^(-1) Y)
+    # and has the same gradient in K, -alpha alpha^T: the exact gradient without backpropagating
+    # through the factorisation (most of a step's cost at the kernel sizes used here)
+    values = 2 * (y * solved).sum(dim=(1, 2)) - (solved * torch.bmm(ridged, solved)).sum(dim=(1, 2))  # (R,)
     return values[0] if single else values
 
 
