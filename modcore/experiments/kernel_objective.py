@@ -262,7 +262,7 @@ PILOT_TARGET_SHARE = 0.5
 # The stored pilot: the full grid, run once by `python -m modcore.experiments.kernel_objective`
 # (see modcore/data/README.md); the kernel_rule chapter reruns rows of it and compares.
 PILOT_FILE = "kernel_pilot"
-FULL_PILOT = dict(kernels=kr.KERNELS, eps_values=(1e-3, 1e-2, 1e-1, 1.0), batch_sizes=(64, 128, 256),
+FULL_PILOT = dict(kernels=kr.KERNELS, eps_values=(1e-3, 1e-2, 1e-1, 1.0), batch_sizes=(32, 64, 128),
                   n_steps_values=(30, 100, 300), restart_factors=(1, 2, 4), n_seeds=5)
 
 
