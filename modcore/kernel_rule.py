@@ -570,6 +570,7 @@ def module_recovery(learned, true, *, threshold: float = FOUND_COS) -> dict[str,
     nearest, closest = cosines.argmax(axis=0), cosines.max(axis=0)
     landed = nearest[closest >= threshold]
     rows, columns = linear_sum_assignment(cosines, maximize=True)
-    return {"best_cos": best.tolist(), "share": float(np.mean(best >= threshold)), "n_found": int(np.sum(best >= threshold)),
+    found = best >= threshold
+    return {"best_cos": best.tolist(), "share": float(np.mean(found)), "n_found": int(np.sum(found)),
             "matched": float(cosines[rows, columns].mean()), "n_landed": int(len(landed)),
             "n_duplicates": int(len(landed) - len(set(landed.tolist())))}

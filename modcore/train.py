@@ -214,7 +214,8 @@ class TrainSettings:
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
             raise ValueError(f"patience must be None or a positive integer, got patience={self.patience!r}")
         if not isinstance(self.validation_every, int) or self.validation_every < 1:
-            raise ValueError(f"validation_every must be a positive integer, got validation_every={self.validation_every!r}")
+            raise ValueError(f"validation_every must be a positive integer, got "
+                             f"validation_every={self.validation_every!r}")
         if self.patience is not None and (self.optimizer != "adam" or self.loss != "mse"):
             raise ValueError(f"early stopping (patience={self.patience}) needs optimizer='adam' and loss='mse', got "
                              f"optimizer={self.optimizer!r}, loss={self.loss!r}")

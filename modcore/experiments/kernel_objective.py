@@ -268,8 +268,8 @@ FULL_PILOT = dict(kernels=kr.KERNELS, eps_values=(1e-3, 1e-2, 1e-1, 1.0), batch_
 
 @dataclasses.dataclass(frozen=True)
 class RecoveryRun:
-    """One fit of the pilot (or of the held-out recovery check): ``max(restart_factors) * n_modules`` restarts of Algorithm 1
-    (:func:`modcore.kernel_rule.fit_projections`) with ``kernel``, ``eps`` and minibatch
+    """One fit of the pilot (or of the held-out recovery check): ``max(restart_factors) * n_modules``
+    restarts of Algorithm 1 (:func:`modcore.kernel_rule.fit_projections`) with ``kernel``, ``eps`` and minibatch
     ``batch_size``, run for ``max(n_steps_values)`` steps on ``n_train`` points of the sine task
     of ``seed``. Restarts are seeded one by one, so the first K of them are a K-restart fit, and a
     fit's projections after t steps are a t-step fit's: one run scores every (steps, K) pair."""
@@ -290,7 +290,8 @@ class RecoveryRun:
     def __post_init__(self):
         steps = list(self.n_steps_values)
         if not steps or steps != sorted(set(steps)) or steps[0] < 1:
-            raise ValueError(f"n_steps_values must be positive and increasing, got n_steps_values={self.n_steps_values!r}")
+            raise ValueError(f"n_steps_values must be positive and increasing, got "
+                             f"n_steps_values={self.n_steps_values!r}")
         factors = list(self.restart_factors)
         if not factors or factors != sorted(set(factors)) or factors[0] < 1:
             raise ValueError(f"restart_factors must be positive and increasing, got "
@@ -460,8 +461,8 @@ def write_stored_pilot(store: sweeps.ResultStore, *, device: str = "cpu") -> pd.
     rows = pilot_rows(runs, store, device=device, desc="full pilot")
     path = paths.DATA_DIR / f"{PILOT_FILE}.csv"
     header = ("# Pilot of Algorithm 1's open settings (modcore.experiments.kernel_objective.FULL_PILOT): module\n"
-              "# recovery (modcore.kernel_rule.module_recovery) per seed, kernel, eps, minibatch, steps and restarts, at\n"
-              "# m = 6, k = 3, n = 2000, calibrated sine task, pilot seeds 1000-1004. Written by\n"
+              "# recovery (modcore.kernel_rule.module_recovery) per seed, kernel, eps, minibatch, steps and\n"
+              "# restarts, at m = 6, k = 3, n = 2000, calibrated sine task, pilot seeds 1000-1004. Written by\n"
               "# `python -m modcore.experiments.kernel_objective`; the kernel_rule chapter reruns rows and compares.\n")
     path.write_text(header + rows.to_csv(index=False, float_format="%.10g"))
     return rows
@@ -501,7 +502,8 @@ def pilot_words(design: PilotDesign, summary: pd.DataFrame, chosen: dict, compar
     summary_design = {"input_dim": design.input_dim, "n_train": design.n_train}
     picked = {key: chosen[key] for key in ("kernel", "eps", "batch_size", "n_steps")}
     same = (picked["kernel"] == defaults["kernel"] and math.isclose(float(picked["eps"]), float(defaults["eps"]))
-            and int(picked["batch_size"]) == int(defaults["batch_size"]) and int(picked["n_steps"]) == int(defaults["n_steps"]))
+            and int(picked["batch_size"]) == int(defaults["batch_size"])
+            and int(picked["n_steps"]) == int(defaults["n_steps"]))
     words: dict[str, object] = {
         "kr_choice_kernel": str(picked["kernel"]), "kr_choice_eps": float(picked["eps"]),
         "kr_choice_batch": int(picked["batch_size"]), "kr_choice_steps": int(picked["n_steps"]),
@@ -523,8 +525,8 @@ def pilot_words(design: PilotDesign, summary: pd.DataFrame, chosen: dict, compar
                           "kr_matched": float(row.matched)})
     words["kr_restarts_sentence"] = "; ".join(parts)
     if comparison["compared"]:
-        words["kr_rerun"] = (f"{comparison['compared']} rerun rows {'equal' if comparison['matches'] else 'DIFFER FROM'} "
-                             f"the stored ones (largest difference {comparison['max_difference']:.1e})")
+        verb = "equal" if comparison["matches"] else "DIFFER FROM"
+        words["kr_rerun"] = (f"{comparison['compared']} rerun rows {verb} the stored ones (largest difference {comparison['max_difference']:.1e})")
     else:
         words["kr_rerun"] = "this pilot's grid is not the stored one, so every row above was run here and none compared"
     return words
@@ -580,11 +582,12 @@ def recovery_verdict(heldout: dict) -> str:
 
 def claims(heldout: dict, pilot_glue: dict, *, seeds: Sequence[int]) -> dict[str, scorecard.Record]:
     """The scorecard record of the kernel rule's module recovery (:func:`recovery_verdict`)."""
-    ours = (f"kernel {pilot_glue['kr_choice_kernel']}, eps {pilot_glue['kr_choice_eps']:g}, B "
-            f"{pilot_glue['kr_choice_batch']}, {pilot_glue['kr_choice_steps']} steps, K = {pilot_glue['kr_n_restarts']} "
-            f"restarts (the pilot's choice, which recovered {pilot_glue['kr_share']:.2f} on its own seeds): on held-out "
-            f"seeds {heldout['share']:.2f} of the true modules recovered vs {heldout['start_share']:.2f} by the random "
-            f"starts (more in {heldout['n_better']} of {heldout['n_seeds']} seeds, sign test p = {heldout['p_better']:.3f}); "
+    glue = pilot_glue
+    ours = (f"kernel {glue['kr_choice_kernel']}, eps {glue['kr_choice_eps']:g}, B {glue['kr_choice_batch']}, "
+            f"{glue['kr_choice_steps']} steps, K = {glue['kr_n_restarts']} restarts (the pilot's choice, which "
+            f"recovered {glue['kr_share']:.2f} on its own seeds): on held-out seeds {heldout['share']:.2f} of the "
+            f"true modules recovered vs {heldout['start_share']:.2f} by the random starts (more in "
+            f"{heldout['n_better']} of {heldout['n_seeds']} seeds, sign test p = {heldout['p_better']:.3f}); "
             f"{heldout['n_duplicates']:.1f} duplicated restarts per seed (sine task, m = 6, k = 3, n = 2000)")
     rule = (f"agree if the held-out mean share of true modules at |cos| >= {FOUND_COS:g} reaches "
             f"{PILOT_TARGET_SHARE:g} and the fitted restarts recover more than their random starts (paired sign test, "
