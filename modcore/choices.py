@@ -262,41 +262,80 @@ SECTIONS: tuple[Section, ...] = (
         "The kernel rule (Algorithm 1)", "`modcore.kernel_rule`, `modcore.experiments.kernel_objective`, "
         "`.sample_complexity`, `.module_alignment`; the kernel-rule chapters.",
         (
-            Choice("kernel", "the empirical NTK of a freshly initialised module network on $\\hat U^\\top x$ (default); "
-                   "the Gram matrix of its last hidden layer, and an RBF with the median-heuristic bandwidth, as "
-                   "ablations; each divided by its mean diagonal before the ridge $\\varepsilon$ = "
-                   "{modcore.kernel_rule:DEFAULT_EPS} is added",
+            Choice("kernels tried", "the empirical NTK of a freshly initialised module network on $\\hat U^\\top x$; "
+                   "the Gram matrix of its last hidden layer; an RBF with the median-heuristic bandwidth; each divided "
+                   "by its mean diagonal before the ridge $\\varepsilon$ is added",
                    "the paper's kernel is not stated; its reviewers read the rule as depending on the module "
-                   "network's initial weights; one $\\varepsilon$ then means the same for every kernel"),
-            Choice("fitting $\\hat U$", "Adam, learning rate {modcore.kernel_rule:DEFAULT_LR}, "
-                   "{modcore.kernel_rule:DEFAULT_N_STEPS} steps (sample-complexity chapter: "
-                   "{notebook:sample_complexity:kernel_n_steps}), minibatch $B$ = {modcore.kernel_rule:DEFAULT_BATCH_SIZE} "
-                   "(sample complexity: {notebook:sample_complexity:kernel_batch_size}); unit-norm columns after each "
-                   "step; one restart per module, from that model's random $\\hat U_i$ with module $i$'s own initial MLP",
-                   "the paper says only 'gradient steps'; restarts from the random init pair each kernel-rule network "
-                   "with a random-init network that differs only in $\\hat U$"),
-            Choice("a module found", "$\\lvert\\cos\\rvert \\ge$ {modcore.experiments.kernel_objective:FOUND_COS} with a "
-                   "true direction; tests one-sided at {modcore.experiments.kernel_objective:SIGNIFICANCE}",
-                   "fixed before the runs"),
+                   "network's initial weights, the student guides name an RBF; one $\\varepsilon$ then means the same "
+                   "for every kernel"),
+            Choice("the pilot", "kernels {notebook:kernel_rule:pilot_kernels} x $\\varepsilon$ "
+                   "{notebook:kernel_rule:pilot_eps_values} x minibatch $B$ {notebook:kernel_rule:pilot_batch_sizes} x "
+                   "steps {notebook:kernel_rule:pilot_steps_values} x restarts {notebook:kernel_rule:pilot_restart_factors} "
+                   "$\\times k$; $m$ = {notebook:kernel_rule:input_dim}, $k$ = {notebook:kernel_rule:n_modules}, "
+                   "$n$ = {notebook:kernel_rule:pilot_n_train}, calibrated sine task, "
+                   "{notebook:kernel_rule:pilot_n_seeds} seeds from {modcore.experiments.kernel_objective:PILOT_SEED_START}; "
+                   "scored by module recovery only: per true module the best $\\lvert\\cos\\rvert$ over restarts, on unit "
+                   "vectors, share at $\\ge$ {modcore.kernel_rule:FOUND_COS}",
+                   "the paper's values are in an appendix we do not have; recovery is what the rule is for, and scoring "
+                   "by a test loss or by Fig. 4a's outcome would tune the comparison it is meant to feed"),
+            Choice("the pilot's choice rule (fixed before Fig. 4a and Fig. 5 ran on it)",
+                   "at $K = 2k$ restarts: the highest mean recovery share over the pilot's seeds; settings within one "
+                   "standard error of it (and reaching the target share {modcore.experiments.kernel_objective:PILOT_TARGET_SHARE} "
+                   "when the best does) are tied; the tie goes to the fewest FLOPs per restart, then the smaller "
+                   "$\\varepsilon$, $B$ and steps. Picked: kernel {notebook:kernel_rule:kernel}, $\\varepsilon$ = "
+                   "{notebook:kernel_rule:kernel_eps}, $B$ = {notebook:kernel_rule:kernel_batch_size}, "
+                   "{notebook:kernel_rule:kernel_n_steps} steps, Adam learning rate {notebook:kernel_rule:kernel_lr}",
+                   "the kernel_rule chapter reruns the chosen fits, compares them with the stored pilot and checks, "
+                   "glued, that the rule picks these defaults; the scorecard uses only its check on held-out seeds, as "
+                   "the best of many settings is flattered by the seeds it was picked on"),
+            Choice("seeds", "the pilot uses seeds from {modcore.experiments.kernel_objective:PILOT_SEED_START}; every "
+                   "kernel-rule chapter's comparison uses seeds below it (a rule in their profiles)",
+                   "no comparison reuses a task, data set or network the settings were chosen on"),
+            Choice("network modules", "$K$ = {notebook:sample_complexity:network_module_factor} $k$ (one restart of "
+                   "Algorithm 1 per module, from that model's random $\\hat U_i$ with module $i$'s own initial MLP)",
+                   "the paper's t-SNE shows 20 learned directions for 10 true ones; $K = k$ was an earlier choice of "
+                   "ours, kept as a row of the sensitivity tables"),
+            Choice("a module found", "$\\lvert\\cos\\rvert \\ge$ {modcore.kernel_rule:FOUND_COS} with a true direction, "
+                   "both sides on the unit sphere (the task's true directions have norm about $\\sqrt m$); tests "
+                   "one-sided at {modcore.experiments.kernel_objective:SIGNIFICANCE}", "fixed before the runs"),
             Choice("Fig. 4a training", "Adam, minibatch {notebook:sample_complexity:batch_size}, learning rate "
-                   "{notebook:sample_complexity:lr}, {notebook:sample_complexity:n_steps} steps whatever $n$; module "
-                   "width {notebook:sample_complexity:width}, $K = k$ = {notebook:sample_complexity:n_modules}; the "
-                   "MLP parameter-matched; test labels noisy like the training labels",
-                   "the paper gives no training settings; noisy test labels as in the calibration, so the paper's "
-                   "threshold {notebook:sample_complexity:target_loss} is on the same scale"),
+                   "{notebook:sample_complexity:lr}; the last {modcore.experiments.sample_complexity:VALIDATION_FRACTION} "
+                   "of the $n$ labelled points held out; validation MSE every "
+                   "{modcore.experiments.sample_complexity:VALIDATION_EVERY} steps; a network stops when its best is "
+                   "{notebook:sample_complexity:patience} steps old and keeps its best weights; cap "
+                   "{notebook:sample_complexity:n_steps} steps; module width {notebook:sample_complexity:width}; the MLP "
+                   "parameter-matched; test labels noisy like the training labels",
+                   "the paper gives no training settings; a stopping rule so that samples, not training length, limit a "
+                   "curve; $n$ counts the held-out labels too; learning rate and minibatch chosen on the pilot's seeds "
+                   "as the cheapest of four protocols that reached the same restored test MSE (within 0.03) as the "
+                   "slowest for the oracle, random $U$ and the MLP"),
+            Choice("the oracle", "the task's true directions as unit vectors, module $i$ starting from direction "
+                   "$i \\bmod k$", "the best $\\hat U$ the rule could return (its columns are unit vectors); Theorem 2's "
+                   "premise realised, never evidence for the rule"),
             Choice("samples needed", "the first crossing of the target on the $n$ grid, interpolated on $\\log n$ vs "
                    "$\\log$ MSE; a curve that never crosses counts as needing more than any that does; 'lowers': a "
-                   "paired sign test over ($m$, seed); 'flat in $m$': the growth factor's interval below "
+                   "paired sign test over ($m$, seed), with the geometric-mean ratio and its 95 % interval beside it; "
+                   "'flat in $m$': the growth factor's interval below "
                    "{modcore.experiments.sample_complexity:FLAT_MAX_GROWTH}",
                    "the paper does not say how it located the crossing"),
-            Choice("compute matching", "the random-$\\hat U$ network gets the kernel phase's FLOPs as extra training steps",
-                   "the reviewers asked for a compute-matched comparison"),
-            Choice("Fig. 5 matching", "best-match $\\lvert\\cos\\rvert$ per true direction, averaged (the paper's "
-                   "values overlaid), and the optimal one-to-one matching; weights after $t$ steps from a fresh "
-                   "$t$-step run with the same seed; t-SNE with both signs of every direction, perplexity at most "
+            Choice("Fig. 5", "$m$ = {notebook:module_alignment:input_dim}, $k$ = {notebook:module_alignment:n_modules}, "
+                   "$K = 2k$, $n$ = {notebook:module_alignment:n_train}, {notebook:module_alignment:n_seeds} seeds: "
+                   "the one-sided paired $t$-test's seed count for the paper's gap "
+                   "{modcore.experiments.module_alignment:PAPER_GAP} at power {modcore.experiments.module_alignment:POWER}, "
+                   "from the spread measured on the pilot's seeds; best-match $\\lvert\\cos\\rvert$ per true direction, "
+                   "averaged (the paper's values overlaid), and the optimal one-to-one matching; $U$ read after each "
+                   "observed step of one run; t-SNE with both signs of every direction, perplexity at most "
                    "{modcore.experiments.module_alignment:TSNE_MAX_PERPLEXITY}",
-                   "the paper's matching rule is not stated; training is deterministic, so a fresh run reproduces the "
-                   "trajectory exactly"),
+                   "the paper's task size and matching rule are not stated; the task size where the pilot showed the "
+                   "rule finds modules"),
+            Choice("sensitivity tables", "verdicts (i), (ii) at $m$ = {notebook:sample_complexity:sensitivity_input_dim} "
+                   "and Fig. 5 on its first {notebook:module_alignment:sensitivity_n_seeds} seeds, recomputed for kernels "
+                   "{notebook:sample_complexity:sensitivity_kernels} x $K/k$ "
+                   "{notebook:sample_complexity:sensitivity_network_factors} x training short "
+                   "({notebook:sample_complexity:short_steps} steps; Fig. 5: {notebook:module_alignment:short_step}) or to "
+                   "the end; 'holds across all' when every row gives the same word, else 'depends on' each factor whose "
+                   "change alone flips it", "the paper leaves these open; a reader needs to know whether the verdict "
+                   "rests on our guesses"),
         ),
     ),
     Section(

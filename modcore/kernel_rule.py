@@ -57,6 +57,9 @@ DEFAULT_EPS = 1e-3
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_N_STEPS = 100
 DEFAULT_LR = 0.02
+# A learned direction "finds" a true module when |cos| >= FOUND_COS (our threshold; the paper
+# states its alignment claims in words only, see the book's choices page).
+FOUND_COS = 0.9
 # a restart's minibatch order is its own random stream; this tag keeps it apart from the streams
 # seeded by the same (seed, module) pair elsewhere
 _ORDER_STREAM = 7
@@ -120,6 +123,8 @@ class ProjectionFit:
     objective: np.ndarray  # (R, n_steps): L on each step's minibatch, before that step's update
     cost: InitCost
     settings: KernelRuleSettings
+    # {step: (R, m, b)}: the projections after that many steps, for each requested snapshot step
+    snapshots: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -204,8 +209,10 @@ def kernel_matrix(z: torch.Tensor, *, kernel: str = "ntk", network: MLPSpec | No
         # differences, not cdist: exact zeros on the diagonal, smooth gradients, and faster here
         squared = ((z[:, :, None, :] - z[:, None, :, :]) ** 2).sum(dim=-1)  # (R, B, B)
         batch = z.shape[1]
-        off_diagonal = squared[:, ~torch.eye(batch, dtype=torch.bool, device=z.device)]  # (R, B(B-1))
-        bandwidth2 = off_diagonal.median(dim=1).values.clamp_min(torch.finfo(z.dtype).tiny)  # sigma^2 (R,)
+        # the distinct pairs i < j: the off-diagonal entries hold each twice, which leaves the (lower)
+        # median unchanged, and half as many entries halve the median's cost
+        rows, columns = torch.triu_indices(batch, batch, offset=1, device=z.device)
+        bandwidth2 = squared[:, rows, columns].median(dim=1).values.clamp_min(torch.finfo(z.dtype).tiny)  # sigma^2
         gram = torch.exp(-squared / (2 * bandwidth2[:, None, None]))
     else:
         if network is None or network_params is None:
@@ -266,7 +273,7 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
     gram = kernel_matrix(z, kernel=kernel, network=network, network_params=network_params)
     batch = gram.shape[-1]
     ridged = gram + eps * torch.eye(batch, dtype=gram.dtype, device=gram.device)
-    factor, info = torch.linalg.cholesky_ex(ridged)
+    factor, info = torch.linalg.cholesky_ex(ridged.detach())
     # a pivot below the dtype's resolution at this size is not a factorisation but rounding noise
     # (a singular kernel can pass with tiny positive pivots), so it fails like a negative one
     pivots = torch.diagonal(factor, dim1=1, dim2=2) ** 2  # (R, B)
@@ -278,8 +285,11 @@ def kernel_objective(projections, x, y, *, kernel: str = "ntk", eps: float = DEF
         suggestion = _suggest_eps(ridged[restart].detach(), eps)
         raise ValueError(f"kernel matrix ({kernel=}, B={batch}) is not positive definite at eps={eps} "
                          f"(restart {restart}); use a larger eps, e.g. eps={suggestion:g}")
-    solved = torch.cholesky_solve(y, factor)  # (R, B, d) = (K + eps I)^(-1) Y
-    values = (y * solved).sum(dim=(1, 2))  # (R,)
+    solved = torch.cholesky_solve(y, factor)  # (R, B, d): alpha = (K + eps I)^(-1) Y, not differentiated
+    # With alpha held fixed, 2 Tr(alpha^T Y) - Tr(alpha^T (K + eps I) alpha) equals Tr(Y^T (K + eps I)^(-1) Y)
+    # and has the same gradient in K, -alpha alpha^T: the exact gradient without backpropagating
+    # through the factorisation (most of a step's cost at the kernel sizes used here)
+    values = 2 * (y * solved).sum(dim=(1, 2)) - (solved * torch.bmm(ridged, solved)).sum(dim=(1, 2))  # (R,)
     return values[0] if single else values
 
 
@@ -322,10 +332,12 @@ def _cost(wall_time_s: float, network: MLPSpec, input_dim: int, batch: int, outp
 
 def _fit(x: torch.Tensor, y: torch.Tensor, dataset_of_restart: torch.Tensor, initial: torch.Tensor,
          network: MLPSpec, network_params: Params, order_seeds: Sequence[int],
-         settings: KernelRuleSettings) -> tuple[torch.Tensor, torch.Tensor]:
+         settings: KernelRuleSettings, snapshot_steps: Sequence[int] = ()
+         ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
     """Algorithm 1 for R restarts at once. x (D, n, m), y (D, n, d): D data sets; restart r reads
     data set dataset_of_restart[r], starts from initial[r] (m, b), and draws its minibatches from
-    its own generator seeded by order_seeds[r]. Returns projections (R, m, b), objective (R, n_steps)."""
+    its own generator seeded by order_seeds[r]. Returns projections (R, m, b), objective (R, n_steps)
+    and the projections after each step count in ``snapshot_steps`` (0: the normalised start)."""
     n_train = x.shape[1]
     batch = n_train if settings.batch_size is None else settings.batch_size
     u = normalise(initial, settings.normalisation).clone().requires_grad_()
@@ -333,7 +345,9 @@ def _fit(x: torch.Tensor, y: torch.Tensor, dataset_of_restart: torch.Tensor, ini
     generators = [torch.Generator().manual_seed(int(s)) for s in order_seeds]
     rows = dataset_of_restart[:, None]
     trace = []
-    for _ in range(settings.n_steps):
+    wanted = set(int(step) for step in snapshot_steps)
+    snapshots = {0: u.detach().clone()} if 0 in wanted else {}
+    for step in range(1, settings.n_steps + 1):
         if batch == n_train:
             index = torch.arange(n_train).expand(len(generators), n_train)
         else:
@@ -348,8 +362,10 @@ def _fit(x: torch.Tensor, y: torch.Tensor, dataset_of_restart: torch.Tensor, ini
         with torch.no_grad():
             u.copy_(normalise(u, settings.normalisation))
         trace.append(values.detach())
+        if step in wanted:
+            snapshots[step] = u.detach().clone()
     objective = torch.stack(trace, dim=1) if trace else torch.zeros(u.shape[0], 0, dtype=u.dtype, device=u.device)
-    return u.detach(), objective
+    return u.detach(), objective, snapshots
 
 
 def _prepare_data(x_train, y_train, input_dim: int, settings: KernelRuleSettings, dtype: torch.dtype,
@@ -391,15 +407,19 @@ def _step_size(n_restarts: int, batch: int, network: MLPSpec) -> int:
 
 def fit_projections(spec: ModularSpec, x_train, y_train, *, seed: int, n_restarts: int | None = None,
                     settings: KernelRuleSettings = KernelRuleSettings(), vectorise: bool = True,
-                    device: str = "cpu") -> ProjectionFit:
+                    snapshot_steps: Sequence[int] = (), device: str = "cpu") -> ProjectionFit:
     """Algorithm 1 alone: ``n_restarts`` (default ``spec.n_modules``) independent restarts, each
     with its own module network freshly initialised, its own random start U (normalised Gaussian)
     and its own minibatch order, all drawn from (seed, restart index) only, so a restart's result
-    does not depend on how many run beside it. ``vectorise=False`` runs them one at a time (the
-    baseline of the benchmark and of the test that batching changes nothing).
+    does not depend on how many run beside it (the first K of 4K restarts are a K-restart fit).
+    ``vectorise=False`` runs them one at a time (the baseline of the benchmark and of the test
+    that batching changes nothing). ``snapshot_steps``: step counts (at most ``settings.n_steps``)
+    after which the projections are also kept (the weights a shorter fit would end with).
 
     Data: ``x_train`` (n, m), ``y_train`` (n,) or (n, d). Returns projections (R, m, b).
     """
+    if any(not 0 <= int(step) <= settings.n_steps for step in snapshot_steps):
+        raise ValueError(f"snapshot_steps must lie in [0, n_steps={settings.n_steps}], got {list(snapshot_steps)!r}")
     if n_restarts is None:
         n_restarts = spec.n_modules
     if not isinstance(n_restarts, (int, np.integer)) or isinstance(n_restarts, bool) or n_restarts < 1:
@@ -424,16 +444,18 @@ def fit_projections(spec: ModularSpec, x_train, y_train, *, seed: int, n_restart
 
     def work():
         if vectorise:
-            return _fit(x, y, dataset_of_restart, initial, network, stacked, order_seeds, settings)
-        parts = [_fit(x, y, dataset_of_restart[r:r + 1], initial[r:r + 1], network,
-                      [p[r:r + 1] for p in stacked], order_seeds[r:r + 1], settings) for r in range(n_restarts)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+            return _fit(x, y, dataset_of_restart, initial, network, stacked, order_seeds, settings, snapshot_steps)
+        parts = [_fit(x, y, dataset_of_restart[r:r + 1], initial[r:r + 1], network, [p[r:r + 1] for p in stacked],
+                      order_seeds[r:r + 1], settings, snapshot_steps) for r in range(n_restarts)]
+        return (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+                {step: torch.cat([p[2][step] for p in parts]) for step in parts[0][2]})
 
     batch = x.shape[1] if settings.batch_size is None else settings.batch_size
-    (projections, objective), wall = _timed(torch_device, work, _step_size(n_restarts, batch, network))
+    (projections, objective, snapshots), wall = _timed(torch_device, work, _step_size(n_restarts, batch, network))
     cost = _cost(wall, network, spec.input_dim, batch, y.shape[-1], settings, n_restarts)
     return ProjectionFit(projections=projections.cpu().double().numpy(), objective=objective.cpu().double().numpy(),
-                         cost=cost, settings=settings)
+                         cost=cost, settings=settings,
+                         snapshots={step: u.cpu().double().numpy() for step, u in sorted(snapshots.items())})
 
 
 def kernel_rule_init(spec: ModularSpec, x_train, y_train, *, seeds: Sequence[int],
@@ -467,7 +489,7 @@ def kernel_rule_init(spec: ModularSpec, x_train, y_train, *, seeds: Sequence[int
     network = module_network(spec)
     batch = x.shape[1] if settings.batch_size is None else settings.batch_size
     n_restarts = len(seeds) * n_modules
-    (projections, objective), wall = _timed(
+    (projections, objective, _), wall = _timed(
         torch_device, lambda: _fit(x, y, dataset_of_restart, initial, network, weights, order_seeds, settings),
         _step_size(n_restarts, batch, network))
     projections = projections.cpu().double().view(len(seeds), n_modules, input_dim, module_dim)
@@ -478,28 +500,34 @@ def kernel_rule_init(spec: ModularSpec, x_train, y_train, *, seeds: Sequence[int
                           params=stack_init(fitted, seeds), cost=cost, settings=settings)
 
 
-# --- alignment of learned and true directions (Fig. 5) -------------------------------------------
+# --- comparing learned and true directions ---------------------------------------------------
+# Every comparison of a learned direction with a true one in the project goes through
+# abs_cosines, which puts both sides on the unit sphere first: the task's true directions are
+# not unit vectors (direction_norm "gaussian": norm about sqrt(m)), so a raw |u . v| is not a cosine.
 
 def _directions(array, name: str) -> np.ndarray:
     """(n, m) rows, or (K, m, b) projections whose K*b columns are the directions -> unit rows (n, m)."""
     a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[None, :]
     if a.ndim == 3:
         a = a.transpose(0, 2, 1).reshape(-1, a.shape[1])
     if a.ndim != 2 or a.shape[0] == 0:
         raise ValueError(f"{name} must be (n, m) directions or (K, m, b) projections, got shape {np.shape(array)}")
     norms = np.linalg.norm(a, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} holds a zero vector, which has no direction")
+    if np.any(norms == 0) or not np.all(np.isfinite(norms)):
+        raise ValueError(f"{name} holds a zero or non-finite vector, which has no direction")
     return a / norms
 
 
 def abs_cosines(learned, true) -> np.ndarray:
-    """|cos| between every true direction and every learned one: (n_true, n_learned).
-    Absolute value: a module's projection and its negative give the same module."""
+    """|cos| between every true direction and every learned one: (n_true, n_learned), both sides
+    normalised to unit length first. Absolute value: a module's projection and its negative give
+    the same module. Each side: one (m,) vector, (n, m) rows or (K, m, b) projections."""
     learned_rows, true_rows = _directions(learned, "learned"), _directions(true, "true")
     if learned_rows.shape[1] != true_rows.shape[1]:
         raise ValueError(f"learned directions have dimension {learned_rows.shape[1]}, true ones {true_rows.shape[1]}")
-    return np.abs(true_rows @ learned_rows.T)
+    return np.clip(np.abs(true_rows @ learned_rows.T), 0.0, 1.0)  # clip: rounding may exceed 1 by an ulp
 
 
 def best_match_similarity(learned, true) -> float:
@@ -520,3 +548,29 @@ def nearest_true_direction(learned, true) -> np.ndarray:
     """Index of the true direction each learned one is closest to (largest |cos|): (n_learned,).
     Counting repeats shows how many restarts found the same module."""
     return abs_cosines(learned, true).argmax(axis=0)
+
+
+def module_recovery(learned, true, *, threshold: float = FOUND_COS) -> dict[str, float | int | list]:
+    """How well learned directions (restarts of Algorithm 1, or a network's U) recover the true
+    module directions, on unit vectors (:func:`abs_cosines`):
+
+    ``best_cos``      per true module, the largest |cos| with any learned direction (k values);
+    ``share``         the fraction of true modules with ``best_cos`` >= ``threshold`` (recovered);
+    ``n_found``       that count;
+    ``matched``       mean |cos| of the optimal one-to-one matching (Hungarian), which a learned
+                      direction cannot serve twice;
+    ``n_landed``      learned directions within ``threshold`` of some true module;
+    ``n_duplicates``  of those, the ones that land on a module another learned direction already
+                      found (n_landed minus the distinct modules they land on).
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold=}")
+    cosines = abs_cosines(learned, true)  # (n_true, n_learned)
+    best = cosines.max(axis=1)
+    nearest, closest = cosines.argmax(axis=0), cosines.max(axis=0)
+    landed = nearest[closest >= threshold]
+    rows, columns = linear_sum_assignment(cosines, maximize=True)
+    found = best >= threshold
+    return {"best_cos": best.tolist(), "share": float(np.mean(found)), "n_found": int(np.sum(found)),
+            "matched": float(cosines[rows, columns].mean()), "n_landed": int(len(landed)),
+            "n_duplicates": int(len(landed) - len(set(landed.tolist())))}

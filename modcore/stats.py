@@ -173,3 +173,76 @@ def count_verdicts(verdicts: Sequence[str]) -> str:
         raise ValueError(f"verdicts must be among {VERDICTS}, got {sorted(unknown)}")
     words = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
     return f"{words} (of {len(verdicts)})"
+
+
+# --- paired comparisons and power ------------------------------------------------------------
+
+def paired_ratio_interval(values: Sequence[float], baseline: Sequence[float], *,
+                          level: float = 0.95) -> dict[str, float | int]:
+    """Geometric mean of the paired ratios values / baseline with its t-interval, from the mean
+    and standard deviation of log(value / baseline) over the pairs where both are finite and
+    positive:
+
+        exp(mean(log r) +- t_{(1 + level) / 2, n - 1} sd(log r) / sqrt(n))
+
+    Returns ``ratio``, ``low``, ``high``, ``n`` (pairs used) and ``n_left_out`` (pairs with an
+    infinite, zero or NaN side, e.g. a target never reached); NaN interval for fewer than two pairs.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level=}")
+    a, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"values and baseline must be 1-d of equal length, got shapes {a.shape} and {b.shape}")
+    usable = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    logs = np.log(a[usable] / b[usable])
+    out = {"n": int(usable.sum()), "n_left_out": int((~usable).sum())}
+    if logs.size == 0:
+        return {**out, "ratio": math.nan, "low": math.nan, "high": math.nan}
+    if logs.size < 2:
+        return {**out, "ratio": float(np.exp(logs[0])), "low": math.nan, "high": math.nan}
+    half = stats.t.ppf(0.5 + level / 2, logs.size - 1) * logs.std(ddof=1) / math.sqrt(logs.size)
+    centre = logs.mean()
+    return {**out, "ratio": float(np.exp(centre)), "low": float(np.exp(centre - half)),
+            "high": float(np.exp(centre + half))}
+
+
+def _noncentral_power(n: int, effect: float, sd: float, alpha: float) -> float:
+    """Power of the one-sided one-sample (paired) t-test at level ``alpha`` with ``n`` pairs,
+    for a true mean difference ``effect`` and a difference standard deviation ``sd``: the
+    probability that t = mean / (s / sqrt n) exceeds t_{1 - alpha, n - 1}, from the noncentral
+    t distribution with noncentrality effect sqrt(n) / sd."""
+    dof = n - 1
+    critical = stats.t.ppf(1 - alpha, dof)
+    return float(stats.nct.sf(critical, dof, effect * math.sqrt(n) / sd))
+
+
+def paired_t_seeds(effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8,
+                   max_seeds: int = 10_000) -> int:
+    """The fewest pairs (seeds, at least 2) at which the one-sided paired t-test at ``alpha``
+    detects a mean difference ``effect`` with probability ``power``, when the differences have
+    standard deviation ``sd`` (exact, by the noncentral t; no normal approximation)."""
+    if not effect > 0 or not sd > 0:
+        raise ValueError(f"effect and sd must be positive, got {effect=}, {sd=}")
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"alpha and power must be in (0, 1), got {alpha=}, {power=}")
+    n = 2
+    while _noncentral_power(n, effect, sd, alpha) < power:
+        n += 1
+        if n > max_seeds:
+            raise ValueError(f"more than max_seeds={max_seeds} pairs needed for {effect=}, {sd=}")
+    return n
+
+
+def paired_t_detectable_effect(n: int, sd: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest mean difference that ``n`` pairs detect with probability ``power`` (one-sided
+    paired t-test at ``alpha``, differences of standard deviation ``sd``): the inverse of
+    :func:`paired_t_seeds` in the effect, found by bisection on the exact power."""
+    if n < 2 or not sd > 0:
+        raise ValueError(f"need n >= 2 pairs and a positive sd, got {n=}, {sd=}")
+    low, high = 0.0, sd
+    while _noncentral_power(n, high, sd, alpha) < power:
+        high *= 2
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _noncentral_power(n, middle, sd, alpha) < power else (low, middle)
+    return high

@@ -208,14 +208,22 @@ class EnsembleResult:
     # classified correctly) and "train_all_slots_accuracy", "test_all_slots_accuracy"
     classification: dict[str, np.ndarray] | None = None
     plan: Plan | None = None  # how train_ensemble ran them (chunks, threads, compile); None from train_naive
+    # early stopping only (TrainSettings.patience; else None): per model the step whose weights
+    # were restored (its lowest validation MSE), and its train, test and validation MSE there.
+    # The curves above hold NaN after the step at which every model of a chunk had stopped.
+    stop_step: np.ndarray | None = None  # (E,)
+    restored: dict[str, np.ndarray] | None = None  # "train_mse", "test_mse", "validation_mse": (E,) each
+    # TrainSettings.snapshot_steps only: {step: the stacked weights after that many steps}
+    snapshots: dict[int, Params] | None = None
 
     @property
     def final_train_mse(self) -> np.ndarray:
-        return self.train_mse[:, -1]
+        """Each model's training MSE at its final weights (with early stopping: the restored ones)."""
+        return self.restored["train_mse"] if self.restored is not None else self.train_mse[:, -1]
 
     @property
     def final_test_mse(self) -> np.ndarray:
-        return self.test_mse[:, -1]
+        return self.restored["test_mse"] if self.restored is not None else self.test_mse[:, -1]
 
 
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
@@ -238,6 +246,13 @@ class TrainSettings:
     benchmarks/ensemble.py measured a gain and the run is long enough to pay the compile back
     (:func:`compile_pays`); False never compiles.
     ``loss``: "mse" or "cross_entropy" (see ``LOSSES``; integer labels, classification curves).
+    ``patience``: early stopping (Adam, MSE; needs validation data): the validation MSE is
+    measured at step 0 and every ``validation_every`` steps; a model whose lowest validation MSE is
+    ``patience`` or more steps old stops, and ends with the weights of that lowest point
+    (``n_steps`` is the cap). A stopped model's weights never depend on the models beside it, so
+    an ensemble still equals its models trained one by one. None: no early stopping.
+    ``snapshot_steps``: step counts after which every model's weights are also kept
+    (``EnsembleResult.snapshots``; the weights a run of that many steps ends with).
     """
 
     n_steps: int
@@ -250,8 +265,23 @@ class TrainSettings:
     max_models_per_chunk: int | None = None
     loss: str = "mse"
     compile: bool | str = "auto"
+    patience: int | None = None
+    validation_every: int = 50
+    snapshot_steps: tuple[int, ...] = ()
 
     def __post_init__(self):
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+            raise ValueError(f"patience must be None or a positive integer, got patience={self.patience!r}")
+        if not isinstance(self.validation_every, int) or self.validation_every < 1:
+            raise ValueError(f"validation_every must be a positive integer, got "
+                             f"validation_every={self.validation_every!r}")
+        if self.patience is not None and (self.optimizer != "adam" or self.loss != "mse"):
+            raise ValueError(f"early stopping (patience={self.patience}) needs optimizer='adam' and loss='mse', got "
+                             f"optimizer={self.optimizer!r}, loss={self.loss!r}")
+        if any(not isinstance(t, int) or not 0 <= t <= self.n_steps for t in self.snapshot_steps) or \
+                (self.snapshot_steps and (self.patience is not None or self.optimizer != "adam")):
+            raise ValueError(f"snapshot_steps must be steps in [0, n_steps] of an Adam run without early stopping, "
+                             f"got snapshot_steps={self.snapshot_steps!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got loss={self.loss!r}")
         if not isinstance(self.n_steps, int) or self.n_steps < 0:
@@ -411,7 +441,8 @@ def _compiled_loss(spec: Spec, per_model_loss):
 
 
 def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
-                   settings: TrainSettings, device: str = "auto") -> EnsembleResult:
+                   settings: TrainSettings, device: str = "auto", x_validation=None, y_validation=None,
+                   initial_params: Params | None = None) -> EnsembleResult:
     """Train one model per seed (initial weights ``spec.init(seed=seed)``) on the MSE loss, as
     ``settings`` says (see :class:`TrainSettings`).
 
@@ -422,10 +453,19 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     once on CUDA; cache-sized chunks on CPU); the plan never changes a model's numbers.
     With ``settings.loss == "cross_entropy"`` the labels are integers (n, k) (or (E, n, k)), the
     result's MSE curves are NaN and its ``classification`` holds the curves instead.
+    ``x_validation``, ``y_validation``: the held-out set of early stopping (shared or per model,
+    like the test set). ``initial_params``: the stacked initial weights (E, ...) instead of
+    ``stack_init(spec, seeds)`` (the seeds then fix only the minibatch orders), e.g. models of one
+    spec that share their module weights but not their projections.
     """
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
     _check_training_data(spec, seeds, _host(x_train), _host(y_train), settings)
+    if settings.patience is not None and (x_validation is None or y_validation is None):
+        raise ValueError(f"early stopping (patience={settings.patience}) needs x_validation and y_validation")
+    if initial_params is not None and any(p.shape[0] != len(seeds) for p in initial_params):
+        raise ValueError(f"initial_params must stack {len(seeds)} models (one per seed), got leading sizes "
+                         f"{[p.shape[0] for p in initial_params]}")
     per_model_train = np.ndim(x_train) == 3
     per_model_test = x_test is not None and np.ndim(x_test) == 3
     n_train = np.shape(x_train)[-2]
@@ -441,35 +481,82 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     label_dtype = torch.long if settings.loss == "cross_entropy" else dtype
     x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, label_dtype, torch_device)
     x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, label_dtype, torch_device)
-    train_curves, test_curves, final_params = [], [], []
+    x_va, y_va = _as_tensor(x_validation, dtype, torch_device), _as_tensor(y_validation, dtype, torch_device)
+    per_model_validation = x_validation is not None and np.ndim(x_validation) == 3
+    train_curves, test_curves, final_params, stopping, snapshots = [], [], [], [], []
     for start in range(0, len(seeds), chunk):
         rows = slice(start, start + chunk)
         chunk_seeds = seeds[rows]
         data = (x_tr[rows] if per_model_train else x_tr, y_tr[rows] if per_model_train else y_tr,
                 None if x_te is None else (x_te[rows] if per_model_test else x_te),
                 None if y_te is None else (y_te[rows] if per_model_test else y_te))
-        params = [p.to(device=torch_device, dtype=dtype).requires_grad_() for p in stack_init(spec, chunk_seeds)]
+        validation = (None if x_va is None else (x_va[rows] if per_model_validation else x_va),
+                      None if y_va is None else (y_va[rows] if per_model_validation else y_va))
+        initial = stack_init(spec, chunk_seeds) if initial_params is None else [p[rows] for p in initial_params]
+        params = [p.detach().to(device=torch_device, dtype=dtype).clone().requires_grad_() for p in initial]
         with _threads(plan.threads):
-            train_c, test_c = _train_chunk(spec, params, chunk_seeds, *data, settings=settings, steps=steps,
-                                           compile_step=plan.compile)
+            train_c, test_c, extra = _train_chunk(spec, params, chunk_seeds, *data, validation=validation,
+                                                  settings=settings, steps=steps, compile_step=plan.compile)
         train_curves.append(train_c)
         test_curves.append(test_c)
+        stopping.append(extra.get("stopping"))
+        snapshots.append(extra.get("snapshots", {}))
         final_params.append([p.detach().cpu() for p in params])
     classification = None
     if settings.loss == "cross_entropy":  # the chunks' curves are dicts of (E_chunk, T) arrays
         classification = {f"{split}_{name}": np.concatenate([c[name] for c in curves])
                           for split, curves in (("train", train_curves), ("test", test_curves)) for name in train_curves[0]}
         train_curves = test_curves = [np.full((len(seeds), len(steps)), np.nan)]
+    stop_step = restored = None
+    if settings.patience is not None:
+        stop_step = np.concatenate([part["stop_step"] for part in stopping])
+        restored = {key: np.concatenate([part[key] for part in stopping])
+                    for key in ("train_mse", "test_mse", "validation_mse")}
+    kept = None
+    if settings.snapshot_steps:
+        kept = {step: [torch.cat(tensors) for tensors in zip(*(part[step] for part in snapshots))]
+                for step in settings.snapshot_steps}
     return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.concatenate(train_curves),
                           test_mse=np.concatenate(test_curves),
                           params=[torch.cat(tensors) for tensors in zip(*final_params)], classification=classification,
-                          plan=plan)
+                          plan=plan, stop_step=stop_step, restored=restored, snapshots=kept)
 
 
-def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *,
-                 settings: TrainSettings, steps: np.ndarray, compile_step: bool) -> tuple[np.ndarray, np.ndarray]:
+class _EarlyStopping:
+    """Per model of a chunk: the lowest validation MSE so far, its step and a copy of the weights
+    there; a model stops once that step is ``patience`` or more steps old."""
+
+    def __init__(self, spec: Spec, params: Params, x_va: torch.Tensor, y_va: torch.Tensor, patience: int):
+        self.spec, self.params, self.x_va, self.y_va, self.patience = spec, params, x_va, y_va, patience
+        n_models = params[0].shape[0]
+        self.best = torch.full((n_models,), math.inf, dtype=torch.float64, device=x_va.device)
+        self.best_step = torch.zeros(n_models, dtype=torch.long, device=x_va.device)
+        self.stopped = torch.zeros(n_models, dtype=torch.bool, device=x_va.device)
+        self.kept = [p.detach().clone() for p in params]
+
+    def update(self, step: int) -> bool:
+        """Validate at ``step``; True once every model has stopped."""
+        with torch.no_grad():
+            loss = _mse(self.spec, self.params, self.x_va, self.y_va)  # (E,); NaN never improves
+            better = (loss < self.best) & ~self.stopped
+            self.best = torch.where(better, loss, self.best)
+            self.best_step = torch.where(better, torch.full_like(self.best_step, step), self.best_step)
+            for kept, p in zip(self.kept, self.params):
+                kept[better] = p.detach()[better]
+            self.stopped |= step - self.best_step >= self.patience
+        return bool(self.stopped.all())
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for kept, p in zip(self.kept, self.params):
+                p.copy_(kept)
+
+
+def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te, y_te, *, validation,
+                 settings: TrainSettings, steps: np.ndarray, compile_step: bool) -> tuple[np.ndarray, np.ndarray, dict]:
     n_models = len(seeds)
     shared = x_tr.ndim == 2
+    extra: dict = {}
 
     def evaluate() -> tuple[np.ndarray, np.ndarray]:
         if settings.loss == "cross_entropy":
@@ -495,6 +582,13 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
     curves = []
     if 0 in steps:
         curves.append(evaluate())
+    stopping = None
+    if settings.patience is not None:
+        stopping = _EarlyStopping(spec, params, *validation, settings.patience)
+        stopping.update(0)
+    snapshot_steps = set(settings.snapshot_steps)
+    if snapshot_steps:
+        extra["snapshots"] = {0: [p.detach().cpu().clone() for p in params]} if 0 in snapshot_steps else {}
     if settings.optimizer == "lbfgs":
         opt = torch.optim.LBFGS(params, lr=settings.lr, history_size=50, line_search_fn="strong_wolfe")
 
@@ -530,10 +624,22 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
             opt.step()
             if step in evaluated:
                 curves.append(evaluate())
+            if step in snapshot_steps:
+                extra["snapshots"][step] = [p.detach().cpu().clone() for p in params]
+            if stopping is not None and step % settings.validation_every == 0 and stopping.update(step):
+                break  # every model of the chunk has stopped: the later steps change none of them
     if settings.loss == "cross_entropy":  # one dict per evaluation -> a dict of (E, T) curves
-        return tuple({name: np.stack([c[name] for c in split], axis=1) for name in split[0]} for split in zip(*curves))
+        return (*(
+            {name: np.stack([c[name] for c in split], axis=1) for name in split[0]} for split in zip(*curves)), extra)
     train, test = (np.stack(c, axis=1) for c in zip(*curves))
-    return train, test
+    if stopping is not None:
+        missing = len(steps) - train.shape[1]  # evaluation steps after the chunk stopped
+        train, test = (np.pad(c, ((0, 0), (0, missing)), constant_values=np.nan) for c in (train, test))
+        stopping.restore()
+        restored_train, restored_test = evaluate()
+        extra["stopping"] = {"stop_step": stopping.best_step.cpu().numpy(), "train_mse": restored_train,
+                             "test_mse": restored_test, "validation_mse": stopping.best.cpu().numpy()}
+    return train, test, extra
 
 
 def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,

@@ -2,14 +2,17 @@
 numbers (including "not testable"), alignment over training iterations, and the figures'
 legibility."""
 
+import dataclasses
 import math
+import tempfile
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 
-from modcore import paper_values
+from modcore import choices, paper_values, sweeps
+from modcore.seeds import derive_seed
 from modcore.experiments import kernel_objective as ko
 from modcore.experiments import module_alignment as ma
 from modcore.experiments import sample_complexity as sc
@@ -17,6 +20,7 @@ from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.plots import kernel_rule as kernel_plots
 from modcore.train import TrainSettings, train_ensemble
+import torch
 
 matplotlib.use("Agg")
 
@@ -101,7 +105,9 @@ def test_kernel_needing_half_the_samples_everywhere_is_lower_with_the_binomial_p
     verdict = sc.lowers_verdict(_needed(values), "kernel", "random")
     assert verdict["word"] == "lower" and verdict["n_lower"] == 16
     assert verdict["p_lower"] == pytest.approx(0.5 ** 16)
-    assert verdict["median_ratio"] == pytest.approx(0.5)
+    assert verdict["ratio"] == pytest.approx(0.5) and verdict["ratio_n"] == 16
+    # every pair has the same ratio: the interval collapses onto it
+    assert verdict["ratio_low"] == pytest.approx(0.5) and verdict["ratio_high"] == pytest.approx(0.5)
 
 
 def test_equal_sample_counts_give_no_significant_difference():
@@ -187,40 +193,47 @@ def test_paired_difference_finds_a_consistent_advantage_and_agreement_follows():
 
 # --- alignment over iterations ------------------------------------------------------------------
 
-def _tiny_alignment(init="random"):
-    return ma.AlignmentRun(init=init, input_dim=3, n_modules=2, n_train=40, seed=5, n_steps_values=(0, 3, 7),
-                           width=4, batch_size=16, n_test=50,
+def _tiny_alignment(init="random", n_network_modules=3):
+    return ma.AlignmentRun(init=init, input_dim=3, n_modules=2, n_network_modules=n_network_modules, n_train=40,
+                           seed=5, n_steps_values=(0, 3, 7), width=4, batch_size=16, n_test=50,
                            kernel_settings=kr.KernelRuleSettings(n_steps=3, batch_size=16))
 
 
-@pytest.mark.parametrize("init", ma.INITS)
-def test_alignment_over_iterations_equals_direct_computation(init):
-    run = _tiny_alignment(init)
-    result = ma.run_alignment_batch([run], device="cpu")[0]
+def test_alignment_over_iterations_equals_direct_computation_for_both_inits_trained_together():
+    # random and kernel-rule U of one seed train in one ensemble; each must equal its own fresh
+    # t-step run (the snapshot) trained alone, from the U it should start from
+    runs = [_tiny_alignment("random"), _tiny_alignment("kernel")]
+    results = ma.run_alignment_batch(runs, device="cpu")
+    run = runs[0]
     task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y, x_test, y_test = ko.draw_data(task, run.n_train, run.n_test, run.seed)
-    spec = ModularSpec(run.input_dim, run.n_modules, run.width)
-    if init == "kernel":
-        spec = kr.kernel_rule_init(spec, x, y, seeds=[ko.model_seed(run.seed)], settings=run.kernel_settings).spec
-    for i, steps in enumerate(run.n_steps_values):
-        trained = train_ensemble(spec, [ko.model_seed(run.seed)], x, y, device="cpu",
-                                 settings=TrainSettings(n_steps=steps, lr=run.lr, batch_size=run.batch_size))
-        u = trained.params[0][0].numpy().T[:, :, None]  # (K, m, 1)
-        assert result["best_match_similarity"][i] == pytest.approx(kr.best_match_similarity(u, task.directions))
-        assert result["matched_similarity"][i] == pytest.approx(kr.matched_similarity(u, task.directions))
+    x, y, _, _ = ko.draw_data(task, run.n_train, run.n_test, run.seed)
+    spec = ModularSpec(run.input_dim, run.n_network_modules, run.width)
+    model = ko.model_seed(run.seed)
+    kernel_spec = kr.kernel_rule_init(spec, x, y, seeds=[model], settings=runs[1].kernel_settings).spec
+    for result, start_spec in zip(results, (spec, kernel_spec)):
+        for i, steps in enumerate(run.n_steps_values):
+            trained = train_ensemble(start_spec, [model], x, y, device="cpu",
+                                     settings=TrainSettings(n_steps=steps, lr=run.lr, batch_size=run.batch_size))
+            u = trained.params[0][0].numpy().T[:, :, None]  # (K, m, 1)
+            assert result["best_match_similarity"][i] == pytest.approx(kr.best_match_similarity(u, task.directions),
+                                                                       abs=1e-5)
+            assert result["matched_similarity"][i] == pytest.approx(kr.matched_similarity(u, task.directions),
+                                                                    abs=1e-5)
 
 
 def test_weights_after_t_steps_are_those_of_a_fresh_run_of_t_steps():
-    # the premise of the snapshots: the loss a long run records at step t equals a t-step run's final one
+    # the premise of the snapshots: the weights a long run holds at step t are a t-step run's
     run = _tiny_alignment()
     task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
     x, y, _, _ = ko.draw_data(task, run.n_train, run.n_test, run.seed)
     spec = ModularSpec(run.input_dim, run.n_modules, run.width)
     common = dict(lr=run.lr, batch_size=run.batch_size)
-    long = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=9, eval_every=3, **common), device="cpu")
+    long = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=9, snapshot_steps=(3, 6), **common),
+                          device="cpu")
     for t in (3, 6):
         short = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=t, **common), device="cpu")
-        np.testing.assert_array_equal(long.train_mse[:, list(long.steps).index(t)], short.final_train_mse)
+        for kept, final in zip(long.snapshots[t], short.params):
+            torch.testing.assert_close(kept, final, rtol=0, atol=0)
 
 
 def test_tsne_points_hold_both_signs_of_every_direction_and_repeat_with_the_seed():
@@ -240,12 +253,15 @@ def test_objective_equals_the_ridge_minimum_norm_value(kernel):
     assert identity["relative_gap"] < 1e-8
 
 
-def test_landing_counts_found_modules_and_duplicates():
-    true = np.eye(3)[:2]  # two true directions in R^3
-    learned = np.array([[1.0, 0.01, 0], [-1.0, 0.02, 0], [0, 0, 1.0]])  # two on module 1, one on none
-    result = ko.landing(learned, true)
-    assert result["nearest"][:2] == [0, 0]
-    assert result["n_found"] == 1 and result["n_duplicates"] == 1
+def test_path_cosine_is_one_at_the_true_end_whatever_the_true_directions_norm():
+    # the calibrated task's true directions have norm about sqrt(m); the old |path . truth| read
+    # their norm (2.45 on the page) as a cosine
+    run = ko.PathRun(kernel="rbf", input_dim=6, n_modules=3, batch_size=16, seed=0, width=4, n_points=5)
+    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
+    assert abs(np.linalg.norm(task.directions[0]) - 1) > 0.1  # the case the bug hid in
+    path = ko.run_path(run)
+    assert path["cos_to_truth"][-1] == pytest.approx(1.0, abs=1e-12)
+    assert all(0 <= value <= 1 for value in path["cos_to_truth"])
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -268,18 +284,266 @@ def test_figures_are_at_most_7_5_inches_wide_with_fonts_of_at_least_9_points():
         assert min(_font_sizes(fig)) >= 9
 
 
-def test_bad_run_settings_raise_and_name_the_argument():
-    with pytest.raises(ValueError, match="method="):
-        sc.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_train=100, seed=0)
-    with pytest.raises(ValueError, match="n_train="):
-        sc.SampleRun(method="random", input_dim=3, n_modules=2, n_train=1, seed=0)
-    with pytest.raises(ValueError, match="n_steps_values="):
-        ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_train=40, seed=0, n_steps_values=(5, 3))
-    with pytest.raises(ValueError, match="init="):
-        ma.AlignmentRun(init="oracle", input_dim=3, n_modules=2, n_train=40, seed=0, n_steps_values=(0, 3))
+@pytest.mark.parametrize("make, name", [
+    (lambda: sc.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0),
+     "method="),
+    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=1, seed=0),
+     "n_train="),
+    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=100, seed=0),
+     "n_network_modules="),
+    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0,
+                          patience=100, short_steps=200), "short_steps="),
+    (lambda: ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=40, seed=0,
+                             n_steps_values=(5, 3)), "n_steps_values="),
+    (lambda: ma.AlignmentRun(init="oracle", input_dim=3, n_modules=2, n_network_modules=4, n_train=40, seed=0,
+                             n_steps_values=(0, 3)), "init="),
+    (lambda: ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=40, seed=0,
+                             n_steps_values=(0, 3)), "n_network_modules="),
+    (lambda: ko.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
+                            restart_factors=[1], n_seeds=1, seed=3), "seed=3"),
+    (lambda: ko.PilotDesign(kernels=[], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
+                            restart_factors=[1], n_seeds=1), "kernels="),
+    (lambda: ko.RecoveryRun(kernel="rbf", eps=0.1, batch_size=8, seed=1000, restart_factors=(0, 1)),
+     "restart_factors="),
+])
+def test_bad_run_settings_raise_and_name_the_argument(make, name):
+    with pytest.raises(ValueError, match=name):
+        make()
 
 
 def test_capped_settings_use_a_small_training_set_whole():
     settings = kr.KernelRuleSettings(batch_size=128)
     assert ko.capped_settings(settings, 100).batch_size is None
     assert ko.capped_settings(settings, 1000).batch_size == 128
+
+
+# --- every verdict rule can say agree and disagree ------------------------------------------------
+
+def _two_methods(ratio: float, *, n_m: int = 4, n_seeds: int = 3) -> pd.DataFrame:
+    """kernel needs ``ratio`` times the samples of random at every (m, seed), both methods doubling in m."""
+    values = {}
+    for m in range(2, 2 + n_m):
+        for seed in range(n_seeds):
+            values[("random", m, seed)] = 100.0 * 2 ** m * (1 + 0.1 * seed)
+            values[("kernel", m, seed)] = ratio * values[("random", m, seed)]
+    return _needed(values)
+
+
+@pytest.mark.parametrize("ratio, word, verdict", [(0.5, "lower", "agree"), (2.0, "higher", "disagree"),
+                                                  (1.0, "no significant difference", "inconclusive")])
+def test_lowers_rule_says_agree_disagree_or_inconclusive_against_the_papers_lower(ratio, word, verdict):
+    ours = sc.lowers_verdict(_two_methods(ratio), "kernel", "random")
+    assert ours["word"] == word
+    assert ko.agreement(ours["word"], "lower") == verdict
+
+
+def test_growth_rule_agrees_with_a_growing_paper_curve_and_disagrees_with_a_flat_one():
+    m = np.repeat(np.arange(2, 8), 3)
+    rng = np.random.default_rng(3)
+    growing = sc.growth_in_m(m, 50 * 2.0 ** m * np.exp(0.05 * rng.standard_normal(m.size)), n_train_values=[10, 1e6])
+    flat = sc.growth_in_m(m, 1000 * np.exp(0.05 * rng.standard_normal(m.size)), n_train_values=[10, 1e6])
+    assert ko.agreement(growing["word"], "grows") == "agree" and ko.agreement(flat["word"], "grows") == "disagree"
+    assert ko.agreement(flat["word"], sc.THEOREM2_WORDS["growth_oracle"]) == "agree"
+
+
+def test_the_papers_digitised_fig4a_scored_as_ours_agrees_with_itself_on_every_claim_it_has():
+    paper = paper_values.load_csv("fig4a_digitised")
+    theirs = sc.paper_needed(paper)
+    results = sc.verdicts(theirs, paper, n_train_values=(100, 1e5), testable=True)
+    assert results["kernel_vs_random"]["agreement"] == "agree"
+    assert results["kernel_vs_monolithic"]["agreement"] == "agree"
+    for method in ("kernel", "random", "monolithic"):
+        assert results[f"growth_{method}"]["agreement"] == "agree"
+
+
+def test_the_papers_digitised_fig5_is_higher_at_start_and_end_by_the_same_reading():
+    paper = paper_values.load_csv("fig5_digitised")
+    assert ma.paper_difference(paper, "start")["word"] == "higher"
+    end = ma.paper_difference(paper, "end")
+    assert end["word"] == "higher" and end["mean_difference"] == pytest.approx(ma.PAPER_GAP, abs=1e-9)
+
+
+def _alignment_curves(gap: float, *, n_seeds: int = 10, sd: float = 0.01, step: int = 100) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    rows = []
+    for seed in range(n_seeds):
+        base = rng.uniform(0.4, 0.6)
+        rows += [{"init": "random", "kernel": "", "n_network_modules": 4, "seed": seed, "step": step,
+                  "best_match_similarity": base},
+                 {"init": "kernel", "kernel": "rbf", "n_network_modules": 4, "seed": seed, "step": step,
+                  "best_match_similarity": base + gap + sd * rng.standard_normal()}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gap, word, verdict", [(0.05, "higher", "agree"), (-0.05, "lower", "disagree"),
+                                                (0.0, "no significant difference", "inconclusive")])
+def test_fig5_rule_says_agree_disagree_or_inconclusive_against_the_papers_higher(gap, word, verdict):
+    ours = ma.paired_difference(_alignment_curves(gap, sd=0.01 if gap else 0.0), 100)
+    assert ours["word"] == word
+    assert ko.agreement(ours["word"], "higher") == verdict
+
+
+@pytest.mark.parametrize("share, start, verdict", [(0.8, 0.0, "agree"), (0.1, 0.1, "disagree"), (0.4, 0.0, "partly")])
+def test_recovery_rule_says_agree_disagree_or_partly(share, start, verdict):
+    n_seeds = 8
+    better = n_seeds if share > start else 0
+    heldout = {"share": share, "start_share": start, "n_seeds": n_seeds, "n_better": better,
+               "p_better": 0.5 ** n_seeds if better else 1.0, "word": "higher" if better else "not higher"}
+    assert ko.recovery_verdict(heldout) == verdict
+
+
+def test_sensitivity_words_hold_across_all_or_name_the_factor_that_flips_the_word():
+    rows = pd.DataFrame([{"kernel": k, "network modules": K, "training": t, "word": "lower"}
+                         for k in ("ntk", "rbf") for K in ("K = k", "K = 2k") for t in ("short", "converged")])
+    assert sc.sensitivity_words(rows, "word") == "holds across all"
+    flipped = rows.assign(word=np.where(rows.training == "short", "no significant difference", "lower"))
+    assert sc.sensitivity_words(flipped, "word") == "depends on training"
+    one = rows.copy()
+    one.loc[(one.kernel == "rbf") & (one["network modules"] == "K = k") & (one.training == "short"), "word"] = "higher"
+    assert sc.sensitivity_words(one, "word") == "depends on kernel and network modules and training"
+
+
+# --- the pilot ------------------------------------------------------------------------------------
+
+def _summary(rows):
+    return pd.DataFrame([dict(zip(("kernel", "eps", "batch_size", "n_steps", "n_restarts", "share", "share_se",
+                                   "flops_per_restart"), row), n_seeds=5, matched=0.8, n_duplicates=1.0,
+                              start_share=0.1) for row in rows])
+
+
+def test_choice_rule_takes_the_cheapest_setting_within_one_standard_error_of_the_best():
+    summary = _summary([("ntk", 0.01, 128, 300, 6, 0.80, 0.10, 9e9),
+                        ("rbf", 0.01, 64, 100, 6, 0.72, 0.05, 1e8),   # within 0.10 of 0.80: tied, cheapest
+                        ("rbf", 0.1, 64, 30, 6, 0.60, 0.05, 1e7),     # cheaper, but not tied
+                        ("rbf", 0.1, 64, 30, 12, 1.00, 0.00, 1e7)])   # other K: not considered
+    chosen = ko.choose_setting(summary, n_restarts=6)
+    assert (chosen["kernel"], chosen["eps"], chosen["n_steps"], chosen["n_tied"]) == ("rbf", 0.01, 100, 2)
+
+
+def test_choice_rule_never_trades_the_target_share_for_cost():
+    summary = _summary([("ntk", 0.01, 128, 300, 6, 0.56, 0.10, 9e9),
+                        ("rbf", 0.01, 64, 100, 6, 0.47, 0.05, 1e8)])  # within one s.e., but below 1/2
+    assert ko.choose_setting(summary, n_restarts=6)["kernel"] == "ntk"
+
+
+def test_the_three_chapters_use_the_same_kernel_rule_settings():
+    names = ("kernel", "kernel_eps", "kernel_batch_size", "kernel_n_steps", "kernel_lr")
+    values = [{name: choices.notebook_defaults(chapter)[name] for name in names}
+              for chapter in ("kernel_rule", "sample_complexity", "module_alignment")]
+    assert values[0] == values[1] == values[2]
+
+
+def test_the_choice_rule_on_the_stored_pilot_picks_the_chapters_defaults():
+    defaults = choices.notebook_defaults("kernel_rule")
+    summary = ko.pilot_summary(ko.stored_pilot())
+    assert set(summary.n_seeds) == {ko.FULL_PILOT["n_seeds"]} and len(summary) == (
+        len(ko.FULL_PILOT["kernels"]) * len(ko.FULL_PILOT["eps_values"]) * len(ko.FULL_PILOT["batch_sizes"])
+        * len(ko.FULL_PILOT["n_steps_values"]) * len(ko.FULL_PILOT["restart_factors"]))
+    chosen = ko.choose_setting(summary, n_restarts=defaults["network_module_factor"] * defaults["n_modules"])
+    assert (chosen["kernel"], chosen["eps"], chosen["batch_size"], chosen["n_steps"]) == (
+        defaults["kernel"], pytest.approx(defaults["kernel_eps"]), defaults["kernel_batch_size"],
+        defaults["kernel_n_steps"])
+
+
+def test_pilot_rows_score_every_steps_and_restart_count_from_one_fit():
+    design = ko.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[16], n_steps_values=[2, 4],
+                            restart_factors=[1, 2], n_seeds=1, input_dim=3, n_modules=2, n_train=40, width=4)
+    store = sweeps.ResultStore(tempfile.mkdtemp(), create=True)
+    rows = ko.pilot_rows(design.runs(), store)
+    assert sorted(zip(rows.n_steps, rows.n_restarts)) == [(2, 2), (2, 4), (4, 2), (4, 4)]
+    # the 2-step, 2-restart row is a 2-step fit of 2 restarts
+    run = design.runs()[0]
+    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
+    x, y = task.sample(run.n_train, seed=derive_seed(run.seed, 1))
+    fit = kr.fit_projections(ModularSpec(3, 2, 4), x, y, seed=ko.model_seed(run.seed), n_restarts=2,
+                             settings=dataclasses.replace(run.settings(), n_steps=2))
+    row = rows[(rows.n_steps == 2) & (rows.n_restarts == 2)].iloc[0]
+    assert row.matched == pytest.approx(kr.module_recovery(fit.projections, task.directions)["matched"], abs=1e-12)
+
+
+# --- the Fig. 4a runs -------------------------------------------------------------------------------
+
+def _sample_runs(method, **fields):
+    base = dict(input_dim=3, n_modules=2, n_network_modules=4, n_train=60, width=4, n_steps=60, patience=20,
+                short_steps=20, batch_size=16, n_test=40,
+                kernel_settings=kr.KernelRuleSettings(kernel="rbf", n_steps=3, batch_size=16))
+    return [sc.SampleRun(method=method, seed=seed, **{**base, **fields}) for seed in (0, 1)]
+
+
+def test_modular_methods_trained_together_equal_each_method_trained_alone():
+    together = sc.run_sample_batch(_sample_runs("random") + _sample_runs("kernel") + _sample_runs("oracle"),
+                                   device="cpu")
+    alone = [result for method in sc.MODULAR_METHODS
+             for result in sc.run_sample_batch(_sample_runs(method), device="cpu")]
+    for a, b in zip(together, alone):
+        assert a["test_mse"] == pytest.approx(b["test_mse"], rel=1e-5)
+        assert a["stop_step"] == b["stop_step"] and a["start_share"] == b["start_share"]
+
+
+def test_oracle_starts_from_the_unit_true_directions_each_held_by_k_over_k_modules():
+    task = ko.draw_task(3, 2, 0)
+    u = sc.oracle_projections(task.directions, 4)  # (K, m, 1)
+    np.testing.assert_allclose(np.linalg.norm(u, axis=1), 1.0)
+    assert kr.module_recovery(u, task.directions)["share"] == 1.0
+    np.testing.assert_allclose(u[0], u[2])
+    result = sc.run_sample_batch(_sample_runs("oracle"), device="cpu")
+    assert all(r["start_share"] == 1.0 for r in result)
+
+
+def test_a_run_set_ends_with_the_restored_weights_and_keeps_the_short_reading():
+    results = sc.run_sample_batch(_sample_runs("random"), device="cpu")
+    for result in results:
+        assert 0 <= result["stop_step"] <= 60 and np.isfinite(result["test_mse_short"])
+        assert not result["diverged"]
+
+
+def test_kernel_phase_sees_the_training_part_only():
+    run = _sample_runs("kernel")[0]
+    assert run.n_fit == 48  # 60 labelled points: the last fifth held out for the stopping rule
+
+
+# --- legibility of the new figures -----------------------------------------------------------------
+
+def _legend_entries(fig) -> int:
+    return sum(len(legend.get_texts()) for legend in fig.legends) + sum(
+        len(ax.get_legend().get_texts()) for ax in fig.axes if ax.get_legend() is not None)
+
+
+def test_no_kernel_rule_figure_has_more_than_six_legend_entries():
+    rng = np.random.default_rng(0)
+    needed = _needed({(method, m, s): float(rng.uniform(100, 1000)) if (m, s) != (3, 1) else math.inf
+                      for method in sc.METHODS for m in (2, 3) for s in (0, 1)})
+    paper = sc.paper_needed(paper_values.load_csv("fig4a_digitised"))
+    summary = _summary([(k, e, b, t, 6, rng.uniform(), 0.1, 1e8) for k in ("ntk", "rbf") for e in (0.01, 0.1, 1.0)
+                        for b in (64, 128) for t in (30, 100)])
+    curves = pd.DataFrame([{"method": method, "input_dim": m, "n_train": n, "test_mse": rng.uniform(1, 2)}
+                           for method in sc.METHODS for m in (2, 3) for n in (100, 200)])
+    figures = [kernel_plots.samples_needed(needed, sc.needed_means(needed), paper, n_train_range=(100, 1000),
+                                           method_labels=sc.METHOD_LABELS),
+               kernel_plots.pilot_recovery(summary, n_restarts=6, chosen=summary.iloc[0].to_dict(),
+                                           kernel_labels={}),
+               kernel_plots.loss_curves(curves, input_dim_values=[2, 3], target_loss=1.5, predict_zero_loss=2.0,
+                                        method_labels=sc.METHOD_LABELS)]
+    for fig in figures:
+        assert _legend_entries(fig) <= 6
+        assert fig.get_figwidth() <= 7.5 and min(_font_sizes(fig)) >= 9
+
+
+def _curves_frame(losses: dict) -> pd.DataFrame:
+    """Rows of runs: losses[(method, seed)] = test MSE on GRID (short reading = same + 0.1)."""
+    return pd.DataFrame([{"method": method, "n_network_modules": 4, "kernel": "", "seed": seed, "input_dim": 3,
+                          "n_train": n, "test_mse": loss, "test_mse_short": loss + 0.1, "diverged": False}
+                         for (method, seed), curve in losses.items() for n, loss in zip(GRID, curve)])
+
+
+def test_the_grid_stops_only_where_every_curve_has_reached_the_target_so_no_verdict_changes():
+    losses = {("random", 0): [3.0, 2.0, 1.3, 1.8, 1.0, 0.9], ("kernel", 0): [3.0, 2.5, 2.0, 1.6, 1.2, 1.1]}
+    frame = _curves_frame(losses)
+    reached_at = [sc.all_reached(frame[frame.n_train <= n], 1.5) for n in GRID]
+    assert reached_at == [False, False, False, False, True, True]  # kernel's short reading reaches 1.5 at n = 2000
+    full = sc.needed_table(frame, 1.5)
+    cut = sc.needed_table(frame[frame.n_train <= 2000], 1.5)
+    pd.testing.assert_frame_equal(full, cut)
+    short_full = sc.needed_table(frame, 1.5, column="test_mse_short")
+    short_cut = sc.needed_table(frame[frame.n_train <= 2000], 1.5, column="test_mse_short")
+    pd.testing.assert_frame_equal(short_full, short_cut)

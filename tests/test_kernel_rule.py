@@ -254,3 +254,44 @@ def test_alignment_measures_on_known_directions():
     # (K, m, b) projections are read column by column
     projections = np.stack([true.T[:, :1], true.T[:, 1:]])  # (2, 3, 1)
     assert kr.matched_similarity(projections, true) == pytest.approx(1.0)
+
+
+def test_every_comparison_of_directions_is_on_unit_vectors_whatever_the_inputs_norms():
+    # the bug this guards against: |u . v| with a true direction of norm about sqrt(m) read as a cosine
+    true = np.array([[3.0, 0.0, 0.0], [0.0, 0.5, 0.0]])  # norms 3 and 0.5
+    learned = np.array([[-7.0, 0.0, 0.0], [0.0, 2.0, 2.0]])
+    cosines = kr.abs_cosines(learned, true)
+    np.testing.assert_allclose(cosines, [[1.0, 0.0], [0.0, 1 / np.sqrt(2)]], atol=1e-15)
+    assert kr.best_match_similarity(learned, true) == pytest.approx((1 + 1 / np.sqrt(2)) / 2)
+    assert kr.matched_similarity(learned, true) == pytest.approx((1 + 1 / np.sqrt(2)) / 2)
+    recovery = kr.module_recovery(learned, true)
+    assert recovery["best_cos"] == pytest.approx([1.0, 1 / np.sqrt(2)])
+    assert recovery["share"] == 0.5 and recovery["n_found"] == 1
+
+
+def test_module_recovery_counts_duplicates_and_matches_one_to_one():
+    true = np.eye(3)[:2] * 2.5  # two true modules, non-unit
+    learned = np.array([[1.0, 0.01, 0], [-1.0, 0.02, 0], [0.3, 0, 1.0], [0.02, 1.0, 0.0]])  # two on module 1
+    recovery = kr.module_recovery(learned, true)
+    assert recovery["share"] == 1.0 and recovery["n_landed"] == 3 and recovery["n_duplicates"] == 1
+    # a one-to-one matching cannot use the duplicate twice
+    assert recovery["matched"] == pytest.approx(np.mean([kr.abs_cosines(learned[0], true[0])[0, 0],
+                                                        kr.abs_cosines(learned[3], true[1])[0, 0]]))
+    assert kr.module_recovery(learned[2:3], true)["share"] == 0.0
+    with pytest.raises(ValueError, match="threshold="):
+        kr.module_recovery(learned, true, threshold=0.0)
+
+
+def test_snapshots_are_the_projections_of_shorter_fits():
+    spec, x, y = _small_fit_inputs()
+    settings = kr.KernelRuleSettings(kernel="rbf", n_steps=8, batch_size=20)
+    fit = kr.fit_projections(spec, x, y, seed=2, n_restarts=3, settings=settings, snapshot_steps=(0, 3, 8))
+    np.testing.assert_array_equal(fit.snapshots[8], fit.projections)
+    short = kr.fit_projections(spec, x, y, seed=2, n_restarts=3, settings=kr.KernelRuleSettings(
+        kernel="rbf", n_steps=3, batch_size=20))
+    np.testing.assert_array_equal(fit.snapshots[3], short.projections)
+    start = kr.fit_projections(spec, x, y, seed=2, n_restarts=3, settings=kr.KernelRuleSettings(
+        kernel="rbf", n_steps=0, batch_size=20))
+    np.testing.assert_array_equal(fit.snapshots[0], start.projections)
+    with pytest.raises(ValueError, match="snapshot_steps"):
+        kr.fit_projections(spec, x, y, seed=2, settings=settings, snapshot_steps=(9,))

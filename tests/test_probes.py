@@ -225,9 +225,9 @@ def test_scorecard_on_a_fresh_clone_after_a_killed_run_shows_no_verdict_from_it(
     running = executed / ".nn_vs_theory.running-4242.ipynb"
     _write_notebook(running, dict.fromkeys(FIG2, "agree"), age_minutes=1)
     failed = executed / "sample_complexity.failed.ipynb"
-    _write_notebook(failed, {"fig4a_sample_complexity": "agree"}, age_minutes=1)
+    _write_notebook(failed, {"fig4a_kernel_vs_random": "agree"}, age_minutes=1)
     rows = _rows(executed, sources)
-    for claim_id in (*FIG2, "fig4a_sample_complexity"):
+    for claim_id in (*FIG2, "fig4a_kernel_vs_random"):
         assert rows[claim_id].status == scorecard.NOT_RUN and rows[claim_id].chapter is None, claim_id
     notes = _error_lines(capsys.readouterr().out)
     assert len(notes) == 2

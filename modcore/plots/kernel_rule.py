@@ -69,56 +69,100 @@ def objective_paths(paths: pd.DataFrame, kernel_labels: Mapping[str, str]) -> Fi
 
 
 @_legible
-def restart_landing(counts: pd.DataFrame, kernel_labels: Mapping[str, str]) -> Figure:
-    """Bars: how many restarts (all seeds) landed on each true module, or on none, per kernel.
-    ``counts``: rows kernels, columns "module 1" .. "module k", "none"."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
-    columns = list(counts.columns)
-    width = 0.8 / len(counts)
-    for i, (kernel, row) in enumerate(counts.iterrows()):
-        ax.bar(np.arange(len(columns)) + (i - (len(counts) - 1) / 2) * width, row.to_numpy(), width,
-               color=KERNEL_COLOURS.get(kernel, "k"), label=kernel_labels.get(kernel, kernel))
-    ax.set_xticks(np.arange(len(columns)), columns)
-    ax.set(ylabel="restarts (all seeds)", xlabel="true module found (|cos| ≥ threshold)")
-    _finish(fig, ax, ncol=3)
+def pilot_recovery(summary: pd.DataFrame, *, n_restarts: int, chosen: Mapping,
+                   kernel_labels: Mapping[str, str]) -> Figure:
+    """Small multiples, one row per kernel and one column per minibatch B: the mean share of true
+    modules recovered (|cos| >= threshold) against Algorithm 1's steps, one line per eps, at
+    ``n_restarts`` restarts; dotted: the share recovered by the restarts' random starting points;
+    a star marks the ``chosen`` setting. ``summary``: kernel, eps, batch_size, n_steps,
+    n_restarts, share, start_share."""
+    at = summary[summary.n_restarts == n_restarts]
+    kernels, batches = list(dict.fromkeys(at.kernel)), sorted(set(at.batch_size))
+    eps_values = sorted(set(at.eps))
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(eps_values)))
+    fig, axes = plt.subplots(len(kernels), len(batches), figsize=(7.5, 1.9 * len(kernels) + 1.2), sharex=True,
+                             sharey=True, squeeze=False)
+    for row, kernel in enumerate(kernels):
+        for column, batch in enumerate(batches):
+            ax = axes[row, column]
+            panel = at[(at.kernel == kernel) & (at.batch_size == batch)]
+            for colour, eps in zip(colours, eps_values):
+                line = panel[panel.eps == eps].sort_values("n_steps")
+                ax.plot(line.n_steps, line.share, marker="o", ms=3, color=colour, label=f"eps = {eps:g}")
+            ax.axhline(float(panel.start_share.mean()) if len(panel) else np.nan, color="black", ls=":", lw=1,
+                       label="random starting directions")
+            if (chosen["kernel"], int(chosen["batch_size"])) == (kernel, batch):
+                ax.scatter([chosen["n_steps"]], [chosen["share"]], marker="*", s=160, color="tab:red", zorder=5,
+                           label="chosen setting")
+            ax.set(xscale="log", ylim=(-0.05, 1.05))
+            if row == 0:
+                ax.set_title(f"B = {batch}")
+            if column == 0:
+                ax.set_ylabel(f"{kernel_labels.get(kernel, kernel)}\nshare recovered")
+            if row == len(kernels) - 1:
+                ax.set_xlabel("Algorithm 1 steps")
+    _shared_legend(fig, axes, ncol=3)
     return fig
+
+
+def _shared_legend(fig: Figure, axes, *, ncol: int) -> None:
+    """One legend below all panels (each label once), inside the figure's width."""
+    handles = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    rows = math.ceil(len(handles) / ncol)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=ncol, frameon=False)
+    fig.tight_layout(rect=(0, min(0.5, (0.25 * rows + 0.15) / fig.get_figheight()), 1, 1))
 
 
 @_legible
 def samples_needed(needed: pd.DataFrame, means: pd.DataFrame, paper: pd.DataFrame | None, *,
                    n_train_range: tuple[float, float], method_labels: Mapping[str, str]) -> Figure:
-    """Samples needed vs input dimension m: thin lines per seed, thick means (geometric) with
-    their intervals, the paper's digitised means as open markers. Curves not reached within the
-    grid are drawn as up-triangles just above the grid's largest n; below-grid ones as
-    down-triangles at its smallest n. ``needed``: method, input_dim, seed, n_needed, status;
-    ``means``: method, input_dim, mean, low, high, status; ``paper``: method, input_dim, n_needed."""
+    """Samples needed vs input dimension m, one panel per method (small multiples): thin lines
+    per seed, the thick geometric mean with its interval, the paper's digitised means as open
+    markers where the paper has that method. A seed that did not reach the target within the
+    grid is drawn as a triangle above the grid's largest n, and each m with such seeds is
+    labelled with their count ("2/5 not reached"). Dotted: the grid's ends. ``needed``: method,
+    input_dim, seed, n_needed, status; ``means``: method, input_dim, mean, low, high, n_seeds;
+    ``paper``: method, input_dim, n_needed."""
     low_n, high_n = n_train_range
-    fig, ax = plt.subplots(figsize=(7.5, 5.4))
     methods = list(dict.fromkeys(means.method))
-    for index, method in enumerate(methods):
+    columns = 2 if len(methods) > 1 else 1
+    rows = math.ceil(len(methods) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.5, 2.8 * rows + 0.9), sharex=True, sharey=True, squeeze=False)
+    for ax, method in zip(axes.ravel(), methods):
         colour = METHOD_COLOURS.get(method, "k")
         for _, line in needed[needed.method == method].groupby("seed"):
-            # NaN breaks the line where a seed did not reach the target (or diverged)
             shown = line.n_needed.where(line.status.isin(["crossed", "below_grid"]))
-            ax.plot(line.input_dim, shown, color=colour, alpha=0.25, lw=0.8)
+            ax.plot(line.input_dim, shown, color=colour, alpha=0.3, lw=0.8, label="one seed")
         frame = means[means.method == method]
-        finite = frame.where(np.isfinite(frame["mean"].astype(float)))  # gaps where the mean is not reached
-        ax.plot(frame.input_dim, finite["mean"], color=colour, lw=2.5, marker="o", label=method_labels[method])
+        finite = frame.where(np.isfinite(frame["mean"].astype(float)))
+        ax.plot(frame.input_dim, finite["mean"], color=colour, lw=2.5, marker="o",
+                label="geometric mean, 95 % interval")
         ax.fill_between(frame.input_dim, finite.low.astype(float), finite.high.astype(float), color=colour,
-                        alpha=0.12, lw=0)
-        missing = frame[frame.status == "not_reached"]
-        offset = (index - (len(methods) - 1) / 2) * 0.08  # side by side where several methods miss
-        ax.scatter(missing.input_dim + offset, np.full(len(missing), high_n * 1.3), marker="^", color=colour, s=40)
+                        alpha=0.15, lw=0)
+        censored = needed[(needed.method == method) & (needed.status == "not_reached")]
+        ax.scatter(censored.input_dim, np.full(len(censored), high_n * 1.4), marker="^", color=colour, s=30,
+                   label="not reached within the grid")
+        for m, count in censored.groupby("input_dim").size().items():
+            total = int(frame.loc[frame.input_dim == m, "n_seeds"].iloc[0])
+            ax.annotate(f"{count}/{total} not reached", (m, high_n * 1.4), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=9, color=colour)
         if paper is not None and method in set(paper.method):
             theirs = paper[paper.method == method]
             ax.scatter(theirs.input_dim, theirs.n_needed, marker=PAPER_MARKERS.get(method, "o"), facecolors="none",
-                       edgecolors=colour, s=45, label=f"paper: {method_labels[method]}")
-    ax.scatter([], [], marker="^", color="black", label="not reached within the grid (mean)")
-    ax.axhline(low_n, color="black", lw=0.6, ls=":")
-    ax.axhline(high_n, color="black", lw=0.6, ls=":")
-    ax.set_yscale("log")
-    ax.set(xlabel="input dimension m", ylabel="training samples needed n")
-    _finish(fig, ax)
+                       edgecolors="black", s=40, label="paper (digitised)")
+        ax.axhline(low_n, color="black", lw=0.6, ls=":")
+        ax.axhline(high_n, color="black", lw=0.6, ls=":")
+        ax.set(yscale="log", title=method_labels[method], ylim=(low_n / 2, high_n * 4))
+    for ax in axes.ravel()[len(methods):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("input dimension m")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("samples needed n")
+    _shared_legend(fig, axes, ncol=2)
     return fig
 
 
