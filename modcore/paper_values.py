@@ -9,6 +9,11 @@ import pandas as pd
 
 from modcore import paths
 
+# The values the paper's Fig. 2 caption holds fixed: n in its p panel, p in its n panel ("with n/p
+# fixed at 1000/1153 respectively").
+FIG2_N_TRAIN = 1000
+FIG2_N_PARAMS = 1153
+
 
 def load_csv(name: str) -> pd.DataFrame:
     """``modcore/data/<name>.csv`` as a DataFrame; lines starting with ``#`` are comments."""

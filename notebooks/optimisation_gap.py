@@ -86,6 +86,8 @@ words = {**gap.verdict_words(gaps, fit, frame), **gap.reading_words(gaps)}
 for name, value in words.items():
     glue(f"gap_{name}", value, display=False)
 print(f"verdict: {words['verdict']} (L-BFGS closes {words['n_closed']}, the linearised optimum {words['n_closed_linear']})")
+for claim_id, record in gap.claims(words, range(seed, seed + n_seeds)).items():
+    glue(f"claim:{claim_id}", record, display=False)
 
 # %% [markdown]
 # ## Verdict

@@ -14,36 +14,54 @@
 # (sec-scorecard)=
 # # Scorecard: every claim, our number, the verdict
 #
+# **In short.** {glue:text}`scorecard_headline`
+#
 # One row per claim of the paper {cite}`boopathy2025breaking` and of the essay
-# {cite}`essay2022regularization`. Each row is read from the record that the chapter checking
-# the claim wrote when it was executed (`modcore.scorecard.record`, glued into the executed
-# notebook); nothing here is typed by hand. The verdict is the one the chapter computed, by the
-# rule printed beside it. A row shows **not run** when no chapter has written a record for it
-# yet, when the chapter failed, or when its record is stale: run at another git commit than
-# this book's, or before the chapter's notebook was last edited. The profile says at which
-# scale the chapter ran (`ci`: seconds, for tests; `default`; `paper`: the paper's ranges).
+# {cite}`essay2022regularization`, read from the record the chapter checking it wrote when it was
+# executed (`modcore.scorecard.record`); nothing here is typed by hand. The verdict is the chapter's,
+# by a rule fixed before the numbers; the last column gives the deciding numbers in one line. Each
+# row's full evidence (the claim, the source's number, ours with seeds and profile, the rule) is in
+# the collapsed details below the table. The profile says at which scale the chapter ran (`ci`:
+# seconds, for tests; `default`; `paper`: the paper's ranges).
 
 # %% tags=["parameters"]
 executed_dir = None  # folder of the executed notebooks; None: book/_executed
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown
 from myst_nb import glue
 
 from modcore import scorecard
 
-# %%
+# %% tags=["remove-input"]
 rows = scorecard.collect(executed_dir)
 counts = scorecard.count(rows)
 for status, number in counts.items():
-    glue(f"scorecard_{status.replace(' ', '_')}", number, display=False)
+    glue(f"scorecard_{scorecard.glue_key(status)}", number, display=False)
 glue("scorecard_n_claims", len(rows), display=False)
+glue("scorecard_headline", scorecard.headline(rows), display=False)
+
+# %% tags=["remove-input"]
+Markdown(scorecard.to_markdown(rows))
+
+# %% [markdown]
+# **The words.** Only *agree* counts as agreement. A row with two parts is one where the paper's own
+# figure, scored by the same rule, contradicts its sentence: we give our verdict against the paper's
+# data and against its words. A row *not run* has no current record: the chapter was not run, failed,
+# wrote no record, or ran at another commit or before its notebook was last edited.
+
+# %% tags=["remove-input"]
+Markdown(scorecard.legend())
 
 # %% [markdown]
 # Of {glue:text}`scorecard_n_claims` claims, {glue:text}`scorecard_agree` agree,
 # {glue:text}`scorecard_partly` partly agree and {glue:text}`scorecard_disagree` disagree with our
 # runs; {glue:text}`scorecard_inconclusive` are inconclusive, {glue:text}`scorecard_not_testable` not
-# testable at our settings, and {glue:text}`scorecard_not_run` not run (see each row for why).
+# testable at our settings, {glue:text}`scorecard_not_in_sources` not testable because the claim is not
+# in our sources, {glue:text}`scorecard_by_construction` hold by construction, and
+# {glue:text}`scorecard_not_run` were not run.
+#
+# ## Each row in full
 
-# %%
-Markdown(scorecard.to_markdown(rows))
+# %% tags=["remove-input"]
+Markdown(scorecard.details_markdown(rows))

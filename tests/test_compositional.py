@@ -86,9 +86,20 @@ def test_heldout_combinations_never_appear_in_training_and_are_all_the_ood_set_d
     assert not combos_of(task.train.labels) & heldout
     assert not combos_of(task.test.labels) & heldout
     assert combos_of(task.test_heldout.labels) <= heldout
+    # the in-distribution test holds only combinations the training composites contain
+    assert combos_of(task.test.labels) <= combos_of(task.train.labels)
     # a held-out combination is new only as a combination: every class is trained in every slot
     for slot in range(n_slots):
         assert set(task.train.labels[:, slot].tolist()) == set(range(10))
+
+
+def test_with_more_combinations_than_composites_the_two_test_sets_still_split_seen_from_unseen(digits):
+    # k = 4: 7,500 seen combinations, 1,000 training composites, so most seen ones never occur
+    task = comp.compositional_task(digits, 4, n_train=1000, n_test=400, heldout_fraction=0.25, seed=5)
+    trained = combos_of(task.train.labels)
+    assert len(trained) < 0.2 * 7500
+    assert combos_of(task.test.labels) <= trained
+    assert not combos_of(task.test_heldout.labels) & trained
 
 
 def test_split_combinations_partitions_all_combinations():

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from modcore import runner
+from modcore import runner, scorecard
 from modcore.experiments import compositional as comp
 from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.seeds import derive_seed
@@ -223,17 +223,116 @@ def test_fig4b_rule_agrees_when_the_kernel_rule_leads_everywhere_by_a_growing_ga
         accuracies[(k, "modular")] = [0.51 + e for e in noise[::-1]]
         accuracies[(k, "kernel_rule")] = [0.52 + 0.01 * k + e for e in noise]
     summary = comp.fig4b_summary(_frame(accuracies))
-    assert summary["cimg_verdict"] == "agree" and summary["cimg_leads_at"] == "1, 4, 8"
-    assert summary["cimg_lead_slope"] == pytest.approx(0.01)
+    for pair in comp.CLAIM_PAIRS:
+        assert summary[f"cimg_{pair}_verdict"] == "agree" and summary[f"cimg_{pair}_leads_at"] == "1, 4, 8"
+        assert summary[f"cimg_{pair}_slope"] == pytest.approx(1.0)  # points per image
+    assert summary["cimg_kernel_vs_random_first"] == pytest.approx(2.0)  # in points, not a fraction
+
+
+def test_fig4b_comparisons_are_judged_apart():
+    # the kernel rule beats random U everywhere by a growing gap but trails the MLP at k = 8
+    noise = [0.0, 0.002, -0.002, 0.001]
+    accuracies = {}
+    for k in (1, 4, 8):
+        accuracies[(k, "monolithic")] = [0.5 + 0.02 * k + e for e in noise]
+        accuracies[(k, "modular")] = [0.4 + e for e in noise[::-1]]
+        accuracies[(k, "kernel_rule")] = [0.45 + 0.01 * k + e for e in noise]
+    summary = comp.fig4b_summary(_frame(accuracies))
+    assert summary["cimg_kernel_vs_random_verdict"] == "agree"
+    assert summary["cimg_modular_vs_mlp_verdict"] == "disagree"
 
 
 def test_fig4b_rule_partly_without_growth_and_disagrees_when_trailing():
     noise = [0.0, 0.002, -0.002, 0.001]
     flat = {(k, m): [base + e for e in noise] for k in (1, 8) for m, base in
             (("monolithic", 0.5), ("modular", 0.5), ("kernel_rule", 0.56 - 0.001 * k))}
-    assert comp.fig4b_summary(_frame(flat))["cimg_verdict"] == "partly"
+    assert comp.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "partly"
     flat[(8, "kernel_rule")] = [0.4 + e for e in noise]
-    assert comp.fig4b_summary(_frame(flat))["cimg_verdict"] == "disagree"
+    assert comp.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "disagree"
+
+
+def test_the_papers_fig4b_and_table_agree_with_its_words_under_our_rules():
+    for pair in comp.CLAIM_PAIRS:
+        assert comp.trend_verdict(comp.paper_pair_table(pair)) == "agree"
+    summary = comp.robustness_summary(_robustness_frame(0.05))
+    assert summary["rob_kernel_vs_random_paper_verdict"] == summary["rob_modular_vs_mlp_paper_verdict"] == "agree"
+
+
+def _robustness_frame(kernel_lead):
+    rows = []
+    for seed, e in enumerate((0.0, 0.003, -0.002, 0.001)):
+        for method, base in (("monolithic", 0.4), ("modular", 0.42), ("kernel_rule", 0.42 + kernel_lead)):
+            rows.append(dict(method=method, seed=seed, n_slots=4, diverged=False, accuracy=base + e + 0.05,
+                             heldout_accuracy=base + e, noisy_accuracy=base - e))
+    return pd.DataFrame(rows)
+
+
+def test_robustness_comparisons_agree_when_the_kernel_rule_leads_and_disagree_when_it_trails():
+    leading, trailing = comp.robustness_summary(_robustness_frame(0.05)), comp.robustness_summary(_robustness_frame(-0.05))
+    for pair in comp.CLAIM_PAIRS:
+        assert leading[f"rob_{pair}_verdict"] == "agree" and trailing[f"rob_{pair}_verdict"] == "disagree"
+    assert leading["rob_split_monolithic"] == pytest.approx(-5.0)  # unseen minus seen, in points
+
+
+def test_every_compositional_record_names_its_data_set_and_the_cifar10_row_is_not_run_without_data():
+    noise = [0.0, 0.002, -0.002, 0.001]
+    accuracies = {(k, m): [base + e for e in noise] for k in (1, 8) for m, base in
+                  (("monolithic", 0.5), ("modular", 0.5), ("kernel_rule", 0.56))}
+    summary = comp.fig4b_summary(_frame(accuracies))
+    records = comp.claims("compositional_images", summary, "digits", None, [0, 1],
+                          cifar10=comp.cifar10_status("digits", "/nonexistent/cifar"))
+    assert set(records) == {"fig4b_kernel_vs_random", "fig4b_modular_vs_mlp", "fig4b_on_cifar10"}
+    for claim_id in ("fig4b_kernel_vs_random", "fig4b_modular_vs_mlp"):
+        assert records[claim_id]["ours"].startswith("Compositional Digits (a stand-in for CIFAR-10)")
+        assert "stand-in" in records[claim_id]["why"]
+    assert records["fig4b_on_cifar10"]["verdict"] == scorecard.NOT_RUN
+    assert records["fig4b_on_cifar10"]["reason"] == "data not present"
+    robustness = comp.claims("robustness", comp.robustness_summary(_robustness_frame(0.05)), "digits", 4, [0])
+    assert all(r["ours"].startswith("Compositional Digits (a stand-in for CIFAR-10), k = 4") for r in robustness.values())
+
+
+def test_table2_is_not_testable_because_its_content_is_not_in_our_sources():
+    frame = pd.DataFrame([dict(method="modular", seed=s, n_slots=4, diverged=False, projection_activation=act,
+                               accuracy=0.5 + 0.01 * s, heldout_accuracy=0.4) for s in range(3) for act in (None, "tanh")])
+    summary = comp.table2_summary(frame)
+    assert summary["tab2_verdict"] == scorecard.NOT_IN_SOURCES
+    assert not scorecard.counts_as_agreement(summary["tab2_verdict"])
+
+
+def test_fig12_row_has_one_part_per_reading_of_algorithm_1():
+    shares = {("kernel_rule", "all_slots"): [0.3, 0.3], ("kernel_rule", "per_slot"): [0.9, 0.8], ("modular", "all_slots"): [0.3, 0.2]}
+    frame = pd.DataFrame([dict(method=m, kernel_labels=labels, seed=s, n_slots=4, diverged=False,
+                               projection_activation=None, max_slot_share=v, start_cosine=0.5 if m == "kernel_rule" else None)
+                          for (m, labels), v in shares.items() for s in range(2)])
+    summary = comp.fig12_summary(frame)
+    assert (summary["proj_kernel_word"], summary["proj_per_slot_word"]) == ("disagree", "agree")
+    assert summary["proj_verdict"] == "partly"
+    summary.update(tab2_verdict=scorecard.NOT_IN_SOURCES, tab2_iid_difference=0.0, tab2_iid_se=0.1,
+                   tab2_ood_difference=0.0, tab2_ood_se=0.1)
+    record = comp.claims("projections", summary, "digits", 4, [0, 1])["fig12_projections_visualised"]
+    assert [p["verdict"] for p in record["parts"]] == ["disagree", "agree"]
+    assert [p["label"] for p in record["parts"]] == list(comp.READINGS.values())
+
+
+def test_algorithm_1_as_written_penalises_a_projection_confined_to_one_slot():
+    run = comp.CompositionalRun("kernel_rule", 4, 0, n_train=400, n_test=50, kernel_batch_size=64, heldout_fraction=0.25)
+    penalty = comp.slot_focus_penalty(run, n_draws=4)
+    as_written, per_slot = penalty.ratio.to_numpy()
+    assert as_written > 1.0 and per_slot < as_written
+
+
+def test_per_slot_labels_apply_to_the_kernel_rule_only_and_are_named():
+    with pytest.raises(ValueError, match="kernel_labels="):
+        comp.CompositionalRun("kernel_rule", 2, 0, kernel_labels="some_slots")
+    with pytest.raises(ValueError, match="kernel_labels applies"):
+        comp.CompositionalRun("modular", 2, 0, kernel_labels="per_slot")
+
+
+def test_the_sensitivity_runs_vary_the_provisioning_at_one_k():
+    runs = comp.design(comp.METHODS, [1, 4], seed=0, n_seeds=2, device="cpu", n_train=100)
+    extra = comp.provisioning_runs(runs, [[1, 16], [2, 8]], 4)
+    assert {(r.modules_per_slot, r.module_dim) for r in extra} == {(2, 16), (1, 16), (2, 8)}
+    assert {r.n_slots for r in extra} == {4} and len(extra) == 3 * len(comp.METHODS) * 2
 
 
 def test_a_difference_within_two_standard_errors_is_a_tie():

@@ -32,7 +32,7 @@ def _train(config):
 
 def _settings(**changes):
     values = dict(
-        seed=0, n_seeds=2, n_sweep_seeds=1, tasks=["retina"], retina_arms=["none", "l1"], digits_arms=["none"],
+        seed=0, n_seeds=2, n_sweep_seeds=1, retina_regulariser_n_seeds=2, target_effect=1.5, power=0.8, tasks=["retina"], retina_arms=["none", "l1"], digits_arms=["none"],
         retina_n_steps=10, digits_n_steps=10, digits_n_train=100, retina_l1_values=[0.001],
         digits_l1_values=[0.001], retina_l2_values=[0.001], digits_l2_values=[0.001], retina_l2_norm_values=[0.01],
         digits_l2_norm_values=[0.01], retina_connection_cost_values=[0.001], digits_connection_cost_values=[0.001],
@@ -241,7 +241,8 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
 
 @pytest.mark.parametrize("name, value", [("alpha", 2.0), ("alpha", 0.0), ("n_seeds", 0), ("prune_threshold", -0.1),
                                          ("retina_l1_values", []), ("dropout_values", [1.0]),
-                                         ("retina_arms", ["l1"]), ("tasks", ["mnist"]), ("n_sweep_seeds", 3),
+                                         ("retina_arms", ["l1"]), ("tasks", ["mnist"]), ("n_sweep_seeds", 0),
+                                         ("retina_regulariser_n_seeds", 1), ("target_effect", 0.0), ("power", 1.0),
                                          ("retina_finetune_criterion", 1.5), ("train_accuracy_margin", 1.0),
                                          ("mvg_period_values", [0])])
 def test_bad_parameters_are_rejected_before_any_run_and_named(name, value):
@@ -269,11 +270,14 @@ def test_diverged_and_underfit_runs_never_feed_a_verdict():
             for s in range(5)]
     control = [dict(arm="none", seed=s, train_accuracy=1.0, ncut_ratio=1.0 + 0.01 * s, transfer_accuracy=0.7)
                for s in range(5)]
-    bad = [dict(arm="dropout", seed=s, train_accuracy=0.6, ncut_ratio=0.1, transfer_accuracy=0.9) for s in range(4)]
+    bad = [dict(arm="dropout", seed=s, train_accuracy=0.6, ncut_ratio=0.1, transfer_accuracy=0.9) for s in range(3)]
+    bad.append(dict(arm="dropout", seed=3, train_accuracy=1.0, ncut_ratio=0.1, transfer_accuracy=0.9))
     bad.append(dict(arm="dropout", seed=4, train_accuracy=1.0, train_loss=math.inf, ncut_ratio=0.1,
                     transfer_accuracy=0.9))
     frame = _frame(good + control + bad)
     health = essay_report.with_health(frame, margin=0.02).groupby("arm")["health"].agg(lambda h: sorted(set(h)))
+    # the dropout arm's median training accuracy (over its runs that did not diverge) is 0.6: all of
+    # them underfit, even the one at 1.0; the diverged run is counted as such
     assert health["dropout"] == ["diverged", "underfit"] and health["l1"] == ["healthy"]
     claims = essay_report.claims_table(frame, essay_report.load_literature(), alpha=0.05, margin=0.02,
                                        min_healthy_runs=3).set_index(["family", "arm"])
@@ -297,3 +301,61 @@ def test_verdict_summary_is_keyed_by_family_identifier_not_by_text():
     assert summary["init"] == "retina: 1 supported, 1 inconclusive (of 2)"
     assert summary["mediation"] == "retina: 1 not supported (of 1)"
     assert summary["regulariser_modularity"] == "not run at this profile"
+
+
+def test_underfitting_is_judged_per_arm_so_no_single_run_is_dropped_for_its_training_accuracy():
+    control = [dict(arm="none", seed=s, train_accuracy=1.0, ncut_ratio=1.0) for s in range(5)]
+    # three runs at the control's level, two a little below the margin: the arm's median is fine
+    dropout = [dict(arm="dropout", seed=s, train_accuracy=a, ncut_ratio=0.9)
+               for s, a in enumerate((1.0, 0.984, 0.977, 0.953, 0.984))]
+    health = essay_report.with_health(_frame(control + dropout), margin=0.02)
+    assert (health.loc[health.arm == "dropout", "health"] == "healthy").all()
+
+
+def test_each_comparison_reports_its_shift_interval_direction_and_detectable_effect():
+    control = [dict(arm="none", seed=s, train_accuracy=1.0, ncut_ratio=1.0 + 0.01 * s, transfer_accuracy=0.7)
+               for s in range(8)]
+    less = [dict(arm="l2", seed=s, train_accuracy=1.0, ncut_ratio=1.3 + 0.01 * s, transfer_accuracy=0.7)
+            for s in range(8)]
+    more = [dict(arm="l1", seed=s, train_accuracy=1.0, ncut_ratio=0.7 + 0.01 * s, transfer_accuracy=0.7)
+            for s in range(8)]
+    claims = essay_report.claims_table(_frame(control + less + more), essay_report.load_literature(), alpha=0.05,
+                                       margin=0.02, min_healthy_runs=3).set_index(["family", "arm"])
+    l2, l1 = claims.loc[("regulariser_modularity", "l2")], claims.loc[("regulariser_modularity", "l1")]
+    assert l2.verdict == "not supported" and l2.points == "less modular: against the essay"
+    assert l2.effect == pytest.approx(0.3) and l2.effect_low > 0
+    assert l1.verdict == "supported" and l1.points == "more modular: for the essay" and l1.effect_high < 0
+    assert 0 < l1.detectable_sd < 3 and "detect a shift" in l1.evidence
+    records = essay_report.claims(claims.reset_index(), range(8))
+    assert "against the essay" in records["essay_l2"]["why"] and records["essay_l2"]["verdict"] == "disagree"
+
+
+def test_the_strength_sweep_uses_seeds_no_comparison_uses(tmp_path):
+    settings = _settings()
+    assert not set(settings.sweep_seeds) & set(settings.seeds)
+    assert settings.arm_seeds("retina", "l1") == settings.arm_seeds("retina", "none")
+    wide = _settings(n_seeds=2, retina_regulariser_n_seeds=4)
+    assert len(wide.arm_seeds("retina", "l1")) == 4 and len(wide.arm_seeds("retina", "block_mask")) == 2
+
+
+def test_the_power_table_says_when_no_effect_can_pass():
+    control = [dict(arm="none", seed=s, train_accuracy=1.0, ncut_ratio=1.0 + 0.01 * s, transfer_accuracy=0.7)
+               for s in range(3)]
+    arms = [dict(arm=a, seed=s, train_accuracy=1.0, ncut_ratio=0.7 + 0.01 * s, transfer_accuracy=0.7)
+            for a in ("l1", "l2", "prune") for s in range(3)]
+    claims = essay_report.claims_table(_frame(control + arms), essay_report.load_literature(), alpha=0.05,
+                                       margin=0.02, min_healthy_runs=3)
+    table = essay_report.power_table(claims, alpha=0.05, target_effect=1.5, power=0.8).set_index("comparisons")
+    row = table.loc[essay_report.CLAIM_FAMILIES["regulariser_modularity"]]
+    # 3 vs 3 runs: the smallest exact one-sided p is 1/20 = 0.05, above 0.05 / 3
+    assert row["comparisons that cannot pass"] == 3 and row["seeds needed per side"] > 3
+
+
+def test_a_swept_arm_is_judged_by_its_sweep_not_by_its_comparison_runs():
+    control = [dict(arm="none", seed=s, train_accuracy=1.0, ncut_ratio=1.0, admissible=None) for s in range(5)]
+    # admissible in the sweep: kept whole though its comparison runs' median is a little below the margin
+    prune = [dict(arm="prune", seed=s, train_accuracy=0.977, ncut_ratio=0.9, admissible=True) for s in range(5)]
+    # no strength within the margin in the sweep: underfit whatever its comparison runs do
+    mvg = [dict(arm="mvg", seed=s, train_accuracy=1.0, ncut_ratio=0.9, admissible=False) for s in range(5)]
+    health = essay_report.with_health(_frame(control + prune + mvg), margin=0.02).groupby("arm")["health"].agg(set)
+    assert health["prune"] == {"healthy"} and health["mvg"] == {"underfit"} and health["none"] == {"healthy"}

@@ -66,8 +66,10 @@ def test_current_record_appears_in_its_row_with_verdict_seeds_profile_and_chapte
     assert (row.status, row.ours, row.seeds, row.profile, row.chapter) == (
         "agree", FIELDS["ours"], (0, 1, 2), "ci", "theorem1")
     table = scorecard.to_markdown(rows)
-    line = next(line for line in table.splitlines() if "Theorem 1.**" in line)
-    assert "**agree**" in line and "seeds 0-2; profile `ci`" in line and "{doc}`theorem1 <theorem1>`" in line
+    line = next(line for line in table.splitlines() if "Theorem 1: closed form" in line)
+    assert scorecard.badge("agree") in line and "<theorem1>`" in line and FIELDS["ours"] in line
+    details = scorecard.details_markdown(rows)
+    assert "seeds 0-2; profile `ci`" in details and "{doc}`theorem1 <theorem1>`" in details
     assert scorecard.count(rows)["agree"] == 1
 
 
@@ -77,7 +79,7 @@ def test_record_older_than_the_notebook_source_shows_not_run(book):
                        started=edited - dt.timedelta(minutes=5))
     row = _row(scorecard.collect(executed, commit=COMMIT, source_dir=sources), "theorem1")
     assert row.status == scorecard.NOT_RUN and "changed after the run" in row.reason
-    assert "**agree**" not in scorecard.to_markdown([row])
+    assert scorecard.badge("agree") not in scorecard.to_markdown([row])
 
 
 def test_record_from_another_commit_shows_not_run(book):
@@ -103,7 +105,7 @@ def test_every_claim_without_a_record_shows_not_run(book):
     assert [row.claim.claim_id for row in rows] == [claim.claim_id for claim in scorecard.CLAIMS]
     assert {row.status for row in rows} == {scorecard.NOT_RUN}
     assert _row(rows, "theorem1").reason == "no record"
-    assert _row(rows, "fig4b_compositional_cifar").reason == "no chapter checks it yet"
+    assert _row(rows, "fig4b_kernel_vs_random").reason == "no chapter checks it yet"
 
 
 def test_the_scorecard_lists_each_claim_the_issue_names_once():
@@ -143,3 +145,119 @@ def test_missing_executed_dir_raises_and_names_it(tmp_path):
 ])
 def test_several_checks_of_one_claim_combine_into_one_verdict(verdicts, combined):
     assert scorecard.combined_verdict(verdicts) == combined
+
+
+# --- the verdict words, two-part rows, the headline --------------------------------------------
+
+
+def test_the_verdict_words_are_a_closed_set_and_only_agree_counts_as_agreement():
+    assert set(scorecard.VERDICTS) == {"agree", "partly", "disagree", "inconclusive", "not testable",
+                                       "not testable (the claim is not in our sources)", "holds by construction"}
+    assert [v for v in scorecard.VERDICTS if scorecard.counts_as_agreement(v)] == ["agree"]
+    assert set(scorecard.MEANINGS) == {*scorecard.VERDICTS, scorecard.NOT_RUN}
+    with pytest.raises(ValueError, match="part verdict"):
+        scorecard.record("theorem1", **FIELDS, parts=[{"label": "a", "verdict": "pass", "evidence": "b"}])
+
+
+def test_every_chapter_maps_its_words_into_the_closed_set():
+    from modcore.experiments import essay_report, optimisation_gap, theorem2
+    for mapping in (theorem2.SCORECARD_VERDICT, optimisation_gap.SCORECARD_VERDICT, essay_report.SCORECARD_WORDS):
+        assert set(mapping.values()) <= set(scorecard.VERDICTS)
+
+
+def test_a_record_with_a_word_outside_the_set_shows_not_run(book):
+    executed, sources, edited = book
+    output = _glued_output("theorem1", COMMIT, **FIELDS)
+    text = output["data"][scorecard.RECORD_MIME]
+    output["data"][scorecard.RECORD_MIME] = text.replace('"verdict": "agree"', '"verdict": "passes"')
+    _executed_notebook(executed, "theorem1", [output], started=edited + dt.timedelta(minutes=5))
+    row = _row(scorecard.collect(executed, commit=COMMIT, source_dir=sources), "theorem1")
+    assert row.status == scorecard.NOT_RUN and "no valid verdict" in row.reason
+
+
+@pytest.mark.parametrize("verdicts, combined", [
+    (["agree", "holds by construction"], "agree"),
+    (["holds by construction"], "holds by construction"),
+    ([scorecard.NOT_IN_SOURCES, "holds by construction"], scorecard.NOT_IN_SOURCES),
+    (["disagree", scorecard.NOT_IN_SOURCES], "disagree"),
+])
+def test_checks_that_test_nothing_are_left_out_of_a_combined_verdict(verdicts, combined):
+    assert scorecard.combined_verdict(verdicts) == combined
+
+
+@pytest.mark.parametrize("ours, papers, expected", [
+    ("disagree", "disagree", "agree"), ("agree", "disagree", "disagree"), ("inconclusive", "disagree", "inconclusive")])
+def test_our_curve_against_the_papers_curve(ours, papers, expected):
+    assert scorecard.against_data_verdict(ours, papers) == expected
+
+
+def test_a_not_run_record_shows_its_reason(book):
+    executed, sources, edited = book
+    InteractiveShell.instance()
+    rec = scorecard.not_run_record("fig4b_on_cifar10", reason="data not present")
+    rec["commit"] = COMMIT
+    with capture_output() as captured:
+        glue(scorecard.GLUE_PREFIX + "fig4b_on_cifar10", rec, display=False)
+    (shown,) = captured.outputs
+    output = nbformat.v4.new_output("display_data", data=shown.data, metadata=shown.metadata)
+    (sources / "compositional_images.py").write_text("# notebook\n")
+    os.utime(sources / "compositional_images.py", (edited.timestamp(), edited.timestamp()))
+    _executed_notebook(executed, "compositional_images", [output], started=edited + dt.timedelta(minutes=5))
+    row = _row(scorecard.collect(executed, commit=COMMIT, source_dir=sources), "fig4b_on_cifar10")
+    assert (row.status, row.reason) == (scorecard.NOT_RUN, "data not present")
+    assert "data not present" in scorecard.to_markdown([row])
+
+
+def _rows(statuses: dict) -> list:
+    rows = []
+    for claim_id, status in statuses.items():
+        parts = ()
+        if isinstance(status, tuple):
+            status, against_data = status
+            parts = (scorecard.part(scorecard.AGAINST_DATA, against_data, "curves"),
+                     scorecard.part(scorecard.AGAINST_WORDS, status, "words"))
+        rows.append(scorecard.Row(scorecard.claim(claim_id), status, "why not" if status == scorecard.NOT_RUN else "",
+                                  "ours", "paper", "rule", (0,), "default", None, why="numbers", parts=parts))
+    return rows
+
+
+def test_the_headline_names_what_reproduces_what_does_not_and_what_is_untested():
+    rows = _rows({"theorem1": "agree", "fig1_double_descent": "agree", "fig2_flat_in_k": scorecard.BY_CONSTRUCTION,
+                  "fig2_double_descent_in_n": ("disagree", "agree"), "fig3_exponential_in_m": "disagree",
+                  "table2_nonlinear_projections": scorecard.NOT_IN_SOURCES, "essay_l1": "inconclusive",
+                  "essay_l2": "partly", "algorithm1_recovery": scorecard.NOT_RUN})
+    text = scorecard.headline(rows)
+    assert 3 <= len(scorecard.headline_sentences(rows)) <= 5
+    assert len(scorecard.headline_sentences(_rows({"theorem1": "agree"}))) == 3
+    assert "Of the 9 claims, 2 reproduce in our runs (Theorem 1: closed form and Fig. 1: double descent)" in text
+    assert "2 do not reproduce: Fig. 2: spike in n and Fig. 3: exponential in m" in text
+    assert "not in our sources (Table 2: nonlinear projections)" in text
+    assert "1 hold by construction and are not counted as agreement (Fig. 2: flat in k)" in text
+    assert "Fig. 2: spike in n (agree with the paper's curve, disagree with its words)" in text
+    assert "1 were not run (Algorithm 1 finds modules)" in text
+
+
+def test_two_part_rows_show_both_parts_in_the_summary_table():
+    (row,) = _rows({"fig2_double_descent_in_n": ("disagree", "agree")})
+    line = scorecard.to_markdown([row]).splitlines()[-1]
+    assert f"vs the paper's curve: {scorecard.badge('agree')}" in line
+    assert f"vs its words: {scorecard.badge('disagree')}" in line
+
+
+def test_the_sources_numbers_are_computed_from_the_digitised_tables(monkeypatch):
+    text = scorecard.claim("fig2_double_descent_in_n").paper_text
+    assert "highest 4.45 at n = 100" in text and "p = 1,153" in text  # not "peak 3.98 at n = 1e3"
+    real = scorecard.paper_values.load_csv
+
+    def shifted(name):
+        table = real(name)
+        if name == "fig2_digitised":
+            table = table.assign(value=table.value * 2)
+        return table
+    monkeypatch.setattr(scorecard.paper_values, "load_csv", shifted)
+    scorecard._fig2.cache_clear()
+    try:
+        assert "highest 8.90 at n = 100" in scorecard.claim("fig2_double_descent_in_n").paper_text
+    finally:
+        scorecard._fig2.cache_clear()
+    assert "+1.6 points at k = 1, +4.8 at k = 8" in scorecard.claim("fig4b_kernel_vs_random").paper_text

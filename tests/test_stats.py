@@ -1,5 +1,7 @@
 """Generic statistics: Holm, one-sided Mann-Whitney verdicts, slopes with intervals, bootstrap."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,38 @@ def test_bad_arguments_raise_and_name_them():
         stats.bootstrap_median_ci([1.0, 2.0], n_bootstrap=0, seed=0)
     with pytest.raises(ValueError, match="claim='up'"):
         stats.interval_verdict(0.1, 0.2, claim="up")
+
+
+def test_five_against_five_runs_pass_holm_over_nine_arms_only_at_complete_separation():
+    assert stats.mann_whitney_floor(5, 5) == pytest.approx(1 / 252)
+    assert stats.mann_whitney_floor(3, 5) > 0.05 / 9  # three healthy runs can never pass
+    assert stats.detectable_effect(3, 5, alpha=0.05, n_tests=9) == math.inf
+    assert stats.detectable_effect(11, 11, alpha=0.05, n_tests=9) <= 1.5 < stats.detectable_effect(10, 10, alpha=0.05,
+                                                                                                     n_tests=9)
+
+
+def test_seeds_for_power_is_the_fewest_that_detect_the_effect():
+    n = stats.seeds_for_power(1.5, alpha=0.05, n_tests=9)
+    assert n == 11
+    assert stats.detectable_effect(n - 1, n - 1, alpha=0.05, n_tests=9) > 1.5
+    assert stats.seeds_for_power(1.5, alpha=0.05, n_tests=1) < n  # a smaller family needs fewer
+
+
+def test_shift_interval_is_the_hodges_lehmann_estimate_with_exact_mann_whitney_limits():
+    estimate, low, high = stats.shift_interval([5, 6, 7, 8, 9], [0, 1, 2, 3, 4])
+    # 25 pairwise differences 1..9; P(U <= 2) = 4/252 <= 0.025 < P(U <= 3): the 3rd smallest and largest
+    assert (estimate, low, high) == (5.0, 2.0, 8.0)
+    assert stats.shift_interval([1.0, 2.0], [1.5, 3.0])[1:] == (-math.inf, math.inf)  # too few runs for 95 %
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(300):  # the interval covers the true shift at least at its level
+        a, b = rng.normal(0.7, 1.0, 8), rng.normal(0.0, 1.0, 8)
+        _, low, high = stats.shift_interval(a, b)
+        covered += low <= 0.7 <= high
+    assert covered / 300 >= 0.93
+
+
+def test_direction_of_an_interval():
+    words = dict(positive="up", negative="down")
+    assert stats.direction(0.1, 0.5, **words) == "up" and stats.direction(-0.5, -0.1, **words) == "down"
+    assert stats.direction(-0.1, 0.5, **words).startswith("no clear direction")

@@ -70,6 +70,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from modcore import modularity, sweeps
@@ -82,6 +83,9 @@ ARMS = ("init", "none", "l1", "l2", "l2_norm", "weight_decay", "dropout", "prune
 REGULARISER_ARMS = ("l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost", "mvg", "rmvg")
 # Arms that set modularity directly (claim 2 by intervention), and the mask's control.
 INTERVENTION_ARMS = ("block_mask", "random_mask", "clusterable_init")
+# The strength sweep's seeds start this far above the chapter's first seed, so that no comparison
+# run shares a seed (and so data and initialisation) with a run that chose its strength.
+SWEEP_SEED_OFFSET = 10_000
 # Arms whose strength is chosen by the sweep (the strongest that keeps training accuracy).
 SWEPT_ARMS = ("l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost", "mvg", "rmvg")
 # Swept arms whose strength is a period: the shorter, the stronger.
@@ -688,11 +692,15 @@ def inputs_separated(labels: np.ndarray, input_groups: Sequence[Sequence[int]]) 
 @contextlib.contextmanager
 def _one_thread():
     # These networks have at most ~13k weights: a second CPU thread only adds synchronisation,
-    # and on a shared 2-core machine it made every step several times slower.
+    # and on a shared 2-core machine it made every step several times slower. The same holds for
+    # the BLAS behind numpy, scipy and scikit-learn (the readout's logistic regression, spectral
+    # clustering): their default thread pools wait on each other on a loaded machine
+    # (benchmarks/essay_threads.py measures it).
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(limits=1):
+            yield
     finally:
         torch.set_num_threads(previous)
 
@@ -766,6 +774,9 @@ class ChapterSettings:
     seed: int
     n_seeds: int
     n_sweep_seeds: int
+    retina_regulariser_n_seeds: int
+    target_effect: float
+    power: float
     tasks: tuple[str, ...]
     retina_arms: tuple[str, ...]
     digits_arms: tuple[str, ...]
@@ -815,14 +826,20 @@ class ChapterSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
                 fail(name, f"an integer >= {smallest}")
 
-        for name, smallest in dict(seed=0, n_seeds=1, n_sweep_seeds=1, retina_n_steps=1, digits_n_steps=1,
+        for name, smallest in dict(seed=0, n_seeds=1, n_sweep_seeds=1, retina_regulariser_n_seeds=1,
+                                   retina_n_steps=1, digits_n_steps=1,
                                    digits_n_train=10, clusterable_init_modules=2,
                                    retina_n_transfer=2, digits_n_transfer=10, retina_n_finetune_steps=0,
                                    digits_n_finetune_steps=0, n_shuffles=1, n_louvain_shuffles=0,
                                    min_healthy_runs=2, n_bootstrap=1).items():
             integer(name, smallest)
-        if self.n_sweep_seeds > self.n_seeds:
-            fail("n_sweep_seeds", f"at most n_seeds={self.n_seeds}")
+        if self.retina_regulariser_n_seeds < self.n_seeds:
+            fail("retina_regulariser_n_seeds", f"at least n_seeds={self.n_seeds}")
+        if not (isinstance(self.target_effect, (int, float)) and math.isfinite(self.target_effect)
+                and self.target_effect > 0):
+            fail("target_effect", "a positive standardised shift")
+        if not (isinstance(self.power, (int, float)) and 0 < self.power < 1):
+            fail("power", "a probability in (0, 1)")
         if self.n_louvain_shuffles > self.n_shuffles:
             fail("n_louvain_shuffles", f"at most n_shuffles={self.n_shuffles}")
         if self.min_healthy_runs > self.n_seeds:
@@ -868,6 +885,21 @@ class ChapterSettings:
     @property
     def seeds(self) -> list[int]:
         return list(range(self.seed, self.seed + self.n_seeds))
+
+    @property
+    def sweep_seeds(self) -> list[int]:
+        """The strength sweep's seeds: none of them is a seed of the comparison runs, so the
+        strength is chosen on runs no verdict uses."""
+        first = self.seed + SWEEP_SEED_OFFSET
+        return list(range(first, first + self.n_sweep_seeds))
+
+    def arm_seeds(self, task: str, arm: str) -> list[int]:
+        """The seeds of one arm: ``retina_regulariser_n_seeds`` for the retina control and
+        regularisers (the largest Holm family, on the cheapest task: where the power calculation's
+        seeds are spent), ``n_seeds`` for every other arm."""
+        if task == "retina" and arm in ("none",) + REGULARISER_ARMS:
+            return list(range(self.seed, self.seed + self.retina_regulariser_n_seeds))
+        return self.seeds
 
     def arms(self, task: str) -> tuple[str, ...]:
         return getattr(self, f"{task}_arms")
@@ -931,12 +963,13 @@ ESSAY_KEYS = ("train_accuracy", "test_accuracy", "heldout_accuracy", "gap", "tra
 def run_chapter(settings: ChapterSettings, *, results_dir: str | None) -> ChapterRuns:
     """Every run of the chapter, read from or added to the results store.
 
-    First the strength sweep (every swept arm at every strength, and the control, on the first
-    ``n_sweep_seeds`` seeds; trained and scored on G1 only), then every arm at its chosen
-    strength on all seeds, measured in full.
+    First the strength sweep (every swept arm at every strength, and the control, on
+    ``n_sweep_seeds`` seeds of their own, :attr:`ChapterSettings.sweep_seeds`; trained and scored
+    on G1 only), then every arm at its chosen strength on its seeds
+    (:meth:`ChapterSettings.arm_seeds`), measured in full.
     """
     store = sweeps.resolve_store(results_dir, "essay_modularity")
-    sweep_seeds = settings.seeds[:settings.n_sweep_seeds]
+    sweep_seeds = settings.sweep_seeds
     sweep_configs = []
     for task in settings.tasks:
         base = settings.run_settings(task)
@@ -951,8 +984,13 @@ def run_chapter(settings: ChapterSettings, *, results_dir: str | None) -> Chapte
         chosen = selection[(selection["task"] == task) & selection["chosen"]].set_index("arm")["strength"]
         for arm in settings.arms(task):
             strengths = [chosen[arm]] if arm in SWEPT_ARMS else settings.strength_values(task, arm)
-            configs += make_configs(task, arm, strengths, settings.seeds, **base)
+            configs += make_configs(task, arm, strengths, settings.arm_seeds(task, arm), **base)
         if task == "digits" and settings.two_head_control:
             configs += make_configs(task, "none", [0.0], settings.seeds, goal="both", **base)
     runs = sweeps.run_sweep(run_essay, configs, store, desc="essay runs", required_keys=ESSAY_KEYS)
+    # the sweep's verdict on each swept arm's strength (None for arms without a sweep): whether any
+    # strength kept the median training accuracy within the margin, decided on the sweep's seeds
+    verdicts = {(row.task, row.arm): row.admissible for row in selection[selection["chosen"]].itertuples()}
+    runs["admissible"] = [verdicts.get((task, arm)) if arm in SWEPT_ARMS else None
+                          for task, arm in zip(runs["task"], runs["arm"])]
     return ChapterRuns(runs=runs, selection=selection)

@@ -5,9 +5,17 @@ returns and computes what ``notebooks/essay_modularity.py`` shows; the statistic
 :mod:`modcore.stats`, the figures are drawn by :mod:`modcore.plots.essay`.
 
 Only *healthy* runs enter a verdict (:func:`with_health`): a run whose final training loss is
-not finite or above ``DIVERGED_LOSS_FACTOR`` x the chance loss has diverged; a run whose
-training accuracy is more than the stated margin below its control's median has underfit.
-A comparison with fewer than ``min_healthy_runs`` healthy runs on either side is inconclusive.
+not finite or above ``DIVERGED_LOSS_FACTOR`` x the chance loss has diverged; an arm whose median
+training accuracy is more than the stated margin below its control's median has underfit (all
+its runs: underfitting is a property of the arm at its strength, and dropping single runs by
+their training accuracy would select them; a swept arm is judged by the strength sweep, on seeds
+of its own). A comparison with fewer than ``min_healthy_runs``
+healthy runs on either side is inconclusive.
+
+Every comparison reports the Hodges-Lehmann shift of the arm against its reference with a
+distribution-free 95 % interval and which way it points (for or against the essay), the
+smallest shift its runs can detect (:func:`modcore.stats.detectable_effect`, at Holm's strictest
+level within its family), and its Holm-adjusted one-sided verdict.
 """
 
 from __future__ import annotations
@@ -49,17 +57,29 @@ def with_conditions(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_health(frame: pd.DataFrame, *, margin: float) -> pd.DataFrame:
-    """The frame with ``condition`` and ``health``: 'untrained' (the init arm), 'diverged',
-    'underfit' (training accuracy below the median of the task's control minus ``margin``;
-    the two-head control is checked for divergence only) or 'healthy'."""
+    """The frame with ``condition`` and ``health``: 'untrained' (the init arm), 'diverged' (per
+    run), 'underfit' or 'healthy'. Underfitting is judged per arm, never per run (dropping single
+    runs by their own training accuracy would select them): an arm whose strength the sweep chose
+    carries the sweep's verdict in ``admissible`` (decided on the sweep's own seeds; False: no
+    strength kept the median training accuracy within ``margin`` of the control's, so all its runs
+    are underfit); any other trained arm (or a frame without ``admissible``) is underfit when its
+    median training accuracy over its runs that did not diverge is more than ``margin`` below the
+    median of the task's control. The two-head control is checked for divergence only."""
     if not 0 <= margin < 1:
         raise ValueError(f"margin must be in [0, 1), got {margin=}")
     frame = with_conditions(frame)
     diverged = ~np.isfinite(frame["train_loss"]) | (frame["train_loss"] > DIVERGED_LOSS_FACTOR * frame["chance_loss"])
-    control = frame[(frame["arm"] == "none") & (frame["goal"] == frame["task"].map(PRIMARY_GOAL)) & ~diverged]
+    primary = frame["goal"] == frame["task"].map(PRIMARY_GOAL)
+    control = frame[(frame["arm"] == "none") & primary & ~diverged]
     reference = control.groupby("task")["train_accuracy"].median()
-    floor = frame["task"].map(reference) - margin
-    underfit = (frame["goal"] == frame["task"].map(PRIMARY_GOAL)) & (frame["train_accuracy"] < floor)
+    trained = primary & ~diverged & (frame["arm"] != "init")
+    medians = frame[trained].groupby(["task", "condition"])["train_accuracy"].median()
+    floor = medians.index.get_level_values("task").map(reference) - margin
+    short = set(medians.index[medians.to_numpy() < floor.to_numpy()])
+    by_median = pd.Series([(t, c) in short for t, c in zip(frame["task"], frame["condition"])], index=frame.index)
+    admissible = frame["admissible"] if "admissible" in frame else pd.Series(np.nan, index=frame.index, dtype=object)
+    swept = admissible.notna()
+    underfit = trained & np.where(swept, admissible.fillna(True) == False, by_median)  # noqa: E712
     frame["health"] = np.select([frame["arm"] == "init", diverged, underfit], ["untrained", "diverged", "underfit"],
                                 "healthy")
     return frame
@@ -120,16 +140,23 @@ def literature_text(arm: str, literature: pd.DataFrame) -> str:
 class _Rows:
     """Collects the claims table's rows for one task."""
 
-    def __init__(self, task: str, runs: pd.DataFrame, literature: pd.DataFrame, alpha: float, min_healthy: int):
+    def __init__(self, task: str, runs: pd.DataFrame, literature: pd.DataFrame, alpha: float, min_healthy: int,
+                 power: float):
         self.task, self.runs, self.literature, self.alpha, self.min_healthy = task, runs, literature, alpha, min_healthy
+        self.power = power
         self.rows: list[dict] = []
         self.seed_text = _seed_text(runs)
 
     def add(self, family: str, claim: str, evidence: str, verdict: str, literature: str = "", *, arm: str = "",
-            reference: str = "", measure: str = "") -> None:
+            reference: str = "", measure: str = "", row=None, points: str = "", why: str = "") -> None:
+        """One row of the claims table; ``row`` (a compared pair) supplies the effect columns."""
+        effect = {key: getattr(row, key) for key in ("effect", "effect_low", "effect_high", "detectable",
+                                                      "detectable_sd", "n", "n_reference")} if row is not None else {}
+        seeds = _seed_text(self.runs[self.runs["arm"].isin([a for a in (arm, reference) if a])]) if arm else self.seed_text
         self.rows.append(dict(family=family, task=self.task, arm=arm, reference=reference, measure=measure,
-                              claim=claim, evidence=f"{evidence} [{self.seed_text}]", literature=literature,
-                              verdict=verdict))
+                              claim=claim, evidence=f"{evidence} [{seeds}]", literature=literature,
+                              verdict=verdict, points=points or (row.points if row is not None else ""),
+                              why=why or (_why(row, measure) if row is not None else evidence), **effect))
 
     def sample(self, arm: str, column: str) -> np.ndarray:
         values = _usable(self.runs).loc[self.runs["arm"] == arm, column].to_numpy(dtype=float)
@@ -137,19 +164,31 @@ class _Rows:
 
     def compare(self, pairs: list[tuple[str, str]], column: str, claim: str) -> pd.DataFrame:
         """Each (arm, reference arm) on ``column``, Holm across the pairs; a pair with too few
-        healthy runs gets no p-value (so no place in the family) and an inconclusive verdict."""
+        healthy runs gets no p-value (so no place in the family) and an inconclusive verdict.
+        Every pair also gets its shift with a 95 % interval, its direction, and the shift its runs
+        can detect at Holm's strictest level in the family (in the column's units and in standard
+        deviations)."""
         rows = []
         for arm, reference in pairs:
             sample, base = self.sample(arm, column), self.sample(reference, column)
             enough = min(sample.size, base.size) >= self.min_healthy
             less, greater = stats.one_sided_mann_whitney(sample, base) if enough else (math.nan, math.nan)
             claimed, opposite = (less, greater) if claim == "lower" else (greater, less)
+            shift, low, high = stats.shift_interval(sample, base, level=EFFECT_LEVEL)
             rows.append(dict(arm=arm, reference=reference, n=sample.size, n_reference=base.size, enough=enough,
                              median=np.median(sample) if sample.size else math.nan,
                              reference_median=np.median(base) if base.size else math.nan,
-                             p_claimed=claimed, p_opposite=opposite))
+                             p_claimed=claimed, p_opposite=opposite, effect=shift, effect_low=low, effect_high=high,
+                             points=points(column, low, high), spread=_pooled_sd(sample, base)))
         table = pd.DataFrame(rows)
-        return table if table.empty else stats.with_holm_verdicts(table, self.alpha)
+        if table.empty:
+            return table
+        family = int(table["enough"].sum())
+        table["detectable_sd"] = [stats.detectable_effect(r.n, r.n_reference, alpha=self.alpha, n_tests=max(family, 1),
+                                                          power=self.power) for r in table.itertuples()]
+        table["detectable"] = table["detectable_sd"] * table["spread"]
+        table["family_size"] = family
+        return stats.with_holm_verdicts(table, self.alpha)
 
     def label(self, arm: str) -> str:
         runs = self.runs[self.runs["arm"] == arm]
@@ -160,15 +199,60 @@ def _number(value: float, fmt: str) -> str:
     return f"{value:{fmt}}" if np.isfinite(value) else NOT_APPLICABLE
 
 
+# Every comparison's shift comes with an interval at this level (distribution-free, Hodges-Lehmann).
+EFFECT_LEVEL = 0.95
+# Which way a shift of each measure points: (above 0, below 0), in the essay's terms.
+DIRECTIONS = {
+    PRIMARY_SCORE: ("less modular: against the essay", "more modular: for the essay"),
+    TRANSFER: ("generalises better: for the essay", "generalises worse: against the essay"),
+    FINETUNE: ("adapts slower: against the essay", "adapts faster: for the essay"),
+}
+UNITS = {PRIMARY_SCORE: "n-cut / null", TRANSFER: "G2 readout accuracy", FINETUNE: "fine-tuning steps"}
+FORMATS = {PRIMARY_SCORE: "+.3f", TRANSFER: "+.3f", FINETUNE: "+.0f"}
+
+
+def points(measure: str, low: float, high: float) -> str:
+    """Which way the 95 % interval of a shift points, in the essay's terms."""
+    above, below = DIRECTIONS[measure]
+    return stats.direction(low, high, positive=above, negative=below)
+
+
+def _pooled_sd(sample: np.ndarray, reference: np.ndarray) -> float:
+    variances = [np.var(v, ddof=1) for v in (sample, reference) if v.size > 1]
+    return float(np.sqrt(np.mean(variances))) if variances else math.nan
+
+
+def _shift_text(row, measure: str, *, with_direction: bool = True) -> str:
+    fmt = FORMATS[measure]
+    if np.isfinite(row.effect_low) and np.isfinite(row.effect_high):
+        interval = f"[95%: {_number(row.effect_low, fmt)}, {_number(row.effect_high, fmt)}]"
+    else:
+        interval = "(95% interval unbounded with so few runs)"
+    return f"shift {_number(row.effect, fmt)} {interval}" + (f", {row.points}" if with_direction else "")
+
+
+def _why(row, measure: str) -> str:
+    """One line: the shift and its interval, the Holm verdict's p, the runs."""
+    if not row.enough:
+        return f"too few healthy runs ({row.n} vs {row.n_reference})"
+    return (f"{_shift_text(row, measure, with_direction=False)}; Holm p = {row.p_claimed_holm:.3f}; "
+            f"n = {row.n} vs {row.n_reference}")
+
+
 def _evidence(row, metric: str, fmt: str, reference_name: str) -> str:
     values = f"{metric} {_number(row.median, fmt)} vs {reference_name} {_number(row.reference_median, fmt)}"
     if not row.enough:
         return f"too few healthy runs ({row.n} vs {row.n_reference}); {values}"
-    return f"{values}; Holm p = {row.p_claimed_holm:.3f} (n = {row.n} vs {row.n_reference})"
+    measure = {"n-cut / null": PRIMARY_SCORE, "G2 readout accuracy": TRANSFER}.get(metric, FINETUNE)
+    detectable = (f"the runs detect a shift of {row.detectable:.3g} ({row.detectable_sd:.2f} SD) with "
+                  f"probability {{power}} at Holm's strictest level" if np.isfinite(row.detectable)
+                  else "no shift can pass Holm's strictest level with these runs")
+    return (f"{values}; {_shift_text(row, measure)}; Holm p = {row.p_claimed_holm:.3f} (n = {row.n} vs "
+            f"{row.n_reference}); {detectable}")
 
 
 def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float, margin: float,
-                 min_healthy_runs: int) -> pd.DataFrame:
+                 min_healthy_runs: int, power: float = 0.8) -> pd.DataFrame:
     """One row per (task, claim of the chain): the family's identifier, our evidence, the
     literature's number where the setting matches, and the verdict from the rules declared in
     the notebook before any run. Every test uses healthy runs only (:func:`with_health`)."""
@@ -178,7 +262,7 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
     all_rows = []
     for task, runs in frame.groupby("task", sort=False):
         runs = runs[runs["goal"] == PRIMARY_GOAL[task]]
-        rows = _Rows(task, runs, literature, alpha, min_healthy_runs)
+        rows = _Rows(task, runs, literature, alpha, min_healthy_runs, power)
         arms = set(runs["arm"])
         has = lambda arm: arm in arms  # noqa: E731
         regularisers = [a for a in REGULARISER_ARMS if has(a)]
@@ -190,12 +274,12 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
                 rows.add("regulariser_modularity", f"{rows.label(row.arm)} makes nets more modular",
                          _evidence(row, "n-cut / null", ".3f", "control") + f"; our z vs Filan's null {filan}",
                          row.verdict, literature_text(row.arm, literature), arm=row.arm, reference="none",
-                         measure=PRIMARY_SCORE)
+                         measure=PRIMARY_SCORE, row=row)
         if has("none") and has("init"):
             row = next(rows.compare([("none", "init")], PRIMARY_SCORE, "lower").itertuples())
             rows.add("init", "trained nets are more modular than at init",
                      _evidence(row, "n-cut / null", ".3f", "untrained"), row.verdict, literature_text("init", literature),
-                     arm="none", reference="init", measure=PRIMARY_SCORE)
+                     arm="none", reference="init", measure=PRIMARY_SCORE, row=row)
         pairs = [(a, r) for a, r in (("block_mask", "none"), ("block_mask", "random_mask"),
                                      ("clusterable_init", "none")) if has(a) and has(r)]
         if pairs:
@@ -210,7 +294,8 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
                 rows.add("intervention", f"{rows.label(pair[0])} beats {rows.label(pair[1])}: {metric}",
                          _evidence(row, metric, ".3f" if column == TRANSFER else ".0f", rows.label(pair[1])),
                          stats.verdict(pc, po, alpha) if row.enough else "inconclusive",
-                         literature_text("intervention", literature), arm=pair[0], reference=pair[1], measure=column)
+                         literature_text("intervention", literature), arm=pair[0], reference=pair[1], measure=column,
+                         row=row)
         free = _usable(runs[runs["arm"].isin(("none",) + REGULARISER_ARMS) & ~runs["arm"].isin(SAW_RELATED_GOAL)])
         free = free[free["health"] == "healthy"]
         slope = None
@@ -220,10 +305,16 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
                 fit = stats.slope_with_ci(free[PRIMARY_SCORE], free[column], free["condition"])
                 verdict = stats.interval_verdict(fit["low"], fit["high"], claim=claim)
                 slope = verdict if column == TRANSFER else slope
-                rows.add("observational", f"more modular nets (lower n-cut / null) have better {metric}",
-                         f"within-arm slope {fit['slope']:+.3f} per unit of n-cut / null, 95% CI "
-                         f"[{fit['low']:+.3f}, {fit['high']:+.3f}], n = {fit['n']}", verdict,
-                         "Filan et al. publish no clusterability-generalisation relation", measure=column)
+                # the essay predicts a negative slope of readout accuracy on n-cut / null and a
+                # positive one of fine-tuning steps
+                above, below = (("against the essay", "for the essay") if claim == "negative"
+                                else ("for the essay", "against the essay"))
+                direction = stats.direction(fit["low"], fit["high"], positive=above, negative=below)
+                text = (f"within-arm slope {fit['slope']:+.3f} per unit of n-cut / null, 95% CI "
+                        f"[{fit['low']:+.3f}, {fit['high']:+.3f}], n = {fit['n']}")
+                rows.add("observational", f"more modular nets (lower n-cut / null) have better {metric}", text,
+                         verdict, "Filan et al. publish no clusterability-generalisation relation", measure=column,
+                         points=direction, why=f"{text}: {direction}")
         transferring = [a for a in regularisers if a not in SAW_RELATED_GOAL]
         if has("none") and transferring:
             modular = {row.arm: row.verdict for row in
@@ -232,14 +323,17 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
             for row in table.itertuples():
                 rows.add("regulariser_generalisation", f"{rows.label(row.arm)} generalises better to G2",
                          _evidence(row, "G2 readout accuracy", ".3f", "control"), row.verdict, arm=row.arm,
-                         reference="none", measure=TRANSFER)
+                         reference="none", measure=TRANSFER, row=row)
             for row in table.itertuples():
                 verdict, why = mediation_verdict(modular[row.arm], row.verdict, slope)
                 rows.add("mediation", f"{rows.label(row.arm)} generalises better through modularity", why, verdict,
-                         arm=row.arm, reference="none", measure=TRANSFER)
+                         arm=row.arm, reference="none", measure=TRANSFER, points="", why=why)
         all_rows += rows.rows
-    return pd.DataFrame(all_rows, columns=["family", "task", "arm", "reference", "measure", "claim", "evidence",
-                                           "literature", "verdict"])
+    columns = ["family", "task", "arm", "reference", "measure", "claim", "evidence", "literature", "verdict", "points",
+               "why", "effect", "effect_low", "effect_high", "detectable", "detectable_sd", "n", "n_reference"]
+    table = pd.DataFrame(all_rows, columns=columns)
+    table["evidence"] = [e.replace("{power}", f"{power:g}") for e in table["evidence"]]
+    return table
 
 
 def verdict_table(claims: pd.DataFrame) -> pd.DataFrame:
@@ -252,7 +346,8 @@ def verdict_table(claims: pd.DataFrame) -> pd.DataFrame:
     table["family"] = table["family"].map(CLAIM_FAMILIES)
     return table.rename(columns={"family": "link of the chain", "evidence": "ours",
                                  "literature": "published"})[["task", "link of the chain", "claim", "ours",
-                                                              "published", "verdict"]].reset_index(drop=True)
+                                                              "published", "verdict", "points", "why"]
+                                                             ].reset_index(drop=True)
 
 
 def mediation_verdict(modularity_verdict: str, generalisation_verdict: str, slope_verdict: str | None
@@ -341,6 +436,99 @@ def answer(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) -> str:
             f"{_count_phrase(generalising, 'supported')} of {len(generalising)} regularisers generalised better, "
             f"{_count_phrase(mediation, 'supported')} through modularity. On this task the essay's chain {overall}.")
     return " ".join(sentences) if sentences else "No task was run at this profile."
+
+
+def _overall(family: dict) -> str:
+    link1, mediation = family["regulariser_modularity"], family["mediation"]
+    block = family["intervention"][family["intervention"]["arm"] == "block_mask"]
+    link2 = pd.concat([block, family["observational"]])
+    link1_for, link1_against = (link1["verdict"] == "supported").any(), (link1["verdict"] == "not supported").any()
+    link2_for, link2_against = (link2["verdict"] == "supported").any(), (link2["verdict"] == "not supported").any()
+    if link1_for and link2_for:
+        return ("holds" if (mediation["verdict"] == "supported").any() else
+                "finds support in both links, but no regulariser generalised better through modularity")
+    if link1_for:
+        return "finds support only in its first link"
+    if link2_for:
+        return "finds support only in its second link"
+    if link1_against or link2_against:
+        return "does not hold"
+    return "is not settled by these runs"
+
+
+def short_answer(claims: pd.DataFrame) -> str:
+    """One sentence per task for the top of the page: where link 1's evidence points (significant
+    after Holm, or only by its 95 % interval), what the hard-wired modules did, and the chain's
+    overall word (:func:`answer` gives the long form)."""
+    sentences = []
+    for task, rows in claims.groupby("task", sort=False):
+        family = {f: rows[rows["family"] == f] for f in CLAIM_FAMILIES}
+        link1 = family["regulariser_modularity"]
+        more, less = _count_phrase(link1, "supported"), _count_phrase(link1, "not supported")
+        against = int(((link1["verdict"] == "inconclusive") & link1["points"].str.contains("against")).sum())
+        toward = int(((link1["verdict"] == "inconclusive") & link1["points"].str.contains("for the essay")).sum())
+        block = family["intervention"][family["intervention"]["arm"] == "block_mask"]
+        wired = (f"hard-wired modules: {_count_phrase(block, 'supported')} of {len(block)} generalisation tests "
+                 f"supported, {_count_phrase(block, 'not supported')} against" if len(block) else
+                 "no hard-wired modules run")
+        sentences.append(
+            f"{task.capitalize()}: of {len(link1)} regularisers, {more} made networks significantly more modular "
+            f"and {less} significantly less (Holm); of the rest, {against} point less modular and {toward} more by "
+            f"their 95 % intervals; {wired}; the chain {_overall(family)}.")
+    return " ".join(sentences) if sentences else "No task was run at this profile."
+
+
+def power_table(claims: pd.DataFrame, *, alpha: float, target_effect: float, power: float) -> pd.DataFrame:
+    """Per task and family of comparisons: the tests in its Holm family, Holm's strictest level,
+    the seeds per side a power calculation asks for to detect ``target_effect`` (a shift in standard
+    deviations) with probability ``power``, the fewest healthy runs per side and the largest
+    standardised shift needed to be detected over its comparisons that can pass, and how many
+    cannot pass at all (too few healthy runs: even complete separation misses the level)."""
+    rows = []
+    for (task, family), block in claims[claims["n"].notna()].groupby(["task", "family"], sort=False):
+        enough = block[np.minimum(block["n"], block["n_reference"]) >= 2]
+        m = max(len(enough), 1)
+        finite = block[np.isfinite(block["detectable_sd"].astype(float))]
+        runs = np.minimum(finite["n"], finite["n_reference"]) if len(finite) else pd.Series([0])
+        rows.append({"task": task, "comparisons": CLAIM_FAMILIES[family], "tests in the Holm family": m,
+                     "strictest level": alpha / m,
+                     "seeds needed per side": stats.seeds_for_power(target_effect, alpha=alpha, n_tests=m, power=power),
+                     "fewest healthy runs per side": int(runs.min()),
+                     "detectable shift (SD)": float(finite["detectable_sd"].max()) if len(finite) else math.inf,
+                     "comparisons that cannot pass": int(len(block) - len(finite))})
+    table = pd.DataFrame(rows)
+    return table.round({"strictest level": 4, "detectable shift (SD)": 2})
+
+
+def _essay_badge(verdict: str) -> str:
+    return scorecard.badge(SCORECARD_WORDS.get(verdict, verdict), label=verdict)
+
+
+def verdict_markdown(claims: pd.DataFrame) -> str:
+    """The verdict table as the reader sees it first: per task and claim, the verdict (coloured),
+    which way the evidence points and the one-line evidence; every row's full evidence is in
+    :func:`verdict_details_markdown`."""
+    table = verdict_table(claims)
+    lines = ["| task | claim | verdict | evidence points | why |", "|---|---|---|---|---|"]
+    for row in table.itertuples():
+        cells = [row.task, row.claim, _essay_badge(row.verdict), row.points or "", row.why]
+        lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_details_markdown(claims: pd.DataFrame) -> str:
+    """Every row of the claims table in full (its link of the chain, evidence, the literature's
+    numbers), one collapsed dropdown per task and link."""
+    table = verdict_table(claims)
+    blocks = []
+    for (task, link), rows in table.groupby(["task", "link of the chain"], sort=False):
+        lines = [f"::::{{dropdown}} {task}: {link}"]
+        for row in rows.itertuples():
+            lines += [f"- **{row.claim}: {row.verdict}.** {row.ours}" + (f" *Published:* {row.published}"
+                                                                         if row.published else "")]
+        lines.append("::::")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def counts(frame: pd.DataFrame, *, margin: float) -> dict[str, int]:
@@ -462,6 +650,8 @@ def text_values(settings) -> dict[str, str | int]:
     return {"alpha": f"{settings.alpha:g}", "mvg_period_values": periods(settings.mvg_period_values),
             "rmvg_period_values": periods(settings.rmvg_period_values),
             "n_shuffles": settings.n_shuffles, "n_seeds": settings.n_seeds, "n_sweep_seeds": settings.n_sweep_seeds,
+            "seed": settings.seed, "retina_regulariser_n_seeds": settings.retina_regulariser_n_seeds,
+            "target_effect": f"{settings.target_effect:g}", "power": f"{settings.power:g}",
             "prune_threshold": f"{settings.prune_threshold:.0%}" if settings.prune_threshold >= 0.01
             else f"{settings.prune_threshold:g}", "train_accuracy_margin": f"{settings.train_accuracy_margin:g}",
             "min_healthy_runs": settings.min_healthy_runs, "clusterable_init_modules": settings.clusterable_init_modules,
@@ -475,7 +665,7 @@ def verdict_values(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) 
     """Everything the closing text and the answer at the top glue: the verdict counts per claim
     family, the answer paragraph, and the run counts."""
     return {**summarise_verdicts(claims), "answer": answer(claims, frame, margin=margin),
-            **counts(frame, margin=margin)}
+            "short_answer": short_answer(claims), **counts(frame, margin=margin)}
 
 
 # The scorecard's essay claims: which rows of the claims table decide each (family, arm; None = every arm).
@@ -487,17 +677,37 @@ SCORECARD_ROWS = {
     "essay_mvg": ("regulariser_modularity", "mvg"), "essay_init": ("init", None),
     "essay_observational": ("observational", None), "essay_intervention": ("intervention", None),
 }
-SCORECARD_RULE = ("per task and measure a one-sided test against the reference at the chapter's alpha (Holm within "
-                  "a family), healthy runs only; agree if every row is supported, disagree if every row is not "
-                  "supported, partly if some are supported, else inconclusive")
+SCORECARD_RULE = ("per task and measure a one-sided Mann-Whitney test against the reference at the chapter's alpha "
+                  "(Holm within a family), healthy runs only, beside the Hodges-Lehmann shift with its 95% interval; "
+                  "agree if every row is supported, disagree if every row is not supported (significant the other "
+                  "way), partly if some are supported, else inconclusive")
 
 
 # The chapter's per-row verdicts in the scorecard's words.
 SCORECARD_WORDS = {"supported": "agree", "not supported": "disagree", "inconclusive": "inconclusive"}
 
 
+def _task_why(task: str, rows: pd.DataFrame) -> str:
+    """One task's part of a scorecard line: the verdict, the direction and the effect of a single
+    comparison, or the counts over several."""
+    if len(rows) == 1:
+        row = rows.iloc[0]
+        if pd.notna(row.effect) and np.isfinite(row.effect):
+            fmt = FORMATS.get(row.measure, "+.3f")
+            effect = f", shift {row.effect:{fmt}} [95%: {_number(row.effect_low, fmt)}, {_number(row.effect_high, fmt)}]"
+        else:
+            effect = ""
+        return f"{task}: {row.verdict}" + (f", {row.points}" if row.points else "") + effect
+    supported, against = _count_phrase(rows, "supported"), _count_phrase(rows, "not supported")
+    pro = int(rows["points"].fillna("").str.contains("for the essay").sum())
+    con = int(rows["points"].fillna("").str.contains("against the essay").sum())
+    return (f"{task}: {supported} of {len(rows)} tests supported, {against} significant the other way; intervals: "
+            f"{pro} point for the essay, {con} against")
+
+
 def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
-    """Scorecard records of the essay's claims that this run of the chapter measured."""
+    """Scorecard records of the essay's claims that this run of the chapter measured; each says,
+    per task, its effect with a 95 % interval and which way the evidence points."""
     records = {}
     for claim_id, (family, arm) in SCORECARD_ROWS.items():
         rows = claims_frame[(claims_frame["family"] == family)
@@ -505,6 +715,8 @@ def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
         if rows.empty:
             continue  # the arm or task was not run at this profile: the scorecard shows "not run"
         ours = "; ".join(f"{row.task}: {row.evidence} ({row.verdict})" for row in rows.itertuples())
-        records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds,
-                                             verdict=scorecard.combined_verdict(SCORECARD_WORDS[v] for v in rows["verdict"]), rule=SCORECARD_RULE)
+        why = "; ".join(_task_why(task, block) for task, block in rows.groupby("task", sort=False))
+        records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds, why=why,
+                                             verdict=scorecard.combined_verdict(SCORECARD_WORDS[v] for v in rows["verdict"]),
+                                             rule=SCORECARD_RULE)
     return records

@@ -53,16 +53,20 @@ def accuracy_vs_slots(ours: pd.DataFrame, paper: pd.DataFrame, labels: Mapping[s
     return fig
 
 
-def lead_vs_slots(ours: pd.DataFrame, paper: pd.DataFrame) -> Figure:
-    """The kernel rule's lead over the best baseline vs k, in accuracy points: ours (n_slots,
-    lead) and the paper's (n_slots, lead)."""
-    fig, ax = plt.subplots(figsize=(5.0, 3.3))
-    ax.axhline(0, color="black", lw=0.8)
-    ax.plot(ours.n_slots, 100 * ours.lead, marker="o", color="tab:red", label="ours")
-    ax.plot(paper.n_slots, 100 * paper.lead, marker="s", ls="--", color="black", label="paper (CIFAR-10)")
-    _style(ax, xlabel="images per composite k", ylabel="lead (accuracy points)",
-           title="Kernel rule minus the best baseline")
-    _legend_below(fig, [ax], ncol=2, bottom=0.12)
+def differences_vs_slots(panels: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figure:
+    """One panel per comparison ({title: (ours, paper)}): the paired difference vs k in accuracy
+    points, ours (n_slots, difference, se: mean with a ±2 s.e. band over seeds) and the paper's
+    (n_slots, difference)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(PAGE_WIDTH, 3.3), sharey=True, squeeze=False)
+    for ax, (title, (ours, paper)) in zip(axes[0], panels.items()):
+        ax.axhline(0, color="black", lw=0.8)
+        ax.plot(ours.n_slots, 100 * ours.difference, marker="o", color="tab:red", label="ours")
+        band = 2 * ours.se.fillna(0)
+        ax.fill_between(ours.n_slots, 100 * (ours.difference - band), 100 * (ours.difference + band), color="tab:red",
+                        alpha=0.2, lw=0, label="ours ± 2 s.e.")
+        ax.plot(paper.n_slots, 100 * paper.difference, marker="s", ls="--", color="black", label="paper (CIFAR-10)")
+        _style(ax, xlabel="images per composite k", ylabel="difference (accuracy points)", title=title)
+    _legend_below(fig, axes, ncol=3, bottom=0.14)
     return fig
 
 
@@ -125,7 +129,7 @@ def slot_share_histogram(shares: Mapping[str, Sequence[float]], *, even_share: f
     """Histogram of each module's largest slot share, one colour per method ({label: shares})."""
     fig, ax = plt.subplots(figsize=(5.0, 3.3))
     bins = np.linspace(0, 1, 21)
-    for (label, values), colour in zip(shares.items(), ("tab:red", "tab:blue", "tab:green")):
+    for (label, values), colour in zip(shares.items(), ("tab:red", "tab:orange", "tab:blue", "tab:green")):
         ax.hist(values, bins=bins, alpha=0.55, color=colour, label=label)
     ax.axvline(even_share, color="black", ls=":", lw=1, label="even spread (1/k)")
     ax.axvline(focus_share, color="black", ls="--", lw=1, label="'attends to one image'")

@@ -95,7 +95,7 @@ class CompositionalTask:
     """Training composites and the test sets: in distribution, noisy, held-out combinations."""
 
     train: Composites
-    test: Composites                    # same combination distribution as train, test pool
+    test: Composites                    # test pool; with an OOD split only combinations that occur in ``train``
     test_noisy: Composites | None       # ``test`` plus Gaussian input noise; None if input_noise = 0
     test_heldout: Composites | None     # only held-out combinations; None without an OOD split
     heldout_combinations: np.ndarray | None  # (n_heldout_combinations, n_slots) int64
@@ -254,8 +254,11 @@ def compositional_task(source: ImageSplits, n_slots: int, n_train: int, n_test: 
         n_train, n_test: composites in the training set and in each test set.
         heldout_fraction: None for no OOD split; else the fraction of class combinations held
             out of training (:func:`split_combinations`; needs 2 <= n_slots <= MAX_HELDOUT_N_SLOTS).
-            Train and in-distribution test then draw only seen combinations, ``test_heldout``
-            only held-out ones, all test sets from the test pool.
+            Train then draws only the seen combinations; the in-distribution ``test`` draws only
+            combinations that actually occur in the training composites (with 10^k combinations
+            and a few thousand composites most "seen" combinations are never drawn, so a test of
+            seen combinations would mostly hold new ones), ``test_heldout`` only held-out ones,
+            all test sets from the test pool.
         input_noise: std of the Gaussian noise of ``test_noisy`` (pixel range = 1), which holds
             the same composites as ``test``, so the accuracy drop measures the noise alone;
             0 gives no noisy set.
@@ -271,7 +274,8 @@ def compositional_task(source: ImageSplits, n_slots: int, n_train: int, n_test: 
         seen, heldout = split_combinations(n_classes, n_slots, heldout_fraction, seed=split_seed)
     common = dict(n_slots=n_slots, pixel_max=source.pixel_max, n_classes=n_classes)
     train = draw_composites(source.x_train, source.y_train, n_train, combinations=seen, seed=train_seed, **common)
-    test = draw_composites(source.x_test, source.y_test, n_test, combinations=seen, seed=test_seed, **common)
+    in_training = None if heldout is None else np.unique(train.labels, axis=0)
+    test = draw_composites(source.x_test, source.y_test, n_test, combinations=in_training, seed=test_seed, **common)
     test_noisy = None
     if input_noise > 0:
         test_noisy = dataclasses.replace(test, x=add_input_noise(test.x, input_noise, seed=noise_seed),
