@@ -95,7 +95,7 @@ def to_markdown(sections: tuple[Section, ...] | None = None) -> str:
     return "\n".join(parts)
 
 
-_T1 = "modcore.experiments.theorem1"
+_T1 = "modcore.chapters.theorem1"
 _ESSAY = "modcore.experiments.essay"
 _REPORT = "modcore.experiments.essay_report"
 
@@ -142,9 +142,9 @@ SECTIONS: tuple[Section, ...] = (
             Choice("Monte-Carlo test loss", "$d \\lVert \\theta - \\hat\\theta \\rVert^2$, exact for white features",
                    "no test set is needed"),
             Choice("points near the threshold", "Monte Carlo skips points within "
-                   "{" + _T1 + ":THRESHOLD_EXCLUSION} (relative) of $p = dn$",
+                   "{modcore.theory:MC_THRESHOLD_EXCLUSION} (relative) of $p = dn$",
                    "the loss has infinite variance for $\\lvert dn - p \\rvert \\le 3$"),
-            Choice("agreement rule", "a gap above {" + _T1 + ":AGREE_WITHIN_SE} Monte-Carlo standard errors is a "
+            Choice("agreement rule", "a gap above {modcore.verdicts:MC_AGREE_WITHIN_SE} Monte-Carlo standard errors is a "
                    "disagreement", "fixed before the runs"),
             Choice("Fig. 1 double descent, measured", "Monte Carlo also at the threshold's shoulders, $dn = p(1 \\mp$ "
                    "{" + _T1 + ":SHOULDER_OFFSET}$)$; agree if the sampled test loss there is at least "

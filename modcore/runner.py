@@ -41,7 +41,8 @@ from typing import Any
 
 import yaml
 
-from modcore import paths
+from modcore import chapters, paths
+from modcore.parameters import ChapterParameters, ParameterError
 
 PROFILES = ("ci", "default", "paper")
 CONSTRAINTS = "constraints"  # the profile file's section of value rules
@@ -514,9 +515,19 @@ def load_constraints(name: str, defaults: Mapping[str, Any] | None = None) -> Co
     return Constraints(name, path, rules, relations)
 
 
+def parameters_class(name: str) -> type[ChapterParameters] | None:
+    """The ``Parameters`` class of notebook ``name``'s chapter module, the one home of its
+    parameters' types, defaults and rules; None for a notebook not yet moved to a chapter module
+    (its rules are still the ``constraints:`` section of its profile file)."""
+    if name not in chapters.names():
+        return None
+    return chapters.load(name).Parameters
+
+
 def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Parameters to inject: the profile's overrides, then ``overrides``, each checked for
-    name and type, then every parameter's value against the notebook's constraints; the
+    """Parameters to inject: the profile's overrides, then ``overrides``, checked by building the
+    chapter's ``Parameters`` (type, finiteness, each rule, relations), or for a notebook without a
+    chapter module by type against its defaults and its profile's ``constraints``; the
     :data:`PATH_PARAMETERS` among them made absolute. Every refusal names the notebook."""
     if profile not in PROFILES:
         raise RunnerError(f"notebook {name!r}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
@@ -526,11 +537,19 @@ def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None)
     if unknown:
         raise RunnerError(f"notebook {name!r}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
                           f"its parameters: {', '.join(defaults)}")
-    try:
-        checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
-    except RunnerError as error:
-        raise RunnerError(f"notebook {name!r}: {error}") from None
-    load_constraints(name, defaults).check({**defaults, **checked})
+    typed = parameters_class(name)
+    if typed is not None:
+        try:
+            built = typed.from_values({**defaults, **chosen}).values()
+        except ParameterError as error:
+            raise RunnerError(f"notebook {name!r}: {error}") from None
+        checked = {key: built[key] for key in chosen}
+    else:
+        try:
+            checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
+        except RunnerError as error:
+            raise RunnerError(f"notebook {name!r}: {error}") from None
+        load_constraints(name, defaults).check({**defaults, **checked})
     for key in PATH_PARAMETERS:
         if isinstance(checked.get(key), str):
             if not checked[key].strip():
@@ -801,10 +820,16 @@ def describe(names: Iterable[str]) -> str:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines.append(name)
         lines.extend("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
-        constraints = load_constraints(name, defaults)
-        if constraints.rules or constraints.relations:
-            lines.append("  rules (every number must also be finite):")
-            lines.extend(f"    {key}: {text}" for key, (text, _) in constraints.rules.items())
-            lines.extend(f"    {text}" for text, _ in constraints.relations)
+        typed = parameters_class(name)
+        if typed is not None:
+            lines.append(f"  rules (from modcore/chapters/{name}.py; every number must also be finite):")
+            lines.extend(f"    {key}: {text}" for key, text in typed.rule_texts().items())
+            lines.extend(f"    {relation.text}" for relation in typed().relations())
+        else:
+            constraints = load_constraints(name, defaults)
+            if constraints.rules or constraints.relations:
+                lines.append("  rules (every number must also be finite):")
+                lines.extend(f"    {key}: {text}" for key, (text, _) in constraints.rules.items())
+                lines.extend(f"    {text}" for text, _ in constraints.relations)
         lines.append("")
     return "\n".join(lines)

@@ -84,18 +84,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from modcore import paper_values, paths
+from modcore import paper_values, paths, verdicts
+from modcore.verdicts import (AGREEMENT, BY_CONSTRUCTION, NOT_IN_SOURCES, NOT_RUN, VERDICTS,  # noqa: F401 (re-exported)
+                              counts_as_agreement)
 
 SCHEMA = 2
 GLUE_PREFIX = "claim:"
 # myst_nb.glue(display=False) prefixes every MIME type with this; the record's text is JSON.
 RECORD_MIME = "application/papermill.record/text/plain"
-NOT_IN_SOURCES = "not testable (the claim is not in our sources)"
-BY_CONSTRUCTION = "holds by construction"
-# The closed set of verdict words (see the module docstring); only AGREEMENT counts as agreement.
-VERDICTS = ("agree", "partly", "disagree", "inconclusive", "not testable", NOT_IN_SOURCES, BY_CONSTRUCTION)
-AGREEMENT = "agree"
-NOT_RUN = "not run"
+# The verdict words and their combination rules live in modcore.verdicts; re-exported here.
 # What each word means, for the scorecard's legend (same order as VERDICTS, then "not run").
 MEANINGS = {
     "agree": "our runs reproduce the claim by the rule stated before the numbers",
@@ -383,40 +380,8 @@ def git_commit(repo: Path = paths.REPO_ROOT) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def counts_as_agreement(verdict: str) -> bool:
-    """Whether a verdict word counts as agreement: only "agree" does (never "holds by
-    construction", "not testable" or "partly")."""
-    return verdict == AGREEMENT
-
-
-def combined_verdict(verdicts) -> str:
-    """One verdict (of :data:`VERDICTS`) for a claim checked several times (per task, per
-    baseline, per step): "not testable" if any check is, "agree" or "disagree" when all say so,
-    "partly" when some agree, otherwise "inconclusive". A check that holds by construction or is
-    not in our sources is left out (it tests nothing); if nothing else is left, that word."""
-    verdicts = list(verdicts)
-    unknown = set(verdicts) - set(VERDICTS)
-    if unknown:
-        raise ValueError(f"verdicts must be among {VERDICTS}, got {sorted(unknown)}")
-    tested = [v for v in verdicts if v not in (BY_CONSTRUCTION, NOT_IN_SOURCES)]
-    if verdicts and not tested:
-        return NOT_IN_SOURCES if NOT_IN_SOURCES in verdicts else BY_CONSTRUCTION
-    if "not testable" in tested:
-        return "not testable"
-    if tested and all(v == "agree" for v in tested):
-        return "agree"
-    if tested and all(v == "disagree" for v in tested):
-        return "disagree"
-    return "partly" if "agree" in tested else "inconclusive"
-
-
-def against_data_verdict(ours: str, papers: str) -> str:
-    """Our curve against the paper's curve under one rule: "agree" when both get the same decisive
-    word ("agree" or "disagree"), "disagree" when they get opposite ones, else "inconclusive"."""
-    decisive = ("agree", "disagree")
-    if ours in decisive and papers in decisive:
-        return "agree" if ours == papers else "disagree"
-    return "inconclusive"
+combined_verdict = verdicts.combined
+against_data_verdict = verdicts.against_data
 
 
 class Record(dict):
@@ -427,9 +392,7 @@ class Record(dict):
         printer.text(json.dumps(self, sort_keys=True))
 
 
-def _check_verdict(verdict: str, name: str = "verdict") -> None:
-    if verdict not in VERDICTS:
-        raise ValueError(f"{name} must be one of {VERDICTS}, got {name}={verdict!r}")
+_check_verdict = verdicts.check
 
 
 def part(label: str, verdict: str, evidence: str) -> dict:

@@ -75,23 +75,19 @@ label_noise = 0.0     # standard deviation of the noise on each training label
 n_mc_points = 12      # Monte-Carlo grid points per sweep
 n_trials = 300        # Monte-Carlo draws per grid point
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore.experiments import theorem1
+from modcore import chapters
+from modcore.chapters import theorem1
 
-# %%
-settings = theorem1.Settings(
-    seed=seed, n_train_max=n_train_max, n_params=n_params, n_train=n_train, n_params_max=n_params_max,
-    output_dim=output_dim, input_dim=input_dim, spectrum_scale=spectrum_scale, omega=omega,
-    mc_n_features=mc_n_features, label_noise=label_noise, n_mc_points=n_mc_points, n_trials=n_trials)
+p = theorem1.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %%
-closed = theorem1.closed_form(settings)
+closed = theorem1.closed_form(p)
 
 # %% mystnb={"figure": {"name": "fig-theorem1", "caption": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}, "image": {"alt": "Fig. 1 (notebook theorem1): Theorem 1's expected train and test loss at P = infinity, against the number of training samples n at fixed p (left) and against the number of model features p at fixed n (right); the figure title gives the output dimension d, the input dimension m and the spectrum constants c and Omega, the panel titles the p or n held fixed. The dashed line is the interpolation threshold p = dn; the y-axis is cut at 2.5 dc."}}
-theorem1.closed_form_figure(settings, closed)
+theorem1.closed_form_figure(p, closed)
 plt.show()
 
 # %% [markdown]
@@ -101,10 +97,10 @@ plt.show()
 # little. The lines are the closed form at the same finite $P$.
 
 # %%
-mc = theorem1.monte_carlo(settings)
+mc = theorem1.monte_carlo(p)
 
 # %% mystnb={"figure": {"name": "fig-theorem1-mc", "caption": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}, "image": {"alt": "Check of Theorem 1 (notebook theorem1): the closed form at the Monte Carlo's finite P = mc_n_features (lines) against the Monte-Carlo mean with one standard error over n_trials draws (points), against n at fixed p (left) and against p at fixed n (right); other parameters as in Fig. 1."}}
-theorem1.monte_carlo_figure(settings, mc)
+theorem1.monte_carlo_figure(p, mc)
 plt.show()
 
 # %% [markdown]
@@ -117,9 +113,7 @@ plt.show()
 theorem1.check_table(mc)
 
 # %%
-summary = theorem1.summary(settings, closed, mc)
-for name, value in summary.items():
-    glue(name, value, display=False)
+summary = theorem1.summary(p, closed, mc)
 print(f"{summary['thm1_n_checks']} settings, largest deviation {summary['thm1_max_dev']:.2f} standard errors: "
       f"{summary['thm1_verdict']}")
 
@@ -148,6 +142,5 @@ print(f"{summary['thm1_n_checks']} settings, largest deviation {summary['thm1_ma
 # the threshold, in both sweeps and on both sides. The four ratios (the $n$-sweep below and above the
 # threshold, then the $p$-sweep) are {glue:text}`thm1_peak_ratios`.
 
-# %%
-for claim_id, record in theorem1.claims(settings, summary).items():
-    glue(f"claim:{claim_id}", record, display=False)
+# %% tags=["remove-cell"]
+chapters.publish(summary, theorem1.claims(p, summary))

@@ -3,8 +3,7 @@ default changes the page."""
 
 import pytest
 
-from modcore import choices
-from modcore.experiments import theorem1
+from modcore import choices, verdicts
 
 
 def test_every_placeholder_of_the_page_resolves():
@@ -14,10 +13,10 @@ def test_every_placeholder_of_the_page_resolves():
 
 
 def test_a_changed_constant_changes_the_page(monkeypatch):
-    row = choices.Choice("agreement rule", "a gap above {modcore.experiments.theorem1:AGREE_WITHIN_SE} s.e.", "x")
+    row = choices.Choice("agreement rule", "a gap above {modcore.verdicts:MC_AGREE_WITHIN_SE} s.e.", "x")
     section = (choices.Section("Theory", "", (row,)),)
     assert "a gap above 4 s.e." in choices.to_markdown(section)
-    monkeypatch.setattr(theorem1, "AGREE_WITHIN_SE", 7.5)
+    monkeypatch.setattr(verdicts, "MC_AGREE_WITHIN_SE", 7.5)
     assert "a gap above 7.5 s.e." in choices.to_markdown(section)
 
 
@@ -27,7 +26,7 @@ def test_a_notebook_default_is_read_from_its_parameters_cell():
 
 @pytest.mark.parametrize("text, error", [
     ("{notebook:theorem1:no_such_parameter}", KeyError),
-    ("{modcore.experiments.theorem1:NO_SUCH_CONSTANT}", AttributeError),
+    ("{modcore.chapters.theorem1:NO_SUCH_CONSTANT}", AttributeError),
 ])
 def test_a_stale_placeholder_raises(text, error):
     with pytest.raises(error):

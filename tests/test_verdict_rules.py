@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from modcore import theory
-from modcore.experiments import calibration, dimension_scaling, optimisation_gap, theorem1, theorem2
+from modcore import verdicts
+from modcore.chapters import theorem1
+from modcore.experiments import calibration, dimension_scaling, optimisation_gap, theorem2
 
 # --- Theorem 1 and Fig. 1 ----------------------------------------------------------------------
 
@@ -26,9 +28,9 @@ def _deviations(formula_shift: int) -> list[float]:
 
 
 def test_theorem1_rule_agrees_with_its_own_monte_carlo_and_rejects_a_wrong_formula():
-    assert theorem1.closed_form_verdict(_deviations(0)) == "agree"
-    assert theorem1.closed_form_verdict(_deviations(8)) == "disagree"
-    assert theorem1.closed_form_verdict([]) == "inconclusive"
+    assert verdicts.monte_carlo_agreement(_deviations(0)) == "agree"
+    assert verdicts.monte_carlo_agreement(_deviations(8)) == "disagree"
+    assert verdicts.monte_carlo_agreement([]) == "inconclusive"
 
 
 def _sweep(column, xs, losses):
@@ -54,7 +56,7 @@ def test_fig1_rule_needs_the_sampled_loss_to_rise_towards_the_threshold_on_both_
 
 
 def test_theorem1_chapter_measures_a_double_descent_at_the_ci_settings():
-    settings = theorem1.Settings(seed=0, n_train_max=150, n_params=50, n_train=50, n_params_max=150, output_dim=1,
+    settings = theorem1.Parameters(seed=0, n_train_max=150, n_params=50, n_train=50, n_params_max=150, output_dim=1,
                                  input_dim=3, spectrum_scale=1.2, omega=1.5, mc_n_features=400, label_noise=0.0,
                                  n_mc_points=8, n_trials=80)
     mc = theorem1.monte_carlo(settings)

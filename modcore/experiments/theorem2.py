@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import scorecard, theory
+from modcore import scorecard, theory, verdicts
 # The Theorem 1 chapter's rules apply here too (with K p in place of p): the exclusion band around
 # the threshold d n = K p, the agreement bound in standard errors and the y-axis cut.
-from modcore.experiments.theorem1 import AGREE_WITHIN_SE, THRESHOLD_EXCLUSION, Y_MAX_OVER_TOTAL_VARIANCE
 from modcore.plots import theory as theory_plots
 
 # The rule for "independent of m" (our choice, fixed before looking at the numbers): fit
@@ -396,7 +395,7 @@ def modular_check(settings: Settings) -> ModularCheck:
     s = settings
     q = s.total_params
     n_grid = np.arange(1, s.mc_n_train_max + 1)
-    mc_n = [int(n) for n in np.linspace(5, s.mc_n_train_max, s.n_mc_points) if abs(n - q) > THRESHOLD_EXCLUSION * q]
+    mc_n = [int(n) for n in np.linspace(5, s.mc_n_train_max, s.n_mc_points) if abs(n - q) > theory.MC_THRESHOLD_EXCLUSION * q]
     modules = {b: theory.PowerLaw(b, s.spectrum_scale, s.omega, s.mc_n_features) for b in s.mc_module_dim_values}
     points = {b: pd.DataFrame([theory.compare_with_monte_carlo(module, n, s.n_params, 1, s.label_noise,
                                                                n_modules=s.n_modules, n_trials=s.n_trials,
@@ -413,7 +412,7 @@ def modular_check_figure(settings: Settings, check: ModularCheck) -> Figure:
                    mc_x=check.points[b]["n_train"],
                    mc={key: (check.points[b][f"{key}_mc"], check.points[b][f"{key}_se"]) for key in ("train", "test")},
                    xlabel="training samples n", ylabel="expected loss (MSE)", threshold=s.total_params,
-                   y_max=Y_MAX_OVER_TOTAL_VARIANCE * s.spectrum_scale, title=f"b = {b}")
+                   y_max=theory_plots.Y_MAX_OVER_TOTAL_VARIANCE * s.spectrum_scale, title=f"b = {b}")
               for b in check.points]
     return theory_plots.closed_form_vs_monte_carlo(
         panels, title=f"Independent modules: K = {s.n_modules}, p = {s.n_params} each, P = {s.mc_n_features}, d = 1")
@@ -443,8 +442,8 @@ def summary(settings: Settings, closed: ClosedForm, projected: Projected, check:
         thm2_verdict=verdict, thm2_mc_sentence=_projected_sentence(s, projected, mc_reachability),
         thm2_closed_status=closed_form_status(s, closed),
         thm2_closed_sentence=_closed_form_sentence(s, closed),
-        thm2_check_verdict="agree" if max_deviation <= AGREE_WITHIN_SE else "disagree",
-        thm2_max_dev=max_deviation, thm2_agree_within=AGREE_WITHIN_SE,
+        thm2_check_verdict=verdicts.monte_carlo_agreement(pd.concat(check.points.values())["deviation"]),
+        thm2_max_dev=max_deviation, thm2_agree_within=verdicts.MC_AGREE_WITHIN_SE,
         thm2_n_checks=sum(len(t) for t in check.points.values()),
         thm2_n_modular=float(modular[0]), thm2_n_mono_first=float(mono[0]), thm2_n_mono_last=float(mono[-1]),
         thm2_ratio_last=float(np.divide(mono[-1], modular[-1])) if np.isfinite(modular[-1]) else math.nan,
@@ -452,7 +451,7 @@ def summary(settings: Settings, closed: ClosedForm, projected: Projected, check:
         thm2_m_first=s.input_dim_values[0], thm2_m_last=s.input_dim_values[-1],
         thm2_mc_loss_target=s.mc_loss_target, thm2_mc_reachability=mc_reachability,
         thm2_mc_m_first=int(m[0]), thm2_mc_m_last=int(m[-1]), thm2_mc_n_trials=s.n_trials,
-        thm2_flat_tolerance=FLAT_TOLERANCE, thm2_threshold_exclusion=THRESHOLD_EXCLUSION,
+        thm2_flat_tolerance=FLAT_TOLERANCE, thm2_threshold_exclusion=theory.MC_THRESHOLD_EXCLUSION,
         thm2_frequency_spacing=theory.FREQUENCY_SPACING, thm2_confidence=CONFIDENCE, thm2_n_bootstrap=N_BOOTSTRAP,
     )
     for model in MODELS:

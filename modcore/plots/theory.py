@@ -20,6 +20,9 @@ from matplotlib.figure import Figure
 FIGURE_WIDTH = 7.5
 PANEL_HEIGHT = 3.4
 FONT_SIZE = 9
+# Loss axes are cut at this multiple of the target's total variance (d * c): the closed forms
+# diverge at the interpolation threshold.
+Y_MAX_OVER_TOTAL_VARIANCE = 2.5
 
 
 def _colours(labels: Sequence[str]) -> dict[str, Any]:

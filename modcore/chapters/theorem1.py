@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import scorecard, theory
+from modcore import scorecard, theory, verdicts
+from modcore.parameters import (NONNEGATIVE, POSITIVE, SEED, ChapterParameters, Relation, at_least, greater_than,
+                                param)
 from modcore.plots import theory as theory_plots
 
-# Monte-Carlo points closer to the threshold than this fraction of p are left out: there the
-# loss has a heavy tail (its variance is infinite for |dn - p| <= 3), so a standard error
-# would mean little. Our choice.
-THRESHOLD_EXCLUSION = 0.2
+THRESHOLD_EXCLUSION = theory.MC_THRESHOLD_EXCLUSION
 
 # Fig. 1's double descent, measured rather than read off the closed form: the Monte Carlo also runs
 # at the "shoulders" of the threshold, d n = p (1 -+ SHOULDER_OFFSET), the closest points the check
@@ -32,54 +31,37 @@ THRESHOLD_EXCLUSION = 0.2
 SHOULDER_OFFSET = THRESHOLD_EXCLUSION
 PEAK_MIN_RATIO = 1.10
 
-# A closed form and a Monte-Carlo mean further apart than this many standard errors disagree.
-# For a correct formula a 4-s.e. gap has probability ~6e-5 per comparison. Our choice.
-AGREE_WITHIN_SE = 4.0
-
 # Settings of the extra check table: both sides of the threshold and d = 1, 2, 3, on the
 # spectrum lambda_i = i^-0.3 - (i+1)^-0.3 (c = 1, Omega^-m = 0.3) with P = 400. Our choice.
 CHECK_TABLE_SETTINGS = ((100, 30, 1), (50, 30, 2), (60, 60, 3), (100, 200, 1), (40, 200, 2))
 CHECK_TABLE_SPECTRUM = theory.PowerLaw(input_dim=1, spectrum_scale=1.0, omega=1 / 0.3, n_features=400)
 
-# The losses' y-axis is cut at this multiple of d * c (the closed form diverges at the threshold).
-Y_MAX_OVER_TOTAL_VARIANCE = 2.5
-
-
 @dataclass(frozen=True)
-class Settings:
-    """The chapter's parameters; names as in the notebook's parameters cell."""
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal."""
 
-    seed: int
-    n_train_max: int      # largest n of the n-sweep
-    n_params: int         # p of the n-sweep
-    n_train: int          # n of the p-sweep
-    n_params_max: int     # largest p of the p-sweep
-    output_dim: int
-    input_dim: float
-    spectrum_scale: float
-    omega: float
-    mc_n_features: int    # P of the Monte Carlo (the closed form of the figure has P = inf)
-    label_noise: float
-    n_mc_points: int
-    n_trials: int
+    seed: int = param(0, SEED)                   # of the Monte Carlo; each grid point derives its own stream
+    n_train_max: int = param(300, at_least(5))   # largest n of the n-sweep; the Monte-Carlo grid starts at n = 5
+    n_params: int = param(100, at_least(1))      # p of the n-sweep
+    n_train: int = param(100, at_least(1))       # n of the p-sweep
+    n_params_max: int = param(300, at_least(5))  # largest p of the p-sweep
+    output_dim: int = param(1, at_least(1))      # output dimension d (Fig. 1 uses d = 1)
+    input_dim: float = param(3.0, POSITIVE)      # input dimension m: sets the spectrum's exponent Omega^-m
+    spectrum_scale: float = param(1.2, POSITIVE)  # spectrum scale c (the paper does not give Fig. 1's)
+    omega: float = param(1.5, greater_than(1))   # spectrum base Omega; above 1, or the spectrum does not decay
+    mc_n_features: int = param(1000, at_least(1))  # P of the Monte Carlo (the closed form of the figure has P = inf)
+    label_noise: float = param(0.0, NONNEGATIVE)  # standard deviation of the noise on each training label
+    n_mc_points: int = param(12, at_least(1))    # Monte-Carlo grid points per sweep
+    n_trials: int = param(300, at_least(2))      # Monte-Carlo draws per grid point; a standard error needs two
 
-    def __post_init__(self):
-        for name in ("n_train_max", "n_params", "n_train", "n_params_max", "output_dim", "mc_n_features",
-                     "n_mc_points"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-        if not (isinstance(self.n_trials, (int, np.integer)) and self.n_trials >= 2):
-            raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={self.n_trials!r}")
-        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
-            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
-        self.spectrum(self.mc_n_features)  # checks input_dim, spectrum_scale and omega
-        if self.n_params_max > self.mc_n_features:
-            raise ValueError(f"n_params_max must be <= mc_n_features (the Monte Carlo draws P features), got "
-                             f"n_params_max={self.n_params_max} and mc_n_features={self.mc_n_features}")
-        if self.n_params > self.mc_n_features:
-            raise ValueError(f"n_params must be <= mc_n_features, got n_params={self.n_params} and "
-                             f"mc_n_features={self.mc_n_features}")
+    def relations(self):
+        # the Monte Carlo draws P features, so it cannot fit more than P
+        yield Relation(("n_params_max", "mc_n_features"), "n_params_max <= mc_n_features",
+                       self.n_params_max <= self.mc_n_features)
+        yield Relation(("n_params", "mc_n_features"), "n_params <= mc_n_features",
+                       self.n_params <= self.mc_n_features)
 
     def spectrum(self, n_features=math.inf) -> theory.PowerLaw:
         return theory.PowerLaw(self.input_dim, self.spectrum_scale, self.omega, n_features)
@@ -95,22 +77,21 @@ class ClosedForm:
     vs_n_params: tuple[np.ndarray, np.ndarray]
 
 
-def closed_form(settings: Settings, n_features=math.inf) -> ClosedForm:
+def closed_form(p: Parameters, n_features=math.inf) -> ClosedForm:
     """Theorem 1's train and test loss against n (at p = n_params) and against p (at n = n_train)."""
-    s = settings
-    n_grid = np.arange(1, s.n_train_max + 1)
-    p_grid = np.arange(1, s.n_params_max + 1)
-    spectrum = s.spectrum(n_features)
+    n_grid = np.arange(1, p.n_train_max + 1)
+    p_grid = np.arange(1, p.n_params_max + 1)
+    spectrum = p.spectrum(n_features)
     return ClosedForm(n_grid, p_grid,
-                      theory.monolithic_losses(spectrum, n_grid, s.n_params, s.output_dim, s.label_noise),
-                      theory.monolithic_losses(spectrum, s.n_train, p_grid, s.output_dim, s.label_noise))
+                      theory.monolithic_losses(spectrum, n_grid, p.n_params, p.output_dim, p.label_noise),
+                      theory.monolithic_losses(spectrum, p.n_train, p_grid, p.output_dim, p.label_noise))
 
 
-def _check(settings: Settings, spectrum, n_train: int, n_params: int, output_dim: int) -> dict:
+def _check(p: Parameters, spectrum, n_train: int, n_params: int, output_dim: int) -> dict:
     # each setting derives its own random stream from the seed, so adding a point moves no other
-    return theory.compare_with_monte_carlo(spectrum, n_train, n_params, output_dim, settings.label_noise,
-                                           n_trials=settings.n_trials,
-                                           seed=[settings.seed, n_train, n_params, output_dim])
+    return theory.compare_with_monte_carlo(spectrum, n_train, n_params, output_dim, p.label_noise,
+                                           n_trials=p.n_trials,
+                                           seed=[p.seed, n_train, n_params, output_dim])
 
 
 @dataclass(frozen=True)
@@ -124,9 +105,9 @@ class MonteCarlo:
     shoulders: pd.DataFrame     # the four shoulder points: sweep ("n_train" or "n_params"), side, then the columns above
 
 
-def monte_carlo(settings: Settings) -> MonteCarlo:
+def monte_carlo(p: Parameters) -> MonteCarlo:
     """Closed form against Monte Carlo at P = mc_n_features along both sweeps, and at CHECK_TABLE_SETTINGS."""
-    s = settings
+    s = p
     spectrum = s.spectrum(s.mc_n_features)
     d = s.output_dim
     far = lambda n, p: abs(d * n - p) > THRESHOLD_EXCLUSION * p  # noqa: E731
@@ -143,15 +124,6 @@ def monte_carlo(settings: Settings) -> MonteCarlo:
         shoulders.append(dict(sweep="n_params", side=side, **_check(s, spectrum, s.n_train, p_shoulder, d)))
     return MonteCarlo(closed_form(s, s.mc_n_features), pd.DataFrame(vs_n), pd.DataFrame(vs_p),
                       pd.DataFrame(table), pd.DataFrame(shoulders))
-
-
-def closed_form_verdict(deviations) -> str:
-    """Theorem 1's rule: "agree" if every Monte-Carlo point is within AGREE_WITHIN_SE standard
-    errors of the closed form, "disagree" if one is further, "inconclusive" without points."""
-    deviations = np.asarray(deviations, dtype=float)
-    if deviations.size == 0 or not np.isfinite(deviations).all():
-        return "inconclusive"
-    return "agree" if deviations.max() <= AGREE_WITHIN_SE else "disagree"
 
 
 def shoulder_ratios(sweep: pd.DataFrame, shoulders: pd.DataFrame, column: str, threshold: float) -> dict[str, float]:
@@ -181,13 +153,12 @@ def double_descent_verdict(ratios) -> str:
     return "agree" if (ratios >= PEAK_MIN_RATIO).all() else "disagree"
 
 
-def _panels(settings: Settings, closed: ClosedForm, mc: MonteCarlo | None, closed_name: str) -> list[dict]:
-    s = settings
-    y_max = Y_MAX_OVER_TOTAL_VARIANCE * s.output_dim * s.spectrum_scale
+def _panels(p: Parameters, closed: ClosedForm, mc: MonteCarlo | None, closed_name: str) -> list[dict]:
+    y_max = theory_plots.Y_MAX_OVER_TOTAL_VARIANCE * p.output_dim * p.spectrum_scale
     sweeps = [(closed.n_train_grid, closed.vs_n_train, "vs_n_train", "n_train", "training samples n",
-               s.n_params / s.output_dim, f"vs n, p = {s.n_params}"),
+               p.n_params / p.output_dim, f"vs n, p = {p.n_params}"),
               (closed.n_params_grid, closed.vs_n_params, "vs_n_params", "n_params", "model features p",
-               s.output_dim * s.n_train, f"vs p, n = {s.n_train}")]
+               p.output_dim * p.n_train, f"vs p, n = {p.n_train}")]
     panels = []
     for x, (train, test), attribute, column, xlabel, threshold, title in sweeps:
         panel = dict(x=x, closed={"train": train, "test": test}, closed_name=closed_name, xlabel=xlabel,
@@ -200,18 +171,17 @@ def _panels(settings: Settings, closed: ClosedForm, mc: MonteCarlo | None, close
     return panels
 
 
-def closed_form_figure(settings: Settings, closed: ClosedForm) -> Figure:
+def closed_form_figure(p: Parameters, closed: ClosedForm) -> Figure:
     """Fig. 1: Theorem 1 at P = inf, against n and against p."""
-    s = settings
     return theory_plots.closed_form_vs_monte_carlo(
-        _panels(s, closed, None, "closed form"),
-        title=f"Theorem 1 at P = inf: d = {s.output_dim}, m = {s.input_dim:g}, c = {s.spectrum_scale:g}, "
-              f"Omega = {s.omega:g}")
+        _panels(p, closed, None, "closed form"),
+        title=f"Theorem 1 at P = inf: d = {p.output_dim}, m = {p.input_dim:g}, c = {p.spectrum_scale:g}, "
+              f"Omega = {p.omega:g}")
 
 
-def monte_carlo_figure(settings: Settings, mc: MonteCarlo) -> Figure:
+def monte_carlo_figure(p: Parameters, mc: MonteCarlo) -> Figure:
     """The check: closed form at P = mc_n_features (lines) against Monte Carlo (points)."""
-    s = settings
+    s = p
     return theory_plots.closed_form_vs_monte_carlo(
         _panels(s, mc.closed, mc, "closed form"),
         title=f"Check at P = {s.mc_n_features}: closed form vs Monte Carlo ({s.n_trials} draws per point)")
@@ -222,22 +192,22 @@ def check_table(mc: MonteCarlo) -> pd.DataFrame:
     return mc.table.drop(columns=["n_modules", "label_noise"]).round(4)
 
 
-def summary(settings: Settings, closed: ClosedForm, mc: MonteCarlo) -> dict:
+def summary(p: Parameters, closed: ClosedForm, mc: MonteCarlo) -> dict:
     """The numbers and verdict words the chapter's text quotes, keyed by their glue names."""
     deviations = pd.concat([mc.vs_n_train, mc.vs_n_params, mc.table, mc.shoulders])["deviation"]
     max_deviation = float(deviations.max())
     test_vs_n = closed.vs_n_train[1]
     peak_n = int(closed.n_train_grid[np.argmax(np.where(np.isfinite(test_vs_n), test_vs_n, -1))])
-    _, missed = theory.spectrum_traces(settings.spectrum(), settings.n_params)
-    _, missed_mc = theory.spectrum_traces(settings.spectrum(settings.mc_n_features), settings.n_params)
-    d = settings.output_dim
-    ratios_n = shoulder_ratios(mc.vs_n_train, mc.shoulders, "n_train", settings.n_params / d)
-    ratios_p = shoulder_ratios(mc.vs_n_params, mc.shoulders, "n_params", d * settings.n_train)
+    _, missed = theory.spectrum_traces(p.spectrum(), p.n_params)
+    _, missed_mc = theory.spectrum_traces(p.spectrum(p.mc_n_features), p.n_params)
+    d = p.output_dim
+    ratios_n = shoulder_ratios(mc.vs_n_train, mc.shoulders, "n_train", p.n_params / d)
+    ratios_p = shoulder_ratios(mc.vs_n_params, mc.shoulders, "n_params", d * p.n_train)
     ratios = [ratios_n["below"], ratios_n["above"], ratios_p["below"], ratios_p["above"]]
-    return dict(thm1_max_dev=max_deviation, thm1_n_checks=len(deviations), thm1_n_trials=settings.n_trials,
-                thm1_verdict=closed_form_verdict(deviations),
-                thm1_agree_within=AGREE_WITHIN_SE, thm1_peak_n=peak_n, thm1_n_params=settings.n_params,
-                thm1_mc_n_features=settings.mc_n_features, thm1_missed_inf=float(missed),
+    return dict(thm1_max_dev=max_deviation, thm1_n_checks=len(deviations), thm1_n_trials=p.n_trials,
+                thm1_verdict=verdicts.monte_carlo_agreement(deviations),
+                thm1_agree_within=verdicts.MC_AGREE_WITHIN_SE, thm1_peak_n=peak_n, thm1_n_params=p.n_params,
+                thm1_mc_n_features=p.mc_n_features, thm1_missed_inf=float(missed),
                 thm1_missed_mc=float(missed_mc), thm1_threshold_exclusion=THRESHOLD_EXCLUSION,
                 thm1_check_n_features=int(CHECK_TABLE_SPECTRUM.n_features),
                 thm1_check_alpha=CHECK_TABLE_SPECTRUM.alpha,
@@ -247,23 +217,23 @@ def summary(settings: Settings, closed: ClosedForm, mc: MonteCarlo) -> dict:
                 thm1_dd_verdict=double_descent_verdict(ratios))
 
 
-def claims(settings: Settings, summary: dict) -> dict[str, scorecard.Record]:
+def claims(p: Parameters, summary: dict) -> dict[str, scorecard.Record]:
     """The scorecard records of this chapter's claims (Theorem 1, Fig. 1), from :func:`summary`."""
-    rule = f"agree if the Monte Carlo is within {AGREE_WITHIN_SE:g} standard errors of the closed form at every point"
+    rule = verdicts.MC_AGREEMENT_RULE
     ours = (f"closed form vs Monte Carlo: largest gap {summary['thm1_max_dev']:.2f} s.e. over "
-            f"{summary['thm1_n_checks']} settings ({settings.n_trials} draws each)")
+            f"{summary['thm1_n_checks']} p ({p.n_trials} draws each)")
     dd_rule = (f"agree if, in the n-sweep and in the p-sweep, the Monte-Carlo test loss at d n = p (1 -+ "
                f"{SHOULDER_OFFSET:g}) is at least {PEAK_MIN_RATIO:g} x the lowest Monte-Carlo test loss on the same "
                f"side of the threshold; disagree if one is below")
     dd_ours = (f"Monte-Carlo test loss at the four shoulders of the threshold over the lowest on their side: "
                f"{summary['thm1_peak_ratios']} (n-sweep below, above; p-sweep below, above); the closed form "
-               f"peaks at n = {summary['thm1_peak_n']} for p = {settings.n_params}")
+               f"peaks at n = {summary['thm1_peak_n']} for p = {p.n_params}")
     return {
-        "theorem1": scorecard.record("theorem1", ours=ours, seeds=[settings.seed], verdict=summary["thm1_verdict"],
+        "theorem1": scorecard.record("theorem1", ours=ours, seeds=[p.seed], verdict=summary["thm1_verdict"],
                                      rule=rule, why=f"largest gap {summary['thm1_max_dev']:.2f} s.e. over "
-                                                    f"{summary['thm1_n_checks']} Monte-Carlo settings"),
+                                                    f"{summary['thm1_n_checks']} Monte-Carlo p"),
         "fig1_double_descent": scorecard.record(
-            "fig1_double_descent", seeds=[settings.seed], verdict=summary["thm1_dd_verdict"], ours=dd_ours,
+            "fig1_double_descent", seeds=[p.seed], verdict=summary["thm1_dd_verdict"], ours=dd_ours,
             rule=dd_rule, why=f"Monte-Carlo peak ratios {summary['thm1_peak_ratios']} near the threshold "
                               f"(bound {PEAK_MIN_RATIO:g})"),
     }
