@@ -32,7 +32,8 @@ from typing import Any, Literal
 
 __all__ = ["ChapterParameters", "ParameterError", "Relation", "Rule", "param", "at_least", "at_most",
            "greater_than", "less_than", "one_of", "each", "length_at_least", "NONEMPTY", "DISTINCT",
-           "INCREASING", "POSITIVE", "NONNEGATIVE", "PROBABILITY", "SEED", "shown_value"]
+           "INCREASING", "POSITIVE", "NONNEGATIVE", "PROBABILITY", "SEED", "DEVICE", "EXISTING_FOLDER",
+           "shown_value"]
 
 SEED_MAX = 2 ** 32 - 1  # numpy's SeedSequence entropy and torch.manual_seed both take 0 .. 2**32 - 1 safely
 
@@ -103,6 +104,22 @@ POSITIVE = greater_than(0)
 NONNEGATIVE = at_least(0)
 PROBABILITY = Rule("in [0, 1]", lambda value: 0 <= value <= 1)
 SEED = Rule(f"an integer seed in 0 .. {SEED_MAX}", lambda value: 0 <= value <= SEED_MAX)
+
+
+def _cuda_visible(device: str) -> bool:
+    if device != "cuda":
+        return True
+    import torch  # only when CUDA is asked for: theory chapters never import torch
+
+    return torch.cuda.is_available()
+
+
+# A device parameter: a name the trainer knows, and CUDA only where a GPU is visible, so that
+# "-p device cuda" on a laptop is refused before the kernel starts rather than inside it.
+DEVICE = (one_of("auto", "cpu", "cuda"), Rule("cuda only where torch sees a GPU", _cuda_visible))
+# A folder that must exist when given (a data set's folder); None means "the default".
+EXISTING_FOLDER = Rule("None or an existing folder",
+                       lambda value: value is None or __import__("pathlib").Path(value).expanduser().is_dir())
 
 
 def param(default: Any, *rules: Rule, nonfinite: bool = False) -> Any:
