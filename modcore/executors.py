@@ -19,6 +19,11 @@ which ``python -m modcore run`` sets and the notebook kernels inherit:
     number of local workers (default: one per CUDA GPU if there is one, else one per core).
 
 Dask is imported only when a Dask executor first runs, so the in-process path does not need it.
+
+The layers: :mod:`modcore.sweeps` holds the store, the task and the executor interface and
+never imports this module; this module implements Dask behind that interface and, when
+imported, registers :func:`executor_from_environment` as the sweeps' default
+(``modcore.chapters`` imports it, so every notebook kernel honours the variables).
 """
 
 from __future__ import annotations
@@ -31,72 +36,18 @@ import sys
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from modcore.sweeps import Executor, ResultCheck, ResultStore
+from modcore import sweeps
+from modcore.sweeps import ENV_EXECUTOR, Executor, InProcessExecutor, SweepTask, config_key
 
-ENV_EXECUTOR = "MODCORE_EXECUTOR"
 ENV_SCHEDULER = "MODCORE_SCHEDULER"
 ENV_WORKERS = "MODCORE_WORKERS"
 EXECUTOR_NAMES = ("inprocess", "dask")
 
 GPU_RESOURCE = "GPU"  # the Dask worker resource that stands for one CUDA device
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepTask:
-    """One batch of configs of a sweep: claim, run and store those not yet in ``store``.
-
-    Without ``batched``, ``run(config) -> dict`` is called per config; with it,
-    ``run(list_of_configs) -> list_of_dicts`` gets every config of the batch this task claimed
-    at once. Each run is claimed in the store (an OS lock on its lock file, held until the
-    run is written) just before it is computed, so that processes sharing a store split the
-    work, and written with ``store.put`` (checked by ``check``) as soon as it exists,
-    wherever the task runs. Returns ``[(config, stored
-    result)]`` for the runs this task computed; runs finished or claimed elsewhere are left
-    to the caller to read. The task pickles with the standard library when ``run`` does (a
-    module-level function, or a :func:`functools.partial` of one); Dask's cloudpickle also
-    sends a lambda or a local function, by value, with whatever it closes over.
-    """
-
-    run: Callable[[Any], Any]
-    configs: tuple[Any, ...]
-    store: ResultStore
-    batched: bool = False
-    check: ResultCheck | None = None
-
-    def __call__(self) -> list[tuple[Any, dict[str, Any]]]:
-        from modcore.sweeps import NO_CHECK, config_key
-
-        check = self.check or NO_CHECK
-        mine = []
-        for config in self.configs:
-            key = config_key(config)
-            if self.store.claim(key):
-                if self.store.has(key):  # finished by another process (or an earlier attempt) since
-                    self.store.release(key)
-                else:
-                    mine.append(config)
-        if not mine:
-            return []
-        try:
-            if self.batched:
-                fresh = list(self.run(mine))
-                if len(fresh) != len(mine):
-                    raise RuntimeError(f"run returned {len(fresh)} results for a chunk of {len(mine)} configs")
-                return [(config, self._write(config, result, check)) for config, result in zip(mine, fresh)]
-            return [(config, self._write(config, self.run(config), check)) for config in mine]
-        finally:
-            for config in mine:
-                self.store.release(config_key(config))
-
-    def _write(self, config: Any, result: Any, check: ResultCheck) -> dict[str, Any]:
-        if not isinstance(result, Mapping):
-            raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
-        return self.store.put(config, result, check)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,8 +255,6 @@ def _make_visible_here(task: Any, finished: Sequence[tuple[Any, Mapping[str, Any
     """
     if not isinstance(task, SweepTask):
         return
-    from modcore.sweeps import config_key
-
     for config, result in finished:
         if not task.store.has(config_key(config)):
             task.store.put(config, result)
@@ -320,8 +269,6 @@ def executor_from_environment(environ: Mapping[str, str] | None = None) -> Execu
     One Dask executor is kept per setting, so the many sweeps of one notebook share a single
     local cluster instead of starting one each.
     """
-    from modcore.sweeps import InProcessExecutor  # sweeps imports this module; no import cycle at load
-
     environ = os.environ if environ is None else environ
     name = environ.get(ENV_EXECUTOR) or "inprocess"
     if name not in EXECUTOR_NAMES:
@@ -346,3 +293,6 @@ def executor_from_environment(environ: Mapping[str, str] | None = None) -> Execu
     if settings not in _shared_executors:
         _shared_executors[settings] = DaskExecutor(address, n_workers=n_workers)
     return _shared_executors[settings]
+
+
+sweeps.set_default_executor(executor_from_environment)

@@ -58,7 +58,7 @@ from typing import Any, Protocol
 import pandas as pd
 from tqdm import tqdm
 
-from modcore import executors, paths
+from modcore import paths
 
 Config = Any  # a frozen dataclass instance or a Mapping of JSON-serialisable values
 Result = dict[str, Any]
@@ -556,6 +556,80 @@ class InProcessExecutor:
             yield index, task()
 
 
+ENV_EXECUTOR = "MODCORE_EXECUTOR"  # "inprocess" (the default) or "dask" (modcore.executors)
+_default_executor_factory: Callable[[], Executor] | None = None
+
+
+def set_default_executor(factory: Callable[[], Executor] | None) -> None:
+    """The executor a sweep uses when none is passed. :mod:`modcore.executors` registers its
+    environment-driven choice here when imported; this module never imports it."""
+    global _default_executor_factory
+    _default_executor_factory = factory
+
+
+def default_executor() -> Executor:
+    """The registered default executor, else in-process. Asking for another by
+    ``MODCORE_EXECUTOR`` without modcore.executors imported is an error, not a silent fallback."""
+    if _default_executor_factory is not None:
+        return _default_executor_factory()
+    name = os.environ.get(ENV_EXECUTOR) or "inprocess"
+    if name != "inprocess":
+        raise ValueError(f"{ENV_EXECUTOR}={name!r} needs modcore.executors imported (modcore.chapters does it)")
+    return InProcessExecutor()
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepTask:
+    """One batch of configs of a sweep: claim, run and store those not yet in ``store``.
+
+    Without ``batched``, ``run(config) -> dict`` is called per config; with it,
+    ``run(list_of_configs) -> list_of_dicts`` gets every config of the batch this task claimed
+    at once. Each run is claimed in the store (an OS lock on its lock file, held until the
+    run is written) just before it is computed, so that processes sharing a store split the
+    work, and written with ``store.put`` (checked by ``check``) as soon as it exists,
+    wherever the task runs. Returns ``[(config, stored
+    result)]`` for the runs this task computed; runs finished or claimed elsewhere are left
+    to the caller to read. The task pickles with the standard library when ``run`` does (a
+    module-level function, or a :func:`functools.partial` of one); Dask's cloudpickle also
+    sends a lambda or a local function, by value, with whatever it closes over.
+    """
+
+    run: Callable[[Any], Any]
+    configs: tuple[Any, ...]
+    store: ResultStore
+    batched: bool = False
+    check: ResultCheck | None = None
+
+    def __call__(self) -> list[tuple[Any, dict[str, Any]]]:
+        check = self.check or NO_CHECK
+        mine = []
+        for config in self.configs:
+            key = config_key(config)
+            if self.store.claim(key):
+                if self.store.has(key):  # finished by another process (or an earlier attempt) since
+                    self.store.release(key)
+                else:
+                    mine.append(config)
+        if not mine:
+            return []
+        try:
+            if self.batched:
+                fresh = list(self.run(mine))
+                if len(fresh) != len(mine):
+                    raise RuntimeError(f"run returned {len(fresh)} results for a chunk of {len(mine)} configs")
+                return [(config, self._write(config, result, check)) for config, result in zip(mine, fresh)]
+            return [(config, self._write(config, self.run(config), check)) for config in mine]
+        finally:
+            for config in mine:
+                self.store.release(config_key(config))
+
+    def _write(self, config: Any, result: Any, check: ResultCheck) -> dict[str, Any]:
+        if not isinstance(result, Mapping):
+            raise TypeError(f"run must return a dict per config, got {type(result).__name__}")
+        return self.store.put(config, result, check)
+
+
+
 def progress_enabled(progress: bool | None) -> bool:
     """None means on, unless the environment sets ``MODCORE_PROGRESS=0``.
 
@@ -629,14 +703,14 @@ def run_sweep(
     if pending:
         store.check()  # a read-only store fails here, before anything trains (a finished one may be read)
 
-    executor = executor or executors.executor_from_environment()
+    executor = executor or default_executor()
     waiting_reported = False
     long_locks_reported: set[str] = set()
     with tqdm(total=len(pending), desc=desc, unit="run", disable=not progress_enabled(progress),
               postfix={"on disk": len(configs) - len(pending)} if pending else None) as bar:
         while pending:
-            # Each task claims, runs and writes its own runs where it executes (executors.SweepTask).
-            tasks = [executors.SweepTask(run, tuple(chunk), store, batched=batch_by is not None, check=check)
+            # Each task claims, runs and writes its own runs where it executes (SweepTask).
+            tasks = [SweepTask(run, tuple(chunk), store, batched=batch_by is not None, check=check)
                      for chunk in _chunks(list(pending.values()), batch_by, max_batch)]
             for _, finished in executor.map(tasks):
                 for config, result in finished:

@@ -113,7 +113,7 @@ def test_batch_rerun_after_its_worker_died_skips_the_runs_it_had_written(tmp_pat
     configs = (Toy(0), Toy(1), Toy(2))
     store.put(Toy(1), toy_result(Toy(1)))  # written by the first attempt before its worker died
     run = functools.partial(counted_run, marker_dir=str(markers))
-    task = executors.SweepTask(run, configs, store)
+    task = sweeps.SweepTask(run, configs, store)
     assert task() == [(config, toy_result(config)) for config in (Toy(0), Toy(2))]
     assert computations(markers) == {0: 1, 2: 1}
 
@@ -197,7 +197,7 @@ def test_in_process_sweep_still_stops_at_the_first_error(tmp_path):
 
 def test_a_task_survives_plain_pickling(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    task = executors.SweepTask(toy_batch, (Toy(0), Toy(1)), store, batched=True)
+    task = sweeps.SweepTask(toy_batch, (Toy(0), Toy(1)), store, batched=True)
     assert pickle.loads(pickle.dumps(task))() == list(zip((Toy(0), Toy(1)), toy_batch([Toy(0), Toy(1)])))
     assert len(store.keys()) == 2
 
@@ -212,7 +212,7 @@ def test_a_lambda_run_reaches_the_workers_too(tmp_path, dask_executor):
 
 def test_batched_run_returning_too_few_results_raises_and_writes_nothing(tmp_path):
     store = sweeps.ResultStore(tmp_path)
-    task = executors.SweepTask(lambda chunk: [{"loss": 0.0}], (Toy(0), Toy(1)), store, batched=True)
+    task = sweeps.SweepTask(lambda chunk: [{"loss": 0.0}], (Toy(0), Toy(1)), store, batched=True)
     with pytest.raises(RuntimeError, match="1 results for a chunk of 2"):
         task()
     assert store.keys() == []

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from modcore import paths
+from modcore import executors, paths  # noqa: F401 (registers the executor MODCORE_EXECUTOR names)
 
 CLAIM_PREFIX = "claim:"  # the scorecard reads glued claim records under this prefix
 
