@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the book and opens every page (minutes); `pytest -m "not slow"` leaves it out
+
 MIN_FIGURE_SCALE = 0.6
 WINDOW = {"width": 1280, "height": 900}
 SCREENSHOTS = {"book/_executed/scorecard.html": "scorecard.png", "book/_executed/essay_modularity.html": "essay.png",

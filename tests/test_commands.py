@@ -202,6 +202,7 @@ def _cheap_commands() -> list[Command]:
     return list(unique.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", _cheap_commands(), ids=[f"{c.where} {c.text}" for c in _cheap_commands()])
 def test_cheap_commands_run(command, tmp_path):
     """``list`` and a ``run`` of one notebook at ci, run as the page says (output and results
@@ -222,7 +223,7 @@ def test_cheap_commands_run(command, tmp_path):
 @pytest.mark.parametrize("text, problem", [
     ("python -m modcore run theorem1 --profile ci -p n_max 500", "unknown parameter(s) 'n_max'"),
     ("python -m modcore run theorem1 --profile fast", "unknown profile 'fast'"),
-    ("python -m modcore run theorem1 -p n_trials 0.5", "'n_trials' must be int"),
+    ("python -m modcore run theorem1 -p n_trials 0.5", "n_trials must be int"),
     ("python -m modcore run nope", "unknown notebook 'nope'"),
     ("python -m modcore run all -p n_max 5", "no notebook has parameter(s) 'n_max'"),
     ("python -m modcore run all --workers 4", "need --executor dask"),

@@ -233,6 +233,7 @@ def visible_device_run(config: Toy) -> dict:
     return {"device": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
+@pytest.mark.slow
 def test_with_gpus_each_local_worker_runs_on_its_own_device(tmp_path, monkeypatch):
     # No GPU is needed: the runs only report the device their worker was given.
     monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)

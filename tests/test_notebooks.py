@@ -14,6 +14,8 @@ import pytest
 
 from modcore import paths, runner, scorecard
 
+pytestmark = pytest.mark.slow  # every notebook executes at ci (minutes); `pytest -m "not slow"` leaves it out
+
 NOTEBOOKS = runner.notebook_names()
 GOLDEN_DIR = Path(__file__).parent / "golden"
 

@@ -512,6 +512,7 @@ DRIVER = textwrap.dedent('''\
 ''')
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_previous_notebook(toy, tmp_path):
     out, marker, driver = tmp_path / "out", tmp_path / "cell-started", tmp_path / "driver.py"
     driver.write_text(DRIVER)

@@ -15,6 +15,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -104,6 +105,7 @@ def _source_copy(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_the_wheel_installed_without_the_source_tree_runs_a_notebook(tmp_path):
     """``pip wheel .``, then a plain install into a fresh virtual environment (no system site
     packages) and ``python -m modcore run dimension_scaling --profile ci`` from a folder that is

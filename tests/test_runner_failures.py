@@ -94,6 +94,7 @@ def test_successful_run_ends_with_a_provenance_cell_that_reproduces_it(toy):
     assert {key: runner.parse_cli_value(value) for key, value in args.parameter} == overrides
 
 
+@pytest.mark.slow
 def test_provenance_cell_leaves_nbval_reexecution_passing(toy):
     output = runner.execute("toy", "ci", output_dir=toy)
     check = subprocess.run([sys.executable, "-m", "pytest", "--nbval", output.name, "-q", "-p", "no:cacheprovider",

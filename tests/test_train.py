@@ -86,6 +86,7 @@ def test_stacked_orders_are_each_models_order_alone():
 COMPILED_RTOL = 1e-5
 
 
+@pytest.mark.slow
 def test_compiled_step_equals_eager_step_within_float32_rounding(data):
     spec = MLPSpec(5, 16)
     settings = dict(n_steps=60, lr=1e-2, batch_size=40, eval_every=20)  # 120 points: 3 equal batches, one shape
@@ -98,6 +99,7 @@ def test_compiled_step_equals_eager_step_within_float32_rounding(data):
     assert eager.train_mse[:, -1].max() < 0.8 * eager.train_mse[:, 0].min()  # the weights moved: a real comparison
 
 
+@pytest.mark.slow
 def test_auto_compile_reaches_the_step_and_keeps_eager_numbers(data, monkeypatch):
     # a full-batch MLP inside the measured region; the threshold lowered so this short run counts
     # as long: "auto" must then compile, and give eager's numbers within float32 rounding
@@ -293,6 +295,7 @@ TRUTH = se.TheoryFit(omega=1.4, omega_low=1.4, omega_high=1.4, n_fitted=0, rms_l
                      amplitude_scale=2.0, direction_norm="unit", label_noise=0.5)
 
 
+@pytest.mark.slow
 def test_theory_fit_recovers_omega_and_computes_c_from_the_task():
     runs = exact_theory_runs(TRUTH, [(m, n, p) for m in (3, 6, 9) for n in (1000, 4000) for p in (50, 200, 400)])
     refit = se.fit_theory(runs)
@@ -301,6 +304,7 @@ def test_theory_fit_recovers_omega_and_computes_c_from_the_task():
     assert refit.spectrum_scale(6) == pytest.approx(2.0 ** 2 * SINE_VARIANCE)  # c = Var(y), not fitted
 
 
+@pytest.mark.slow
 def test_theory_fit_leaves_diverged_runs_out():
     runs = exact_theory_runs(TRUTH, [(m, 4000, p) for m in (3, 6, 9) for p in (50, 200, 400)])
     runs.loc[0, ["test_mse", "diverged"]] = [1e6, True]
