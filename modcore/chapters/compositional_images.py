@@ -20,11 +20,12 @@ from modcore import scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, NONEMPTY, POSITIVE, SEED, ChapterParameters,
                                 Relation, Rule, at_least, at_most, each, one_of, param)
 from modcore.plots import compositional as comp_plots
-from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHOD_LABELS, METHODS,
-                                        PAIR_LABELS, PAIRS, PAPER_METHODS, PARAMS_TOLERANCE, CompositionalRun,
-                                        accuracy_table, dataset_short, design, estimated_minutes, max_parameter_gap,
-                                        pair_table, pair_text, pair_why, paper_fig4b, paper_pair_table, paper_parts,
-                                        parameter_table, points, points_text, comparison, sweep)
+from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHODS, METHOD_LABELS,
+                                        PAIRS, PAIR_LABELS, PAPER_METHODS, PARAMS_TOLERANCE, CompositionalRun,
+                                        accuracy_table, comparison, dataset_short, design, design_seeds,
+                                        estimated_minutes, max_parameter_gap, pair_table, pair_text, pair_why,
+                                        paper_fig4b, paper_pair_table, paper_parts, parameter_table, points,
+                                        points_text, sweep)
 from modcore.tasks.cifar10 import OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
 
 # The largest k of Fig. 4b: a composite holds 1 to 8 images.
@@ -40,7 +41,7 @@ class Parameters(ChapterParameters):
     notebook's parameters cell repeats the defaults (papermill needs literals there);
     tests/test_parameters.py keeps the two equal."""
 
-    seed: int = param(0, SEED)                  # first seed; runs use seed, seed + 1, ... (data split, composites, init)
+    seed: int = param(0, SEED)  # first seed; runs use seed, seed + 1, ... (data split, composites, init)
     n_seeds: int = param(5, at_least(1))        # seeds per method and k (the paper: five)
     dataset: str = param("digits", one_of("digits", "cifar10"))  # "digits" (offline, bundled) or "cifar10"
     cifar10_path: str | None = param(None, EXISTING_FOLDER)  # folder with cifar-10-batches-py; None: MODCORE_CIFAR10
@@ -302,7 +303,8 @@ def differences_figure(results: Results) -> Figure:
 
 def glued(p: Parameters, plan: Plan, results: Results) -> dict:
     """Every number and word the prose quotes, keyed by glue name."""
-    values = dict(cimg_params_gap=max_parameter_gap(plan.runs + plan.sensitivity), cimg_params_tolerance=PARAMS_TOLERANCE)
+    values = dict(cimg_params_gap=max_parameter_gap(plan.runs + plan.sensitivity),
+                  cimg_params_tolerance=PARAMS_TOLERANCE)
     values.update(fig4b_summary(results.frame))
     values.update(sensitivity_words(results.everything, p.sensitivity_n_slots))
     values["cimg_cifar10"] = cifar10_status(p.dataset, p.cifar10_path)
@@ -310,11 +312,11 @@ def glued(p: Parameters, plan: Plan, results: Results) -> dict:
     return values
 
 
-def claims(p: Parameters, plan: Plan, summary: Mapping) -> dict[str, scorecard.Record]:
+def claims(p: Parameters, summary: Mapping) -> dict[str, scorecard.Record]:
     """The chapter's scorecard records: one per claimed comparison, and the CIFAR-10 row
     (decided by ``summary["cimg_cifar10"]``, :func:`cifar10_status`)."""
     where = DATASET_NAMES[p.dataset]
-    seeds = sorted({run.seed for run in plan.runs})
+    seeds = design_seeds(p.seed, p.n_seeds)
     records = {}
     for pair in CLAIM_PAIRS:
         claim_id, key = f"fig4b_{pair}", f"cimg_{pair}"

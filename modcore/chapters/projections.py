@@ -24,7 +24,7 @@ from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, Chapter
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
 from modcore.runs.compositional import (DATASET_NAMES, IMAGE_SHAPES, KERNEL_LABELS, METHOD_LABELS, CompositionalRun,
-                                        comparison, dataset_short, design, estimated_minutes, healthy,
+                                        comparison, dataset_short, design, design_seeds, estimated_minutes, healthy,
                                         kernel_rule_labels, paired_difference, points, prepare_data, sweep)
 from modcore.seeds import derive_seed
 from modcore.tasks import compositional as comp
@@ -334,10 +334,10 @@ def glued(p: Parameters, frame: pd.DataFrame, penalty: pd.DataFrame) -> dict:
     return {**fig12_summary(frame, penalty), **table2_summary(frame), "proj_n_penalty_draws": p.n_penalty_draws}
 
 
-def claims(p: Parameters, runs: list[CompositionalRun], summary: Mapping) -> dict[str, scorecard.Record]:
+def claims(p: Parameters, summary: Mapping) -> dict[str, scorecard.Record]:
     """The chapter's scorecard records: Fig. 12 (one part per reading of Algorithm 1) and Table 2."""
     where = f"{DATASET_NAMES[p.dataset]}, k = {p.n_slots}"
-    seeds = sorted({run.seed for run in runs})
+    seeds = design_seeds(p.seed, p.n_seeds)
     short_name = dataset_short(p.dataset)
     parts = [scorecard.part(READINGS[labels], summary[f"proj_{short}_word"],
                             f"{summary[f'proj_focus_{short}']:.0%} of the modules attend to one image "

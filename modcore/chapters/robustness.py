@@ -20,10 +20,10 @@ from modcore import scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, ChapterParameters, Relation, at_least,
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
-from modcore.runs.compositional import (DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHOD_LABELS, METHODS, PAIRS,
-                                        CLAIM_PAIRS, CompositionalRun, dataset_short, design, estimated_minutes,
-                                        healthy, ordering, pair_table, pair_text, pair_why, paper_parts,
-                                        paper_robustness, parameter_table, points, sweep)
+from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHODS, METHOD_LABELS,
+                                        PAIRS, CompositionalRun, dataset_short, design, design_seeds,
+                                        estimated_minutes, healthy, ordering, pair_table, pair_text, pair_why,
+                                        paper_parts, paper_robustness, parameter_table, points, sweep)
 from modcore.tasks.compositional import MAX_HELDOUT_N_SLOTS
 
 # Pixels of one Compositional Digits image (the offline default): the bound of module_dim's rule.
@@ -44,7 +44,7 @@ class Parameters(ChapterParameters):
     # and the split enumerates 10^k combinations
     n_slots: int = param(4, at_least(2), at_most(MAX_HELDOUT_N_SLOTS))
     heldout_fraction: float = param(0.25, greater_than(0), less_than(1))  # class combinations held out of training
-    input_noise: float = param(0.3, POSITIVE)   # std of the test inputs' Gaussian noise (pixel range 1); 0: no noisy set
+    input_noise: float = param(0.3, POSITIVE)  # std of the test inputs' Gaussian noise (pixel range 1); 0: no noisy set
     n_train: int = param(4000, at_least(1))     # training composites
     n_test: int = param(1000, at_least(1))      # composites per test set
     n_epochs: int = param(1, at_least(1))       # epochs (the paper: one)
@@ -199,10 +199,10 @@ def glued(p: Parameters, frame: pd.DataFrame) -> dict:
     return {**robustness_summary(frame), "rob_dataset": DATASET_NAMES[p.dataset]}
 
 
-def claims(p: Parameters, runs: list[CompositionalRun], summary: Mapping) -> dict[str, scorecard.Record]:
+def claims(p: Parameters, summary: Mapping) -> dict[str, scorecard.Record]:
     """The chapter's scorecard records: one per claimed comparison."""
     where = f"{DATASET_NAMES[p.dataset]}, k = {p.n_slots}"
-    seeds = sorted({run.seed for run in runs})
+    seeds = design_seeds(p.seed, p.n_seeds)
     conditions = (("ood", "unseen combinations"), ("noise", "noise"))
     records = {}
     for pair in CLAIM_PAIRS:

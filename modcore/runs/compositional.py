@@ -358,8 +358,13 @@ def design(methods: Sequence[str], n_slots_values: Sequence[int], *, seed: int, 
     if len(n_slots_values) == 0:
         raise ValueError("n_slots_values must hold at least one k, got n_slots_values=[]")
     device = resolve_device(device).type
-    return [CompositionalRun(method, int(k), seed + s, device=device, **protocol)
-            for k in n_slots_values for method in methods for s in range(n_seeds)]
+    return [CompositionalRun(method, int(k), run_seed, device=device, **protocol)
+            for k in n_slots_values for method in methods for run_seed in design_seeds(seed, n_seeds)]
+
+
+def design_seeds(seed: int, n_seeds: int) -> list[int]:
+    """The seeds of :func:`design`'s runs: seed, seed + 1, ..., one per repetition."""
+    return list(range(seed, seed + n_seeds))
 
 
 def estimated_minutes(runs: Sequence[CompositionalRun]) -> float:
