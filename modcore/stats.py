@@ -2,7 +2,8 @@
 
 Means with their standard errors, bootstrap intervals of a median, Holm's step-down
 correction, one-sided Mann-Whitney tests, OLS slopes (with t-intervals, optionally within
-groups), and the rule that turns p-values or an interval into a verdict word. Nothing here knows about networks, tasks or notebooks.
+groups), and the rule that turns p-values or an interval into a verdict word. Nothing here
+knows about networks, tasks or notebooks.
 """
 
 from __future__ import annotations
