@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,10 @@ FOCUS_SHARE = 0.5
 # Table 2: nonlinear projections "work as well" when their accuracy is within this many points
 # (fraction 0.02) of the linear ones, or within LEAD_SE standard errors. Our choice.
 AS_WELL_TOLERANCE = 0.02
+# Fig. 12's rule: it agrees when at least AGREE_FOCUS of the kernel-rule modules attend to one image,
+# partly when at least PARTLY_FOCUS do (and more than in the random-init net). Our choice.
+AGREE_FOCUS = 0.75
+PARTLY_FOCUS = 0.25
 
 
 def focus_fraction(max_shares: Sequence[Sequence[float]]) -> float:
@@ -85,14 +90,14 @@ def focus_fraction(max_shares: Sequence[Sequence[float]]) -> float:
 
 
 def fig12_verdict(kernel_focus: float, random_focus: float) -> str:
-    """The paper's claim "each learned projection attends to one image": 'agree' if at least 3/4
+    """The paper's claim "each learned projection attends to one image": 'agree' if at least AGREE_FOCUS
     of the kernel-rule modules attend to one slot (largest slot share >= FOCUS_SHARE), 'partly' if
-    at least 1/4 do and more than in the random-init net, else 'disagree'."""
+    at least PARTLY_FOCUS do and more than in the random-init net, else 'disagree'."""
     if not math.isfinite(kernel_focus):
         return verdicts.check("disagree")
-    if kernel_focus >= 0.75:
+    if kernel_focus >= AGREE_FOCUS:
         return verdicts.check("agree")
-    if kernel_focus >= 0.25 and kernel_focus > random_focus:
+    if kernel_focus >= PARTLY_FOCUS and kernel_focus > random_focus:
         return verdicts.check("partly")
     return verdicts.check("disagree")
 
@@ -240,9 +245,10 @@ def fig12_summary(frame: pd.DataFrame, penalty: pd.DataFrame | None = None) -> d
     return values
 
 
-FIG12_RULE = (f"per reading of Algorithm 1: agree if at least 3/4 of the kernel-rule modules (after training) put at "
-              f"least {FOCUS_SHARE:.0%} of their squared projection weight on one image; partly if at least 1/4 do "
-              f"and more than in the random-init modular net; else disagree. The row combines the two readings "
+FIG12_RULE = (f"per reading of Algorithm 1: agree if at least {Fraction(AGREE_FOCUS)} of the kernel-rule modules "
+              f"(after training) put at least {FOCUS_SHARE:.0%} of their squared projection weight on one image; "
+              f"partly if at least {Fraction(PARTLY_FOCUS)} do and more than in the random-init modular net; else "
+              f"disagree. The row combines the two readings "
               f"(agree if both agree, partly if one does)")
 
 
