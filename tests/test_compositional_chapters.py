@@ -150,7 +150,7 @@ def test_bad_run_settings_raise_and_name_the_argument(bad, match):
     ("projections", {"heldout_fraction": 0.0}, "heldout_fraction"),
     ("projections", {"dataset": "mnist"}, "dataset"),
 ])
-def test_notebook_constraints_catch_bad_input_before_any_compute(name, overrides, match):
+def test_chapter_rules_catch_bad_input_before_any_compute(name, overrides, match):
     with pytest.raises(runner.RunnerError, match=match):
         runner.resolve(name, "default", overrides)
 
