@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from modcore.experiments import compositional as comp
+from modcore.runs import compositional as comp
 from modcore.train import TrainSettings, train_ensemble
 
 REPEATS = 3

@@ -363,7 +363,8 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "Compositional images", "`modcore.tasks.compositional`, `modcore.tasks.cifar10`, "
-        "`modcore.experiments.compositional`; the compositional-image chapters.",
+        "`modcore.runs.compositional`, `modcore.chapters.compositional_images`, `.robustness`, `.projections`; "
+        "the compositional-image chapters.",
         (
             Choice("data", "Compositional Digits by default: scikit-learn's 8x8 digits, a seeded stratified split into "
                    "training and test pools; CIFAR-10 when a user points the chapters at it (its official split)",
@@ -379,7 +380,7 @@ SECTIONS: tuple[Section, ...] = (
                    "linear projection of the whole composite to $b$ = {notebook:compositional_images:module_dim} "
                    "dimensions and a 2 x {notebook:compositional_images:module_width} ReLU MLP emitting all $10k$ "
                    "logits; summed and scaled by $K^{-1/2}$; the MLP parameter-matched within "
-                   "{modcore.experiments.compositional:PARAMS_TOLERANCE}",
+                   "{modcore.runs.compositional:PARAMS_TOLERANCE}",
                    "the paper's architecture sizes are not stated ('5 x k' modules is an unverified reading, used by "
                    "the paper profile)"),
             Choice("training", "per-slot 10-way cross-entropy, Adam learning rate {notebook:compositional_images:lr}, "
@@ -405,9 +406,9 @@ SECTIONS: tuple[Section, ...] = (
                    "alone) and kernel-rule modular net vs MLP (architecture and rule); random-$\\hat U$ net vs MLP "
                    "shown beside", "the comparisons control different things"),
             Choice("verdict rules", "'leads': a paired difference over seeds beyond "
-                   "{modcore.experiments.compositional:LEAD_SE} standard errors; a module 'attends to one image' with "
-                   "at least {modcore.experiments.compositional:FOCUS_SHARE} of its weight on one slot; our "
-                   "nonlinear-vs-linear measurement 'as well': within {modcore.experiments.compositional:AS_WELL_TOLERANCE} "
+                   "{modcore.runs.compositional:LEAD_SE} standard errors; a module 'attends to one image' with "
+                   "at least {modcore.chapters.projections:FOCUS_SHARE} of its weight on one slot; our "
+                   "nonlinear-vs-linear measurement 'as well': within {modcore.chapters.projections:AS_WELL_TOLERANCE} "
                    "accuracy (Table 2 itself is not testable: its content is not in our sources)",
                    "fixed before the runs"),
         ),

@@ -1,8 +1,9 @@
 """Generic statistics for verdicts: numbers in, numbers out.
 
-Bootstrap intervals of a median, Holm's step-down correction, one-sided Mann-Whitney tests,
-OLS slopes with t-intervals (optionally within groups), and the rule that turns p-values or an
-interval into a verdict word. Nothing here knows about networks, tasks or notebooks.
+Means with their standard errors, bootstrap intervals of a median, Holm's step-down
+correction, one-sided Mann-Whitney tests, OLS slopes (with t-intervals, optionally within
+groups), and the rule that turns p-values or an interval into a verdict word. Nothing here
+knows about networks, tasks or notebooks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,26 @@ VERDICTS = ("supported", "not supported", "inconclusive")
 def _finite(values: Sequence[float]) -> np.ndarray:
     values = np.asarray(values, dtype=float).ravel()
     return values[np.isfinite(values)]
+
+
+def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, standard error of the mean) of ``values``: the s.e. is the sample standard deviation
+    over sqrt(n), nan with fewer than two values (no spread to estimate); both nan with none."""
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0:
+        return math.nan, math.nan
+    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
+    return float(values.mean()), se
+
+
+def least_squares_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """The ordinary least-squares slope of ``y`` against ``x`` over the points with a finite ``y``;
+    nan with fewer than two such points (no line through one point)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(y)
+    if keep.sum() < 2:
+        return math.nan
+    return float(np.polyfit(x[keep], y[keep], 1)[0])
 
 
 def bootstrap_median_ci(values: Sequence[float], *, n_bootstrap: int = 2000, level: float = 0.95,

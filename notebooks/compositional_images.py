@@ -58,13 +58,13 @@ sensitivity_provisioning = [[1, 16]]   # other [modules_per_slot, module_dim] pa
 device = "auto"                        # "auto", "cpu" or "cuda"
 results_dir = None                     # None: results/compositional_images
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import sweeps
-from modcore.experiments import compositional as comp
-from modcore.plots import compositional as comp_plots
+from modcore import chapters
+from modcore.chapters import compositional_images
+
+p = compositional_images.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The networks and their parameter counts
@@ -74,16 +74,9 @@ from modcore.plots import compositional as comp_plots
 # that its exact parameter count is the closest to the modular net's.
 
 # %%
-runs = comp.design(comp.METHODS, n_slots_values, seed=seed, n_seeds=n_seeds, device=device, dataset=dataset,
-                   n_train=n_train, n_test=n_test, n_epochs=n_epochs, batch_size=batch_size, lr=lr,
-                   modules_per_slot=modules_per_slot, module_dim=module_dim, module_width=module_width,
-                   kernel_n_steps=kernel_n_steps, kernel_batch_size=kernel_batch_size)
-sensitivity_runs = comp.provisioning_runs(runs, sensitivity_provisioning, sensitivity_n_slots)
-glue("cimg_params_gap", comp.max_parameter_gap(runs + sensitivity_runs), display=False)
-glue("cimg_params_tolerance", comp.PARAMS_TOLERANCE, display=False)
-print(f"{len(runs)} runs and {len(sensitivity_runs)} sensitivity runs; estimated "
-      f"{comp.estimated_minutes(runs + sensitivity_runs):.1f} min on 2 CPU cores")
-comp.parameter_table(runs)
+plan = compositional_images.plan(p)
+print(plan.describe())
+compositional_images.parameters_table(plan)
 
 # %% [markdown]
 # ## Training
@@ -92,18 +85,14 @@ comp.parameter_table(runs)
 # verdict.
 
 # %%
-store = sweeps.resolve_store(results_dir, "compositional_images")
-everything = comp.sweep(runs + sensitivity_runs, store, cifar10_path=cifar10_path, desc="compositional_images")
-frame = comp.provisioned(everything[everything.n_slots.isin(n_slots_values)], modules_per_slot, module_dim)
+results = compositional_images.results(p, plan)
 
 # %% mystnb={"figure": {"name": "fig-compositional-images", "caption": "compositional_images: accuracy (mean per-slot accuracy on test composites, percent) against the number of images per composite k. Left: ours, mean over n_seeds seeds with a band of one standard error, one epoch over n_train composites, the parameters cell's architecture (data set in the title). Right: the paper's Fig. 4b on Compositional CIFAR-10 (digitised). Separate axes: only the orderings and gaps are comparable."}, "image": {"alt": "compositional_images: accuracy (mean per-slot accuracy on test composites, percent) against the number of images per composite k. Left: ours, mean over n_seeds seeds with a band of one standard error, one epoch over n_train composites, the parameters cell's architecture (data set in the title). Right: the paper's Fig. 4b on Compositional CIFAR-10 (digitised). Separate axes: only the orderings and gaps are comparable."}}
-comp_plots.accuracy_vs_slots(comp.accuracy_table(frame), comp.paper_fig4b(), comp.METHOD_LABELS,
-                             ours_title=f"ours: {comp.dataset_short(dataset)}", paper_title="paper: CIFAR-10 (Fig. 4b)")
+compositional_images.accuracy_figure(p, results)
 plt.show()
 
 # %% mystnb={"figure": {"name": "fig-compositional-differences", "caption": "compositional_images: the two comparisons the claim is split into, as paired differences in accuracy points against k: kernel-rule minus random projections in the same modular net (left) and the kernel-rule modular net minus the MLP (right). Red: ours, seed mean with a band of two standard errors of the paired difference; black: the paper's Fig. 4b (CIFAR-10)."}, "image": {"alt": "compositional_images: the two comparisons the claim is split into, as paired differences in accuracy points against k: kernel-rule minus random projections in the same modular net (left) and the kernel-rule modular net minus the MLP (right). Red: ours, seed mean with a band of two standard errors of the paired difference; black: the paper's Fig. 4b (CIFAR-10)."}}
-comp_plots.differences_vs_slots({comp.PAIR_LABELS[pair]: (comp.pair_table(frame, pair), comp.paper_pair_table(pair))
-                                 for pair in comp.CLAIM_PAIRS})
+compositional_images.differences_figure(results)
 plt.show()
 
 # %% [markdown]
@@ -111,21 +100,21 @@ plt.show()
 # Accuracy in percent, ours as mean ± one standard error over the healthy seeds.
 
 # %%
-comp.fig4b_side_by_side(frame)
+compositional_images.fig4b_side_by_side(results.frame)
 
 # %% [markdown]
 # Each comparison per $k$: our paired difference (mean ± one standard error over seeds, in
 # accuracy points) with its word by the rule below, and the paper's difference.
 
 # %%
-comp.pairs_side_by_side(frame)
+compositional_images.pairs_side_by_side(results.frame)
 
 # %% [markdown]
 # All slots at once: the share of test composites whose every image is classified correctly
 # (ours only; the paper reports the per-slot accuracy above).
 
 # %%
-comp.all_slots_side_by_side(frame)
+compositional_images.all_slots_side_by_side(results.frame)
 
 # %% [markdown]
 # ## Module provisioning: a sensitivity row
@@ -135,7 +124,7 @@ comp.all_slots_side_by_side(frame)
 # `sensitivity_provisioning`, same seeds and data; the first row is the chapter's own.
 
 # %%
-comp.sensitivity_table(everything, sensitivity_n_slots)
+compositional_images.sensitivity_table(results.everything, p.sensitivity_n_slots)
 
 # %% [markdown]
 # ## The rule
@@ -148,17 +137,11 @@ comp.sensitivity_table(everything, sensitivity_n_slots)
 # is scored by the same rule (leading by sign, having no per-seed values).
 
 # %%
-summary = comp.fig4b_summary(frame)
-summary.update(comp.sensitivity_words(everything, sensitivity_n_slots))
-cifar10 = comp.cifar10_status(dataset, cifar10_path)
-summary["cimg_cifar10"] = cifar10
-summary["cimg_dataset"] = comp.DATASET_NAMES[dataset]
-for name, value in summary.items():
-    glue(name, value, display=False)
-for claim_id, record in comp.claims("compositional_images", summary, dataset, None, [run.seed for run in runs],
-                                    cifar10=cifar10).items():
-    glue(f"claim:{claim_id}", record, display=False)
+summary = compositional_images.glued(p, plan, results)
 print(summary)
+
+# %% tags=["remove-cell"]
+chapters.publish(summary, compositional_images.claims(p, summary))
 
 # %% [markdown]
 # ## Verdict

@@ -62,27 +62,20 @@ n_penalty_draws = 16                   # random projections per reading for the 
 device = "auto"                        # "auto", "cpu" or "cuda"
 results_dir = None                     # None: results/projections
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import sweeps
-from modcore.experiments import compositional as comp
-from modcore.plots import compositional as comp_plots
+from modcore import chapters
+from modcore.chapters import projections
 
-# %%
-common = dict(seed=seed, n_seeds=n_seeds, device=device, dataset=dataset, n_train=n_train, n_test=n_test,
-              n_epochs=n_epochs, batch_size=batch_size, lr=lr, modules_per_slot=modules_per_slot,
-              module_dim=module_dim, module_width=module_width, kernel_n_steps=kernel_n_steps,
-              kernel_batch_size=kernel_batch_size, heldout_fraction=heldout_fraction, record_projections=True)
-runs = (comp.design(["modular", "kernel_rule"], [n_slots], **common)
-        + comp.design(["kernel_rule"], [n_slots], kernel_labels="per_slot", **common)
-        + comp.design(["modular"], [n_slots], projection_activation=projection_activation, **common))
-print(f"{len(runs)} runs; estimated {comp.estimated_minutes(runs):.1f} min on 2 CPU cores")
+p = projections.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %%
-store = sweeps.resolve_store(results_dir, "projections")
-frame = comp.sweep(runs, store, cifar10_path=cifar10_path, desc="projections")
+runs = projections.runs(p)
+print(projections.describe(runs))
+
+# %%
+frame = projections.results(p, runs)
 
 # %% [markdown]
 # ## What Algorithm 1's objective rewards on composites
@@ -93,20 +86,18 @@ frame = comp.sweep(runs, store, cifar10_path=cifar10_path, desc="projections")
 # the objective penalises a module that attends to one image).
 
 # %%
-penalty = comp.slot_focus_penalty(runs[0], n_draws=n_penalty_draws, cifar10_path=cifar10_path)
-glue("proj_n_penalty_draws", n_penalty_draws, display=False)
+penalty = projections.penalty(p, runs)
 penalty.round(3)
 
 # %% [markdown]
 # ## Fig. 12: each module's projection, as an image
 
 # %% mystnb={"figure": {"name": "fig-projections-maps", "caption": "projections (Fig. 12): each module's squared projection weight per pixel of the composite (summed over its b columns and the colour channels), divided by its mean, so 1 is an even spread; one row per module, white lines between the k image slots; seed = seed, k = n_slots. Columns: the kernel rule's projections before and after one epoch of training, for Algorithm 1 as written (every slot's labels) and for our per-slot reading (one slot's labels per restart, labelled 'per slot (ours)'); last, the random-init modular net after one epoch."}, "image": {"alt": "projections (Fig. 12): each module's squared projection weight per pixel of the composite (summed over its b columns and the colour channels), divided by its mean, so 1 is an even spread; one row per module, white lines between the k image slots; seed = seed, k = n_slots. Columns: the kernel rule's projections before and after one epoch of training, for Algorithm 1 as written (every slot's labels) and for our per-slot reading (one slot's labels per restart, labelled 'per slot (ours)'); last, the random-init modular net after one epoch."}}
-comp_plots.projection_maps(comp.fig12_maps(frame, seed), n_slots,
-                           title=f"{comp.dataset_short(dataset)}, k = {n_slots}: which slot and pixels each module reads")
+projections.maps_figure(p, frame)
 plt.show()
 
 # %% mystnb={"figure": {"name": "fig-projections-shares", "caption": "projections: histogram over modules (all healthy seeds) of each module's largest share of squared projection weight on one slot, after training, for the kernel-rule net under each reading of Algorithm 1 and for the random-init modular net; dotted: an even spread (1/k); dashed: the share above which a module counts as attending to one image."}, "image": {"alt": "projections: histogram over modules (all healthy seeds) of each module's largest share of squared projection weight on one slot, after training, for the kernel-rule net under each reading of Algorithm 1 and for the random-init modular net; dotted: an even spread (1/k); dashed: the share above which a module counts as attending to one image."}}
-comp_plots.slot_share_histogram(comp.largest_slot_shares(frame), even_share=1 / n_slots, focus_share=comp.FOCUS_SHARE)
+projections.shares_figure(p, frame)
 plt.show()
 
 # %% [markdown]
@@ -115,7 +106,7 @@ plt.show()
 # are the held-out class combinations.
 
 # %%
-comp.table2(frame)
+projections.table2(frame)
 
 # %% [markdown]
 # ## The rules
@@ -126,14 +117,11 @@ comp.table2(frame)
 # partly if one does). **Table 2**: not testable, its content is not in our sources.
 
 # %%
-fig12 = comp.fig12_summary(frame, penalty)
-table2 = comp.table2_summary(frame)
-for name, value in {**fig12, **table2}.items():
-    glue(name, value, display=False)
-for claim_id, record in comp.claims("projections", {**fig12, **table2}, dataset, n_slots,
-                                      [run.seed for run in runs]).items():
-    glue(f"claim:{claim_id}", record, display=False)
-print(fig12, table2)
+summary = projections.glued(p, frame, penalty)
+print(summary)
+
+# %% tags=["remove-cell"]
+chapters.publish(summary, projections.claims(p, summary))
 
 # %% [markdown]
 # ## Verdict

@@ -59,22 +59,18 @@ kernel_batch_size = 128                # Algorithm 1 kernel minibatch B
 device = "auto"                        # "auto", "cpu" or "cuda"
 results_dir = None                     # None: results/robustness
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import sweeps
-from modcore.experiments import compositional as comp
-from modcore.plots import compositional as comp_plots
+from modcore import chapters
+from modcore.chapters import robustness
+
+p = robustness.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %%
-runs = comp.design(comp.METHODS, [n_slots], seed=seed, n_seeds=n_seeds, device=device, dataset=dataset,
-                   n_train=n_train, n_test=n_test, n_epochs=n_epochs, batch_size=batch_size, lr=lr,
-                   modules_per_slot=modules_per_slot, module_dim=module_dim, module_width=module_width,
-                   kernel_n_steps=kernel_n_steps, kernel_batch_size=kernel_batch_size,
-                   heldout_fraction=heldout_fraction, input_noise=input_noise)
-print(f"{len(runs)} runs; estimated {comp.estimated_minutes(runs):.1f} min on 2 CPU cores")
-comp.parameter_table(runs)
+runs = robustness.runs(p)
+print(robustness.describe(runs))
+robustness.parameters_table(runs)
 
 # %% [markdown]
 # ## Training and the three test sets
@@ -82,13 +78,10 @@ comp.parameter_table(runs)
 # left out of every mean and verdict.
 
 # %%
-store = sweeps.resolve_store(results_dir, "robustness")
-frame = comp.sweep(runs, store, cifar10_path=cifar10_path, desc="robustness")
+frame = robustness.results(p, runs)
 
 # %% mystnb={"figure": {"name": "fig-robustness", "caption": "robustness: accuracy (mean per-slot accuracy, percent) of the three methods at k = n_slots. Left: ours on seen combinations (only those in the training composites), on held-out class combinations (heldout_fraction of all combinations never trained on) and on noisy inputs (Gaussian, std input_noise), mean ± one standard error over n_seeds seeds. Right: the paper's table (Compositional CIFAR-10; k and noise not stated). Separate axes: only orderings and gaps are comparable."}, "image": {"alt": "robustness: accuracy (mean per-slot accuracy, percent) of the three methods at k = n_slots. Left: ours on seen combinations (only those in the training composites), on held-out class combinations (heldout_fraction of all combinations never trained on) and on noisy inputs (Gaussian, std input_noise), mean ± one standard error over n_seeds seeds. Right: the paper's table (Compositional CIFAR-10; k and noise not stated). Separate axes: only orderings and gaps are comparable."}}
-ours_bars, paper_bars = comp.robustness_bars(frame)
-comp_plots.robustness_bars(ours_bars, paper_bars, comp.METHOD_LABELS,
-                           ours_title=f"ours: {comp.dataset_short(dataset)}, k = {n_slots}", paper_title="paper: CIFAR-10")
+robustness.bars_figure(p, frame)
 plt.show()
 
 # %% [markdown]
@@ -96,7 +89,7 @@ plt.show()
 # Accuracy in percent, ours as mean ± one standard error over the healthy seeds.
 
 # %%
-comp.robustness_table(frame)
+robustness.robustness_table(frame)
 
 # %% [markdown]
 # ## The rule
@@ -108,13 +101,11 @@ comp.robustness_table(frame)
 # by sign).
 
 # %%
-summary = comp.robustness_summary(frame)
-summary["rob_dataset"] = comp.DATASET_NAMES[dataset]
-for name, value in summary.items():
-    glue(name, value, display=False)
-for claim_id, record in comp.claims("robustness", summary, dataset, n_slots, [run.seed for run in runs]).items():
-    glue(f"claim:{claim_id}", record, display=False)
+summary = robustness.glued(p, frame)
 print(summary)
+
+# %% tags=["remove-cell"]
+chapters.publish(summary, robustness.claims(p, summary))
 
 # %% [markdown]
 # ## Verdict

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from modcore import runner, scorecard
-from modcore.experiments import compositional as comp
+from modcore.chapters import compositional_images, projections, robustness
+from modcore.runs import compositional as comp
 from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.seeds import derive_seed
 from modcore.tasks import compositional as tasks
@@ -149,15 +150,20 @@ def test_bad_run_settings_raise_and_name_the_argument(bad, match):
     ("projections", {"heldout_fraction": 0.0}, "heldout_fraction"),
     ("projections", {"dataset": "mnist"}, "dataset"),
 ])
-def test_notebook_constraints_catch_bad_input_before_any_compute(name, overrides, match):
+def test_chapter_rules_catch_bad_input_before_any_compute(name, overrides, match):
     with pytest.raises(runner.RunnerError, match=match):
         runner.resolve(name, "default", overrides)
 
 
-def test_every_profile_of_the_chapters_obeys_its_constraints():
-    for name in ("compositional_images", "robustness", "projections"):
-        for profile in runner.PROFILES:
-            runner.resolve(name, profile)
+@pytest.mark.parametrize("chapter", [compositional_images, robustness, projections], ids=lambda m: m.__name__)
+def test_every_profile_of_the_chapters_obeys_the_rules_and_reaches_the_notebook_unchanged(chapter):
+    name = chapter.__name__.rsplit(".", 1)[-1]
+    for profile in runner.PROFILES:
+        chosen = runner.load_profiles(name)[profile]
+        resolved = runner.resolve(name, profile)  # raises if a value breaks its rule
+        assert resolved == chosen, f"{name} {profile}: the runner changed {chosen} into {resolved}"
+        built = chapter.Parameters.from_values({**runner.default_parameters(name), **resolved})
+        assert {key: getattr(built, key) for key in chosen} == chosen
 
 
 def test_a_cifar10_path_without_the_batches_fails_before_training_and_names_it(tmp_path):
@@ -222,7 +228,7 @@ def test_fig4b_rule_agrees_when_the_kernel_rule_leads_everywhere_by_a_growing_ga
         accuracies[(k, "monolithic")] = [0.5 + e for e in noise]
         accuracies[(k, "modular")] = [0.51 + e for e in noise[::-1]]
         accuracies[(k, "kernel_rule")] = [0.52 + 0.01 * k + e for e in noise]
-    summary = comp.fig4b_summary(_frame(accuracies))
+    summary = compositional_images.fig4b_summary(_frame(accuracies))
     for pair in comp.CLAIM_PAIRS:
         assert summary[f"cimg_{pair}_verdict"] == "agree" and summary[f"cimg_{pair}_leads_at"] == "1, 4, 8"
         assert summary[f"cimg_{pair}_slope"] == pytest.approx(1.0)  # points per image
@@ -237,7 +243,7 @@ def test_fig4b_comparisons_are_judged_apart():
         accuracies[(k, "monolithic")] = [0.5 + 0.02 * k + e for e in noise]
         accuracies[(k, "modular")] = [0.4 + e for e in noise[::-1]]
         accuracies[(k, "kernel_rule")] = [0.45 + 0.01 * k + e for e in noise]
-    summary = comp.fig4b_summary(_frame(accuracies))
+    summary = compositional_images.fig4b_summary(_frame(accuracies))
     assert summary["cimg_kernel_vs_random_verdict"] == "agree"
     assert summary["cimg_modular_vs_mlp_verdict"] == "disagree"
 
@@ -246,15 +252,15 @@ def test_fig4b_rule_partly_without_growth_and_disagrees_when_trailing():
     noise = [0.0, 0.002, -0.002, 0.001]
     flat = {(k, m): [base + e for e in noise] for k in (1, 8) for m, base in
             (("monolithic", 0.5), ("modular", 0.5), ("kernel_rule", 0.56 - 0.001 * k))}
-    assert comp.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "partly"
+    assert compositional_images.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "partly"
     flat[(8, "kernel_rule")] = [0.4 + e for e in noise]
-    assert comp.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "disagree"
+    assert compositional_images.fig4b_summary(_frame(flat))["cimg_kernel_vs_random_verdict"] == "disagree"
 
 
 def test_the_papers_fig4b_and_table_agree_with_its_words_under_our_rules():
     for pair in comp.CLAIM_PAIRS:
-        assert comp.trend_verdict(comp.paper_pair_table(pair)) == "agree"
-    summary = comp.robustness_summary(_robustness_frame(0.05))
+        assert compositional_images.trend_verdict(comp.paper_pair_table(pair)) == "agree"
+    summary = robustness.robustness_summary(_robustness_frame(0.05))
     assert summary["rob_kernel_vs_random_paper_verdict"] == summary["rob_modular_vs_mlp_paper_verdict"] == "agree"
 
 
@@ -268,7 +274,7 @@ def _robustness_frame(kernel_lead):
 
 
 def test_robustness_comparisons_agree_when_the_kernel_rule_leads_and_disagree_when_it_trails():
-    leading, trailing = comp.robustness_summary(_robustness_frame(0.05)), comp.robustness_summary(_robustness_frame(-0.05))
+    leading, trailing = robustness.robustness_summary(_robustness_frame(0.05)), robustness.robustness_summary(_robustness_frame(-0.05))
     for pair in comp.CLAIM_PAIRS:
         assert leading[f"rob_{pair}_verdict"] == "agree" and trailing[f"rob_{pair}_verdict"] == "disagree"
     assert leading["rob_split_monolithic"] == pytest.approx(-5.0)  # unseen minus seen, in points
@@ -278,23 +284,26 @@ def test_every_compositional_record_names_its_data_set_and_the_cifar10_row_is_no
     noise = [0.0, 0.002, -0.002, 0.001]
     accuracies = {(k, m): [base + e for e in noise] for k in (1, 8) for m, base in
                   (("monolithic", 0.5), ("modular", 0.5), ("kernel_rule", 0.56))}
-    summary = comp.fig4b_summary(_frame(accuracies))
-    records = comp.claims("compositional_images", summary, "digits", None, [0, 1],
-                          cifar10=comp.cifar10_status("digits", "/nonexistent/cifar"))
+    summary = compositional_images.fig4b_summary(_frame(accuracies))
+    summary["cimg_cifar10"] = compositional_images.cifar10_status("digits", "/nonexistent/cifar")
+    records = compositional_images.claims(compositional_images.Parameters(n_seeds=2), summary)
     assert set(records) == {"fig4b_kernel_vs_random", "fig4b_modular_vs_mlp", "fig4b_on_cifar10"}
     for claim_id in ("fig4b_kernel_vs_random", "fig4b_modular_vs_mlp"):
         assert records[claim_id]["ours"].startswith("Compositional Digits (a stand-in for CIFAR-10)")
         assert "stand-in" in records[claim_id]["why"]
     assert records["fig4b_on_cifar10"]["verdict"] == scorecard.NOT_RUN
     assert records["fig4b_on_cifar10"]["reason"] == "data not present"
-    robustness = comp.claims("robustness", comp.robustness_summary(_robustness_frame(0.05)), "digits", 4, [0])
-    assert all(r["ours"].startswith("Compositional Digits (a stand-in for CIFAR-10), k = 4") for r in robustness.values())
+    assert records["fig4b_kernel_vs_random"]["seeds"] == [0, 1]
+    by_robustness = robustness.claims(robustness.Parameters(n_seeds=1, n_slots=4),
+                                      robustness.robustness_summary(_robustness_frame(0.05)))
+    assert all(r["ours"].startswith("Compositional Digits (a stand-in for CIFAR-10), k = 4")
+               for r in by_robustness.values())
 
 
 def test_table2_is_not_testable_because_its_content_is_not_in_our_sources():
     frame = pd.DataFrame([dict(method="modular", seed=s, n_slots=4, diverged=False, projection_activation=act,
                                accuracy=0.5 + 0.01 * s, heldout_accuracy=0.4) for s in range(3) for act in (None, "tanh")])
-    summary = comp.table2_summary(frame)
+    summary = projections.table2_summary(frame)
     assert summary["tab2_verdict"] == scorecard.NOT_IN_SOURCES
     assert not scorecard.counts_as_agreement(summary["tab2_verdict"])
 
@@ -304,19 +313,19 @@ def test_fig12_row_has_one_part_per_reading_of_algorithm_1():
     frame = pd.DataFrame([dict(method=m, kernel_labels=labels, seed=s, n_slots=4, diverged=False,
                                projection_activation=None, max_slot_share=v, start_cosine=0.5 if m == "kernel_rule" else None)
                           for (m, labels), v in shares.items() for s in range(2)])
-    summary = comp.fig12_summary(frame)
+    summary = projections.fig12_summary(frame)
     assert (summary["proj_kernel_word"], summary["proj_per_slot_word"]) == ("disagree", "agree")
     assert summary["proj_verdict"] == "partly"
     summary.update(tab2_verdict=scorecard.NOT_IN_SOURCES, tab2_iid_difference=0.0, tab2_iid_se=0.1,
                    tab2_ood_difference=0.0, tab2_ood_se=0.1)
-    record = comp.claims("projections", summary, "digits", 4, [0, 1])["fig12_projections_visualised"]
+    record = projections.claims(projections.Parameters(n_seeds=2, n_slots=4), summary)["fig12_projections_visualised"]
     assert [p["verdict"] for p in record["parts"]] == ["disagree", "agree"]
-    assert [p["label"] for p in record["parts"]] == list(comp.READINGS.values())
+    assert [p["label"] for p in record["parts"]] == list(projections.READINGS.values())
 
 
 def test_algorithm_1_as_written_penalises_a_projection_confined_to_one_slot():
     run = comp.CompositionalRun("kernel_rule", 4, 0, n_train=400, n_test=50, kernel_batch_size=64, heldout_fraction=0.25)
-    penalty = comp.slot_focus_penalty(run, n_draws=4)
+    penalty = projections.slot_focus_penalty(run, n_draws=4)
     as_written, per_slot = penalty.ratio.to_numpy()
     assert as_written > 1.0 and per_slot < as_written
 
@@ -330,7 +339,7 @@ def test_per_slot_labels_apply_to_the_kernel_rule_only_and_are_named():
 
 def test_the_sensitivity_runs_vary_the_provisioning_at_one_k():
     runs = comp.design(comp.METHODS, [1, 4], seed=0, n_seeds=2, device="cpu", n_train=100)
-    extra = comp.provisioning_runs(runs, [[1, 16], [2, 8]], 4)
+    extra = compositional_images.provisioning_runs(runs, [[1, 16], [2, 8]], 4)
     assert {(r.modules_per_slot, r.module_dim) for r in extra} == {(2, 16), (1, 16), (2, 8)}
     assert {r.n_slots for r in extra} == {4} and len(extra) == 3 * len(comp.METHODS) * 2
 
@@ -343,27 +352,27 @@ def test_a_difference_within_two_standard_errors_is_a_tie():
 
 
 def test_robustness_rule():
-    assert comp.robustness_verdict("leads", "leads") == "agree"
-    assert comp.robustness_verdict("leads", "tied") == "partly"
-    assert comp.robustness_verdict("tied", "tied") == "disagree"
-    assert comp.robustness_verdict("leads", "trails") == "disagree"
+    assert robustness.robustness_verdict("leads", "leads") == "agree"
+    assert robustness.robustness_verdict("leads", "tied") == "partly"
+    assert robustness.robustness_verdict("tied", "tied") == "disagree"
+    assert robustness.robustness_verdict("leads", "trails") == "disagree"
 
 
 def test_fig12_rule():
-    assert comp.fig12_verdict(comp.focus_fraction([[0.9, 0.8, 0.6, 0.3]]), 0.0) == "agree"
-    assert comp.fig12_verdict(comp.focus_fraction([[0.9, 0.3, 0.3, 0.3]]), 0.0) == "partly"
-    assert comp.fig12_verdict(0.25, 0.5) == "disagree"
-    assert comp.fig12_verdict(0.1, 0.0) == "disagree"
+    assert projections.fig12_verdict(projections.focus_fraction([[0.9, 0.8, 0.6, 0.3]]), 0.0) == "agree"
+    assert projections.fig12_verdict(projections.focus_fraction([[0.9, 0.3, 0.3, 0.3]]), 0.0) == "partly"
+    assert projections.fig12_verdict(0.25, 0.5) == "disagree"
+    assert projections.fig12_verdict(0.1, 0.0) == "disagree"
 
 
 def test_table2_rule():
-    assert comp.as_well(-0.01, 0.001) == "as well"
-    assert comp.as_well(-0.05, 0.001) == "worse"
-    assert comp.as_well(-0.05, 0.03) == "as well"
-    assert comp.as_well(0.05, 0.001) == "better"
-    assert comp.table2_verdict("as well", "better") == "agree"
-    assert comp.table2_verdict("worse", "as well") == "partly"
-    assert comp.table2_verdict("worse", "worse") == "disagree"
+    assert projections.as_well(-0.01, 0.001) == "as well"
+    assert projections.as_well(-0.05, 0.001) == "worse"
+    assert projections.as_well(-0.05, 0.03) == "as well"
+    assert projections.as_well(0.05, 0.001) == "better"
+    assert projections.table2_verdict("as well", "better") == "agree"
+    assert projections.table2_verdict("worse", "as well") == "partly"
+    assert projections.table2_verdict("worse", "worse") == "disagree"
 
 
 def test_diverged_runs_are_left_out_of_the_means():

@@ -105,3 +105,15 @@ def test_direction_of_an_interval():
     words = dict(positive="up", negative="down")
     assert stats.direction(0.1, 0.5, **words) == "up" and stats.direction(-0.5, -0.1, **words) == "down"
     assert stats.direction(-0.1, 0.5, **words).startswith("no clear direction")
+
+
+def test_mean_and_se_is_the_sample_sd_over_root_n_and_nan_without_spread():
+    mean, se = stats.mean_and_se([1.0, 2.0, 3.0, 6.0])
+    assert mean == 3.0 and se == pytest.approx(math.sqrt(14 / 3) / 2)  # sample variance (4+1+0+9)/3, n = 4
+    assert stats.mean_and_se([0.4])[0] == 0.4 and math.isnan(stats.mean_and_se([0.4])[1])
+    assert all(math.isnan(v) for v in stats.mean_and_se([]))
+
+
+def test_least_squares_slope_skips_missing_points_and_needs_two():
+    assert stats.least_squares_slope([1, 2, 3, 4], [0.0, 2.0, math.nan, 6.0]) == pytest.approx(2.0)
+    assert math.isnan(stats.least_squares_slope([1, 2], [1.0, math.nan]))
