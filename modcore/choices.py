@@ -101,7 +101,7 @@ _REPORT = "modcore.experiments.essay_report"
 
 SECTIONS: tuple[Section, ...] = (
     Section(
-        "Theory", "`modcore.theory`, `modcore.experiments.theorem1`, `.dimension_scaling`, `.theorem2`; "
+        "Theory", "`modcore.theory`, `modcore.chapters.theorem1`, `.dimension_scaling`, `.theorem2`; "
         "chapters on Theorem 1, Fig. 3 and Theorem 2.",
         (
             Choice("statement of Theorems 1 and 2",
@@ -136,8 +136,8 @@ SECTIONS: tuple[Section, ...] = (
                    "tests the $m$-independence instead of assuming it: the modules really read "
                    "$m$-dimensional inputs; random frequencies made a module's features nearly collinear"),
             Choice("Theorem 2 rule", "$n^*$ independent of $m$ if the 95 % interval "
-                   "({modcore.experiments.theorem2:N_BOOTSTRAP} bootstrap resamples over trials) of its change over "
-                   "the $m$ range lies within a factor 1 ± {modcore.experiments.theorem2:FLAT_TOLERANCE}",
+                   "({modcore.chapters.theorem2:N_BOOTSTRAP} bootstrap resamples over trials) of its change over "
+                   "the $m$ range lies within a factor 1 ± {modcore.chapters.theorem2:FLAT_TOLERANCE}",
                    "fixed before the runs"),
             Choice("Monte-Carlo test loss", "$d \\lVert \\theta - \\hat\\theta \\rVert^2$, exact for white features",
                    "no test set is needed"),
