@@ -6,11 +6,12 @@ A row's ``value`` and ``why`` may hold placeholders that are filled in when the 
 rendered, from the code itself:
 
 ``{module.path:NAME}``
-    the attribute ``NAME`` of a modcore module, e.g. ``{modcore.experiments.theorem1:AGREE_WITHIN_SE}``
+    the attribute ``NAME`` of a modcore module, e.g. ``{modcore.verdicts:MC_AGREE_WITHIN_SE}``
     (a dotted name after the colon reads an attribute of an attribute);
 ``{notebook:NAME:PARAMETER}``
-    the default of a notebook parameter: its value in the notebook's ``parameters`` cell (the
-    ``default`` profile; ``ci`` and ``paper`` override some, see ``python -m modcore list``).
+    the default of a notebook parameter: its chapter's ``Parameters`` default, equal to the value
+    in the notebook's ``parameters`` cell (the ``default`` profile; ``ci`` and ``paper`` override
+    some, see ``python -m modcore list``).
 
 A placeholder that no longer resolves (a renamed constant or parameter) raises, so the page
 cannot silently go stale: the test suite renders it.
@@ -18,15 +19,13 @@ cannot silently go stale: the test suite renders it.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import re
 from dataclasses import dataclass
 
-from modcore import paths
+from modcore import runner
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*):([\w.:]+)\}")
-_PARAMETERS_TAG = re.compile(r'tags=\[[^\]]*"parameters"')
 
 
 @dataclass(frozen=True)
@@ -44,19 +43,11 @@ class Section:
 
 
 def notebook_defaults(name: str) -> dict:
-    """The literal assignments of ``notebooks/<name>.py``'s cell tagged ``parameters``."""
-    path = paths.NOTEBOOKS_DIR / f"{name}.py"
-    lines = path.read_text().splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("# %%") and _PARAMETERS_TAG.search(line)]
-    if len(starts) != 1:
-        raise ValueError(f"{path} must have exactly one cell tagged parameters, found {len(starts)}")
-    body = []
-    for line in lines[starts[0] + 1:]:
-        if line.startswith("# %%"):
-            break
-        body.append(line)
-    return {node.targets[0].id: ast.literal_eval(node.value)
-            for node in ast.parse("\n".join(body)).body if isinstance(node, ast.Assign)}
+    """The default of each parameter of notebook ``name``: its chapter's ``Parameters()`` where the
+    chapter module exists (the one home of the defaults), else its ``parameters`` cell as the
+    runner reads it (:func:`modcore.runner.default_parameters`)."""
+    typed = runner.parameters_class(name)
+    return typed().values() if typed is not None else runner.default_parameters(name)
 
 
 def _format(value) -> str:
@@ -101,7 +92,7 @@ _REPORT = "modcore.experiments.essay_report"
 
 SECTIONS: tuple[Section, ...] = (
     Section(
-        "Theory", "`modcore.theory`, `modcore.experiments.theorem1`, `.dimension_scaling`, `.theorem2`; "
+        "Theory", "`modcore.theory`, `modcore.chapters.theorem1`, `.dimension_scaling`, `.theorem2`; "
         "chapters on Theorem 1, Fig. 3 and Theorem 2.",
         (
             Choice("statement of Theorems 1 and 2",
@@ -136,8 +127,8 @@ SECTIONS: tuple[Section, ...] = (
                    "tests the $m$-independence instead of assuming it: the modules really read "
                    "$m$-dimensional inputs; random frequencies made a module's features nearly collinear"),
             Choice("Theorem 2 rule", "$n^*$ independent of $m$ if the 95 % interval "
-                   "({modcore.experiments.theorem2:N_BOOTSTRAP} bootstrap resamples over trials) of its change over "
-                   "the $m$ range lies within a factor 1 ± {modcore.experiments.theorem2:FLAT_TOLERANCE}",
+                   "({modcore.chapters.theorem2:N_BOOTSTRAP} bootstrap resamples over trials) of its change over "
+                   "the $m$ range lies within a factor 1 ± {modcore.chapters.theorem2:FLAT_TOLERANCE}",
                    "fixed before the runs"),
             Choice("Monte-Carlo test loss", "$d \\lVert \\theta - \\hat\\theta \\rVert^2$, exact for white features",
                    "no test set is needed"),

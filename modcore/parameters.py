@@ -33,6 +33,7 @@ from typing import Any, Literal
 __all__ = ["ChapterParameters", "ParameterError", "Relation", "Rule", "param", "at_least", "at_most",
            "greater_than", "less_than", "one_of", "each", "length_at_least", "NONEMPTY", "DISTINCT",
            "INCREASING", "POSITIVE", "NONNEGATIVE", "PROBABILITY", "SEED", "DEVICE", "EXISTING_FOLDER",
+           "NONE_OR_NONEMPTY",
            "shown_value"]
 
 SEED_MAX = 2 ** 32 - 1  # numpy's SeedSequence entropy and torch.manual_seed both take 0 .. 2**32 - 1 safely
@@ -120,6 +121,8 @@ DEVICE = (one_of("auto", "cpu", "cuda"), Rule("cuda only where torch sees a GPU"
 # A folder that must exist when given (a data set's folder); None means "the default".
 EXISTING_FOLDER = Rule("None or an existing folder",
                        lambda value: value is None or __import__("pathlib").Path(value).expanduser().is_dir())
+# A path that may not exist yet (a folder the runner creates): None means "the default", "" names nothing.
+NONE_OR_NONEMPTY = Rule("None or not empty", lambda value: value is None or len(value) > 0)
 
 
 def param(default: Any, *rules: Rule, nonfinite: bool = False) -> Any:

@@ -1,9 +1,9 @@
 """Generic statistics for verdicts: numbers in, numbers out.
 
-Means with their standard errors, bootstrap intervals of a median, Holm's step-down
-correction, one-sided Mann-Whitney tests, OLS slopes (with t-intervals, optionally within
-groups), and the rule that turns p-values or an interval into a verdict word. Nothing here
-knows about networks, tasks or notebooks.
+Bootstrap intervals of a median and bootstrap replicates of a mean with their percentile
+interval, least-squares slopes of many rows at once, Holm's step-down correction, one-sided Mann-Whitney tests,
+OLS slopes with t-intervals (optionally within groups), and the rule that turns p-values or an
+interval into a verdict word. Nothing here knows about networks, tasks or notebooks.
 """
 
 from __future__ import annotations
@@ -68,6 +68,46 @@ def bootstrap_median_ci(values: Sequence[float], *, n_bootstrap: int = 2000, lev
         result = stats.bootstrap((values,), np.median, n_resamples=int(n_bootstrap), confidence_level=level,
                                  method="percentile", vectorized=True, axis=-1, rng=np.random.default_rng(seed))
     return median, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def bootstrap_mean_replicates(samples: Sequence, *, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``n_bootstrap`` resamples, with replacement, of the rows of ``samples`` (one row per
+    independent draw): an array of shape ``(n_bootstrap, *samples.shape[1:])``. The caller applies
+    its statistic to each replicate and takes :func:`percentile_interval` of the results."""
+    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap=}")
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim < 1 or len(samples) < 1:
+        raise ValueError(f"samples must hold at least one row, got shape {samples.shape}")
+    picks = rng.integers(0, len(samples), (n_bootstrap, len(samples)))
+    return samples[picks].mean(axis=1)
+
+
+def percentile_interval(replicates: Sequence, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high): the percentile interval of bootstrap ``replicates`` along their first axis.
+
+    No interpolation between order statistics (``method="inverted_cdf"``), so that replicates
+    that are infinite (a target never reached) give an infinite end rather than NaN.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level=}")
+    tail = (1 - level) / 2
+    low, high = np.quantile(np.asarray(replicates, dtype=float), [tail, 1 - tail], axis=0, method="inverted_cdf")
+    return low, high
+
+
+def row_slopes(x: Sequence[float], rows: Sequence) -> np.ndarray:
+    """Least-squares slope of each row of ``rows`` against ``x`` (vectorised over rows); NaN for a
+    row with a non-finite value."""
+    x = np.asarray(x, dtype=float)
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    if rows.shape[-1] != x.size or x.size < 2:
+        raise ValueError(f"rows must have one value per x (at least two x), got x of {x.size} and rows {rows.shape}")
+    finite = np.all(np.isfinite(rows), axis=1)
+    centred = x - x.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slopes = (np.where(finite[:, None], rows, 0.0) @ centred) / (centred @ centred)
+    return np.where(finite, slopes, np.nan)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -24,10 +24,12 @@
 
 # %% tags=["parameters"]
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown
 
-from modcore import choices
+from modcore.chapters import choices
+
+p = choices.Parameters.from_cell(globals())  # the page has no parameters; built for the same contract
 
 # %%
-Markdown(choices.to_markdown())
+Markdown(choices.table())

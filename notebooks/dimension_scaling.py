@@ -58,33 +58,24 @@ output_dim = 1                                 # output dimension d of our curve
 fit_tolerance = 1.1                            # the fit agrees if every point is within this factor (5x the digitisation error)
 seed = 0                                       # unused: this page has no randomness (kept for a uniform CLI)
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore.experiments import dimension_scaling
+from modcore import chapters
+from modcore.chapters import dimension_scaling
 
-# %%
-settings = dimension_scaling.Settings(
-    loss_target=loss_target, input_dim_values=input_dim_values, input_dim_max=input_dim_max,
-    n_params_values=n_params_values, spectrum_scale=spectrum_scale, omega=omega, output_dim=output_dim,
-    fit_tolerance=fit_tolerance)
+p = dimension_scaling.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %%
-result = dimension_scaling.run(settings)
+result = dimension_scaling.run(p)
 
 # %% mystnb={"figure": {"name": "fig-dimension-scaling", "caption": "Fig. 3 (notebook dimension_scaling): samples needed for a target test loss against input dimension m, from Theorem 1 with the power-law spectrum at P = infinity. Left: our closed form for several numbers of model features p (target loss_target, constants c and Omega and output dimension d in the panel title). Right: the paper's nine digitised curves for test loss 1.2 (open markers) and our fit with one shared c and Omega and one p per curve (lines)."}, "image": {"alt": "Fig. 3 (notebook dimension_scaling): samples needed for a target test loss against input dimension m, from Theorem 1 with the power-law spectrum at P = infinity. Left: our closed form for several numbers of model features p (target loss_target, constants c and Omega and output dimension d in the panel title). Right: the paper's nine digitised curves for test loss 1.2 (open markers) and our fit with one shared c and Omega and one p per curve (lines)."}}
-dimension_scaling.figure(settings, result)
+dimension_scaling.figure(p, result)
 plt.show()
 
 # %%
-summary = dimension_scaling.summary(settings, result)
-for name, value in summary.items():
-    glue(name, value, display=False)
-print(f"fit: c = {summary['dim_fit_spectrum_scale']:.4f}, Omega = {summary['dim_fit_omega']:.4f}, worst point within "
-      f"a factor {summary['dim_fit_max_factor']:.4f}, rms |log ratio| = {summary['dim_fit_rms']:.4f}; "
-      f"verdict: {summary['dim_verdict']}")
-print("fitted p per curve:", [round(p) for p in result.fit.n_params])
+summary = dimension_scaling.summary(p, result)
+print(dimension_scaling.fit_report(result, summary))
 
 # %% [markdown]
 # **Verdict: the paper's Fig. 3 and {prf:ref}`thm-theorem1` with the power-law spectrum
@@ -107,6 +98,5 @@ print("fitted p per curve:", [round(p) for p in result.fit.n_params])
 # {glue:text}`dim_reachability`. At Fig. 3's target {glue:text}`dim_fig3_loss_target`, the
 # fitted $dc$ {glue:text}`dim_asymptote`
 
-# %%
-for claim_id, record in dimension_scaling.claims(settings, summary, seed).items():
-    glue(f"claim:{claim_id}", record, display=False)
+# %% tags=["remove-cell"]
+chapters.publish(summary, dimension_scaling.claims(p, summary))

@@ -26,14 +26,15 @@ executed_dir = None  # folder of the executed notebooks; None: book/_executed
 
 # %% tags=["remove-cell"]
 from IPython.display import Markdown
-from myst_nb import glue
 
-from modcore import execution_stats
+from modcore import chapters
+from modcore.chapters import execution_stats
+
+p = execution_stats.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% tags=["remove-cell"]
-runs = execution_stats.collect(executed_dir)
-for name, value in execution_stats.summary(runs).items():
-    glue(f"stats_{name}", value, display=False)
+runs = execution_stats.runs(p)
+chapters.publish(execution_stats.summary(runs))
 
 # %% [markdown]
 # {glue:text}`stats_n_executed` of the {glue:text}`stats_n_chapters` chapters have an executed

@@ -27,22 +27,20 @@
 # %% tags=["parameters"]
 executed_dir = None  # folder of the executed notebooks; None: book/_executed
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 from IPython.display import Markdown
-from myst_nb import glue
 
-from modcore import scorecard
+from modcore import chapters
+from modcore.chapters import scorecard
 
-# %% tags=["remove-input"]
-rows = scorecard.collect(executed_dir)
-counts = scorecard.count(rows)
-for status, number in counts.items():
-    glue(f"scorecard_{scorecard.glue_key(status)}", number, display=False)
-glue("scorecard_n_claims", len(rows), display=False)
-glue("scorecard_headline", scorecard.headline(rows), display=False)
+p = scorecard.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
+
+# %% tags=["remove-cell"]
+rows = scorecard.rows(p)
+summary = scorecard.summary(rows)
 
 # %% tags=["remove-input"]
-Markdown(scorecard.to_markdown(rows))
+Markdown(scorecard.table(rows))
 
 # %% [markdown]
 # **The words.** Only *agree* counts as agreement. A row with two parts is one where the paper's own
@@ -64,4 +62,7 @@ Markdown(scorecard.legend())
 # ## Each row in full
 
 # %% tags=["remove-input"]
-Markdown(scorecard.details_markdown(rows))
+Markdown(scorecard.details(rows))
+
+# %% tags=["remove-cell"]
+chapters.publish(summary)

@@ -94,32 +94,26 @@ n_test = 500                                             # test points per trial
 n_mc_points = 10                                         # Monte-Carlo points per curve
 n_trials = 300                                           # Monte-Carlo draws per point
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore.experiments import theorem2
+from modcore import chapters
+from modcore.chapters import theorem2
 
-# %%
-settings = theorem2.Settings(
-    seed=seed, loss_target=loss_target, input_dim_values=input_dim_values, module_dim=module_dim,
-    n_modules=n_modules, n_params=n_params, spectrum_scale=spectrum_scale, omega=omega, label_noise=label_noise,
-    mc_loss_target=mc_loss_target, mc_input_dim_values=mc_input_dim_values,
-    mc_module_dim_values=mc_module_dim_values, mc_n_features=mc_n_features, mc_n_train_max=mc_n_train_max,
-    n_test=n_test, n_mc_points=n_mc_points, n_trials=n_trials)
+p = theorem2.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The test: modules fed $m$-dimensional inputs
 
 # %%
-projected = theorem2.projected_monte_carlo(settings)
+projected = theorem2.projected_monte_carlo(p)
 
 # %% mystnb={"figure": {"name": "fig-theorem2-projected-losses", "caption": "Projected Monte Carlo (notebook theorem2): test loss against the number of training samples n for the modular model (left; K modules reading b-dimensional projections of x) and the monolithic model (right; features of the whole x, the same number Kp of parameters), at the smallest and largest simulated input dimension m. Points: Monte-Carlo mean with one standard error over n_trials draws; lines: the closed form for the same spectra if the features were white and independent; dotted: the loss target mc_loss_target, whose crossing gives the samples needed."}, "image": {"alt": "Projected Monte Carlo (notebook theorem2): test loss against the number of training samples n for the modular model (left; K modules reading b-dimensional projections of x) and the monolithic model (right; features of the whole x, the same number Kp of parameters), at the smallest and largest simulated input dimension m. Points: Monte-Carlo mean with one standard error over n_trials draws; lines: the closed form for the same spectra if the features were white and independent; dotted: the loss target mc_loss_target, whose crossing gives the samples needed."}}
-theorem2.projected_losses_figure(settings, projected)
+theorem2.projected_losses_figure(p, projected)
 plt.show()
 
 # %% mystnb={"figure": {"name": "fig-theorem2-projected", "caption": "Projected Monte Carlo (notebook theorem2): samples needed to reach the test loss mc_loss_target against the input dimension m, modular (K modules of b inputs, p features each) and monolithic (Kp features of x). Squares: interpolated from the Monte-Carlo loss curves, with 95% bootstrap intervals over the trials; lines: the closed form for the same spectra with white, independent features. Spectrum constants c and Omega and p in the title."}, "image": {"alt": "Projected Monte Carlo (notebook theorem2): samples needed to reach the test loss mc_loss_target against the input dimension m, modular (K modules of b inputs, p features each) and monolithic (Kp features of x). Squares: interpolated from the Monte-Carlo loss curves, with 95% bootstrap intervals over the trials; lines: the closed form for the same spectra with white, independent features. Spectrum constants c and Omega and p in the title."}}
-theorem2.projected_samples_figure(settings, projected)
+theorem2.projected_samples_figure(p, projected)
 plt.show()
 
 # %%
@@ -133,10 +127,10 @@ theorem2.projected_table(projected)
 # one, the same number $Kp$ of parameters). Its modular line is flat by construction.
 
 # %%
-closed = theorem2.closed_form(settings)
+closed = theorem2.closed_form(p)
 
 # %% mystnb={"figure": {"name": "fig-theorem2-samples", "caption": "Closed form of Theorem 2 (notebook theorem2): samples needed for the test loss loss_target against input dimension m at P = infinity, for a monolithic model (Kp features) and a modular model (K modules of b inputs, p features each); constants in the title. The modular line is flat because the formula has no m in it: this is the statement, not a test. Points where the target is unreachable are not drawn."}, "image": {"alt": "Closed form of Theorem 2 (notebook theorem2): samples needed for the test loss loss_target against input dimension m at P = infinity, for a monolithic model (Kp features) and a modular model (K modules of b inputs, p features each); constants in the title. The modular line is flat because the formula has no m in it: this is the statement, not a test. Points where the target is unreachable are not drawn."}}
-theorem2.closed_form_figure(settings, closed)
+theorem2.closed_form_figure(p, closed)
 plt.show()
 
 # %% [markdown]
@@ -148,24 +142,15 @@ plt.show()
 # out (heavy tails, see the Theorem 1 page).
 
 # %%
-check = theorem2.modular_check(settings)
+check = theorem2.modular_check(p)
 
 # %% mystnb={"figure": {"name": "fig-theorem2-mc", "caption": "Check of Theorem 2's closed form (notebook theorem2): train and test loss of the modular model with independent white module features against n, one panel per module input dimension b in mc_module_dim_values; lines: the closed form at the Monte Carlo's P = mc_n_features; points: Monte-Carlo mean with one standard error over n_trials draws."}, "image": {"alt": "Check of Theorem 2's closed form (notebook theorem2): train and test loss of the modular model with independent white module features against n, one panel per module input dimension b in mc_module_dim_values; lines: the closed form at the Monte Carlo's P = mc_n_features; points: Monte-Carlo mean with one standard error over n_trials draws."}}
-theorem2.modular_check_figure(settings, check)
+theorem2.modular_check_figure(p, check)
 plt.show()
 
 # %%
-summary = theorem2.summary(settings, closed, projected, check)
-for name, value in summary.items():
-    glue(name, value, display=False)
-print(f"projected Monte Carlo: modular n* {summary['thm2_modular_rule']} (change over m "
-      f"{summary['thm2_modular_change']:.3f}, interval {summary['thm2_modular_change_low']:.3f}.."
-      f"{summary['thm2_modular_change_high']:.3f}), monolithic n* {summary['thm2_monolithic_rule']} (change "
-      f"{summary['thm2_monolithic_change']:.3f}, interval {summary['thm2_monolithic_change_low']:.3f}.."
-      f"{summary['thm2_monolithic_change_high']:.3f}); Theorem 2's claim: {summary['thm2_verdict']}")
-print(f"closed form at P = inf: {summary['thm2_closed_status']}: {summary['thm2_closed_sentence']}")
-print(f"closed form vs independent-module Monte Carlo: {summary['thm2_check_verdict']} "
-      f"(within {summary['thm2_max_dev']:.2f} s.e.)")
+summary = theorem2.summary(p, closed, projected, check)
+print(theorem2.report(summary))
 
 # %% [markdown]
 # **Verdict: in the projected Monte Carlo, Theorem 2's claim {glue:text}`thm2_verdict`.** For the
@@ -185,6 +170,5 @@ print(f"closed form vs independent-module Monte Carlo: {summary['thm2_check_verd
 # Fourier features of our choosing; the paper's networks still show a sample complexity that
 # grows with $m$, which the authors attribute to optimisation.
 
-# %%
-for claim_id, record in theorem2.claims(settings, summary).items():
-    glue(f"claim:{claim_id}", record, display=False)
+# %% tags=["remove-cell"]
+chapters.publish(summary, theorem2.claims(p, summary))

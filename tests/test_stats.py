@@ -117,3 +117,37 @@ def test_mean_and_se_is_the_sample_sd_over_root_n_and_nan_without_spread():
 def test_least_squares_slope_skips_missing_points_and_needs_two():
     assert stats.least_squares_slope([1, 2, 3, 4], [0.0, 2.0, math.nan, 6.0]) == pytest.approx(2.0)
     assert math.isnan(stats.least_squares_slope([1, 2], [1.0, math.nan]))
+
+
+# --- bootstrap replicates of a mean, percentile intervals, slopes of many rows ---------------
+
+
+def test_bootstrap_mean_replicates_resample_rows_and_are_reproducible():
+    samples = np.arange(12.0).reshape(6, 2)  # six draws of a two-point curve
+    first = stats.bootstrap_mean_replicates(samples, n_bootstrap=500, rng=np.random.default_rng(1))
+    again = stats.bootstrap_mean_replicates(samples, n_bootstrap=500, rng=np.random.default_rng(1))
+    assert first.shape == (500, 2) and np.array_equal(first, again)
+    # each replicate is a mean of whole rows: the second column is always the first plus one
+    assert np.allclose(first[:, 1] - first[:, 0], 1.0)
+    assert first.min() >= 0 and first.max() <= 11 and abs(first[:, 0].mean() - samples[:, 0].mean()) < 0.3
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        stats.bootstrap_mean_replicates(samples, n_bootstrap=0, rng=np.random.default_rng(1))
+
+
+def test_percentile_interval_covers_the_middle_and_keeps_infinite_ends():
+    replicates = np.arange(1.0, 101.0)
+    low, high = stats.percentile_interval(replicates, level=0.9)
+    assert (low, high) == (5.0, 95.0)
+    with_inf = np.concatenate([np.arange(1.0, 91.0), np.full(10, np.inf)])
+    assert stats.percentile_interval(with_inf, level=0.9)[1] == np.inf  # no NaN from inf - inf
+    with pytest.raises(ValueError, match="level"):
+        stats.percentile_interval(replicates, level=1.0)
+
+
+def test_row_slopes_fit_each_row_and_mark_rows_with_a_non_finite_value():
+    x = np.array([1.0, 2.0, 4.0])
+    rows = np.array([2 * x + 1, -0.5 * x, [1.0, np.inf, 2.0]])
+    slopes = stats.row_slopes(x, rows)
+    assert slopes[:2] == pytest.approx([2.0, -0.5]) and np.isnan(slopes[2])
+    with pytest.raises(ValueError, match="one value per x"):
+        stats.row_slopes(x, [[1.0, 2.0]])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from modcore import paper_values, theory
-from modcore.experiments import theorem2
+from modcore.chapters import theorem2
 from modcore.theory import PowerLaw
 
 TOLERANCE_SE = 4.0
@@ -375,7 +375,7 @@ def chapter_settings(**changes):
                   mc_module_dim_values=[1], mc_n_features=30, mc_n_train_max=90, n_test=200, n_mc_points=5,
                   n_trials=20)
     values.update(changes)
-    return theorem2.Settings(**values)
+    return theorem2.Parameters(**values)
 
 
 @pytest.mark.parametrize("low, high, expected", [
@@ -407,14 +407,14 @@ def test_target_reached_at_the_first_simulated_n_is_inconclusive_not_independent
 
 
 @pytest.mark.parametrize("changes, match", [
-    (dict(n_modules=0), "n_modules="),
-    (dict(n_trials=1), "n_trials="),
-    (dict(mc_input_dim_values=[]), "mc_input_dim_values="),
-    (dict(mc_input_dim_values=[4]), "mc_input_dim_values="),
-    (dict(module_dim=3), "module_dim="),
-    (dict(mc_loss_target=0.0), "mc_loss_target="),
-    (dict(n_params=40), "n_params="),
-    (dict(mc_n_train_max=25), "mc_n_train_max="),
+    (dict(n_modules=0), "parameter n_modules = 0 breaks"),
+    (dict(n_trials=1), "parameter n_trials = 1 breaks"),
+    (dict(mc_input_dim_values=[]), r"parameter mc_input_dim_values = \[\] breaks"),
+    (dict(mc_input_dim_values=[4]), r"parameter mc_input_dim_values = \[4\] breaks"),
+    (dict(module_dim=3), r"module_dim = 3, input_dim_values = \[2, 4\] break the rule 'module_dim <= min"),
+    (dict(mc_loss_target=0.0), "parameter mc_loss_target = 0.0 breaks"),
+    (dict(n_params=40), "n_params = 40, mc_n_features = 30 break"),
+    (dict(mc_n_train_max=25), "mc_n_train_max = 25, n_modules = 3, n_params = 8, n_mc_points = 5 break"),
 ])
 def test_chapter_settings_reject_bad_values_and_name_them(changes, match):
     with pytest.raises(ValueError, match=match):

@@ -10,8 +10,8 @@ import pytest
 
 from modcore import theory
 from modcore import verdicts
-from modcore.chapters import theorem1
-from modcore.experiments import calibration, dimension_scaling, optimisation_gap, theorem2
+from modcore.chapters import dimension_scaling, theorem1, theorem2
+from modcore.experiments import calibration, optimisation_gap
 
 # --- Theorem 1 and Fig. 1 ----------------------------------------------------------------------
 
@@ -71,7 +71,7 @@ def test_theorem1_chapter_measures_a_double_descent_at_the_ci_settings():
 def _dimension_settings(**changes):
     values = dict(loss_target=1.2, input_dim_values=tuple(range(2, 10)), input_dim_max=9,
                   n_params_values=(100, 1000), spectrum_scale=1.2, omega=1.5, output_dim=1, fit_tolerance=1.2)
-    return dimension_scaling.Settings(**{**values, **changes})
+    return dimension_scaling.Parameters(**{**values, **changes})
 
 
 def test_fig3_rule_agrees_with_exponential_curves_and_rejects_curves_flat_in_m(monkeypatch):

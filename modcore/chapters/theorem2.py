@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import scorecard, theory, verdicts
+from modcore import scorecard, stats, theory, verdicts
+from modcore.parameters import (DISTINCT, INCREASING, NONEMPTY, NONNEGATIVE, POSITIVE, SEED, ChapterParameters,
+                                Relation, at_least, each, greater_than, length_at_least, param)
 # The Theorem 1 chapter's rules apply here too (with K p in place of p): the exclusion band around
 # the threshold d n = K p, the agreement bound in standard errors and the y-axis cut.
 from modcore.plots import theory as theory_plots
@@ -46,64 +48,44 @@ FIRST_N_ABOVE_THRESHOLD = 4
 MODELS = ("modular", "monolithic")
 
 
-def _positive_int(name, value):
-    if not (isinstance(value, (int, np.integer)) and value >= 1):
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-
-
 @dataclass(frozen=True)
-class Settings:
-    """The chapter's parameters; names as in the notebook's parameters cell. Outputs are scalar (d = 1)."""
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal. Outputs are scalar (d = 1)."""
 
-    seed: int
-    loss_target: float          # test loss for the closed form (P = inf)
-    input_dim_values: tuple     # input dimensions of the closed form
-    module_dim: int
-    n_modules: int
-    n_params: int               # features per module; the monolithic model gets n_modules * n_params
-    spectrum_scale: float
-    omega: float
-    label_noise: float
-    mc_loss_target: float       # test loss the projected Monte Carlo must reach
-    mc_input_dim_values: tuple  # input dimensions of the projected Monte Carlo
-    mc_module_dim_values: tuple  # module input dimensions of the closed-form check
-    mc_n_features: int          # features per module in the Monte Carlo (n_modules times that for the monolithic)
-    mc_n_train_max: int
-    n_test: int                 # test points per trial of the projected Monte Carlo
-    n_mc_points: int
-    n_trials: int
+    seed: int = param(0, SEED)                   # of the Monte Carlo; each point derives its own stream
+    loss_target: float = param(1.2, POSITIVE)    # test loss of the closed form (as in Fig. 3)
+    input_dim_values: list[int] = param([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], NONEMPTY, INCREASING,
+                                        each(at_least(1)))  # input dimensions m of the closed form
+    module_dim: int = param(1, at_least(1))      # module input dimension b (the sine task has 1-D modules)
+    n_modules: int = param(4, at_least(1))       # number of modules K
+    n_params: int = param(25, at_least(1))       # features per module p; the monolithic model gets K * p
+    spectrum_scale: float = param(1.2, POSITIVE)  # spectrum scale c (the paper does not give it)
+    omega: float = param(1.5, greater_than(1))   # spectrum base Omega; above 1, or the spectrum does not decay
+    label_noise: float = param(0.0, NONNEGATIVE)  # standard deviation of the noise on each training label
+    mc_loss_target: float = param(0.5, POSITIVE)  # test loss the projected Monte Carlo must reach
+    # input dimensions m of the projected Monte Carlo; a trend in m needs two m
+    mc_input_dim_values: list[int] = param([2, 4, 8, 16], length_at_least(2), INCREASING, each(at_least(1)))
+    # module input dimensions of the closed-form check (one panel each)
+    mc_module_dim_values: list[int] = param([1, 2], NONEMPTY, DISTINCT, each(at_least(1)))
+    mc_n_features: int = param(100, at_least(1))  # features per module in the Monte Carlo (finite so it can draw them)
+    mc_n_train_max: int = param(300, at_least(1))  # largest n of the Monte Carlo
+    n_test: int = param(500, at_least(1))        # test points per trial of the projected Monte Carlo
+    n_mc_points: int = param(10, at_least(1))    # Monte-Carlo points per curve
+    n_trials: int = param(300, at_least(2))      # Monte-Carlo draws per point; a standard error needs two
 
-    def __post_init__(self):
-        for name in ("input_dim_values", "mc_input_dim_values", "mc_module_dim_values"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-            if not getattr(self, name):
-                raise ValueError(f"{name} must be a non-empty list, got {name}=[]")
-        for name in ("module_dim", "n_modules", "n_params", "mc_n_features", "mc_n_train_max", "n_test",
-                     "n_mc_points"):
-            _positive_int(name, getattr(self, name))
-        if not (isinstance(self.n_trials, (int, np.integer)) and self.n_trials >= 2):
-            raise ValueError(f"n_trials must be an integer >= 2 (for a standard error), got n_trials={self.n_trials!r}")
-        for name in ("loss_target", "mc_loss_target"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {name}={getattr(self, name)!r}")
-        if len(self.mc_input_dim_values) < 2 or list(self.mc_input_dim_values) != sorted(set(self.mc_input_dim_values)):
-            raise ValueError(f"mc_input_dim_values must hold at least 2 increasing values (for a slope), got "
-                             f"mc_input_dim_values={list(self.mc_input_dim_values)}")
+    def relations(self):
+        # a module cannot see more inputs than there are
         for name in ("input_dim_values", "mc_input_dim_values"):
-            if self.module_dim > min(getattr(self, name)):
-                raise ValueError(f"module_dim must be <= min({name}), got module_dim={self.module_dim} and "
-                                 f"{name}={list(getattr(self, name))}")
-        if self.n_params > self.mc_n_features:
-            raise ValueError(f"n_params must be <= mc_n_features, got n_params={self.n_params} and "
-                             f"mc_n_features={self.mc_n_features}")
-        if not (self.label_noise >= 0 and math.isfinite(self.label_noise)):
-            raise ValueError(f"label_noise must be finite and >= 0, got label_noise={self.label_noise!r}")
-        theory.PowerLaw(self.module_dim, self.spectrum_scale, self.omega)  # checks spectrum_scale and omega
-        least = self.n_modules * self.n_params + FIRST_N_ABOVE_THRESHOLD + self.n_mc_points
-        if self.mc_n_train_max < least:
-            raise ValueError(f"mc_n_train_max must be >= n_modules * n_params + {FIRST_N_ABOVE_THRESHOLD} "
-                             f"+ n_mc_points = {least} (the projected Monte Carlo's n start above the threshold), got "
-                             f"mc_n_train_max={self.mc_n_train_max}")
+            yield Relation(("module_dim", name), f"module_dim <= min({name})",
+                           self.module_dim <= min(getattr(self, name)))
+        # the Monte Carlo draws p of each module target's features
+        yield Relation(("n_params", "mc_n_features"), "n_params <= mc_n_features", self.n_params <= self.mc_n_features)
+        # the projected Monte Carlo's n start above the threshold K p, so its grid must reach past it
+        yield Relation(("mc_n_train_max", "n_modules", "n_params", "n_mc_points"),
+                       f"mc_n_train_max >= n_modules * n_params + {FIRST_N_ABOVE_THRESHOLD} + n_mc_points",
+                       self.mc_n_train_max >= self.total_params + FIRST_N_ABOVE_THRESHOLD + self.n_mc_points)
 
     @property
     def total_params(self) -> int:
@@ -120,21 +102,19 @@ class ClosedForm:
     n_modular: np.ndarray
 
 
-def closed_form(settings: Settings) -> ClosedForm:
+def closed_form(p: Parameters) -> ClosedForm:
     """Samples needed at every m, monolithic (K p features) and modular (K modules of p), P = inf."""
-    s = settings
-    mono, modular = theory.samples_needed_vs_dimension(s.loss_target, s.input_dim_values, s.module_dim, s.n_modules,
-                                                       s.n_params, s.spectrum_scale, s.omega, 1, s.label_noise)
-    return ClosedForm(np.array(s.input_dim_values), mono, modular)
+    mono, modular = theory.samples_needed_vs_dimension(p.loss_target, p.input_dim_values, p.module_dim, p.n_modules,
+                                                       p.n_params, p.spectrum_scale, p.omega, 1, p.label_noise)
+    return ClosedForm(np.array(p.input_dim_values), mono, modular)
 
 
-def closed_form_figure(settings: Settings, closed: ClosedForm) -> Figure:
-    s = settings
-    curves = {f"monolithic, {s.total_params} features": closed.n_monolithic,
-              f"modular, K = {s.n_modules} modules of b = {s.module_dim}, p = {s.n_params}": closed.n_modular}
+def closed_form_figure(p: Parameters, closed: ClosedForm) -> Figure:
+    curves = {f"monolithic, {p.total_params} features": closed.n_monolithic,
+              f"modular, K = {p.n_modules} modules of b = {p.module_dim}, p = {p.n_params}": closed.n_modular}
     panel = dict(m=closed.input_dim_values, curves=curves, curves_name="closed form (P = inf)",
-                 ylabel=f"samples needed for test loss {s.loss_target:g}",
-                 title=f"c = {s.spectrum_scale:g}, Omega = {s.omega:g}, d = 1")
+                 ylabel=f"samples needed for test loss {p.loss_target:g}",
+                 title=f"c = {p.spectrum_scale:g}, Omega = {p.omega:g}, d = 1")
     return theory_plots.samples_needed_vs_dimension([panel], title="Theorem 2's closed form: modular vs "
                                                                    "monolithic sample complexity")
 
@@ -143,15 +123,14 @@ def _unreachable_where(input_dim_values, n_star) -> list:
     return [int(m) for m, n in zip(input_dim_values, n_star) if not np.isfinite(n)]
 
 
-def closed_form_status(settings: Settings, closed: ClosedForm) -> str:
+def closed_form_status(p: Parameters, closed: ClosedForm) -> str:
     """'reachable', or 'unreachable' when the closed form's target is out of reach at some m."""
     unreachable = (_unreachable_where(closed.input_dim_values, closed.n_modular)
                    + _unreachable_where(closed.input_dim_values, closed.n_monolithic))
     return "unreachable" if unreachable else "reachable"
 
 
-def _closed_form_sentence(settings: Settings, closed: ClosedForm) -> str:
-    s = settings
+def _closed_form_sentence(p: Parameters, closed: ClosedForm) -> str:
     mono, modular = closed.n_monolithic, closed.n_modular
     m = closed.input_dim_values
     where = {name: _unreachable_where(m, n) for name, n in (("modular", modular), ("monolithic", mono))}
@@ -159,10 +138,10 @@ def _closed_form_sentence(settings: Settings, closed: ClosedForm) -> str:
         return (f"the modular model needs {modular[0]:.0f} samples at every m (the closed form has no m in it), "
                 f"the monolithic one {mono[0]:.0f} at m = {m[0]} and {mono[-1]:.0f} at m = {m[-1]}, "
                 f"a factor {mono[-1] / modular[-1]:.1f} more")
-    _, missed = theory.spectrum_traces(theory.PowerLaw(s.module_dim, s.spectrum_scale, s.omega), s.n_params)
+    _, missed = theory.spectrum_traces(theory.PowerLaw(p.module_dim, p.spectrum_scale, p.omega), p.n_params)
     parts = [f"for the {name} model " + ("at every m" if len(at) == len(m) else f"at m = {', '.join(map(str, at))}")
              for name, at in where.items() if at]
-    return (f"the target {s.loss_target:g} is unreachable " + " and ".join(parts)
+    return (f"the target {p.loss_target:g} is unreachable " + " and ".join(parts)
             + f": the test loss cannot fall below its limit d Tr(Lambda2) + label noise as n grows "
               f"(for one module, Tr(Lambda2) = {missed:.3f})")
 
@@ -187,11 +166,10 @@ class Projected:
     change_high: dict
 
 
-def _spectrum(settings: Settings, model: str, input_dim: int) -> np.ndarray:
-    s = settings
+def _spectrum(p: Parameters, model: str, input_dim: int) -> np.ndarray:
     if model == "modular":
-        return theory.normalised_power_law(s.module_dim, s.spectrum_scale, s.omega, s.mc_n_features)
-    return theory.normalised_power_law(input_dim, s.spectrum_scale, s.omega, s.n_modules * s.mc_n_features)
+        return theory.normalised_power_law(p.module_dim, p.spectrum_scale, p.omega, p.mc_n_features)
+    return theory.normalised_power_law(input_dim, p.spectrum_scale, p.omega, p.n_modules * p.mc_n_features)
 
 
 def _change_over_range(input_dim_values: np.ndarray, n_star: np.ndarray) -> np.ndarray:
@@ -200,58 +178,49 @@ def _change_over_range(input_dim_values: np.ndarray, n_star: np.ndarray) -> np.n
     inf where any n* of a row is inf (a target unreachable at some m): n* grew without bound.
     """
     m = np.asarray(input_dim_values, dtype=float)
-    log_n = np.log(np.atleast_2d(n_star))
-    finite = np.all(np.isfinite(log_n), axis=1)
-    centred = m - m.mean()
-    with np.errstate(invalid="ignore"):
-        slope = (np.where(finite[:, None], log_n, 0.0) @ centred) / (centred @ centred)
-    return np.where(finite, np.exp(slope * (m[-1] - m[0])), np.inf)
+    slopes = stats.row_slopes(m, np.log(np.atleast_2d(n_star)))
+    return np.where(np.isfinite(slopes), np.exp(slopes * (m[-1] - m[0])), np.inf)
 
 
-def projected_monte_carlo(settings: Settings) -> Projected:
+def projected_monte_carlo(p: Parameters) -> Projected:
     """Run the projected Monte Carlo for both models at every m, then estimate n* with bootstrap intervals."""
-    s = settings
-    q = s.total_params
-    n_values = np.unique(np.geomspace(q + FIRST_N_ABOVE_THRESHOLD, s.mc_n_train_max, s.n_mc_points).round()
+    q = p.total_params
+    n_values = np.unique(np.geomspace(q + FIRST_N_ABOVE_THRESHOLD, p.mc_n_train_max, p.n_mc_points).round()
                          .astype(int))
-    m_values = np.array(s.mc_input_dim_values)
+    m_values = np.array(p.mc_input_dim_values)
     runs, closed_losses, closed_n_star = {}, {}, {}
     for index, model in enumerate(MODELS):
         # the monolithic model: one module reading all of x, with K times the features
-        shape = (dict(n_params=s.n_params, n_modules=s.n_modules, module_dim=s.module_dim,
-                      n_features=s.mc_n_features) if model == "modular" else
-                 dict(n_params=q, n_modules=1, module_dim=None, n_features=s.n_modules * s.mc_n_features))
+        shape = (dict(n_params=p.n_params, n_modules=p.n_modules, module_dim=p.module_dim,
+                      n_features=p.mc_n_features) if model == "modular" else
+                 dict(n_params=q, n_modules=1, module_dim=None, n_features=p.n_modules * p.mc_n_features))
         runs[model] = [theory.simulate_projected(
-            n_values, int(m), shape["n_params"], shape["n_features"], s.spectrum_scale, s.omega,
-            module_dim=shape["module_dim"], n_modules=shape["n_modules"], label_noise=s.label_noise, n_test=s.n_test,
-            n_trials=s.n_trials, seed=[s.seed, 2, index, int(m)]) for m in m_values]
+            n_values, int(m), shape["n_params"], shape["n_features"], p.spectrum_scale, p.omega,
+            module_dim=shape["module_dim"], n_modules=shape["n_modules"], label_noise=p.label_noise, n_test=p.n_test,
+            n_trials=p.n_trials, seed=[p.seed, 2, index, int(m)]) for m in m_values]
         # the closed form for the same spectra, as if the features were white and independent
-        spectra = [_spectrum(s, model, int(m)) for m in m_values]
+        spectra = [_spectrum(p, model, int(m)) for m in m_values]
         closed_losses[model] = [theory.modular_losses(spectrum, n_values, shape["n_params"], shape["n_modules"], 1,
-                                                      s.label_noise)[1] for spectrum in spectra]
-        closed_n_star[model] = np.array([theory.samples_needed(s.mc_loss_target, spectrum, shape["n_params"], 1,
-                                                               s.label_noise, n_modules=shape["n_modules"])
+                                                      p.label_noise)[1] for spectrum in spectra]
+        closed_n_star[model] = np.array([theory.samples_needed(p.mc_loss_target, spectrum, shape["n_params"], 1,
+                                                               p.label_noise, n_modules=shape["n_modules"])
                                          for spectrum in spectra])
     # bootstrap over trials, independently at each (model, m): the runs are independent draws
-    rng = np.random.default_rng([s.seed, 3])
+    rng = np.random.default_rng([p.seed, 3])
     n_star, low, high, change, change_low, change_high = {}, {}, {}, {}, {}, {}
-    tail = (1 - CONFIDENCE) / 2
     for model in MODELS:
-        point = np.array([theory.samples_needed_from_losses(n_values, run.test_mean, s.mc_loss_target)
+        point = np.array([theory.samples_needed_from_losses(n_values, run.test_mean, p.mc_loss_target)
                           for run in runs[model]])
         replicates = np.empty((N_BOOTSTRAP, m_values.size))
         for j, run in enumerate(runs[model]):
-            picks = rng.integers(0, s.n_trials, (N_BOOTSTRAP, s.n_trials))
-            means = run.test_losses[picks].mean(axis=1)                       # (N_BOOTSTRAP, n_points)
-            replicates[:, j] = [theory.samples_needed_from_losses(n_values, mean, s.mc_loss_target)
+            means = stats.bootstrap_mean_replicates(run.test_losses, n_bootstrap=N_BOOTSTRAP, rng=rng)
+            replicates[:, j] = [theory.samples_needed_from_losses(n_values, mean, p.mc_loss_target)
                                 for mean in means]
-        # no interpolation between quantiles, so that replicates with n* = inf are handled
-        quantile = lambda values: np.quantile(values, [tail, 1 - tail], axis=0,  # noqa: E731
-                                              method="inverted_cdf")
         n_star[model] = point
-        low[model], high[model] = quantile(replicates)
+        low[model], high[model] = stats.percentile_interval(replicates, level=CONFIDENCE)
         change[model] = float(_change_over_range(m_values, point)[0])
-        change_low[model], change_high[model] = (float(v) for v in quantile(_change_over_range(m_values, replicates)))
+        change_low[model], change_high[model] = (
+            float(v) for v in stats.percentile_interval(_change_over_range(m_values, replicates), level=CONFIDENCE))
     return Projected(m_values, n_values, runs, closed_losses, closed_n_star, n_star, low, high, change, change_low,
                      change_high)
 
@@ -312,9 +281,8 @@ def censored(projected: Projected) -> list:
             if n <= projected.n_train_values[0]]
 
 
-def _projected_sentence(settings: Settings, projected: Projected, reachability: str) -> str:
+def _projected_sentence(p: Parameters, projected: Projected, reachability: str) -> str:
     """The Monte Carlo's finding in words, for the chapter's verdict."""
-    s = settings
     m = projected.input_dim_values
     rules = {model: model_rule(projected, model) for model in MODELS}
     if "unreachable" in rules.values() or "only bounded" in rules.values():
@@ -327,19 +295,17 @@ def _projected_sentence(settings: Settings, projected: Projected, reachability: 
                      f"{projected.change_high[model]:.3f}) from m = {m[0]} to m = {m[-1]} (n* from {n_star[0]:.1f} "
                      f"to {n_star[-1]:.1f}): by the rule, {rules[model]}")
     return (f"{reachability}; " + "; ".join(parts)
-            + f" (intervals from {N_BOOTSTRAP} bootstrap resamples of the {s.n_trials} trials)")
+            + f" (intervals from {N_BOOTSTRAP} bootstrap resamples of the {p.n_trials} trials)")
 
 
-def _label(settings: Settings, model: str) -> str:
-    s = settings
+def _label(p: Parameters, model: str) -> str:
     if model == "modular":
-        return f"modular, K = {s.n_modules}, b = {s.module_dim}"
-    return f"monolithic, {s.total_params} features"
+        return f"modular, K = {p.n_modules}, b = {p.module_dim}"
+    return f"monolithic, {p.total_params} features"
 
 
-def projected_losses_figure(settings: Settings, projected: Projected) -> Figure:
+def projected_losses_figure(p: Parameters, projected: Projected) -> Figure:
     """Monte-Carlo test loss against n at the smallest and largest m, one panel per model."""
-    s = settings
     m_first, m_last = (int(projected.input_dim_values[i]) for i in (0, -1))
     panels = []
     for model in MODELS:
@@ -349,25 +315,24 @@ def projected_losses_figure(settings: Settings, projected: Projected) -> Figure:
             closed_name="closed form", mc_x=projected.n_train_values,
             mc={f"m = {m_first}": (runs[0].test_mean, runs[0].test_se),
                 f"m = {m_last}": (runs[-1].test_mean, runs[-1].test_se)},
-            xlabel="training samples n", ylabel="test loss (MSE)", target=s.mc_loss_target, log_y=True,
-            title=_label(s, model)))
+            xlabel="training samples n", ylabel="test loss (MSE)", target=p.mc_loss_target, log_y=True,
+            title=_label(p, model)))
     return theory_plots.closed_form_vs_monte_carlo(
-        panels, title=f"Projected Monte Carlo: {s.n_trials} trials, P = {s.mc_n_features} per module, "
-                      f"{s.n_test} test points")
+        panels, title=f"Projected Monte Carlo: {p.n_trials} trials, P = {p.mc_n_features} per module, "
+                      f"{p.n_test} test points")
 
 
-def projected_samples_figure(settings: Settings, projected: Projected) -> Figure:
+def projected_samples_figure(p: Parameters, projected: Projected) -> Figure:
     """Samples needed against m: Monte-Carlo estimates with intervals, and the closed form for the same spectra."""
-    s = settings
     m = projected.input_dim_values
     panel = dict(m=m, estimates_m=m,
-                 curves={_label(s, model): projected.closed_n_star[model] for model in MODELS},
-                 estimates={_label(s, model): (projected.n_star[model], projected.n_star_low[model],
+                 curves={_label(p, model): projected.closed_n_star[model] for model in MODELS},
+                 estimates={_label(p, model): (projected.n_star[model], projected.n_star_low[model],
                                                projected.n_star_high[model]) for model in MODELS},
                  curves_name="closed form (white features)",
                  estimates_name=f"Monte Carlo ({CONFIDENCE:.0%} interval)", log_y=False,
-                 ylabel=f"samples needed for test loss {s.mc_loss_target:g}",
-                 title=f"c = {s.spectrum_scale:g}, Omega = {s.omega:g}, p = {s.n_params} per module")
+                 ylabel=f"samples needed for test loss {p.mc_loss_target:g}",
+                 title=f"c = {p.spectrum_scale:g}, Omega = {p.omega:g}, p = {p.n_params} per module")
     return theory_plots.samples_needed_vs_dimension([panel], title="Projected Monte Carlo: samples needed vs m")
 
 
@@ -390,67 +355,64 @@ class ModularCheck:
     points: dict                # module_dim -> DataFrame of compare_with_monte_carlo rows
 
 
-def modular_check(settings: Settings) -> ModularCheck:
+def modular_check(p: Parameters) -> ModularCheck:
     """Theorem 2's closed form against a Monte Carlo of K modules with independent white features."""
-    s = settings
-    q = s.total_params
-    n_grid = np.arange(1, s.mc_n_train_max + 1)
-    mc_n = [int(n) for n in np.linspace(5, s.mc_n_train_max, s.n_mc_points) if abs(n - q) > theory.MC_THRESHOLD_EXCLUSION * q]
-    modules = {b: theory.PowerLaw(b, s.spectrum_scale, s.omega, s.mc_n_features) for b in s.mc_module_dim_values}
-    points = {b: pd.DataFrame([theory.compare_with_monte_carlo(module, n, s.n_params, 1, s.label_noise,
-                                                               n_modules=s.n_modules, n_trials=s.n_trials,
-                                                               seed=[s.seed, n, b]) for n in mc_n])
+    q = p.total_params
+    n_grid = np.arange(1, p.mc_n_train_max + 1)
+    mc_n = [int(n) for n in np.linspace(5, p.mc_n_train_max, p.n_mc_points) if abs(n - q) > theory.MC_THRESHOLD_EXCLUSION * q]
+    modules = {b: theory.PowerLaw(b, p.spectrum_scale, p.omega, p.mc_n_features) for b in p.mc_module_dim_values}
+    points = {b: pd.DataFrame([theory.compare_with_monte_carlo(module, n, p.n_params, 1, p.label_noise,
+                                                               n_modules=p.n_modules, n_trials=p.n_trials,
+                                                               seed=[p.seed, n, b]) for n in mc_n])
               for b, module in modules.items()}
-    closed = {b: theory.modular_losses(module, n_grid, s.n_params, s.n_modules, 1, s.label_noise)
+    closed = {b: theory.modular_losses(module, n_grid, p.n_params, p.n_modules, 1, p.label_noise)
               for b, module in modules.items()}
     return ModularCheck(n_grid, closed, points)
 
 
-def modular_check_figure(settings: Settings, check: ModularCheck) -> Figure:
-    s = settings
+def modular_check_figure(p: Parameters, check: ModularCheck) -> Figure:
     panels = [dict(x=check.n_train_grid, closed={"train": check.closed[b][0], "test": check.closed[b][1]},
                    mc_x=check.points[b]["n_train"],
                    mc={key: (check.points[b][f"{key}_mc"], check.points[b][f"{key}_se"]) for key in ("train", "test")},
-                   xlabel="training samples n", ylabel="expected loss (MSE)", threshold=s.total_params,
-                   y_max=theory_plots.Y_MAX_OVER_TOTAL_VARIANCE * s.spectrum_scale, title=f"b = {b}")
+                   xlabel="training samples n", ylabel="expected loss (MSE)", threshold=p.total_params,
+                   y_max=theory_plots.Y_MAX_OVER_TOTAL_VARIANCE * p.spectrum_scale, title=f"b = {b}")
               for b in check.points]
     return theory_plots.closed_form_vs_monte_carlo(
-        panels, title=f"Independent modules: K = {s.n_modules}, p = {s.n_params} each, P = {s.mc_n_features}, d = 1")
+        panels, title=f"Independent modules: K = {p.n_modules}, p = {p.n_params} each, P = {p.mc_n_features}, d = 1")
 
 
 # --- the chapter's numbers -----------------------------------------------------------------------
 
 
-def summary(settings: Settings, closed: ClosedForm, projected: Projected, check: ModularCheck) -> dict:
+def summary(p: Parameters, closed: ClosedForm, projected: Projected, check: ModularCheck) -> dict:
     """The numbers and verdict words the chapter's text quotes, keyed by their glue names."""
-    s = settings
     max_deviation = float(pd.concat(check.points.values())["deviation"].max())
     mono, modular = closed.n_monolithic, closed.n_modular
     verdict = projected_verdict(projected)
     m = projected.input_dim_values
     unreachable = {model: _unreachable_where(m, projected.n_star[model]) for model in MODELS}
     if any(unreachable.values()):
-        mc_reachability = "; ".join(f"the {model} model does not reach it within n <= {s.mc_n_train_max} at m = "
+        mc_reachability = "; ".join(f"the {model} model does not reach it within n <= {p.mc_n_train_max} at m = "
                                     f"{', '.join(map(str, at))}" for model, at in unreachable.items() if at)
     else:
-        mc_reachability = f"both models reach it at every m within n <= {s.mc_n_train_max}"
+        mc_reachability = f"both models reach it at every m within n <= {p.mc_n_train_max}"
     if censored(projected):
         mc_reachability += (f"; at {', '.join(f'{model} m = {m}' for model, m in censored(projected))} the target is "
                             f"reached already at the first simulated n = {projected.n_train_values[0]}, so n* is "
                             f"only bounded there (choose a lower mc_loss_target)")
     values = dict(
-        thm2_verdict=verdict, thm2_mc_sentence=_projected_sentence(s, projected, mc_reachability),
-        thm2_closed_status=closed_form_status(s, closed),
-        thm2_closed_sentence=_closed_form_sentence(s, closed),
+        thm2_verdict=verdict, thm2_mc_sentence=_projected_sentence(p, projected, mc_reachability),
+        thm2_closed_status=closed_form_status(p, closed),
+        thm2_closed_sentence=_closed_form_sentence(p, closed),
         thm2_check_verdict=verdicts.monte_carlo_agreement(pd.concat(check.points.values())["deviation"]),
         thm2_max_dev=max_deviation, thm2_agree_within=verdicts.MC_AGREE_WITHIN_SE,
         thm2_n_checks=sum(len(t) for t in check.points.values()),
         thm2_n_modular=float(modular[0]), thm2_n_mono_first=float(mono[0]), thm2_n_mono_last=float(mono[-1]),
         thm2_ratio_last=float(np.divide(mono[-1], modular[-1])) if np.isfinite(modular[-1]) else math.nan,
-        thm2_target_over_c=s.loss_target / s.spectrum_scale,
-        thm2_m_first=s.input_dim_values[0], thm2_m_last=s.input_dim_values[-1],
-        thm2_mc_loss_target=s.mc_loss_target, thm2_mc_reachability=mc_reachability,
-        thm2_mc_m_first=int(m[0]), thm2_mc_m_last=int(m[-1]), thm2_mc_n_trials=s.n_trials,
+        thm2_target_over_c=p.loss_target / p.spectrum_scale,
+        thm2_m_first=p.input_dim_values[0], thm2_m_last=p.input_dim_values[-1],
+        thm2_mc_loss_target=p.mc_loss_target, thm2_mc_reachability=mc_reachability,
+        thm2_mc_m_first=int(m[0]), thm2_mc_m_last=int(m[-1]), thm2_mc_n_trials=p.n_trials,
         thm2_flat_tolerance=FLAT_TOLERANCE, thm2_threshold_exclusion=theory.MC_THRESHOLD_EXCLUSION,
         thm2_frequency_spacing=theory.FREQUENCY_SPACING, thm2_confidence=CONFIDENCE, thm2_n_bootstrap=N_BOOTSTRAP,
     )
@@ -464,18 +426,30 @@ def summary(settings: Settings, closed: ClosedForm, projected: Projected, check:
     return values
 
 
+def report(summary: dict) -> str:
+    """Three lines on the three results for the notebook's output, from :func:`summary`."""
+    return (f"projected Monte Carlo: modular n* {summary['thm2_modular_rule']} (change over m "
+            f"{summary['thm2_modular_change']:.3f}, interval {summary['thm2_modular_change_low']:.3f}.."
+            f"{summary['thm2_modular_change_high']:.3f}), monolithic n* {summary['thm2_monolithic_rule']} (change "
+            f"{summary['thm2_monolithic_change']:.3f}, interval {summary['thm2_monolithic_change_low']:.3f}.."
+            f"{summary['thm2_monolithic_change_high']:.3f}); Theorem 2's claim: {summary['thm2_verdict']}\n"
+            f"closed form at P = inf: {summary['thm2_closed_status']}: {summary['thm2_closed_sentence']}\n"
+            f"closed form vs independent-module Monte Carlo: {summary['thm2_check_verdict']} "
+            f"(within {summary['thm2_max_dev']:.2f} s.e.)")
+
+
 # Theorem 2's verdict words in the scorecard's vocabulary.
 SCORECARD_VERDICT = {"holds": "agree", "does not hold": "disagree", "inconclusive": "inconclusive",
                      "unreachable": "not testable"}
 
 
-def claims(settings: Settings, summary: dict) -> dict[str, scorecard.Record]:
+def claims(p: Parameters, summary: dict) -> dict[str, scorecard.Record]:
     """The scorecard record of Theorem 2, from :func:`summary` (the projected Monte Carlo)."""
-    ours = (f"samples needed for test loss {settings.mc_loss_target:g}, change from m = {summary['thm2_mc_m_first']} "
+    ours = (f"samples needed for test loss {p.mc_loss_target:g}, change from m = {summary['thm2_mc_m_first']} "
             f"to {summary['thm2_mc_m_last']}: modular {summary['thm2_modular_change']:.3f} "
             f"({summary['thm2_modular_rule']}), monolithic {summary['thm2_monolithic_change']:.3f} "
             f"({summary['thm2_monolithic_rule']})")
     rule = (f"agree if the modular n* is independent of m (its {CONFIDENCE:.0%} interval within a factor "
             f"1 ± {FLAT_TOLERANCE:g}) while the monolithic one grows")
-    return {"theorem2": scorecard.record("theorem2", ours=ours, seeds=[settings.seed],
+    return {"theorem2": scorecard.record("theorem2", ours=ours, seeds=[p.seed],
                                          verdict=SCORECARD_VERDICT[summary["thm2_verdict"]], rule=rule)}
