@@ -373,7 +373,7 @@ def test_every_sweep_in_the_package_declares_its_required_keys():
 def test_nn_vs_theory_record_edited_to_drop_test_mse_is_moved_aside_and_rerun(tmp_path, capsys):
     # The probe of issue 28: test_mse deleted and the checksum recomputed. Before, a glued
     # Fig. 2 ratio went from 2.21 to 1.00 without a word.
-    from modcore.experiments import sine_networks
+    from modcore.runs import sine_networks
 
     run = sine_networks.NetworkRun(input_dim=2, n_modules=1, n_params=40, n_train=20, seed=0, n_steps=5, n_test=20)
     store = sweeps.ResultStore(tmp_path)

@@ -10,8 +10,8 @@ import pytest
 
 from modcore import theory
 from modcore import verdicts
-from modcore.chapters import theorem1
-from modcore.experiments import calibration, dimension_scaling, optimisation_gap, theorem2
+from modcore.chapters import calibration, optimisation_gap, theorem1
+from modcore.experiments import dimension_scaling, theorem2
 
 # --- Theorem 1 and Fig. 1 ----------------------------------------------------------------------
 

@@ -1,14 +1,31 @@
-"""The sine-task chapter (``notebooks/sine_task.py``): one task instance seen along a true and
-a random direction, and the target's variance across k (the 1/sqrt(k) scaling)."""
+"""The sine-task chapter (notebook ``sine_task``): one task instance seen along a true and a random
+direction, and the target's variance across k (the 1/sqrt(k) scaling)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from modcore.experiments.calibration import THRESHOLDS
+from modcore import paper_values, stats
+from modcore.parameters import DISTINCT, NONEMPTY, SEED, ChapterParameters, at_least, each, param
+from modcore.plots import sine as sine_plots
 from modcore.tasks.sine import SineTask, calibrated_task_defaults
+
+
+@dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults; tests/test_parameters.py keeps the two equal."""
+
+    seed: int = param(0, SEED)                  # task seed (directions and phases)
+    input_dim: int = param(8, at_least(1))      # m
+    n_modules: int = param(4, at_least(1))      # k in the illustration
+    n_samples: int = param(2000, at_least(2))   # points in the scatter plot; a correlation needs two
+    n_modules_values: list[int] = param([1, 2, 4, 8], NONEMPTY, DISTINCT, each(at_least(1)))  # k values compared
+    n_tasks: int = param(40, at_least(2))       # task draws per k; a standard error needs two
+    variance_n_samples: int = param(4000, at_least(2))  # points per task draw
 
 # a k's mean variance counts as k-independent within this many standard errors of the overall
 # mean (our rule: three s.e. leave a false alarm for a handful of k values at about 1%)
@@ -38,9 +55,7 @@ def variance_by_k(input_dim: int, n_modules_values: Sequence[int], n_tasks: int,
     (each draw from ``n_samples`` points)."""
     variances = [[SineTask(input_dim, k, seed=seed + 100 * k + t).sample(n_samples, seed=t)[1].var()
                   for t in range(n_tasks)] for k in n_modules_values]
-    means = np.array([np.mean(v) for v in variances])
-    standard_errors = np.array([np.std(v, ddof=1) / np.sqrt(len(v)) for v in variances])
-    return means, standard_errors
+    return stats.mean_and_standard_error(variances)
 
 
 def variance_verdict(means: np.ndarray, standard_errors: np.ndarray) -> dict[str, float | str]:
@@ -56,4 +71,40 @@ def scale_words(label_variances: np.ndarray) -> dict[str, float | str]:
     """The calibrated task's constants and the paper's thresholds (1.2, 1.5) as a fraction of the
     smallest measured label variance (the loss of the best constant predictor)."""
     defaults = calibrated_task_defaults()
-    return {**defaults, "threshold_fraction": float(max(THRESHOLDS) / np.min(label_variances))}
+    return {**defaults, "threshold_fraction": float(max(paper_values.TEST_LOSS_THRESHOLDS) / np.min(label_variances))}
+
+
+def instance(p: Parameters) -> dict[str, np.ndarray]:
+    """:func:`one_instance` at the chapter's m, k, sample size and seed."""
+    return one_instance(p.input_dim, p.n_modules, p.n_samples, seed=p.seed)
+
+
+def instance_figure(p: Parameters, instance: dict):
+    """The module functions, and the targets along the first true and a random direction."""
+    return sine_plots.module_functions(instance["z"], instance["module_values"], instance["true_projection"],
+                                       instance["random_projection"], instance["targets"], p.n_modules)
+
+
+def instance_text(p: Parameters, instance: dict) -> str:
+    return (f"{instance['task']}\ncorrelation of y with g_1(u_1^T x): {instance['u1_correlation']:.3f} "
+            f"(1/sqrt(k) = {p.n_modules ** -0.5:.3f})")
+
+
+def variances(p: Parameters) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`variance_by_k` at the chapter's settings."""
+    return variance_by_k(p.input_dim, p.n_modules_values, p.n_tasks, p.variance_n_samples, seed=p.seed)
+
+
+def variance_text(p: Parameters, means: np.ndarray, standard_errors: np.ndarray) -> str:
+    return "\n".join(f"k={k}: Var(y) = {m:.3f} ± {s:.3f}" for k, m, s in zip(p.n_modules_values, means, standard_errors))
+
+
+def variance_figure(p: Parameters, means: np.ndarray, standard_errors: np.ndarray):
+    return sine_plots.target_variance_vs_k(p.n_modules_values, means, standard_errors)
+
+
+def summary(p: Parameters, instance: dict, means: np.ndarray, standard_errors: np.ndarray) -> dict:
+    """Every number and word the chapter's text quotes, keyed by glue name (``sine_...``)."""
+    return {"sine_u1_correlation": instance["u1_correlation"], "sine_k": p.n_modules,
+            **{f"sine_{name}": value for name, value in {**variance_verdict(means, standard_errors),
+                                                         **scale_words(means)}.items()}}
