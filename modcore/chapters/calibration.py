@@ -41,7 +41,7 @@ from modcore import paper_values, paths, sweeps
 from modcore.parameters import DEVICE, NONEMPTY, SEED, ChapterParameters, at_least, each, param
 from modcore.plots import sine as sine_plots
 from modcore.runs import sine_fig2
-from modcore.runs.sine_fig2 import run_table
+from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls it as calibration.run_table)
 from modcore.runs.sine_networks import (NetworkRun, TheoryFit, calibrated_theory, device_name, fit_theory, healthy,
                                         sweep_networks)
 from modcore.tasks.sine import CALIBRATED_N_STEPS, CALIBRATED_TASK, expected_target_variance
