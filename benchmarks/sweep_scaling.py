@@ -8,7 +8,7 @@ of each mode is shown, the least disturbed by other jobs:
 - **empty**: runs that return at once; the time per task above in-process is the cost of the
   scheduler (submit, pickle the task, run it in a worker, write the record, report back);
 - **numpy**: runs of fixed cost (single-threaded matrix products), the ideal case for workers;
-- **networks**: Fig. 2 style ensembles (:func:`modcore.experiments.sine_networks.run_network_batch` on
+- **networks**: Fig. 2 style ensembles (:func:`modcore.runs.sine_networks.run_network_batch` on
   CPU), one ensemble of seeds per task, as the ``nn_vs_theory`` chapter sweeps them.
 
 In-process runs use torch's and numpy's own thread settings, as a sweep does today; each
@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from modcore import executors, sweeps
-from modcore.experiments.sine_networks import NetworkRun, run_network_batch
+from modcore.runs.sine_networks import NetworkRun, run_network_batch
 
 MATMUL_SIZE = 160  # numpy workload: one run = MATMUL_REPEATS products of this size, ~0.2 s on one core
 MATMUL_REPEATS = 200

@@ -147,7 +147,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "Sine-wave task and networks", "`modcore.tasks.sine`, `modcore.models`, `modcore.train`, "
-        "`modcore.experiments.sine_networks`, `.calibration`, `.fig2`, `.optimisation_gap`; the sine-task chapters.",
+        "`modcore.runs.sine_networks`, `modcore.runs.sine_fig2`, `modcore.chapters.calibration`, `.nn_vs_theory`, `.optimisation_gap`; the sine-task chapters.",
         (
             Choice("module functions", "amplitudes ({modcore.tasks.sine:DEFAULT_AMPLITUDES}) times a scale, angular "
                    "frequencies ({modcore.tasks.sine:DEFAULT_FREQUENCIES}) shared by all modules; phases uniform in "
@@ -159,37 +159,37 @@ SECTIONS: tuple[Section, ...] = (
             Choice("calibrated task constants", "amplitude scale {modcore.tasks.sine:DEFAULT_AMPLITUDE_SCALE}, module "
                    "directions {modcore.tasks.sine:DEFAULT_DIRECTION_NORM} (unit: unit vectors; gaussian: norm about "
                    "$\\sqrt m$), label noise {modcore.tasks.sine:DEFAULT_LABEL_NOISE} (standard deviation), "
-                   "{modcore.experiments.sine_networks:DEFAULT_N_STEPS} Adam steps",
+                   "{modcore.runs.sine_networks:DEFAULT_N_STEPS} Adam steps",
                    "the paper does not give them, but its Fig. 2 pins the loss scale: fitted to the n panel of Fig. 2 "
                    "on a stated grid and checked on the other panels (the calibration chapter)"),
-            Choice("networks", "MLP with {modcore.experiments.sine_networks:DEFAULT_DEPTH} hidden layers, ReLU, "
+            Choice("networks", "MLP with {modcore.runs.sine_networks:DEFAULT_DEPTH} hidden layers, ReLU, "
                    "PyTorch's default initialisation; width chosen so that the exact parameter count is closest to $p$; "
                    "the modular net: projections $\\hat U_i$ (no bias), module MLPs, outputs summed and divided by "
                    "$\\sqrt K$", "the paper gives no widths or depths; the modular architecture is its Eq. 6"),
-            Choice("training", "full-batch Adam, learning rate {modcore.experiments.sine_networks:DEFAULT_LR}, float32; "
+            Choice("training", "full-batch Adam, learning rate {modcore.runs.sine_networks:DEFAULT_LR}, float32; "
                    "task, data and initialisation each from its own stream of the run's seed",
                    "the paper gives no optimiser settings; full batch because Theorem 1 describes the optimum of the "
                    "training loss"),
-            Choice("diverged runs", "final loss not finite or above {modcore.experiments.sine_networks:DIVERGED_VARIANCE_FACTOR} "
+            Choice("diverged runs", "final loss not finite or above {modcore.runs.sine_networks:DIVERGED_VARIANCE_FACTOR} "
                    "x the test labels' variance; for the exact linearised solution only a non-finite loss",
                    "a diverged run never enters a line, a mean or a verdict; the linearised solution's huge loss at "
                    "the threshold is Theorem 1's own divergence"),
             Choice("Theorem 1 overlay", "$c$ = the task's variance computed from the task, the label noise as the "
                    "theory's noise, $p_\\text{theory}$ = the network's exact parameter count; only $\\Omega$ fitted, on "
-                   "runs with $p \\le$ {modcore.experiments.sine_networks:FIT_MAX_P_OVER_N} $n$, with a "
-                   "{modcore.experiments.sine_networks:INTERVAL_LEVEL} bootstrap interval",
+                   "runs with $p \\le$ {modcore.runs.sine_networks:FIT_MAX_P_OVER_N} $n$, with a "
+                   "{modcore.runs.sine_networks:INTERVAL_LEVEL} bootstrap interval",
                    "one theory for every chapter; the paper's fitting procedure is in an appendix we could not read"),
             Choice("calibration fit", "rms of $\\log((\\text{ours} + a)/(\\text{paper} + a))$ with $a$ = "
-                   "{modcore.experiments.calibration:LOSS_OFFSET} on the {modcore.experiments.calibration:FITTED_PANEL} "
+                   "{modcore.chapters.calibration:LOSS_OFFSET} on the {modcore.chapters.calibration:FITTED_PANEL} "
                    "panel; a threshold is well below the predict-zero loss at "
-                   "{modcore.experiments.calibration:WELL_BELOW_FRACTION} of it or less",
+                   "{modcore.chapters.calibration:WELL_BELOW_FRACTION} of it or less",
                    "the offset keeps the paper's zero train losses usable"),
-            Choice("Fig. 2 verdict rules", "flat in $k$: change below {modcore.experiments.fig2:FLAT_MAX_CHANGE} of the "
-                   "mean; rising sublinearly in $m$: ratio at least {modcore.experiments.fig2:RISING_MIN_RATIO} and "
-                   "log-log slope below {modcore.experiments.fig2:SUBLINEAR_MAX_EXPONENT}; a spike: a peak within a "
-                   "factor {modcore.experiments.fig2:SPIKE_WINDOW} of the threshold at least "
-                   "{modcore.experiments.fig2:SPIKE_MIN_RATIO} x the lowest loss on each side; "
-                   "{modcore.experiments.fig2:VERDICT_LEVEL} intervals from {modcore.experiments.fig2:VERDICT_RESAMPLES} "
+            Choice("Fig. 2 verdict rules", "flat in $k$: change below {modcore.chapters.nn_vs_theory:FLAT_MAX_CHANGE} of the "
+                   "mean; rising sublinearly in $m$: ratio at least {modcore.chapters.nn_vs_theory:RISING_MIN_RATIO} and "
+                   "log-log slope below {modcore.chapters.nn_vs_theory:SUBLINEAR_MAX_EXPONENT}; a spike: a peak within a "
+                   "factor {modcore.runs.sine_fig2:SPIKE_WINDOW} of the threshold at least "
+                   "{modcore.runs.sine_fig2:SPIKE_MIN_RATIO} x the lowest loss on each side; "
+                   "{modcore.chapters.nn_vs_theory:VERDICT_LEVEL} intervals from {modcore.chapters.nn_vs_theory:VERDICT_RESAMPLES} "
                    "resamples of the light lines; inconclusive when an interval straddles a bound",
                    "fixed before the runs and applied to the paper's digitised curves too (a row gets two parts where "
                    "its curve contradicts its words); where the paper claims a spike, no spike is a disagreement. "

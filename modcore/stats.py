@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -408,3 +408,39 @@ def direction(low: float, high: float, *, positive: str, negative: str) -> str:
     if np.isfinite(high) and high < 0:
         return negative
     return "no clear direction (the interval holds 0)"
+
+
+def bootstrap_percentile_intervals(n_items: int, statistics: Callable[[np.ndarray], Mapping[str, float]], *,
+                                   n_resamples: int, level: float, seed: int) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of several statistics of one sample of ``n_items`` items.
+
+    Each resample draws ``n_items`` row indices with replacement (one ``integers`` call of a
+    ``default_rng(seed)`` stream per resample) and hands them to ``statistics``, which returns
+    ``{name: value}``; each name's interval is the central ``level`` quantile range of its values,
+    NaN values (a resample where a statistic is undefined) left out.
+    """
+    if not isinstance(n_items, (int, np.integer)) or n_items < 1:
+        raise ValueError(f"n_items must be a positive integer, got {n_items=}")
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples=}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level=}")
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n_resamples):
+        for name, value in statistics(rng.integers(0, n_items, n_items)).items():
+            draws.setdefault(name, []).append(value)
+    tail = (1 - level) / 2
+    with warnings.catch_warnings():  # a statistic NaN in every resample has no interval: (nan, nan)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {name: tuple(float(q) for q in np.nanquantile(values, [tail, 1 - tail]))
+                for name, values in draws.items()}
+
+
+def mean_and_standard_error(groups: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of values: (mean, standard error of the mean with ddof = 1); a group needs two values."""
+    if any(len(values) < 2 for values in groups):
+        raise ValueError("every group needs at least two values for a standard error")
+    means = np.array([np.mean(values) for values in groups])
+    standard_errors = np.array([np.std(values, ddof=1) / np.sqrt(len(values)) for values in groups])
+    return means, standard_errors

@@ -33,7 +33,6 @@
 # %% tags=["parameters"]
 seed = 0                                  # first seed of the held-out runs
 rerun_search = False                      # True: rerun the search in the results store and compare (minutes on 2 cores)
-write_file = False                        # with rerun_search: overwrite the calibration file with the rerun's outcome
 n_seeds = 1                               # seeds per held-out point
 n_modules_values = [2, 5, 9]              # held-out k panel
 input_dim_values = [2, 5, 9]              # held-out m panel
@@ -48,14 +47,13 @@ n_test = 4000                             # test points per held-out run
 device = "auto"                           # "auto", "cpu" or "cuda"
 results_dir = None                        # None: results/calibration
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import paper_values, sweeps
-from modcore.experiments import calibration, fig2
-from modcore.experiments.sine_networks import calibrated_theory
-from modcore.plots import sine as sine_plots
+from modcore import chapters
+from modcore.chapters import calibration
+
+p = calibration.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The search
@@ -65,22 +63,19 @@ from modcore.plots import sine as sine_plots
 # (test at every $n$, train where the paper reads 0); the offset keeps train losses of 0 in the score.
 
 # %%
-paper = paper_values.load_csv("fig2_digitised")
-store = sweeps.resolve_store(results_dir, "calibration")
-rerun = calibration.rerun_and_compare(store, paper, device=device, write=write_file) if rerun_search else None
+paper = calibration.paper_fig2()
+store = calibration.results_store(p)
+rerun = calibration.rerun_word(p, store, paper)
 scores, best_curve, fitted, facts = calibration.stored_search()
-print(scores.round(3).to_string())
+scores.round(3)
 
 # %%
-theory_fit = calibrated_theory()
-words = calibration.summary_words(scores, fitted, facts, calibration.calibration()["theory"])
-for name, value in words.items():
-    glue(f"cal_{name}", value, display=False)
-glue("cal_rerun", "not rerun here" if rerun is None else rerun, display=False)
+theory_fit = calibration.calibrated_theory()
 print(f"fitted: {fitted}; Omega = {theory_fit.omega:.3f} [{theory_fit.omega_low:.3f}, {theory_fit.omega_high:.3f}]")
+print(f"rerun of the search: {rerun}")
 
 # %% mystnb={"figure": {"name": "fig-calibration-fit", "caption": "calibration: the fitted panel of the paper's Fig. 2 (train and test MSE vs n at p = 1153; crosses: the paper's networks, lines: our calibrated networks, mean over m = 5 and 9), and the fit error of every candidate of the search (green: the chosen one). Read from modcore/data/sine_calibration.json."}, "image": {"alt": "calibration: the fitted panel of the paper's Fig. 2 (train and test MSE vs n at p = 1153; crosses: the paper's networks, lines: our calibrated networks, mean over m = 5 and 9), and the fit error of every candidate of the search (green: the chosen one). Read from modcore/data/sine_calibration.json."}}
-sine_plots.calibration_fit(best_curve, calibration.paper_points(paper), scores)
+calibration.fit_figure(best_curve, paper, scores)
 plt.show()
 
 # %% [markdown]
@@ -90,9 +85,7 @@ plt.show()
 
 # %%
 check = calibration.threshold_check(fitted)
-for name, value in calibration.threshold_words(check).items():
-    glue(f"cal_{name}", value, display=False)
-print(check.round(3).to_string(index=False))
+check.round(3)
 
 # %% [markdown]
 # ## Prediction 2: the held-out panels of Fig. 2
@@ -102,26 +95,16 @@ print(check.round(3).to_string(index=False))
 # over the paper's points within our range.
 
 # %%
-design = fig2.Fig2Design(n_modules_values=n_modules_values, input_dim_values=input_dim_values,
-                         n_params_values=n_params_values, n_train_values=[n_train],
-                         line_n_params_values=line_n_params_values, line_input_dim_values=line_input_dim_values,
-                         average_n_modules_values=average_n_modules_values,
-                         average_input_dim_values=average_input_dim_values, n_train=n_train, n_params=1153,
-                         n_seeds=n_seeds, seed=seed)
-estimate = design.estimated_seconds(n_steps or fitted["n_steps"], calibration.HELDOUT_PANELS)
-print(f"held-out runs: estimated {estimate / 60:.1f} min ({estimate:.0f} s) on 2 cores")
-frames = fig2.run_fig2(design, store, device=device, desc="held out", panels=calibration.HELDOUT_PANELS,
-                       n_test=n_test, n_steps=n_steps or None)
+print(calibration.heldout_estimate(p, fitted))
+frames = calibration.run_heldout(p, store)
+calibration.run_table(frames)
 
 # %%
 errors = calibration.heldout_errors(frames, theory_fit, paper)
-for panel, error in errors.items():
-    glue(f"cal_heldout_{panel}", error, display=False)
-print(fig2.run_table(frames).to_string())
-print({panel: round(error, 3) for panel, error in errors.items()})
+errors
 
 # %% mystnb={"figure": {"name": "fig-calibration-heldout", "caption": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}, "image": {"alt": "calibration: held-out panels of the paper's Fig. 2 (test MSE vs k, m and p at the profile's n, 1000 at default), our calibrated networks' mean over the light lines (blue) against the paper's networks (red). Grid from the profile."}}
-sine_plots.heldout_panels(fig2.figure_panels(frames, theory_fit, paper))
+calibration.heldout_figure(frames, theory_fit, paper)
 plt.show()
 
 # %% [markdown]
@@ -148,3 +131,6 @@ plt.show()
 # at worst; both are at most 75% of it from {glue:text}`cal_well_below_from_m` on). Held-out panels, rms log error of our mean test loss against the paper's: $k$
 # {glue:text}`cal_heldout_n_modules:.3f`, $m$ {glue:text}`cal_heldout_input_dim:.3f`, $p$
 # {glue:text}`cal_heldout_n_params:.3f` (the fitted panel: {glue:text}`cal_fit_error:.3f`, with the offset).
+
+# %% tags=["remove-cell"]
+chapters.publish(calibration.summary(scores, fitted, facts, rerun, check, errors))

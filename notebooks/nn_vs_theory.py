@@ -48,14 +48,13 @@ n_test = 4000                             # test points per run
 device = "auto"                           # "auto", "cpu" or "cuda"
 results_dir = None                        # None: results/nn_vs_theory
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import paper_values, sweeps
-from modcore.experiments import fig2
-from modcore.experiments.sine_networks import DEFAULT_N_STEPS, calibrated_theory, log_error
-from modcore.plots import sine as sine_plots
+from modcore import chapters
+from modcore.chapters import nn_vs_theory
+
+p = nn_vs_theory.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The sweeps
@@ -66,22 +65,11 @@ from modcore.plots import sine as sine_plots
 # shown in the table and left out of every line, mean and verdict.
 
 # %%
-design = fig2.Fig2Design(n_modules_values=n_modules_values, input_dim_values=input_dim_values,
-                         n_params_values=n_params_values, n_train_values=n_train_values,
-                         line_n_params_values=line_n_params_values, line_input_dim_values=line_input_dim_values,
-                         average_n_modules_values=average_n_modules_values,
-                         average_input_dim_values=average_input_dim_values, n_train=n_train, n_params=n_params,
-                         n_seeds=n_seeds, seed=seed)
-theory_fit = calibrated_theory()
-protocol = dict(n_steps=n_steps or None, lr=lr, n_test=n_test)
-estimate = design.estimated_seconds(n_steps or DEFAULT_N_STEPS)
-print(f"{sum(map(len, design.runs().values()))} runs; estimated {estimate / 60:.1f} min ({estimate:.0f} s) of training "
-      "on 2 cores")
+print(nn_vs_theory.cost_estimate(p))
 
 # %%
-store = sweeps.resolve_store(results_dir, "nn_vs_theory")
-frames = fig2.run_fig2(design, store, device=device, **protocol)
-print(fig2.run_table(frames).to_string())
+frames = nn_vs_theory.run_sweeps(p)
+nn_vs_theory.run_table(frames)
 
 # %% [markdown]
 # ## Theorem 1, calibrated once
@@ -90,23 +78,18 @@ print(fig2.run_table(frames).to_string())
 # How well that $\Omega$ describes this chapter's underparameterised runs ($p \le n/2$) is a check.
 
 # %%
-runs = fig2.all_runs(frames)
-theory_words = {"omega": theory_fit.omega, "omega_low": theory_fit.omega_low, "omega_high": theory_fit.omega_high,
-                "c_low": theory_fit.spectrum_scale(min(input_dim_values)),
-                "c_high": theory_fit.spectrum_scale(max(input_dim_values)),
-                "noise_variance": theory_fit.label_noise ** 2, "check_error": log_error(theory_fit, runs)}
-for name, value in theory_words.items():
-    glue(f"fig2_{name}", value, display=False)
-print(theory_words)
+theory_fit = nn_vs_theory.calibrated_theory()
+theory = nn_vs_theory.theory_words(p, theory_fit, frames)
+theory
 
 # %% mystnb={"figure": {"name": "fig-nn-vs-theory-test", "caption": "nn_vs_theory: test MSE of monolithic MLPs on the calibrated sine task vs k, m, p and n. Light blue: one setting of the other quantities (seed mean); thick blue: their mean; dashed: Theorem 1 (c from the task, Omega from the calibration chapter); red: the paper's digitised Fig. 2 (circles networks, crosses theory). n = 1000 outside the n panel, p = 1153 in it; grids from the profile."}, "image": {"alt": "nn_vs_theory: test MSE of monolithic MLPs on the calibrated sine task vs k, m, p and n. Light blue: one setting of the other quantities (seed mean); thick blue: their mean; dashed: Theorem 1 (c from the task, Omega from the calibration chapter); red: the paper's digitised Fig. 2 (circles networks, crosses theory). n = 1000 outside the n panel, p = 1153 in it; grids from the profile."}}
-paper = paper_values.load_csv("fig2_digitised")
-panels = fig2.figure_panels(frames, theory_fit, paper)
-sine_plots.fig2(panels, loss="test")
+paper = nn_vs_theory.paper_fig2()
+panels = nn_vs_theory.panels(frames, theory_fit, paper)
+nn_vs_theory.figure(panels, "test")
 plt.show()
 
 # %% mystnb={"figure": {"name": "fig-nn-vs-theory-train", "caption": "nn_vs_theory: train MSE of the same runs as the test figure, same lines and markers; linear axis from 0, so interpolating networks (train MSE 0) are visible."}, "image": {"alt": "nn_vs_theory: train MSE of the same runs as the test figure, same lines and markers; linear axis from 0, so interpolating networks (train MSE 0) are visible."}}
-sine_plots.fig2(panels, loss="train")
+nn_vs_theory.figure(panels, "train")
 plt.show()
 
 # %% [markdown]
@@ -116,10 +99,8 @@ plt.show()
 # points within our range.
 
 # %%
-errors = fig2.heldout_errors({panel: data["means"] for panel, data in panels.items()}, paper)
-for panel, error in errors.items():
-    glue(f"fig2_error_{panel}", error, display=False)
-print({panel: round(error, 3) for panel, error in errors.items()})
+errors = nn_vs_theory.paper_errors(panels, paper)
+errors
 
 # %% [markdown]
 # ## The authors' sentences, judged by rules fixed before the numbers
@@ -138,12 +119,8 @@ print({panel: round(error, 3) for panel, error in errors.items()})
 # grid, so every finite spike passed it.)
 
 # %%
-claims = fig2.judge_claims(frames, theory_fit, design, paper, seed=seed)
-for name, value in fig2.verdict_words(claims).items():
-    glue(f"fig2_{name}", value, display=False)
-print(claims[["verdict", "rule_word", "paper_word", "ours", "paper", "healthy_runs"]].to_string())
-for claim_id, record in fig2.claims(claims, design).items():
-    glue(f"claim:{claim_id}", record, display=False)
+judged = nn_vs_theory.judge_claims(frames, theory_fit, p.design(), paper, seed=p.seed)
+judged[["verdict", "rule_word", "paper_word", "ours", "paper", "healthy_runs"]]
 
 # %% [markdown]
 # ## Verdict
@@ -173,3 +150,6 @@ for claim_id, record in fig2.claims(claims, design).items():
 # calibration chapter; on this chapter's underparameterised runs it misses by an rms log error of
 # {glue:text}`fig2_check_error:.2f`. The [optimisation-gap chapter](sec-optimisation_gap) tests the
 # authors' explanation of where networks and theory differ.
+
+# %% tags=["remove-cell"]
+chapters.publish(nn_vs_theory.summary(theory, errors, judged), nn_vs_theory.claims(judged, p.design()))

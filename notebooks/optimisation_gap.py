@@ -42,21 +42,16 @@ n_test = 10000                   # test points per run
 device = "auto"                  # "auto", "cpu" or "cuda"
 results_dir = None               # None: results/optimisation_gap
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import sweeps
-from modcore.experiments import optimisation_gap as gap
-from modcore.experiments.sine_networks import calibrated_theory, log_error
-from modcore.plots import sine as sine_plots
+from modcore import chapters
+from modcore.chapters import optimisation_gap
+
+p = optimisation_gap.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %%
-methods = gap.optimisation_methods(n_steps, lr, n_steps_long, n_steps_lbfgs)
-store = sweeps.resolve_store(results_dir, "optimisation_gap")
-frame = gap.run_methods(methods, store, input_dim_values=input_dim_values, n_train_values=n_train_values,
-                        n_params=n_params, n_modules=n_modules, n_seeds=n_seeds, seed=seed, n_test=n_test,
-                        device=device)
+frame = optimisation_gap.run(p)
 
 # %% [markdown]
 # ## The theory to compare with
@@ -65,29 +60,23 @@ frame = gap.run_methods(methods, store, input_dim_values=input_dim_values, n_tra
 # fitted. Runs whose loss diverged are counted here and left out of every number below.
 
 # %%
-fit = calibrated_theory()
-print(gap.run_table(frame).to_string())
-print(f"Omega = {fit.omega:.3f} [{fit.omega_low:.3f}, {fit.omega_high:.3f}] (calibrated); "
-      f"rms log error on these runs' underparameterised points: {log_error(fit, frame):.3f}")
+fit = optimisation_gap.calibrated_theory()
+print(optimisation_gap.theory_check(fit, frame))
+optimisation_gap.run_table(frame)
 
 # %% mystnb={"figure": {"name": "fig-optimisation-gap", "caption": "optimisation_gap: train (top) and test (bottom) MSE vs n at p = 1153 on the calibrated sine task, one column per m, for four ways of optimising the same networks (seed means of healthy runs), with Theorem 1 (dashed; c from the task, Omega from the calibration chapter). Losses above 5 times the upper quartile of a panel run off its top (the table gives every number)."}, "image": {"alt": "optimisation_gap: train (top) and test (bottom) MSE vs n at p = 1153 on the calibrated sine task, one column per m, for four ways of optimising the same networks (seed means of healthy runs), with Theorem 1 (dashed; c from the task, Omega from the calibration chapter). Losses above 5 times the upper quartile of a panel run off its top (the table gives every number)."}}
-sine_plots.optimisation_gap(gap.method_means(frame), gap.theory_curves(fit, frame))
+optimisation_gap.figure(fit, frame)
 plt.show()
 
 # %%
-gaps = gap.gap_measures(frame, fit, small_n=min(n_train_values), large_n=max(n_train_values), n_params=n_params)
-print(gaps.round(4).to_string())
-rank_fraction, effective_p = gap.linearised_rank(frame)
-print(f"linearised network: Jacobian rank / min(n, p) >= {rank_fraction:.3f}; "
-      f"at n = {max(n_train_values)} its rank is {effective_p:.3f} of p")
+print(optimisation_gap.rank_text(p, frame))
+gaps = optimisation_gap.gaps(p, fit, frame)
+gaps
 
 # %%
-words = {**gap.verdict_words(gaps, fit, frame), **gap.reading_words(gaps)}
-for name, value in words.items():
-    glue(f"gap_{name}", value, display=False)
-print(f"verdict: {words['verdict']} (L-BFGS closes {words['n_closed']}, the linearised optimum {words['n_closed_linear']})")
-for claim_id, record in gap.claims(words, range(seed, seed + n_seeds)).items():
-    glue(f"claim:{claim_id}", record, display=False)
+summary = optimisation_gap.summary(gaps, fit, frame)
+print(f"verdict: {summary['gap_verdict']} (L-BFGS closes {summary['gap_n_closed']}, "
+      f"the linearised optimum {summary['gap_n_closed_linear']})")
 
 # %% [markdown]
 # ## Verdict
@@ -125,3 +114,6 @@ for claim_id, record in gap.claims(words, range(seed, seed + n_seeds)).items():
 # n = {glue:text}`gap_large_n`, so its threshold sits below $n = p$, which may be why the paper's fitted
 # divergences sit below the networks' parameter count (its Fig. 2 p panel diverges near
 # $p \approx 1.16 \times 10^3$ at $n = 1000$).
+
+# %% tags=["remove-cell"]
+chapters.publish(summary, optimisation_gap.chapter_claims(p, summary))

@@ -40,12 +40,13 @@ n_modules_values = [1, 2, 4, 8]  # k values whose target variance we compare
 n_tasks = 40                  # task draws per k (the variance differs between draws)
 variance_n_samples = 4000     # points per task draw
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore.experiments import sine_task
-from modcore.plots import sine as sine_plots
+from modcore import chapters
+from modcore.chapters import sine_task
+
+p = sine_task.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## One task instance
@@ -55,33 +56,25 @@ from modcore.plots import sine as sine_plots
 # direction; the black line is the first module's share of the target, $g_1(z)/\sqrt k$.
 
 # %%
-instance = sine_task.one_instance(input_dim, n_modules, n_samples, seed=seed)
+instance = sine_task.instance(p)
 
 # %% mystnb={"figure": {"name": "fig-sine-task-instance", "caption": "sine_task: one task instance (m = 8, k = 4 at the default profile). Left: the module functions g_i(z), sums of three sines. Right: targets of sampled points against their projection on the first true direction u_1 and on a random unit direction, with g_1(z)/sqrt(k)."}, "image": {"alt": "sine_task: one task instance (m = 8, k = 4 at the default profile). Left: the module functions g_i(z), sums of three sines. Right: targets of sampled points against their projection on the first true direction u_1 and on a random unit direction, with g_1(z)/sqrt(k)."}}
-sine_plots.module_functions(instance["z"], instance["module_values"], instance["true_projection"],
-                            instance["random_projection"], instance["targets"], n_modules)
+sine_task.instance_figure(p, instance)
 plt.show()
 
 # %%
-glue("sine_u1_correlation", instance["u1_correlation"], display=False)
-glue("sine_k", n_modules, display=False)
-print(instance["task"])
-print(f"correlation of y with g_1(u_1^T x): {instance['u1_correlation']:.3f} (1/sqrt(k) = {n_modules ** -0.5:.3f})")
+print(sine_task.instance_text(p, instance))
 
 # %% [markdown]
 # ## Target variance across k
 
 # %%
-means, standard_errors = sine_task.variance_by_k(input_dim, n_modules_values, n_tasks, variance_n_samples, seed=seed)
-print("\n".join(f"k={k}: Var(y) = {m:.3f} ± {s:.3f}" for k, m, s in zip(n_modules_values, means, standard_errors)))
+means, standard_errors = sine_task.variances(p)
+print(sine_task.variance_text(p, means, standard_errors))
 
 # %% mystnb={"figure": {"name": "fig-sine-task-variance", "caption": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}, "image": {"alt": "sine_task: label variance Var(y) (target plus label noise) against the number of modules k, mean over task draws with 2-standard-error bars (draws per k and points per draw from the profile: 40 and 4000 at default)."}}
-sine_plots.target_variance_vs_k(n_modules_values, means, standard_errors)
+sine_task.variance_figure(p, means, standard_errors)
 plt.show()
-
-# %%
-for name, value in {**sine_task.variance_verdict(means, standard_errors), **sine_task.scale_words(means)}.items():
-    glue(f"sine_{name}", value, display=False)
 
 # %% [markdown]
 # ## Verdict
@@ -98,3 +91,6 @@ for name, value in {**sine_task.variance_verdict(means, standard_errors), **sine
 # [calibration chapter](sec-calibration) fitted to the paper's Fig. 2. The variance above includes the label
 # noise: it is the loss of the best constant predictor, and the paper's test-loss thresholds 1.2 (Fig. 3)
 # and 1.5 (Fig. 4a) are {glue:text}`sine_threshold_fraction:.0%` of it or less.
+
+# %% tags=["remove-cell"]
+chapters.publish(sine_task.summary(p, instance, means, standard_errors))

@@ -1,5 +1,6 @@
-"""The calibration: the task defaults are the stored search's outcome; the search picks the best
-candidate; the stored thresholds check is computed from the task."""
+"""The calibration: the task defaults (literals in tasks/sine.py) are the recorded search's outcome
+and nothing reads the record at import; the search picks the best candidate and its rerun goes to
+the results store, never into the package; the thresholds check is computed from the task."""
 
 import json
 
@@ -8,14 +9,14 @@ import pandas as pd
 import pytest
 
 from modcore import paper_values, sweeps
-from modcore.experiments import calibration
-from modcore.experiments.sine_networks import NetworkRun, TheoryFit, calibrated_theory
-from modcore.tasks.sine import CALIBRATION_FILE, SineTask, expected_target_variance
+from modcore.chapters import calibration
+from modcore.runs.sine_networks import NetworkRun, TheoryFit, calibrated_theory
+from modcore.tasks.sine import SineTask, expected_target_variance
 
-STORED = json.loads(CALIBRATION_FILE.read_text())
+STORED = json.loads(calibration.RECORD_FILE.read_text())
 
 
-def test_task_and_run_defaults_equal_the_calibration_file():
+def test_task_and_run_defaults_equal_the_recorded_search():
     fitted = STORED["fitted"]
     task = SineTask(5, 3, seed=0)
     assert (task.amplitude_scale, task.direction_norm, task.label_noise) == \
@@ -46,9 +47,27 @@ def test_search_picks_the_candidate_closest_to_the_paper_and_records_it(tmp_path
     assert result.best["amplitude_scale"] == 2.5
     assert result.scores.error.iloc[0] == result.scores.error.min()
     record = calibration.calibration_record(result, design)
-    calibration.write_calibration(record, tmp_path / "calibration.json")
-    assert json.loads((tmp_path / "calibration.json").read_text())["fitted"] == {**result.best, "depth": design.depth}
-    assert calibration.same_outcome(result, record)
+    store = sweeps.ResultStore(tmp_path / "store")
+    calibration.store_rerun(store, design, record)
+    assert store.get(design)["fitted"] == {**result.best, "depth": design.depth}
+    assert calibration.same_outcome(result, record["fitted"])
+    assert not calibration.same_outcome(result, {**record["fitted"], "amplitude_scale": 0.25})
+
+
+def test_the_library_defaults_do_not_read_the_calibration_record(tmp_path):
+    """A rerun cannot move the defaults (nor the store key of every sine run): importing the task
+    and run modules with the record missing gives the same defaults."""
+    code = ("import modcore.paths as paths, pathlib; paths.DATA_DIR = pathlib.Path(r'%s'); "
+            "from modcore.runs.sine_networks import NetworkRun, calibrated_theory; "
+            "run = NetworkRun(input_dim=5, n_modules=3, n_params=300, n_train=100, seed=0); "
+            "print(run.amplitude_scale, run.direction_norm, run.label_noise, run.n_steps, calibrated_theory().omega)"
+            % tmp_path)
+    import subprocess
+    import sys
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    fitted = STORED["fitted"]
+    assert shown == [str(fitted["amplitude_scale"]), fitted["direction_norm"], str(fitted["label_noise"]),
+                     str(fitted["n_steps"]), str(STORED["theory"]["omega"])]
 
 
 def test_curve_error_is_zero_on_the_papers_own_points_and_infinite_without_runs():

@@ -118,7 +118,7 @@ def full_float32_matmuls():
     torch.set_float32_matmul_precision(previous)
 
 
-# The tests train at the chapters' learning rate (3e-3, modcore.experiments.sine_networks), where
+# The tests train at the chapters' learning rate (3e-3, modcore.runs.sine_networks), where
 # rounding differences stay rounding: compiled vs eager on the CPU (another summation order, as on
 # another device) differed by 1.4e-8 relative after these 100 steps, while a 1 % larger learning
 # rate moved the losses by 2e-3 to 5e-3. At lr 1e-2, full batch, the same two runs differed by

@@ -5,19 +5,20 @@ import pandas as pd
 import pytest
 
 from modcore import paper_values, scorecard
-from modcore.experiments import fig2
-from modcore.experiments.sine_networks import TheoryFit
+from modcore.chapters import nn_vs_theory
+from modcore.runs import sine_fig2
+from modcore.runs.sine_networks import TheoryFit
 
 THEORY = TheoryFit(omega=1.3, omega_low=1.2, omega_high=1.4, n_fitted=0, rms_log_error=0.0,
                    amplitude_scale=2.0, direction_norm="unit", label_noise=0.5)
-DESIGN = fig2.Fig2Design(n_modules_values=[2, 4, 6, 9], input_dim_values=[2, 4, 6, 9],
+DESIGN = sine_fig2.Fig2Design(n_modules_values=[2, 4, 6, 9], input_dim_values=[2, 4, 6, 9],
                          n_params_values=[100, 300, 500, 800, 1000, 1300, 2000, 3000, 10000],
                          n_train_values=[100, 300, 500, 800, 1000, 1300, 2000, 3000, 10000],
                          line_n_params_values=[300, 3000], line_input_dim_values=[5, 9],
                          average_n_modules_values=[3, 6], average_input_dim_values=[5, 9],
                          n_train=1000, n_params=1000, n_seeds=1)
 PAPER = pd.DataFrame(
-    [(panel, x, "test_network", 2.0 + 0.1 * i) for panel in fig2.PANELS for i, x in enumerate((2, 5, 9))],
+    [(panel, x, "test_network", 2.0 + 0.1 * i) for panel in sine_fig2.PANELS for i, x in enumerate((2, 5, 9))],
     columns=["panel", "x", "quantity", "value"])
 
 
@@ -37,7 +38,7 @@ CURVES = {  # test loss of every light line, by panel, before the line's own off
 def frames(curves=CURVES, diverged=lambda frame: np.zeros(len(frame), bool)):
     """Synthetic runs of DESIGN: each light line is its panel's curve times (1 + a small offset)."""
     out = {}
-    for panel in fig2.PANELS:
+    for panel in sine_fig2.PANELS:
         frame = pd.DataFrame(DESIGN.settings(panel))
         frame["n_params_actual"] = frame.n_params
         line_offset = frame.drop(columns=panel).astype(str).agg("".join, axis=1).map(lambda s: (hash(s) % 7) / 100)
@@ -51,25 +52,25 @@ def frames(curves=CURVES, diverged=lambda frame: np.zeros(len(frame), bool)):
 
 def verdicts(runs, paper=PAPER):
     """The rule's word on the runs (before "holds by construction" replaces it)."""
-    return fig2.judge_claims(runs, THEORY, DESIGN, paper).rule_word.to_dict()
+    return nn_vs_theory.judge_claims(runs, THEORY, DESIGN, paper).rule_word.to_dict()
 
 
 def test_claims_that_hold_in_the_data_agree():
-    assert verdicts(frames()) == {claim: "agree" for claim in fig2.CLAIMS}
+    assert verdicts(frames()) == {claim: "agree" for claim in nn_vs_theory.CLAIMS}
 
 
 def test_flat_in_k_holds_by_construction_whatever_the_rule_says():
     for curves in (CURVES, {**CURVES, "n_modules": lambda x: 0.5 * x}):
-        judged = fig2.judge_claims(frames(curves), THEORY, DESIGN, PAPER)
+        judged = nn_vs_theory.judge_claims(frames(curves), THEORY, DESIGN, PAPER)
         assert judged.loc["flat_in_k", "verdict"] == scorecard.BY_CONSTRUCTION
     assert judged.loc["flat_in_k", "rule_word"] == "disagree"  # the measurement itself can fail
-    record = fig2.claims(judged, DESIGN)["fig2_flat_in_k"]
+    record = nn_vs_theory.claims(judged, DESIGN)["fig2_flat_in_k"]
     assert record["verdict"] == scorecard.BY_CONSTRUCTION and not scorecard.counts_as_agreement(record["verdict"])
 
 
 def test_the_papers_own_curves_are_scored_by_the_same_rules():
     paper = paper_values.load_csv("fig2_digitised")
-    judged = fig2.judge_claims(frames(), THEORY, DESIGN, paper)
+    judged = nn_vs_theory.judge_claims(frames(), THEORY, DESIGN, paper)
     # the digitised n panel: 4.45, 4.18, 4.42 at n = 100..500 and 3.98 at 1000: the peak near n = p
     # is only 1.06 x the lowest loss before it, below the 1.10 of a spike
     assert judged.loc["spike_in_n", "paper_spike"] == pytest.approx(4.42 / 4.18)
@@ -79,10 +80,10 @@ def test_the_papers_own_curves_are_scored_by_the_same_rules():
 
 def _spike_in_n_parts(runs):
     flat_paper = pd.DataFrame([("n_train", x, "test_network", 3.0) for x in (300, 1000, 3000)] +
-                              [(p, x, "test_network", 2.0) for p in fig2.PANELS[:3] for x in (2, 5, 9)],
+                              [(p, x, "test_network", 2.0) for p in sine_fig2.PANELS[:3] for x in (2, 5, 9)],
                               columns=["panel", "x", "quantity", "value"])
-    judged = fig2.judge_claims(runs, THEORY, DESIGN, flat_paper)
-    record = fig2.claims(judged, DESIGN)["fig2_double_descent_in_n"]
+    judged = nn_vs_theory.judge_claims(runs, THEORY, DESIGN, flat_paper)
+    record = nn_vs_theory.claims(judged, DESIGN)["fig2_double_descent_in_n"]
     return record["verdict"], {p["label"]: p["verdict"] for p in record["parts"]}
 
 
@@ -100,20 +101,20 @@ def test_a_paper_curve_that_contradicts_its_sentence_splits_the_row_in_two():
 def test_a_claim_the_papers_curve_supports_has_one_part():
     paper = paper_values.load_csv("fig2_digitised")
     n_curve = (paper.panel == "n_train") & (paper.quantity == "test_network")
-    paper.loc[n_curve, "value"] = spiky(paper.loc[n_curve, "x"].to_numpy(float), fig2.PAPER_N_PARAMS)
-    judged = fig2.judge_claims(frames(), THEORY, DESIGN, paper)
+    paper.loc[n_curve, "value"] = spiky(paper.loc[n_curve, "x"].to_numpy(float), nn_vs_theory.PAPER_N_PARAMS)
+    judged = nn_vs_theory.judge_claims(frames(), THEORY, DESIGN, paper)
     assert (judged.paper_word == "agree").all()
-    assert all(not record["parts"] for record in fig2.claims(judged, DESIGN).values())
+    assert all(not record["parts"] for record in nn_vs_theory.claims(judged, DESIGN).values())
 
 
 def test_every_run_diverged_gives_not_testable_with_the_count():
     everything = lambda frame: np.ones(len(frame), bool)  # noqa: E731
-    judged = fig2.judge_claims(frames(diverged=everything), THEORY, DESIGN, PAPER)
+    judged = nn_vs_theory.judge_claims(frames(diverged=everything), THEORY, DESIGN, PAPER)
     assert set(judged.rule_word) == {"not testable"}
-    records = fig2.claims(judged, DESIGN)
+    records = nn_vs_theory.claims(judged, DESIGN)
     n_runs = len(DESIGN.settings("n_train"))
     assert f"({n_runs} of {n_runs})" in records["fig2_double_descent_in_n"]["why"]
-    assert fig2.verdict_words(judged)["spike_in_n_healthy"] == f"0% ({n_runs} of {n_runs} diverged)"
+    assert nn_vs_theory.verdict_words(judged)["spike_in_n_healthy"] == f"0% ({n_runs} of {n_runs} diverged)"
 
 
 @pytest.mark.parametrize("panel, curve, claim", [
@@ -148,7 +149,7 @@ def test_too_few_healthy_runs_give_inconclusive():
 
 def test_spike_measures_peak_against_lowest_loss_on_each_side():
     x = np.array([100, 300, 1000, 3000, 10000], float)
-    rise, fall = fig2.spike(x, np.array([4.0, 3.0, 6.0, 2.0, 1.0]), 1000)
+    rise, fall = sine_fig2.spike(x, np.array([4.0, 3.0, 6.0, 2.0, 1.0]), 1000)
     assert rise == pytest.approx(2.0) and fall == pytest.approx(6.0)
 
 
@@ -161,7 +162,7 @@ def test_design_puts_five_points_near_each_threshold_in_the_default_profile():
 
 
 def test_every_panel_varies_one_quantity_and_averages_over_the_others():
-    for panel in fig2.PANELS:
+    for panel in sine_fig2.PANELS:
         settings = pd.DataFrame(DESIGN.settings(panel))
         assert settings[panel].nunique() > 1
         per_x = settings.groupby(panel).size()
@@ -170,7 +171,7 @@ def test_every_panel_varies_one_quantity_and_averages_over_the_others():
 
 def test_bad_design_raises_and_names_the_argument():
     with pytest.raises(ValueError, match="n_train_values="):
-        fig2.Fig2Design(**{**DESIGN.__dict__, "n_train_values": []})
+        sine_fig2.Fig2Design(**{**DESIGN.__dict__, "n_train_values": []})
 
 
 def test_the_chapter_with_every_run_diverged_says_not_testable_and_counts_them(tmp_path, monkeypatch):

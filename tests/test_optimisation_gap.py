@@ -4,8 +4,8 @@ gap's direction) and diverged runs left out."""
 import numpy as np
 import pandas as pd
 
-from modcore.experiments import optimisation_gap as gap
-from modcore.experiments.sine_networks import TheoryFit
+from modcore.chapters import optimisation_gap as gap
+from modcore.runs.sine_networks import TheoryFit
 
 THEORY = TheoryFit(omega=1.3, omega_low=1.2, omega_high=1.4, n_fitted=0, rms_log_error=0.0,
                    amplitude_scale=1.5, direction_norm="unit", label_noise=0.9)

@@ -376,7 +376,7 @@ def test_every_sweep_in_the_package_declares_its_required_keys():
 def test_nn_vs_theory_record_edited_to_drop_test_mse_is_moved_aside_and_rerun(tmp_path, capsys):
     # The probe of issue 28: test_mse deleted and the checksum recomputed. Before, a glued
     # Fig. 2 ratio went from 2.21 to 1.00 without a word.
-    from modcore.experiments import sine_networks
+    from modcore.runs import sine_networks
 
     run = sine_networks.NetworkRun(input_dim=2, n_modules=1, n_params=40, n_train=20, seed=0, n_steps=5, n_test=20)
     store = sweeps.ResultStore(tmp_path)
@@ -442,8 +442,8 @@ def test_a_negative_value_reaches_the_rule_and_is_refused_in_one_line(monkeypatc
     for words in (["-p", "lr", "-1e-3"], ["-p", "lr=-1e-3"]):
         assert cli.main(["run", "nn_vs_theory", "--profile", "ci", *words]) == 2
         lines = _error_lines(capsys.readouterr().err)
-        assert lines == ["error: notebook 'nn_vs_theory': parameter lr = -0.001 breaks the rule '> 0' "
-                         "(rule from notebooks/profiles/nn_vs_theory.yml)"]
+        # the rule lives in modcore/chapters/nn_vs_theory.py (its Parameters), no longer in the profile
+        assert lines == ["error: notebook 'nn_vs_theory': parameter lr = -0.001 breaks the rule '> 0'"]
     assert no_kernel == []
 
 

@@ -151,3 +151,27 @@ def test_row_slopes_fit_each_row_and_mark_rows_with_a_non_finite_value():
     assert slopes[:2] == pytest.approx([2.0, -0.5]) and np.isnan(slopes[2])
     with pytest.raises(ValueError, match="one value per x"):
         stats.row_slopes(x, [[1.0, 2.0]])
+
+
+def test_bootstrap_percentile_intervals_cover_the_mean_and_narrow_with_more_items():
+    rng = np.random.default_rng(1)
+    widths = []
+    for n in (20, 2000):
+        values = rng.normal(3.0, 1.0, n)
+        interval = stats.bootstrap_percentile_intervals(
+            n, lambda rows: {"mean": values[rows].mean(), "undefined": math.nan}, n_resamples=300, level=0.9, seed=0)
+        low, high = interval["mean"]
+        assert low < values.mean() < high
+        assert all(math.isnan(v) for v in interval["undefined"])  # NaN in every resample: no interval
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 3
+    with pytest.raises(ValueError, match="level"):
+        stats.bootstrap_percentile_intervals(5, lambda rows: {}, n_resamples=10, level=1.0, seed=0)
+
+
+def test_mean_and_standard_error_per_group():
+    means, errors = stats.mean_and_standard_error([[1.0, 3.0], [2.0, 2.0, 2.0]])
+    assert means.tolist() == [2.0, 2.0]
+    assert errors[0] == pytest.approx(1.0) and errors[1] == 0.0
+    with pytest.raises(ValueError, match="two values"):
+        stats.mean_and_standard_error([[1.0]])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore.experiments import sine_networks as se
+from modcore.runs import sine_networks as se
 from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
 from modcore import train

@@ -10,8 +10,7 @@ import pytest
 
 from modcore import theory
 from modcore import verdicts
-from modcore.chapters import dimension_scaling, theorem1, theorem2
-from modcore.experiments import calibration, optimisation_gap
+from modcore.chapters import calibration, dimension_scaling, optimisation_gap, theorem1, theorem2
 
 # --- Theorem 1 and Fig. 1 ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The calibration chapter (``notebooks/calibration.py``): the sine task's open constants fitted
+"""The calibration chapter (notebook ``calibration``): the sine task's open constants fitted
 to one panel of the paper's Fig. 2, validated on the others.
 
 The paper's illustration fixes the shape of the module functions, not the loss scale; its own
@@ -14,10 +14,14 @@ losses 1-4.5). We treat the unknowns as an inverse problem:
 - predicted and checked: the k, m and p panels (one held-out error each) and the thresholds 1.2
   and 1.5 against the predict-zero loss Var(y) + noise variance.
 
-The search is a sweep in the results store (resumable). Its outcome is written to
-``modcore/data/sine_calibration.json``, which the task defaults read; Omega of Theorem 1 (with c
-computed from the calibrated task) is fitted on the chosen candidate's runs and stored there
-too, as the one theory fit every sine chapter uses.
+The search is a sweep in the results store (resumable). Its outcome, with Omega of Theorem 1 (c
+computed from the calibrated task) fitted on the chosen candidate's runs, is recorded in
+``modcore/data/sine_calibration.json`` (RECORD_FILE: the search's scores and curve, which this
+chapter shows) and copied as literals into :mod:`modcore.tasks.sine` (CALIBRATED_TASK,
+CALIBRATED_N_STEPS, CALIBRATED_THEORY), the library's defaults. Nothing reads the record at
+import, and this chapter never writes into the package: a rerun of the search goes to the results
+store and is compared with the literals (:func:`rerun_and_compare`), so a rerun cannot change the
+defaults, nor with them the store key of every sine run.
 """
 
 from __future__ import annotations
@@ -25,23 +29,66 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from modcore import sweeps
-from modcore.experiments import fig2
-from modcore.experiments.sine_networks import NetworkRun, TheoryFit, device_name, fit_theory, healthy, sweep_networks
-from modcore.tasks.sine import CALIBRATION_FILE, calibration, expected_target_variance
+from modcore import paper_values, paths, sweeps
+from modcore.parameters import DEVICE, NONEMPTY, SEED, ChapterParameters, at_least, each, param
+from modcore.plots import sine as sine_plots
+from modcore.runs import sine_fig2
+from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls it as calibration.run_table)
+from modcore.runs.sine_networks import (NetworkRun, TheoryFit, calibrated_theory, device_name, fit_theory, healthy,
+                                        sweep_networks)
+from modcore.tasks.sine import CALIBRATED_N_STEPS, CALIBRATED_TASK, expected_target_variance
 
+POSITIVE_INTEGERS = (NONEMPTY, each(at_least(1)))
+
+
+@dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults; tests/test_parameters.py keeps the two equal."""
+
+    seed: int = param(0, SEED)                 # first seed of the held-out runs
+    rerun_search: bool = param(False)          # rerun the search into the results store and compare (minutes)
+    n_seeds: int = param(1, at_least(1))       # seeds per held-out point
+    n_modules_values: list[int] = param([2, 5, 9], *POSITIVE_INTEGERS)  # held-out k panel
+    input_dim_values: list[int] = param([2, 5, 9], *POSITIVE_INTEGERS)  # held-out m panel
+    n_params_values: list[int] = param([100, 400, 1200, 3200, 17000], *POSITIVE_INTEGERS)  # held-out p panel
+    line_n_params_values: list[int] = param([300, 3000], *POSITIVE_INTEGERS)  # architectures of the k and m panels
+    line_input_dim_values: list[int] = param([5, 9], *POSITIVE_INTEGERS)      # m of the p panel (the paper: 5..9)
+    average_n_modules_values: list[int] = param([3], *POSITIVE_INTEGERS)      # k of the m and p panels
+    average_input_dim_values: list[int] = param([5, 9], *POSITIVE_INTEGERS)   # m of the k panel
+    n_train: int = param(1000, at_least(1))    # n of the held-out panels (the paper's p panel: 1000)
+    n_steps: int = param(0, at_least(0))       # Adam steps of the held-out runs; 0: the calibrated budget
+    n_test: int = param(4000, at_least(1))     # test points per held-out run
+    device: str = param("auto", *DEVICE)
+    results_dir: str | None = param(None)      # None: results/calibration
+
+    def heldout_design(self) -> sine_fig2.Fig2Design:
+        """The k, m and p panels of Fig. 2 at the chapter's n (p = 1153 only names the unused n panel)."""
+        return sine_fig2.Fig2Design(n_modules_values=self.n_modules_values, input_dim_values=self.input_dim_values,
+                                    n_params_values=self.n_params_values, n_train_values=[self.n_train],
+                                    line_n_params_values=self.line_n_params_values,
+                                    line_input_dim_values=self.line_input_dim_values,
+                                    average_n_modules_values=self.average_n_modules_values,
+                                    average_input_dim_values=self.average_input_dim_values, n_train=self.n_train,
+                                    n_params=paper_values.FIG2_N_PARAMS, n_seeds=self.n_seeds, seed=self.seed)
+
+
+# The record of the search whose outcome tasks/sine.py holds as literals: read by this chapter (its
+# scores and curve are shown), never at import and never written by it.
+RECORD_FILE = paths.DATA_DIR / "sine_calibration.json"
 FITTED_PANEL = "n_train"
 # train losses of 0 are part of the paper's n panel; log needs an offset. 0.05 is our choice: below
 # every nonzero point of the panel (the smallest is 0.8) and above our float32 train losses.
 LOSS_OFFSET = 0.05
-THRESHOLDS = (1.2, 1.5)  # the paper's test-loss targets (Fig. 3 and Fig. 4a)
+THRESHOLDS = paper_values.TEST_LOSS_THRESHOLDS  # the paper's test-loss targets (Fig. 3 and Fig. 4a)
 # "well below": a threshold counts as well below the predict-zero loss when it is at most this
 # fraction of it (our rule: predicting zero then misses it by at least a third)
 WELL_BELOW_FRACTION = 0.75
@@ -164,7 +211,8 @@ def calibration_record(result: SearchResult, design: SearchDesign) -> dict:
     """The data file's contents: what was fitted, what was fixed, the theory fit and the search."""
     return {
         "about": ("Sine-task constants fitted to the n panel of Fig. 2 of Boopathy et al. (ICLR 2025) by "
-                  "modcore.experiments.calibration.run_search; written by notebooks/calibration.py"),
+                  "modcore.chapters.calibration.run_search; its outcome is copied as literals into "
+                  "modcore/tasks/sine.py"),
         "fitted": {**result.best, "depth": design.depth},
         "theory": result.theory,
         "search": {
@@ -178,39 +226,50 @@ def calibration_record(result: SearchResult, design: SearchDesign) -> dict:
     }
 
 
-def write_calibration(record: dict, path: Path = CALIBRATION_FILE) -> None:
-    path.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
+def stored_record() -> dict:
+    """The record of the search behind the calibrated literals (RECORD_FILE)."""
+    return json.loads(RECORD_FILE.read_text())
+
+
+def calibrated_values() -> dict:
+    """The fitted fields as the library holds them (the literals of :mod:`modcore.tasks.sine`)."""
+    return {**CALIBRATED_TASK, "n_steps": CALIBRATED_N_STEPS}
 
 
 def stored_search() -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
-    """(scores, best curve, fitted values, search facts) read from the calibration file."""
-    stored = calibration()
-    if "search" not in stored:
-        raise ValueError(f"{CALIBRATION_FILE} holds no search; run the calibration chapter with rerun_search=True")
+    """(scores, best curve, fitted values, search facts) of the recorded search."""
+    stored = stored_record()
     search = stored["search"]
     facts = {"seconds": search["seconds"], "n_runs": search["n_runs"], "n_candidates": len(search["scores"]),
              "grid_edges": grid_edges(stored["fitted"], search["design"])}
     return pd.DataFrame(search["scores"]), pd.DataFrame(search["best_curve"]), stored["fitted"], facts
 
 
-def same_outcome(result: SearchResult, record: dict) -> bool:
-    """True if a rerun of the search chose the stored values (what the task defaults read)."""
-    return all(result.best[field] == record["fitted"][field] for field in FITTED_FIELDS)
+def same_outcome(result: SearchResult, fitted: Mapping) -> bool:
+    """True if a search chose the ``fitted`` values (every field of FITTED_FIELDS)."""
+    return all(result.best[field] == fitted[field] for field in FITTED_FIELDS)
 
 
-def rerun_and_compare(store: sweeps.ResultStore, paper: pd.DataFrame, *, device: str = "auto",
-                      write: bool = False) -> str:
-    """Rerun the stored search design (resumable in ``store``) and say whether it chose the stored
-    values; with ``write``, replace the calibration file with the rerun's outcome."""
-    stored = calibration()
+def store_rerun(store: sweeps.ResultStore, design: SearchDesign, record: dict) -> None:
+    """Keep a rerun's record in the results store, keyed by its design (never in the package);
+    a candidate whose runs all diverged has error inf, stored as null."""
+    scores = [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+               for key, value in row.items()} for row in record["search"]["scores"]]
+    store.put(design, {**record, "search": {**record["search"], "scores": scores}})
+
+
+def rerun_and_compare(store: sweeps.ResultStore, paper: pd.DataFrame, *, device: str = "auto") -> str:
+    """Rerun the recorded search design (resumable in ``store``), keep its record in ``store`` and
+    say whether it chose the calibrated literals of :mod:`modcore.tasks.sine`, and its Omega."""
     design = SearchDesign(**{key: tuple(value) if isinstance(value, list) else value
-                             for key, value in stored["search"]["design"].items()})
+                             for key, value in stored_record()["search"]["design"].items()})
     result = run_search(design, store, paper, device=device)
-    if write:
-        write_calibration(calibration_record(result, design))
-    if same_outcome(result, stored):
-        return f"chose the stored values ({result.seconds / 60:.1f} min)"
-    return f"chose different values: {result.best} ({result.seconds / 60:.1f} min)"
+    store_rerun(store, design, calibration_record(result, design))
+    omega = (f"Omega {result.theory['omega']:.3f} against the calibrated {calibrated_theory().omega:.3f}; "
+             f"{result.seconds / 60:.1f} min")
+    if same_outcome(result, calibrated_values()):
+        return f"chose the calibrated values ({omega})"
+    return f"chose different values: {result.best} ({omega})"
 
 
 def threshold_check(fitted: dict, input_dim_values: Sequence[int] = tuple(range(2, 10))) -> pd.DataFrame:
@@ -244,9 +303,9 @@ HELDOUT_PANELS = ("n_modules", "input_dim", "n_params")
 
 def heldout_errors(frames: dict[str, pd.DataFrame], fit: TheoryFit, paper: pd.DataFrame) -> dict[str, float]:
     """Per held-out panel: rms of log(ours / paper) test loss of the thick line (see
-    :func:`modcore.experiments.fig2.heldout_errors`), from runs of the calibrated task."""
-    means = {panel: fig2.fig2_means(fig2.fig2_lines(panel, frame, fit)) for panel, frame in frames.items()}
-    return fig2.heldout_errors(means, paper)
+    :func:`modcore.runs.sine_fig2.heldout_errors`), from runs of the calibrated task."""
+    means = {panel: sine_fig2.fig2_means(sine_fig2.fig2_lines(panel, frame, fit)) for panel, frame in frames.items()}
+    return sine_fig2.heldout_errors(means, paper)
 
 
 def summary_words(scores: pd.DataFrame, fitted: dict, facts: dict, theory: dict) -> dict[str, float | str]:
@@ -276,3 +335,52 @@ def grid_edges(fitted: dict, design: dict) -> str:
         notes.append(f"{field.replace('_', ' ')} {fitted[field]:g} {where} its grid "
                      f"({', '.join(f'{v:g}' for v in values)})")
     return "; ".join(notes)
+
+
+# --- what the notebook calls, one figure or table per cell ------------------------------------------
+
+
+def paper_fig2() -> pd.DataFrame:
+    """The paper's digitised Fig. 2 (``modcore/data/fig2_digitised.csv``)."""
+    return paper_values.load_csv("fig2_digitised")
+
+
+def results_store(p: Parameters) -> sweeps.ResultStore:
+    return sweeps.resolve_store(p.results_dir, "calibration")
+
+
+def rerun_word(p: Parameters, store: sweeps.ResultStore, paper: pd.DataFrame) -> str:
+    """What a rerun of the search found (:func:`rerun_and_compare`), or "not rerun here"."""
+    return rerun_and_compare(store, paper, device=p.device) if p.rerun_search else "not rerun here"
+
+
+def fit_figure(best_curve: pd.DataFrame, paper: pd.DataFrame, scores: pd.DataFrame):
+    """The fitted panel (ours against the paper's networks) and every candidate's fit error."""
+    return sine_plots.calibration_fit(best_curve, paper_points(paper), scores)
+
+
+def heldout_estimate(p: Parameters, fitted: Mapping) -> str:
+    """Rough training time of the held-out runs on 2 cores."""
+    seconds = p.heldout_design().estimated_seconds(p.n_steps or fitted["n_steps"], HELDOUT_PANELS)
+    return f"held-out runs: estimated {seconds / 60:.1f} min ({seconds:.0f} s) on 2 cores"
+
+
+def run_heldout(p: Parameters, store: sweeps.ResultStore) -> dict[str, pd.DataFrame]:
+    """Train (or read back) the held-out k, m and p panels of the calibrated task: ``{panel: runs}``."""
+    return sine_fig2.run_fig2(p.heldout_design(), store, device=p.device, desc="held out", panels=HELDOUT_PANELS,
+                              n_test=p.n_test, n_steps=p.n_steps or None)
+
+
+def heldout_figure(frames: Mapping[str, pd.DataFrame], fit: TheoryFit, paper: pd.DataFrame):
+    """Our held-out panels' mean test loss against the paper's networks."""
+    return sine_plots.heldout_panels(sine_fig2.figure_panels(frames, fit, paper))
+
+
+def summary(scores: pd.DataFrame, fitted: dict, facts: dict, rerun: str, check: pd.DataFrame,
+            errors: Mapping[str, float]) -> dict[str, float | str]:
+    """Every number and word the chapter's text quotes, keyed by glue name (``cal_...``)."""
+    theory = dataclasses.asdict(calibrated_theory())
+    return {**{f"cal_{name}": value for name, value in summary_words(scores, fitted, facts, theory).items()},
+            "cal_rerun": rerun,
+            **{f"cal_{name}": value for name, value in threshold_words(check).items()},
+            **{f"cal_heldout_{panel}": error for panel, error in errors.items()}}

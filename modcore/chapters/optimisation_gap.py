@@ -1,4 +1,4 @@
-"""The optimisation-gap chapter (``notebooks/optimisation_gap.py``): is the gap between the
+"""The optimisation-gap chapter (notebook ``optimisation_gap``): is the gap between the
 paper's networks and Theorem 1 an optimisation gap? The same networks trained closer and closer
 to an optimum, up to the exact optimum of their linearisation.
 """
@@ -7,14 +7,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from modcore import scorecard, sweeps
-from modcore.experiments.fig2 import SPIKE_MIN_RATIO, spike
-from modcore.experiments.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
-                                               sweep_networks)
+from modcore.parameters import DEVICE, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param
+from modcore.plots import sine as sine_plots
+from modcore.runs.sine_fig2 import SPIKE_MIN_RATIO, spike
+from modcore.runs.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
+                                        sweep_networks)
+from modcore.runs.sine_networks import calibrated_theory  # noqa: F401 (the notebook's one Theorem-1 fit)
+
+
+@dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults; tests/test_parameters.py keeps the two equal."""
+
+    seed: int = param(0, SEED)                 # first seed; runs use seed, seed + 1, ...
+    n_seeds: int = param(2, at_least(1))       # seeds (task, data and init) per point
+    input_dim_values: list[int] = param([5, 9], NONEMPTY, each(at_least(1)))  # m (the paper's lines span 5..9)
+    n_train_values: list[int] = param([100, 300, 1000, 3000], NONEMPTY, each(at_least(1)))  # n around n = p
+    n_params: int = param(1153, at_least(1))   # p (the paper's n-sweep value)
+    n_modules: int = param(3, at_least(1))     # k (the paper does not say)
+    n_steps: int = param(0, at_least(0))       # the Fig. 2 protocol's Adam steps; 0: the calibrated budget
+    lr: float = param(0.003, POSITIVE)         # its learning rate
+    n_steps_long: int = param(10000, at_least(1))  # "much longer" Adam
+    n_steps_lbfgs: int = param(2000, at_least(1))  # L-BFGS iterations
+    n_test: int = param(10000, at_least(1))    # test points per run
+    device: str = param("auto", *DEVICE)
+    results_dir: str | None = param(None)      # None: results/optimisation_gap
+
 
 def optimisation_methods(n_steps: int, lr: float, n_steps_long: int, n_steps_lbfgs: int) -> dict[str, dict]:
     """Ways to get closer to the optimum of the training loss, as NetworkRun overrides, from the
@@ -37,7 +62,7 @@ def gap_measures(runs: pd.DataFrame, fit: TheoryFit, *, small_n: int, large_n: i
 
     small_n_test_ratio: test loss / Theorem 1's at n = small_n (the paper's networks: ~3.6);
     spike_rise: the highest test loss near n = p over the lowest at smaller n
-        (:func:`modcore.experiments.fig2.spike`; > 1 means a spike; Theorem 1's is infinite);
+        (:func:`modcore.runs.sine_fig2.spike`; > 1 means a spike; Theorem 1's is infinite);
     train_below_threshold: mean train MSE over runs with n < p (Theorem 1: 0);
     m_ratio: test loss at the largest over the smallest m, at n = large_n.
 
@@ -217,3 +242,46 @@ def claims(words: dict, seeds) -> dict[str, scorecard.Record]:
         "optimisation_gap", ours=ours, seeds=seeds, verdict=SCORECARD_VERDICT[words["verdict"]], rule=RULE,
         why=f"test loss / theory {words['baseline_small_n_test_ratio']:.2f} at n = {words['small_n']}; "
             f"L-BFGS closes {words['n_closed']} gaps ({words['verdict']})")}
+
+
+def run(p: Parameters) -> pd.DataFrame:
+    """Train (or read back from the results store) every method of :func:`optimisation_methods` at
+    the chapter's (m, n, seed): one row per run, with its ``method_label``."""
+    store = sweeps.resolve_store(p.results_dir, "optimisation_gap")
+    return run_methods(optimisation_methods(p.n_steps, p.lr, p.n_steps_long, p.n_steps_lbfgs), store,
+                       input_dim_values=p.input_dim_values, n_train_values=p.n_train_values, n_params=p.n_params,
+                       n_modules=p.n_modules, n_seeds=p.n_seeds, seed=p.seed, n_test=p.n_test, device=p.device)
+
+
+def theory_check(fit: TheoryFit, runs: pd.DataFrame) -> str:
+    """The calibrated Omega and how well it describes these runs' underparameterised points."""
+    return (f"Omega = {fit.omega:.3f} [{fit.omega_low:.3f}, {fit.omega_high:.3f}] (calibrated); "
+            f"rms log error on these runs' underparameterised points: {log_error(fit, runs):.3f}")
+
+
+def figure(fit: TheoryFit, runs: pd.DataFrame):
+    """Train and test loss against n per m, one line per method, with Theorem 1."""
+    return sine_plots.optimisation_gap(method_means(runs), theory_curves(fit, runs))
+
+
+def gaps(p: Parameters, fit: TheoryFit, runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`gap_measures` at the chapter's smallest and largest n and its p."""
+    return gap_measures(runs, fit, small_n=min(p.n_train_values), large_n=max(p.n_train_values), n_params=p.n_params)
+
+
+def rank_text(p: Parameters, runs: pd.DataFrame) -> str:
+    """The linearised network's Jacobian rank, in words (:func:`linearised_rank`)."""
+    rank_fraction, effective_p = linearised_rank(runs)
+    return (f"linearised network: Jacobian rank / min(n, p) >= {rank_fraction:.3f}; "
+            f"at n = {max(p.n_train_values)} its rank is {effective_p:.3f} of p")
+
+
+def summary(gaps: pd.DataFrame, fit: TheoryFit, runs: pd.DataFrame) -> dict[str, float | str]:
+    """Every number and word the chapter's text quotes, keyed by glue name (``gap_...``)."""
+    return {f"gap_{name}": value for name, value in {**verdict_words(gaps, fit, runs), **reading_words(gaps)}.items()}
+
+
+def chapter_claims(p: Parameters, summary: dict) -> dict[str, scorecard.Record]:
+    """:func:`claims` from the glued summary and the chapter's seeds."""
+    return claims({name.removeprefix("gap_"): value for name, value in summary.items()},
+                  range(p.seed, p.seed + p.n_seeds))

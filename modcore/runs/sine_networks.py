@@ -10,8 +10,9 @@ solution, which has no optimiser to blow up, only a non-finite loss counts.
 
 :class:`TheoryFit` is Theorem 1 for the sine task: its spectrum scale c is the task's variance,
 computed from the task (never fitted), the label noise enters as the theory's noise, and only
-Omega is fitted (:func:`fit_theory`, with a bootstrap interval). The calibration chapter fits it
-once and stores it; every sine chapter uses that one object (:func:`calibrated_theory`).
+Omega is fitted (:func:`fit_theory`, with a bootstrap interval). The calibration chapter fitted it
+once; its values are literals in :mod:`modcore.tasks.sine` and every sine chapter uses that one
+object (:func:`calibrated_theory`).
 """
 
 from __future__ import annotations
@@ -24,21 +25,21 @@ import numpy as np
 import pandas as pd
 import scipy.optimize
 
-from modcore import sweeps, theory
+from modcore import stats, sweeps, theory
 from modcore.models import DEFAULT_ACTIVATION, MLPSpec
 from modcore.seeds import derive_seed
-from modcore.tasks.sine import (DEFAULT_AMPLITUDE_SCALE, DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST,
-                                SineTask, calibration, expected_target_variance)
+from modcore.tasks.sine import (CALIBRATED_DEPTH, CALIBRATED_N_STEPS, CALIBRATED_THEORY, DEFAULT_AMPLITUDE_SCALE,
+                                DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST, SineTask,
+                                expected_target_variance)
 from modcore.train import PRECISIONS, TrainSettings, fit_linearised, resolve_device, train_ensemble
 
 # The paper does not give its training protocol or its networks' depth (Section 5 and App. E
 # leave them open; see the choices page). Ours: full-batch Adam at lr 3e-3 (full batch because
 # Theorem 1 describes the exact optimum of the training loss, not a noisy one), two hidden
-# layers; the number of steps is one of the unknowns the calibration chapter fits to the
-# paper's Fig. 2 (uncalibrated: 2000).
-_FITTED = calibration().get("fitted", {})
-DEFAULT_N_STEPS: int = int(_FITTED.get("n_steps", 2000))
-DEFAULT_DEPTH: int = int(_FITTED.get("depth", 2))
+# layers; the number of steps is one of the unknowns the calibration chapter fitted to the
+# paper's Fig. 2 (see modcore.tasks.sine.CALIBRATED_N_STEPS).
+DEFAULT_N_STEPS: int = CALIBRATED_N_STEPS
+DEFAULT_DEPTH: int = CALIBRATED_DEPTH
 DEFAULT_LR = 3e-3
 METHODS = ("gradient", "linearised")
 # A run is diverged when its final train or test loss is not finite or its test loss exceeds this
@@ -278,10 +279,9 @@ def fit_theory(runs: pd.DataFrame, *, max_p_over_n: float = FIT_MAX_P_OVER_N, se
 
     everything = np.arange(len(chosen))
     log_excess = fit(everything)
-    rng = np.random.default_rng(seed)
-    resampled = [1 + math.exp(fit(rng.integers(0, len(chosen), len(chosen)))) for _ in range(BOOTSTRAP_RESAMPLES)]
-    tail = (1 - INTERVAL_LEVEL) / 2
-    low, high = np.quantile(resampled, [tail, 1 - tail])
+    interval = stats.bootstrap_percentile_intervals(len(chosen), lambda rows: {"omega": 1 + math.exp(fit(rows))},
+                                                    n_resamples=BOOTSTRAP_RESAMPLES, level=INTERVAL_LEVEL, seed=seed)
+    low, high = interval["omega"]
     return TheoryFit(omega=1 + math.exp(log_excess), omega_low=float(low), omega_high=float(high),
                      n_fitted=len(chosen),
                      rms_log_error=float(np.sqrt(np.mean(residuals(log_excess, everything) ** 2))),
@@ -290,12 +290,8 @@ def fit_theory(runs: pd.DataFrame, *, max_p_over_n: float = FIT_MAX_P_OVER_N, se
 
 def calibrated_theory() -> TheoryFit:
     """The one Theorem-1 fit every sine chapter uses: Omega fitted by the calibration chapter to
-    its runs on the calibrated task (read from the calibration file)."""
-    stored = calibration().get("theory")
-    if stored is None:
-        raise ValueError("the calibration file holds no theory fit yet; run the calibration chapter with "
-                         "rerun_search=True")
-    return TheoryFit(**stored)
+    its runs on the calibrated task (:data:`modcore.tasks.sine.CALIBRATED_THEORY`)."""
+    return TheoryFit(**CALIBRATED_THEORY)
 
 
 def log_error(theory_fit: TheoryFit, runs: pd.DataFrame, *, max_p_over_n: float = FIT_MAX_P_OVER_N) -> float:
