@@ -1,10 +1,8 @@
-"""Runs behind the ``kernel_rule`` chapter: the kernel rule's objective (Boopathy et al., ICLR 2025,
-Section 4.2, Eqs. 16-17) along a path from a random direction to a true module direction, and
-where the rule's random restarts land; plus what the three kernel-rule chapters share (task and
-data drawn from one seed, the sign test and the verdict words).
-
-Every run is a frozen dataclass (everything that fixes its numbers, seed included) computed
-through :func:`modcore.sweeps.run_sweep`, so an interrupted sweep resumes.
+"""The kernel-rule chapter (notebook ``kernel_rule``): the kernel rule's objective (Boopathy et al.,
+ICLR 2025, Section 4.2, Eqs. 16-17) along a path from a random direction to a true module
+direction, the pilot of Algorithm 1's open settings, and the chosen setting's module recovery on
+held-out seeds. What the three kernel-rule chapters share (task and data from one seed, the
+pilot's runs, the verdict words) is in :mod:`modcore.runs.kernel_rule`.
 """
 
 from __future__ import annotations
@@ -16,110 +14,77 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
+from matplotlib.figure import Figure
 
 from modcore import kernel_rule as kr
-from modcore import scorecard, sweeps
+from modcore import scorecard, stats, sweeps
 from modcore.models import DEFAULT_DEPTH, ModularSpec
+from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
+                                ChapterParameters, Relation, at_least, each, one_of, param)
+from modcore.plots import kernel_rule as kernel_plots
+from modcore.runs.kernel_rule import (FOUND_COS, PATH_STREAM, PILOT_SEED_START, PILOT_TARGET_SHARE, SIGNIFICANCE,
+                                      TRAIN_STREAM, PilotDesign, RecoveryRun, agreement, choose_setting, draw_task,
+                                      model_seed, pilot_rows, pilot_summary, pilot_table)
 from modcore.seeds import derive_seed
-from modcore.tasks.sine import SineTask
 
-# Our thresholds for the verdict words (the paper states these claims in words only; see the
-# book's choices page): a learned direction "finds" a true module when |cos| >= FOUND_COS (one
-# constant, kept by the kernel rule); a statistical statement is made at level SIGNIFICANCE
-# (one-sided tests, two-sided intervals).
-FOUND_COS = kr.FOUND_COS
-SIGNIFICANCE = 0.05
-# Seeds. The pilot that chooses Algorithm 1's settings runs on seeds PILOT_SEED_START and up;
-# every kernel-rule chapter's comparisons use seeds below it (a rule in their profiles), so no
-# comparison reuses a task, data set or network that the settings were chosen on.
-PILOT_SEED_START = 1000
-# Purposes of the independent random streams drawn from one run seed.
-_TASK, _TRAIN, _TEST, _MODEL, _PATH = range(5)
+KERNEL_LABELS = {"ntk": "NTK at init", "hidden": "last hidden layer", "rbf": "RBF (median bandwidth)"}
+_KERNEL_NAMES = one_of(*kr.KERNELS)
 
 
-def draw_task(input_dim: int, n_modules: int, seed: int) -> SineTask:
-    """The sine task of run ``seed``: every setting but the shape is SineTask's default."""
-    return SineTask(input_dim, n_modules, seed=derive_seed(seed, _TASK))
+@dataclasses.dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal."""
 
+    seed: int = param(0, SEED)                    # first seed of the path section; runs use seed, seed + 1, ...
+    n_seeds: int = param(10, at_least(2))         # seeds per kernel on the path; the sign tests over seeds need two
+    input_dim: int = param(6, at_least(1))        # m (paper does not say)
+    n_modules: int = param(3, at_least(1))        # task modules k
+    kernel_values: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # on the path
+    width: int = param(16, at_least(1))           # module MLP width, the network of "ntk" and "hidden" (our choice)
+    n_points: int = param(21, at_least(3))        # directions along each path: its two ends and a point between
+    path_batch_size: int = param(256, at_least(2))  # minibatch of the path's objective (kernel matrix B x B)
+    pilot_seed: int = param(1000, SEED, at_least(PILOT_SEED_START))  # first pilot seed: no later chapter uses these
+    pilot_n_seeds: int = param(5, at_least(2))    # pilot seeds; a standard error needs two
+    pilot_n_train: int = param(2000, at_least(2))  # training points of the pilot's tasks
+    pilot_kernels: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # the grid ...
+    pilot_eps_values: list[float] = param([0.001, 0.01, 0.1, 1.0], NONEMPTY, DISTINCT, each(POSITIVE))  # ... ridge eps
+    pilot_batch_sizes: list[int] = param([32, 64, 128], NONEMPTY, INCREASING, each(at_least(2)))  # ... minibatch B
+    pilot_steps_values: list[int] = param([30, 100, 300], NONEMPTY, INCREASING, each(at_least(1)))  # ... steps
+    pilot_restart_factors: list[int] = param([1, 2, 4], NONEMPTY, INCREASING, each(at_least(1)))  # ... K / k
+    pilot_rerun: str = param("chosen", one_of("chosen", "all"))  # stored grid: rerun the chosen setting's fits, or all
+    network_module_factor: int = param(2, at_least(1))  # network modules K = factor * k (paper's t-SNE: 20 for 10)
+    kernel: str = param("rbf", _KERNEL_NAMES)     # Algorithm 1's settings: the pilot's choice (checked in the chapter)
+    kernel_eps: float = param(0.001, POSITIVE)
+    kernel_batch_size: int = param(64, at_least(2))
+    kernel_n_steps: int = param(300, at_least(1))
+    kernel_lr: float = param(0.02, POSITIVE)      # Algorithm 1's Adam learning rate (our choice)
+    device: str = param("cpu", *DEVICE)
+    results_dir: str | None = param(None, EXISTING_FOLDER)  # None: results/kernel_rule
 
-def draw_data(task: SineTask, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test) of run ``seed``. Test labels carry the task's label
-    noise like the training labels, as in the calibration and Fig. 2 chapters, so that a test
-    loss here is measured as the paper's losses were matched there (its thresholds 1.2 and 1.5
-    then compare with the same scale). Training sets are nested in ``n_train`` (SineTask.sample's
-    first points do not depend on n)."""
-    x_train, y_train = task.sample(n_train, seed=derive_seed(seed, _TRAIN))
-    x_test, y_test = task.sample(n_test, seed=derive_seed(seed, _TEST))
-    return x_train, y_train, x_test, y_test
+    def relations(self):
+        # the chapter's seeds stay below the pilot's, so no comparison reuses a pilot task
+        yield Relation(("seed", "n_seeds", "pilot_seed"), "seed + n_seeds <= pilot_seed",
+                       self.seed + self.n_seeds <= self.pilot_seed)
+        # the pilot must score the network's K
+        yield Relation(("network_module_factor", "pilot_restart_factors"),
+                       "network_module_factor in pilot_restart_factors",
+                       self.network_module_factor in self.pilot_restart_factors)
+        yield Relation(("pilot_batch_sizes", "pilot_n_train"), "max(pilot_batch_sizes) <= pilot_n_train",
+                       max(self.pilot_batch_sizes) <= self.pilot_n_train)
 
+    @property
+    def n_restarts(self) -> int:
+        return self.network_module_factor * self.n_modules
 
-def model_seed(seed: int) -> int:
-    """The seed of run ``seed``'s network initialisation (its module MLPs and random U)."""
-    return derive_seed(seed, _MODEL)
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.n_seeds)
 
+    def store(self) -> sweeps.ResultStore:
+        return sweeps.resolve_store(self.results_dir, "kernel_rule")
 
-def batch_data(runs: Sequence, name: str) -> tuple[list[SineTask], tuple[np.ndarray, ...], list[int]]:
-    """For runs that train as one ensemble (equal ``ensemble_key()``): their tasks, their stacked
-    (x_train, y_train, x_test, y_test) and their models' seeds; ``name`` is the caller, for the error."""
-    if len({run.ensemble_key() for run in runs}) != 1:
-        raise ValueError(f"{name} needs runs that share ensemble_key(); group them with batch_by")
-    tasks = [draw_task(run.input_dim, run.n_modules, run.seed) for run in runs]
-    data = [draw_data(task, run.n_train, run.n_test, run.seed) for task, run in zip(tasks, runs)]
-    return tasks, tuple(np.stack(column) for column in zip(*data)), [model_seed(run.seed) for run in runs]
-
-
-# --- statistics shared by the chapters --------------------------------------------------------
-
-
-def sign_test(values, baseline) -> dict[str, float | int | str]:
-    """Paired sign test of ``values`` against ``baseline`` (equal-length arrays; inf allowed: a
-    value not reached within a grid compares as larger than every finite one, two infs tie).
-
-    Returns counts (``n_lower``, ``n_higher``, ``n_ties``), the one-sided p-values of "lower"
-    and "higher" (binomial on the untied pairs), and ``word``: "lower" or "higher" when that
-    p-value is below SIGNIFICANCE, else "no significant difference".
-    """
-    a, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"values and baseline must be 1-d of equal length, got shapes {a.shape} and {b.shape}")
-    if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError("values and baseline must not hold NaN (drop diverged runs first)")
-    lower, higher = int(np.sum(a < b)), int(np.sum(a > b))
-    untied = lower + higher
-    p_lower = stats.binomtest(lower, untied, 0.5, alternative="greater").pvalue if untied else 1.0
-    p_higher = stats.binomtest(higher, untied, 0.5, alternative="greater").pvalue if untied else 1.0
-    word = "lower" if p_lower < SIGNIFICANCE else "higher" if p_higher < SIGNIFICANCE else "no significant difference"
-    return {"n_pairs": int(a.size), "n_lower": lower, "n_higher": higher, "n_ties": int(a.size - untied),
-            "p_lower": float(p_lower), "p_higher": float(p_higher), "word": word}
-
-
-def proportion_verdict(successes: int, trials: int) -> dict[str, float | str]:
-    """"yes" when the Clopper-Pearson interval (level 1 - SIGNIFICANCE) of the success rate lies
-    above 1/2, "no" when below, else "undetermined"; with the interval's ends."""
-    if trials < 1:
-        raise ValueError(f"trials must be >= 1, got {trials=}")
-    interval = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=1 - SIGNIFICANCE)
-    word = "yes" if interval.low > 0.5 else "no" if interval.high < 0.5 else "undetermined"
-    return {"rate": successes / trials, "low": float(interval.low), "high": float(interval.high), "word": word}
-
-
-def agreement(ours: str, paper: str, *, testable: bool = True) -> str:
-    """"agree" / "disagree" between two verdict words; "inconclusive" when ours found no
-    significant effect; "not testable at these task settings" when the comparison is not."""
-    if not testable:
-        return "not testable at these task settings"
-    if ours in ("no significant difference", "undetermined"):
-        return "inconclusive"
-    return "agree" if ours == paper else "disagree"
-
-
-
-def combined_agreement(agreements) -> str:
-    """Several :func:`agreement` words combined into one scorecard verdict
-    (:func:`modcore.scorecard.combined_verdict`)."""
-    return scorecard.combined_verdict("not testable" if word.startswith("not testable") else word
-                                      for word in agreements)
 
 # --- the objective along a path ----------------------------------------------------------------
 
@@ -151,9 +116,9 @@ def run_path(run: PathRun) -> dict:
     path runs between unit vectors: the task's u_1 is not one (its norm is about sqrt(m) under the
     calibrated "gaussian" direction law), and only its direction matters to the objective."""
     task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, _TRAIN))
+    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, TRAIN_STREAM))
     truth = task.directions[0, :, 0] / np.linalg.norm(task.directions[0, :, 0])
-    random_direction = np.random.default_rng(derive_seed(run.seed, _PATH)).standard_normal(run.input_dim)
+    random_direction = np.random.default_rng(derive_seed(run.seed, PATH_STREAM)).standard_normal(run.input_dim)
     random_direction /= np.linalg.norm(random_direction)
     alpha = np.linspace(0.0, 1.0, run.n_points)
     path = (1 - alpha)[:, None] * random_direction + alpha[:, None] * truth  # (n_points, m)
@@ -207,8 +172,8 @@ def path_summary(paths: pd.DataFrame) -> pd.DataFrame:
                                     include_groups=False)
         truth, start = per_seed.objective.last(), per_seed.objective.first()
         near = int((at_minimum >= FOUND_COS).sum())
-        verdict = proportion_verdict(near, len(at_minimum))
-        test = sign_test(truth.to_numpy(), start.to_numpy())
+        verdict = stats.proportion_verdict(near, len(at_minimum), alpha=SIGNIFICANCE)
+        test = stats.sign_test(truth.to_numpy(), start.to_numpy(), alpha=SIGNIFICANCE)
         rows[kernel] = {"n_seeds": len(at_minimum), "median_cos_at_minimum": float(at_minimum.median()),
                         "near_truth": near, "near_truth_low": verdict["low"], "near_truth_high": verdict["high"],
                         "near_truth_word": verdict["word"], "truth_below_random": test["n_lower"],
@@ -225,7 +190,7 @@ def objective_as_weight_norm(run: PathRun) -> dict[str, float]:
     direction. Returns ``objective``, ``ridge_value``, ``weight_norm2`` (|theta|^2 alone) and
     ``relative_gap`` between the first two."""
     task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, _TRAIN))
+    x, y = task.sample(run.batch_size, seed=derive_seed(run.seed, TRAIN_STREAM))
     u = torch.as_tensor(task.directions[:1], dtype=torch.float64)  # (1, m, 1)
     network = kr.module_network(ModularSpec(run.input_dim, run.n_modules, run.width, run.depth))
     weights = [w.double() for w in network.init(seed=model_seed(run.seed))]
@@ -242,238 +207,6 @@ def objective_as_weight_norm(run: PathRun) -> dict[str, float]:
     return {"objective": objective, "ridge_value": ridge, "weight_norm2": float(theta @ theta),
             "relative_gap": abs(ridge - objective) / objective}
 
-
-def capped_settings(settings: kr.KernelRuleSettings, n_train: int) -> kr.KernelRuleSettings:
-    """Algorithm 1's settings for a training set of ``n_train`` points: a set smaller than the
-    kernel minibatch is used whole (batch_size None)."""
-    if settings.batch_size is None or settings.batch_size >= n_train:
-        return dataclasses.replace(settings, batch_size=None)
-    return settings
-
-
-# --- the pilot: which settings of Algorithm 1 find the modules? ---------------------------------
-# Scored by recovery alone (modcore.kernel_rule.module_recovery), never by a test loss or by a
-# later chapter's outcome, on seeds PILOT_SEED_START and up.
-
-PILOT_COLUMNS = ("kernel", "eps", "batch_size", "n_steps", "n_restarts")
-# The issue's target for the chosen settings: at least half of the true modules recovered
-# (m = 6, k = 3, n = 2000, calibrated noise), averaged over the pilot's seeds.
-PILOT_TARGET_SHARE = 0.5
-# The stored pilot: the full grid, run once by `python -m modcore.experiments.kernel_objective`
-# (see modcore/data/README.md); the kernel_rule chapter reruns rows of it and compares.
-PILOT_FILE = "kernel_pilot"
-FULL_PILOT = dict(kernels=kr.KERNELS, eps_values=(1e-3, 1e-2, 1e-1, 1.0), batch_sizes=(32, 64, 128),
-                  n_steps_values=(30, 100, 300), restart_factors=(1, 2, 4), n_seeds=5)
-
-
-@dataclasses.dataclass(frozen=True)
-class RecoveryRun:
-    """One fit of the pilot (or of the held-out recovery check): ``max(restart_factors) * n_modules``
-    restarts of Algorithm 1 (:func:`modcore.kernel_rule.fit_projections`) with ``kernel``, ``eps`` and minibatch
-    ``batch_size``, run for ``max(n_steps_values)`` steps on ``n_train`` points of the sine task
-    of ``seed``. Restarts are seeded one by one, so the first K of them are a K-restart fit, and a
-    fit's projections after t steps are a t-step fit's: one run scores every (steps, K) pair."""
-
-    kernel: str
-    eps: float
-    batch_size: int
-    seed: int
-    input_dim: int = 6
-    n_modules: int = 3
-    n_train: int = 2000
-    n_steps_values: tuple[int, ...] = (30, 100, 300)
-    restart_factors: tuple[int, ...] = (1, 2, 4)
-    width: int = 16
-    depth: int = DEFAULT_DEPTH
-    lr: float = kr.DEFAULT_LR
-
-    def __post_init__(self):
-        steps = list(self.n_steps_values)
-        if not steps or steps != sorted(set(steps)) or steps[0] < 1:
-            raise ValueError(f"n_steps_values must be positive and increasing, got "
-                             f"n_steps_values={self.n_steps_values!r}")
-        factors = list(self.restart_factors)
-        if not factors or factors != sorted(set(factors)) or factors[0] < 1:
-            raise ValueError(f"restart_factors must be positive and increasing, got "
-                             f"restart_factors={self.restart_factors!r}")
-        kr.KernelRuleSettings(kernel=self.kernel, eps=self.eps, batch_size=self.batch_size)  # checks them
-
-    def settings(self) -> kr.KernelRuleSettings:
-        return capped_settings(kr.KernelRuleSettings(kernel=self.kernel, eps=self.eps, batch_size=self.batch_size,
-                                                     n_steps=max(self.n_steps_values), lr=self.lr), self.n_train)
-
-
-PILOT_RESULT_KEYS = ("n_steps", "n_restarts", "share", "matched", "n_duplicates", "flops_per_restart", "start_share",
-                     "start_matched")
-
-
-def run_pilot(run: RecoveryRun, *, device: str = "cpu") -> dict:
-    """Recovery (:func:`modcore.kernel_rule.module_recovery`) for every (steps, K) of ``run``:
-    lists ``n_steps``, ``n_restarts``, ``share``, ``matched``, ``n_duplicates``, ``flops_per_restart``;
-    and (prefixed ``start_``) the same at step 0, the random unit directions the restarts start from."""
-    task = draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y = task.sample(run.n_train, seed=derive_seed(run.seed, _TRAIN))
-    spec = ModularSpec(run.input_dim, run.n_modules, run.width, run.depth)
-    settings = run.settings()
-    n_restarts = max(run.restart_factors) * run.n_modules
-    fit = kr.fit_projections(spec, x, y, seed=model_seed(run.seed), n_restarts=n_restarts, settings=settings,
-                             snapshot_steps=(0, *run.n_steps_values), device=device)
-    out = {key: [] for key in PILOT_RESULT_KEYS}
-    per_step = fit.cost.flops_per_restart / settings.n_steps
-    for steps in run.n_steps_values:
-        for factor in run.restart_factors:
-            restarts = factor * run.n_modules
-            found = kr.module_recovery(fit.snapshots[steps][:restarts], task.directions)
-            start = kr.module_recovery(fit.snapshots[0][:restarts], task.directions)
-            for key, value in (("n_steps", steps), ("n_restarts", restarts), ("share", found["share"]),
-                               ("matched", found["matched"]), ("n_duplicates", found["n_duplicates"]),
-                               ("flops_per_restart", per_step * steps), ("start_share", start["share"]),
-                               ("start_matched", start["matched"])):
-                out[key].append(value)
-    out["wall_time_s"] = fit.cost.wall_time_s
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class PilotDesign:
-    """The pilot's grid: every kernel x eps x minibatch, each scored at every step count and
-    restart factor, on ``n_seeds`` seeds from ``seed`` (at least PILOT_SEED_START)."""
-
-    kernels: Sequence[str]
-    eps_values: Sequence[float]
-    batch_sizes: Sequence[int]
-    n_steps_values: Sequence[int]
-    restart_factors: Sequence[int]
-    n_seeds: int
-    seed: int = PILOT_SEED_START
-    input_dim: int = 6
-    n_modules: int = 3
-    n_train: int = 2000
-    width: int = 16
-
-    def __post_init__(self):
-        if self.seed < PILOT_SEED_START:
-            raise ValueError(f"pilot seeds start at PILOT_SEED_START={PILOT_SEED_START}, got seed={self.seed}")
-        for name in ("kernels", "eps_values", "batch_sizes", "n_steps_values", "restart_factors"):
-            values = tuple(getattr(self, name))
-            if not values:
-                raise ValueError(f"the pilot's {name} must not be empty, got {name}={values!r}")
-            object.__setattr__(self, name, values)  # tuples: a design read from a notebook equals the stored one
-
-    def runs(self) -> list[RecoveryRun]:
-        return [RecoveryRun(kernel=kernel, eps=float(eps), batch_size=int(batch), seed=self.seed + s,
-                         input_dim=self.input_dim, n_modules=self.n_modules, n_train=self.n_train,
-                         n_steps_values=tuple(int(t) for t in self.n_steps_values),
-                         restart_factors=tuple(int(f) for f in self.restart_factors), width=self.width)
-                for kernel in self.kernels for eps in self.eps_values for batch in self.batch_sizes
-                for s in range(self.n_seeds)]
-
-
-def pilot_rows(runs: Sequence[RecoveryRun], store: sweeps.ResultStore, *, device: str = "cpu",
-               desc: str = "pilot") -> pd.DataFrame:
-    """Run (or read back) ``runs``; one row per (run, steps, K): the PILOT_COLUMNS, seed, share,
-    matched, n_duplicates, flops_per_restart, start_share, start_matched."""
-    frame = sweeps.run_sweep(lambda run: run_pilot(run, device=device), runs, store, desc=desc,
-                             required_keys=PILOT_RESULT_KEYS)
-    lists = ["n_steps", "n_restarts", "share", "matched", "n_duplicates", "flops_per_restart", "start_share",
-             "start_matched"]
-    rows = frame[["kernel", "eps", "batch_size", "seed", *lists]].explode(lists)
-    return rows.astype({"eps": float, "batch_size": int, "seed": int, "n_steps": int, "n_restarts": int,
-                        "share": float, "matched": float, "n_duplicates": int, "flops_per_restart": float,
-                        "start_share": float, "start_matched": float}).reset_index(drop=True)
-
-
-def pilot_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per setting (PILOT_COLUMNS): over seeds, the mean recovery ``share`` and its
-    standard error ``share_se``, the mean ``matched`` |cos|, mean duplicates, FLOPs per restart,
-    and the random starts' mean share (``start_share``)."""
-    grouped = rows.groupby(list(PILOT_COLUMNS), sort=False)
-    summary = grouped.agg(n_seeds=("seed", "nunique"), share=("share", "mean"), share_sd=("share", "std"),
-                          matched=("matched", "mean"), n_duplicates=("n_duplicates", "mean"),
-                          flops_per_restart=("flops_per_restart", "mean"), start_share=("start_share", "mean"))
-    summary["share_se"] = (summary.share_sd / np.sqrt(summary.n_seeds)).fillna(0.0)
-    return summary.drop(columns="share_sd").reset_index()
-
-
-def choose_setting(summary: pd.DataFrame, *, n_restarts: int) -> dict:
-    """The pilot's choice rule, fixed before any comparison ran (the book's choices page):
-
-    among the settings at ``n_restarts`` restarts, take the highest mean recovery share over the
-    pilot's seeds; every setting whose mean share is within one standard error (of that best
-    mean) of it, and reaches PILOT_TARGET_SHARE if the best does, counts as tied, and of the tied
-    ones the cheapest (fewest FLOPs per restart) is
-    chosen, then the smaller eps, minibatch and step count, then the kernel's order in
-    modcore.kernel_rule.KERNELS. Returns the chosen row as a dict, with ``n_tied``."""
-    at = summary[summary.n_restarts == n_restarts]
-    if at.empty:
-        raise ValueError(f"the pilot has no setting with n_restarts={n_restarts}")
-    best = at.loc[at.share.idxmax()]
-    tied = at[(at.share >= best.share - best.share_se) & (at.share >= min(best.share, PILOT_TARGET_SHARE))]
-    order = tied.assign(kernel_rank=tied.kernel.map({k: i for i, k in enumerate(kr.KERNELS)}))
-    chosen = order.sort_values(["flops_per_restart", "eps", "batch_size", "n_steps", "kernel_rank"]).iloc[0]
-    return {**{key: chosen[key] for key in (*PILOT_COLUMNS, "share", "share_se", "matched", "n_duplicates",
-                                               "flops_per_restart", "start_share")},
-            "best_share": float(best.share), "n_tied": len(tied)}
-
-
-def stored_pilot() -> pd.DataFrame:
-    """The stored full pilot's rows (modcore/data/<PILOT_FILE>.csv; see :func:`write_stored_pilot`)."""
-    from modcore import paper_values  # reads modcore/data; comments skipped
-
-    return paper_values.load_csv(PILOT_FILE)
-
-
-def pilot_table(design: PilotDesign, store: sweeps.ResultStore, *, rerun: str = "chosen", n_restarts: int,
-                device: str = "cpu") -> tuple[pd.DataFrame, dict]:
-    """The pilot's rows for ``design`` and how they were checked.
-
-    If ``design`` is the stored pilot's (FULL_PILOT), the rows are the stored ones and the
-    chapter reruns part of them: ``rerun="chosen"`` the fits of the setting the choice rule picks
-    from the stored rows (at ``n_restarts``), ``rerun="all"`` every fit; the rerun rows must equal
-    the stored ones (``comparison``: ``compared`` rows, ``max_difference`` in share and matched
-    |cos|, ``matches``). Any other design (a smaller one at ci, a user's own) runs in full and
-    is not compared (``compared`` 0)."""
-    if rerun not in ("chosen", "all"):
-        raise ValueError(f"rerun must be 'chosen' or 'all', got {rerun=!r}")
-    if design != PilotDesign(**FULL_PILOT):
-        rows = pilot_rows(design.runs(), store, device=device)
-        return rows, {"compared": 0, "max_difference": math.nan, "matches": None}
-    stored = stored_pilot()
-    if rerun == "all":
-        runs = design.runs()
-    else:
-        chosen = choose_setting(pilot_summary(stored), n_restarts=n_restarts)
-        runs = [run for run in design.runs() if (run.kernel, run.eps, run.batch_size)
-                == (chosen["kernel"], float(chosen["eps"]), int(chosen["batch_size"]))]
-    fresh = pilot_rows(runs, store, device=device)
-    keys = ["kernel", "eps", "batch_size", "seed", "n_steps", "n_restarts"]
-    both = fresh.merge(stored, on=keys, suffixes=("", "_stored"), how="left")
-    difference = max(float(np.nanmax(np.abs(both[column] - both[f"{column}_stored"]).to_numpy(float), initial=0.0))
-                     if both[f"{column}_stored"].notna().all() else math.inf
-                     for column in ("share", "matched", "start_share"))
-    # float64 fits of the same code on the same seeds: equal up to BLAS summation order
-    return stored, {"compared": len(both), "max_difference": difference, "matches": bool(difference <= 1e-6)}
-
-
-def write_stored_pilot(store: sweeps.ResultStore, *, device: str = "cpu") -> pd.DataFrame:
-    """Run the full pilot (FULL_PILOT, resumable through ``store``) and write its rows to
-    modcore/data/<PILOT_FILE>.csv, with a header saying how it was made. Run once, offline."""
-    from modcore import paths  # only this offline writer touches the package's data folder
-
-    # cheapest minibatch first, so that an interrupted pilot has whole rows of the grid
-    runs = sorted(PilotDesign(**FULL_PILOT).runs(), key=lambda run: run.batch_size)
-    rows = pilot_rows(runs, store, device=device, desc="full pilot")
-    path = paths.DATA_DIR / f"{PILOT_FILE}.csv"
-    header = ("# Pilot of Algorithm 1's open settings (modcore.experiments.kernel_objective.FULL_PILOT): module\n"
-              "# recovery (modcore.kernel_rule.module_recovery) per seed, kernel, eps, minibatch, steps and\n"
-              "# restarts, at m = 6, k = 3, n = 2000, calibrated sine task, pilot seeds 1000-1004. Written by\n"
-              "# `python -m modcore.experiments.kernel_objective`; the kernel_rule chapter reruns rows and compares.\n")
-    path.write_text(header + rows.to_csv(index=False, float_format="%.10g"))
-    return rows
-
-
-if __name__ == "__main__":
-    write_stored_pilot(sweeps.resolve_store(None, "kernel_pilot"))
 
 
 # --- what the kernel_rule chapter glues -------------------------------------------------------------
@@ -559,7 +292,7 @@ def heldout_recovery(chosen: dict, *, seeds: Sequence[int], input_dim: int, n_mo
     if n_restarts % n_modules:
         raise ValueError(f"n_restarts={n_restarts} must be a multiple of n_modules={n_modules}")
     rows = pilot_rows(runs, store, device=device, desc="held-out recovery")
-    test = sign_test(rows.share.to_numpy(), rows.start_share.to_numpy())
+    test = stats.sign_test(rows.share.to_numpy(), rows.start_share.to_numpy(), alpha=SIGNIFICANCE)
     return {"share": float(rows.share.mean()), "start_share": float(rows.start_share.mean()),
             "n_duplicates": float(rows.n_duplicates.mean()), "matched": float(rows.matched.mean()),
             "n_seeds": len(rows), "seeds": [int(seed) for seed in seeds], "n_better": test["n_higher"],
@@ -598,3 +331,72 @@ def claims(heldout: dict, pilot_glue: dict, *, seeds: Sequence[int]) -> dict[str
             "one-sided at 5 %); disagree if neither; partly otherwise")
     return {"algorithm1_recovery": scorecard.record("algorithm1_recovery", ours=ours, seeds=seeds,
                                                     verdict=recovery_verdict(heldout), rule=rule)}
+
+
+# --- what the notebook calls, one figure or table per function -------------------------------------
+
+def path_runs(p: Parameters) -> list[PathRun]:
+    """The path section's runs of ``p``: every kernel of ``kernel_values`` on the chapter's seeds."""
+    return path_design(p.kernel_values, input_dim=p.input_dim, n_modules=p.n_modules, batch_size=p.path_batch_size,
+                       seed=p.seed, n_seeds=p.n_seeds, eps=p.kernel_eps, width=p.width, n_points=p.n_points)
+
+
+def paths_figure(paths: pd.DataFrame) -> Figure:
+    """The objective along the paths, one panel per kernel (Fig. fig-kernel-rule-paths)."""
+    return kernel_plots.objective_paths(paths, KERNEL_LABELS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pilot:
+    """The pilot as the chapter reads it: its grid, its rows (stored or run here), how the rerun
+    rows compared with the stored ones, the per-setting summary and the choice rule's pick."""
+
+    design: PilotDesign
+    rows: pd.DataFrame
+    comparison: dict
+    summary: pd.DataFrame
+    chosen: dict
+
+
+def pilot_design(p: Parameters) -> PilotDesign:
+    return PilotDesign(kernels=p.pilot_kernels, eps_values=p.pilot_eps_values, batch_sizes=p.pilot_batch_sizes,
+                       n_steps_values=p.pilot_steps_values, restart_factors=p.pilot_restart_factors,
+                       n_seeds=p.pilot_n_seeds, seed=p.pilot_seed, input_dim=p.input_dim, n_modules=p.n_modules,
+                       n_train=p.pilot_n_train, width=p.width)
+
+
+def pilot(p: Parameters, store: sweeps.ResultStore) -> Pilot:
+    """The pilot's rows (:func:`modcore.runs.kernel_rule.pilot_table`), summary and chosen setting."""
+    design = pilot_design(p)
+    rows, comparison = pilot_table(design, store, rerun=p.pilot_rerun, n_restarts=p.n_restarts, device=p.device)
+    summary = pilot_summary(rows)
+    return Pilot(design, rows, comparison, summary, choose_setting(summary, n_restarts=p.n_restarts))
+
+
+def pilot_best(p: Parameters, result: Pilot) -> pd.DataFrame:
+    """The pilot's best settings at the network's K (the table the chapter shows)."""
+    return pilot_top(result.summary, n_restarts=p.n_restarts)
+
+
+def pilot_figure(p: Parameters, result: Pilot) -> Figure:
+    """Recovery share against steps per kernel and minibatch (Fig. fig-kernel-rule-pilot)."""
+    return kernel_plots.pilot_recovery(result.summary, n_restarts=p.n_restarts, chosen=result.chosen,
+                                       kernel_labels=KERNEL_LABELS)
+
+
+def heldout(p: Parameters, result: Pilot, store: sweeps.ResultStore) -> dict:
+    """The chosen setting's recovery on the chapter's own seeds (:func:`heldout_recovery`)."""
+    return heldout_recovery(result.chosen, seeds=p.seeds, input_dim=p.input_dim, n_modules=p.n_modules,
+                            n_train=p.pilot_n_train, n_restarts=p.n_restarts, width=p.width, store=store,
+                            device=p.device)
+
+
+def glued(p: Parameters, identity: dict[str, dict], paths: pd.DataFrame, result: Pilot,
+          held_out: dict) -> dict[str, object]:
+    """Every word and number the prose quotes, keyed by glue name."""
+    defaults = {"kernel": p.kernel, "eps": p.kernel_eps, "batch_size": p.kernel_batch_size,
+                "n_steps": p.kernel_n_steps}
+    return {**path_words(identity, paths, default_kernel=p.kernel_values[0]),
+            **pilot_words(result.design, result.summary, result.chosen, result.comparison, defaults=defaults,
+                          n_restarts=p.n_restarts),
+            **heldout_words(held_out)}

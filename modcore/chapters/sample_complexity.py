@@ -47,14 +47,6 @@ METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", 
 FLAT_MAX_GROWTH = 2.0
 # ... and no growth verdict when more than this fraction of the points lie outside the n grid.
 MAX_CENSORED = 0.5
-# Paper does not give its training protocol; ours (the book's choices page): minibatch Adam,
-# stopped by the validation rule below, at most DEFAULT_N_STEPS steps. lr 1e-2 and minibatch 128
-# were chosen on pilot seeds (1000-1004; m = 6, n = 500 and 2000) as the cheapest of four
-# protocols whose restored test MSE for the oracle, random U and the MLP stayed within 0.03 of
-# the slowest one's (lr 3e-3, minibatch 256, patience 500), at a third of its cost.
-DEFAULT_N_STEPS = 3000
-DEFAULT_LR = 1e-2
-DEFAULT_BATCH_SIZE = 128
 # The stopping rule: validation MSE every VALIDATION_EVERY steps; stop when the best is
 # DEFAULT_PATIENCE steps old and keep the best weights. The validation part is the last
 # VALIDATION_FRACTION of the n labelled points (so n counts every label a method uses, and the
@@ -672,23 +664,6 @@ def reading(results: Mapping[str, dict], recovery_share: float) -> str:
 
 
 # --- sensitivity: do the verdicts survive the paper's unknowns? ------------------------------------
-
-SENSITIVITY_FACTORS = ("kernel", "network modules", "training")
-
-
-def sensitivity_words(rows: pd.DataFrame, word_column: str) -> str:
-    """"holds across all" when every row of the sensitivity table (columns kernel, network
-    modules, training and ``word_column``) gives the same word; else "depends on X" (or "X and
-    Y"), X being each factor whose change alone, the others held, changes the word somewhere."""
-    if rows[word_column].nunique() <= 1:
-        return "holds across all"
-    changing = []
-    for factor in SENSITIVITY_FACTORS:
-        others = [f for f in SENSITIVITY_FACTORS if f != factor]
-        if any(group[word_column].nunique() > 1 for _, group in rows.groupby(others)):
-            changing.append(factor)
-    return "depends on " + " and ".join(changing)
-
 
 def sensitivity_table(runs: pd.DataFrame, target_loss: float, *, input_dim: int, n_modules: int,
                       n_network_values: Sequence[int], kernels: Sequence[str]) -> pd.DataFrame:
