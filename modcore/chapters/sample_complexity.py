@@ -1,4 +1,4 @@
-"""Runs behind the ``sample_complexity`` chapter (Boopathy et al., ICLR 2025, Fig. 4a): the number
+"""The ``sample_complexity`` chapter (Boopathy et al., ICLR 2025, Fig. 4a): the number
 of training samples a network needs to reach a target test MSE, against the input dimension m,
 for a monolithic MLP and for the modular network (Eq. 6) with random, kernel-rule (Algorithm 1)
 and true ("oracle", Theorem 2's premise realised) initial projections.
@@ -27,15 +27,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
+from matplotlib.figure import Figure
 
 from modcore import kernel_rule as kr
-from modcore import scorecard, sweeps
-from modcore import stats as mstats
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
-                                                  combined_agreement, sign_test)
+from modcore import paper_values, scorecard, stats, sweeps
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec, stack_init
 from modcore.tasks.sine import DEFAULT_N_TEST
+from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
+                                ChapterParameters, Relation, at_least, each, one_of, param)
+from modcore.plots import kernel_rule as kernel_plots
+from modcore.runs.kernel_rule import (DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_N_STEPS, PILOT_SEED_START, SIGNIFICANCE,
+                                      agreement, batch_data, capped_settings, combined_agreement, sensitivity_words)
 from modcore.train import TrainSettings, train_ensemble
 
 METHODS = ("monolithic", "random", "kernel", "oracle")
@@ -56,6 +58,65 @@ VALIDATION_FRACTION = 0.2
 VALIDATION_EVERY = 50
 DEFAULT_PATIENCE = 300
 SHORT_STEPS = 300
+
+
+_KERNEL_NAMES = one_of(*kr.KERNELS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal."""
+
+    seed: int = param(0, SEED)                     # first seed; runs use seed, seed + 1, ... (below the pilot's)
+    n_seeds: int = param(5, at_least(1))           # seeds (task, data, initialisation) per point (paper: up to five)
+    input_dim_values: list[int] = param([2, 4, 6], NONEMPTY, INCREASING, each(at_least(1)))  # m (paper: 2..9)
+    # n grid (paper does not give it); at least 5: a training and a validation part
+    n_train_values: list[int] = param([25, 50, 100, 200, 400, 800, 1600, 3200], NONEMPTY, INCREASING,
+                                      each(at_least(5)))
+    n_modules: int = param(3, at_least(1))         # task modules k
+    network_module_factor: int = param(2, at_least(1))  # network modules K = factor * k (K >= 1 per task module)
+    width: int = param(16, at_least(1))            # module MLP width; the MLP is parameter-matched (our choice)
+    n_steps: int = param(3000, at_least(1))        # cap on Adam steps; the stopping rule ends most runs earlier
+    patience: int = param(300, at_least(1))        # stop when the validation MSE's best is this many steps old
+    short_steps: int = param(300, at_least(1))     # "short" training of the sensitivity table (same runs)
+    lr: float = param(0.01, POSITIVE)              # Adam learning rate (paper does not say)
+    batch_size: int = param(128, at_least(1))      # training minibatch (paper does not say)
+    n_test: int = param(2000, at_least(1))         # test points per run
+    target_loss: float = param(1.5, POSITIVE)      # the paper's threshold (Fig. 4a's file name)
+    kernel: str = param("rbf", _KERNEL_NAMES)      # Algorithm 1's settings: the kernel_rule chapter's pilot choice
+    kernel_eps: float = param(0.001, POSITIVE)
+    kernel_batch_size: int = param(64, at_least(2))  # capped at n where n is smaller
+    kernel_n_steps: int = param(300, at_least(0))
+    kernel_lr: float = param(0.02, POSITIVE)
+    sensitivity_input_dim: int = param(4, at_least(1))  # the sensitivity table's m (one of input_dim_values)
+    sensitivity_kernels: list[str] = param(["ntk", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # its kernels
+    sensitivity_network_factors: list[int] = param([1, 2], NONEMPTY, INCREASING, each(at_least(1)))  # its K / k
+    device: str = param("auto", *DEVICE)
+    results_dir: str | None = param(None, EXISTING_FOLDER)  # None: results/sample_complexity
+
+    def relations(self):
+        # below the kernel-rule pilot's seeds, so no comparison reuses a task the settings were chosen on
+        yield Relation(("seed", "n_seeds"), f"seed + n_seeds <= {PILOT_SEED_START}",
+                       self.seed + self.n_seeds <= PILOT_SEED_START)
+        # every run trains short_steps steps (the short reading); patience is capped by n_steps
+        yield Relation(("patience", "short_steps"), "patience >= short_steps", self.patience >= self.short_steps)
+        yield Relation(("patience", "n_steps"), "patience <= n_steps", self.patience <= self.n_steps)
+        yield Relation(("sensitivity_input_dim", "input_dim_values"), "sensitivity_input_dim in input_dim_values",
+                       self.sensitivity_input_dim in self.input_dim_values)
+        yield Relation(("kernel", "sensitivity_kernels"), "kernel in sensitivity_kernels",
+                       self.kernel in self.sensitivity_kernels)
+        yield Relation(("network_module_factor", "sensitivity_network_factors"),
+                       "network_module_factor in sensitivity_network_factors",
+                       self.network_module_factor in self.sensitivity_network_factors)
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.n_seeds)
+
+    def store(self) -> sweeps.ResultStore:
+        return sweeps.resolve_store(self.results_dir, "sample_complexity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,11 +483,9 @@ def needed_means(needed: pd.DataFrame) -> pd.DataFrame:
         elif censored:
             rows.append({**row, "mean": math.inf, "low": math.nan, "high": math.nan, "status": "not_reached"})
         else:
-            logs = np.log10(usable.n_needed.to_numpy(float))
-            half = (stats.t.ppf(1 - SIGNIFICANCE / 2, len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs))
-                    if len(logs) > 1 else math.nan)
-            rows.append({**row, "mean": 10 ** logs.mean(), "low": 10 ** (logs.mean() - half),
-                         "high": 10 ** (logs.mean() + half), "status": "crossed"})
+            mean, half = stats.mean_t_interval(np.log10(usable.n_needed.to_numpy(float)), level=1 - SIGNIFICANCE)
+            rows.append({**row, "mean": 10 ** mean, "low": 10 ** (mean - half), "high": 10 ** (mean + half),
+                         "status": "crossed"})
     return pd.DataFrame(rows)
 
 
@@ -440,17 +499,17 @@ def paired_needed(needed: pd.DataFrame, method: str, baseline: str) -> tuple[np.
 
 def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable: bool = True) -> dict:
     """Does ``method`` need fewer samples than ``baseline``? The verdict rule: the paired sign
-    test over (m, seed) (:func:`modcore.experiments.kernel_objective.sign_test`; not reached
+    test over (m, seed) (:func:`modcore.stats.sign_test`; not reached
     counts as more than any finite n, two not-reached tie), one-sided at SIGNIFICANCE; the word
     "lower", "higher", "no significant difference" or "not testable at these task settings".
     Beside it, the geometric-mean ratio of samples needed with its 95 % interval on the pairs
     where both reached the target (:func:`modcore.stats.paired_ratio_interval`; ``ratio_n``
     pairs, ``ratio_left_out`` censored)."""
     values, base = paired_needed(needed, method, baseline)
-    test = sign_test(values, base) if len(values) else {"n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0,
+    test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {"n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0,
                                                          "p_lower": 1.0, "p_higher": 1.0,
                                                          "word": "no significant difference"}
-    ratio = mstats.paired_ratio_interval(values, base) if len(values) else {
+    ratio = stats.paired_ratio_interval(values, base) if len(values) else {
         "ratio": math.nan, "low": math.nan, "high": math.nan, "n": 0, "n_left_out": 0}
     word = test["word"] if testable else "not testable at these task settings"
     return {**test, "ratio": ratio["ratio"], "ratio_low": ratio["low"], "ratio_high": ratio["high"],
@@ -473,12 +532,15 @@ def growth_in_m(input_dim, n_needed, *, n_train_values) -> dict[str, float | str
     censored = float(np.mean((n <= low_n) | (n >= high_n))) if len(n) else 1.0
     if len(np.unique(m)) < 2 or censored > MAX_CENSORED:
         return {"factor": math.nan, "low": math.nan, "high": math.nan, "word": "undetermined", "censored": censored}
-    fit = stats.linregress(m, np.log10(n))
+    fit = stats.slope_with_ci(m, np.log10(n), level=1 - SIGNIFICANCE)
     span = m.max() - m.min()
-    half = stats.t.ppf(1 - SIGNIFICANCE / 2, len(m) - 2) * fit.stderr if len(m) > 2 else math.inf
-    low, high = 10 ** ((fit.slope - half) * span), 10 ** ((fit.slope + half) * span)
+    if math.isfinite(fit["slope"]):
+        slope, low, high = fit["slope"], 10 ** (fit["low"] * span), 10 ** (fit["high"] * span)
+    else:  # two points: the line through them, with no interval
+        slope = float(np.diff(np.log10(n))[0] / np.diff(m)[0])
+        low, high = 0.0, math.inf
     word = "flat" if high < FLAT_MAX_GROWTH else "grows" if low > 1 else "undetermined"
-    return {"factor": 10 ** (fit.slope * span), "low": low, "high": high, "word": word, "censored": censored}
+    return {"factor": 10 ** (slope * span), "low": low, "high": high, "word": word, "censored": censored}
 
 
 def growth_table(needed: pd.DataFrame, n_train_values, *, testable: bool = True) -> pd.DataFrame:
@@ -699,10 +761,8 @@ def sensitivity_glue(table: pd.DataFrame) -> dict[str, str]:
 
 def _sign_test_needs(pairs: int) -> str:
     """How many of ``pairs`` untied pairs the one-sided sign test needs lower to say "lower"."""
-    for k in range(pairs + 1):
-        if stats.binomtest(k, pairs, 0.5, alternative="greater").pvalue < SIGNIFICANCE:
-            return f"only with {k} or more of them lower"
-    return "never, with so few"
+    needed = stats.sign_test_min_count(pairs, alpha=SIGNIFICANCE)
+    return "never, with so few" if needed is None else f"only with {needed} or more of them lower"
 
 
 # --- the scorecard --------------------------------------------------------------------------------
@@ -754,3 +814,82 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
         rule=(f"OLS of log n on m, 95 % interval of the growth over the m range: flat below x{FLAT_MAX_GROWTH:g}, "
               "grows above x1; the paper's digitised curves scored the same way, the oracle against Theorem 2's flat"))
     return records
+
+
+# --- what the notebook calls, one figure or table per function -------------------------------------
+
+def chapter_runs(p: Parameters, store: sweeps.ResultStore) -> pd.DataFrame:
+    """Every run of the chapter, the sensitivity table's included (:func:`run_chapter`)."""
+    design = chapter_design(input_dim_values=p.input_dim_values, n_train_values=p.n_train_values,
+                            n_modules=p.n_modules, network_module_factor=p.network_module_factor, n_seeds=p.n_seeds,
+                            seed=p.seed, sensitivity_input_dim=p.sensitivity_input_dim,
+                            sensitivity_kernels=p.sensitivity_kernels,
+                            sensitivity_network_factors=p.sensitivity_network_factors, default_kernel=p.kernel)
+    protocol = chapter_protocol(width=p.width, n_steps=p.n_steps, patience=p.patience, short_steps=p.short_steps,
+                                lr=p.lr, batch_size=p.batch_size, n_test=p.n_test, kernel=p.kernel,
+                                kernel_eps=p.kernel_eps, kernel_batch_size=p.kernel_batch_size,
+                                kernel_n_steps=p.kernel_n_steps, kernel_lr=p.kernel_lr)
+    return run_chapter(design, protocol, store, target_loss=p.target_loss, device=p.device)
+
+
+def figure_runs(p: Parameters, all_runs: pd.DataFrame) -> pd.DataFrame:
+    """The Fig. 4a runs: the default kernel at K = factor * k (:func:`main_runs`)."""
+    return main_runs(all_runs, kernel=p.kernel, n_network_modules=p.network_module_factor * p.n_modules)
+
+
+def runs_summary(p: Parameters, runs: pd.DataFrame) -> dict[str, object]:
+    """Testability, stopping, parameter counts and module recovery of the runs (:func:`run_words`)."""
+    return run_words(runs, p.target_loss, n_steps=p.n_steps, batch_size=p.batch_size)
+
+
+def curves_figure(p: Parameters, runs: pd.DataFrame, summary: dict) -> Figure:
+    """Test MSE against n per method, one panel per m (Fig. fig-sample-complexity-curves)."""
+    return kernel_plots.loss_curves(mean_curves(runs), input_dim_values=p.input_dim_values,
+                                    target_loss=p.target_loss, predict_zero_loss=summary["sc_predict_zero_loss"],
+                                    method_labels=METHOD_LABELS)
+
+
+def paper_fig4a() -> pd.DataFrame:
+    """The digitised Fig. 4a."""
+    return paper_values.load_csv("fig4a_digitised")
+
+
+def needed_figure(p: Parameters, needed: pd.DataFrame) -> Figure:
+    """Samples needed against m, ours and the paper's (Fig. fig-sample-complexity)."""
+    return kernel_plots.samples_needed(needed, needed_means(needed), paper_needed(paper_fig4a()),
+                                       n_train_range=(min(p.n_train_values), max(p.n_train_values)),
+                                       method_labels=METHOD_LABELS)
+
+
+def chapter_verdicts(p: Parameters, needed: pd.DataFrame, summary: dict) -> dict[str, dict]:
+    """Ours and the paper's words for (i) to (iv) (:func:`verdicts`), testable as the runs say."""
+    return verdicts(needed, paper_fig4a(), n_train_values=p.n_train_values,
+                    testable=summary["sc_testable"] == "is")
+
+
+def verdict_overview(results: Mapping[str, dict]) -> pd.DataFrame:
+    """Ours, the paper's and the agreement word per comparison (the table the chapter prints)."""
+    return pd.DataFrame({name: {"ours": result["ours"]["word"],
+                                "paper": result["paper"]["word"] if result["paper"] else None,
+                                "agreement": result["agreement"]} for name, result in results.items()}).T
+
+
+def sensitivity(p: Parameters, all_runs: pd.DataFrame) -> pd.DataFrame:
+    """Verdicts (i) and (ii) at one m across kernel, K and training length (:func:`sensitivity_table`)."""
+    return sensitivity_table(all_runs, p.target_loss, input_dim=p.sensitivity_input_dim, n_modules=p.n_modules,
+                             n_network_values=[f * p.n_modules for f in p.sensitivity_network_factors],
+                             kernels=p.sensitivity_kernels)
+
+
+def glued(summary: dict, results: Mapping[str, dict], needed: pd.DataFrame,
+          sensitivity_rows: pd.DataFrame) -> dict[str, object]:
+    """Every word and number the prose quotes, keyed by glue name."""
+    return {**summary, **verdict_words(results, needed),
+            "sc_reading": reading(results, summary["sc_kernel_start_share"]),
+            **sensitivity_glue(sensitivity_rows)}
+
+
+def chapter_claims(p: Parameters, results: dict, words: Mapping[str, object]) -> dict[str, scorecard.Record]:
+    """The scorecard records (:func:`claims`) of the chapter's runs."""
+    return claims(results, target_loss=p.target_loss, seeds=p.seeds, recovery_share=words["sc_kernel_start_share"],
+                  dataset="sine-wave task", sensitivity=words)
