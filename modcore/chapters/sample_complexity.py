@@ -320,14 +320,6 @@ class ChapterDesign:
     sensitivity_network_factors: Sequence[int]
     default_kernel: str
 
-    def __post_init__(self):
-        if self.default_kernel not in self.sensitivity_kernels:
-            raise ValueError(f"sensitivity_kernels={list(self.sensitivity_kernels)!r} must hold the default "
-                             f"kernel={self.default_kernel!r}")
-        if self.network_module_factor not in self.sensitivity_network_factors:
-            raise ValueError(f"sensitivity_network_factors={list(self.sensitivity_network_factors)!r} must hold "
-                             f"network_module_factor={self.network_module_factor!r}")
-
     def runs(self, protocol: Mapping) -> list[SampleRun]:
         main = SampleDesign(self.input_dim_values, self.n_train_values, self.n_modules,
                             self.network_module_factor * self.n_modules, self.n_seeds, seed=self.seed)
