@@ -322,9 +322,9 @@ SECTIONS: tuple[Section, ...] = (
                    "both sides on the unit sphere (the task's true directions have norm about $\\sqrt m$); tests "
                    "one-sided at {modcore.runs.kernel_rule:SIGNIFICANCE}", "fixed before the runs"),
             Choice("Fig. 4a training", "Adam, minibatch {notebook:sample_complexity:batch_size}, learning rate "
-                   "{notebook:sample_complexity:lr}; the last {modcore.chapters.sample_complexity:VALIDATION_FRACTION} "
+                   "{notebook:sample_complexity:lr}; the last {modcore.runs.sample_complexity:VALIDATION_FRACTION} "
                    "of the $n$ labelled points held out; validation MSE every "
-                   "{modcore.chapters.sample_complexity:VALIDATION_EVERY} steps; a network stops when its best is "
+                   "{modcore.runs.sample_complexity:VALIDATION_EVERY} steps; a network stops when its best is "
                    "{notebook:sample_complexity:patience} steps old and keeps its best weights; cap "
                    "{notebook:sample_complexity:n_steps} steps; module width {notebook:sample_complexity:width}; the MLP "
                    "parameter-matched; test labels noisy like the training labels",

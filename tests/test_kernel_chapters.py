@@ -18,6 +18,7 @@ from modcore.chapters import kernel_rule as kernel_chapter
 from modcore.chapters import module_alignment as ma
 from modcore.chapters import sample_complexity as sc
 from modcore.runs import kernel_rule as kruns
+from modcore.runs import sample_complexity as sample_runs
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.plots import kernel_rule as kernel_plots
@@ -287,13 +288,13 @@ def test_figures_are_at_most_7_5_inches_wide_with_fonts_of_at_least_9_points():
 
 
 @pytest.mark.parametrize("make, name", [
-    (lambda: sc.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0),
+    (lambda: sample_runs.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0),
      "method="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=1, seed=0),
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=1, seed=0),
      "n_train="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=100, seed=0),
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=100, seed=0),
      "n_network_modules="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0,
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0,
                           patience=100, short_steps=200), "short_steps="),
     (lambda: ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=40, seed=0,
                              n_steps_values=(5, 3)), "n_steps_values="),
@@ -469,14 +470,14 @@ def _sample_runs(method, **fields):
     base = dict(input_dim=3, n_modules=2, n_network_modules=4, n_train=60, width=4, n_steps=60, patience=20,
                 short_steps=20, batch_size=16, n_test=40,
                 kernel_settings=kr.KernelRuleSettings(kernel="rbf", n_steps=3, batch_size=16))
-    return [sc.SampleRun(method=method, seed=seed, **{**base, **fields}) for seed in (0, 1)]
+    return [sample_runs.SampleRun(method=method, seed=seed, **{**base, **fields}) for seed in (0, 1)]
 
 
 def test_modular_methods_trained_together_equal_each_method_trained_alone():
-    together = sc.run_sample_batch(_sample_runs("random") + _sample_runs("kernel") + _sample_runs("oracle"),
+    together = sample_runs.run_sample_batch(_sample_runs("random") + _sample_runs("kernel") + _sample_runs("oracle"),
                                    device="cpu")
-    alone = [result for method in sc.MODULAR_METHODS
-             for result in sc.run_sample_batch(_sample_runs(method), device="cpu")]
+    alone = [result for method in sample_runs.MODULAR_METHODS
+             for result in sample_runs.run_sample_batch(_sample_runs(method), device="cpu")]
     for a, b in zip(together, alone):
         assert a["test_mse"] == pytest.approx(b["test_mse"], rel=1e-5)
         assert a["stop_step"] == b["stop_step"] and a["start_share"] == b["start_share"]
@@ -484,16 +485,16 @@ def test_modular_methods_trained_together_equal_each_method_trained_alone():
 
 def test_oracle_starts_from_the_unit_true_directions_each_held_by_k_over_k_modules():
     task = kruns.draw_task(3, 2, 0)
-    u = sc.oracle_projections(task.directions, 4)  # (K, m, 1)
+    u = sample_runs.oracle_projections(task.directions, 4)  # (K, m, 1)
     np.testing.assert_allclose(np.linalg.norm(u, axis=1), 1.0)
     assert kr.module_recovery(u, task.directions)["share"] == 1.0
     np.testing.assert_allclose(u[0], u[2])
-    result = sc.run_sample_batch(_sample_runs("oracle"), device="cpu")
+    result = sample_runs.run_sample_batch(_sample_runs("oracle"), device="cpu")
     assert all(r["start_share"] == 1.0 for r in result)
 
 
 def test_a_run_set_ends_with_the_restored_weights_and_keeps_the_short_reading():
-    results = sc.run_sample_batch(_sample_runs("random"), device="cpu")
+    results = sample_runs.run_sample_batch(_sample_runs("random"), device="cpu")
     for result in results:
         assert 0 <= result["stop_step"] <= 60 and np.isfinite(result["test_mse_short"])
         assert not result["diverged"]
@@ -514,12 +515,12 @@ def _legend_entries(fig) -> int:
 def test_no_kernel_rule_figure_has_more_than_six_legend_entries():
     rng = np.random.default_rng(0)
     needed = _needed({(method, m, s): float(rng.uniform(100, 1000)) if (m, s) != (3, 1) else math.inf
-                      for method in sc.METHODS for m in (2, 3) for s in (0, 1)})
+                      for method in sample_runs.METHODS for m in (2, 3) for s in (0, 1)})
     paper = sc.paper_needed(paper_values.load_csv("fig4a_digitised"))
     summary = _summary([(k, e, b, t, 6, rng.uniform(), 0.1, 1e8) for k in ("ntk", "rbf") for e in (0.01, 0.1, 1.0)
                         for b in (64, 128) for t in (30, 100)])
     curves = pd.DataFrame([{"method": method, "input_dim": m, "n_train": n, "test_mse": rng.uniform(1, 2)}
-                           for method in sc.METHODS for m in (2, 3) for n in (100, 200)])
+                           for method in sample_runs.METHODS for m in (2, 3) for n in (100, 200)])
     figures = [kernel_plots.samples_needed(needed, sc.needed_means(needed), paper, n_train_range=(100, 1000),
                                            method_labels=sc.METHOD_LABELS),
                kernel_plots.pilot_recovery(summary, n_restarts=6, chosen=summary.iloc[0].to_dict(),
@@ -541,7 +542,7 @@ def _curves_frame(losses: dict) -> pd.DataFrame:
 def test_the_grid_stops_only_where_every_curve_has_reached_the_target_so_no_verdict_changes():
     losses = {("random", 0): [3.0, 2.0, 1.3, 1.8, 1.0, 0.9], ("kernel", 0): [3.0, 2.5, 2.0, 1.6, 1.2, 1.1]}
     frame = _curves_frame(losses)
-    reached_at = [sc.all_reached(frame[frame.n_train <= n], 1.5) for n in GRID]
+    reached_at = [sample_runs.all_reached(frame[frame.n_train <= n], 1.5) for n in GRID]
     assert reached_at == [False, False, False, False, True, True]  # kernel's short reading reaches 1.5 at n = 2000
     full = sc.needed_table(frame, 1.5)
     cut = sc.needed_table(frame[frame.n_train <= 2000], 1.5)
