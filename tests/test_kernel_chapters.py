@@ -251,8 +251,8 @@ def test_tsne_points_hold_both_signs_of_every_direction_and_repeat_with_the_seed
 
 @pytest.mark.parametrize("kernel", kr.KERNELS)
 def test_objective_equals_the_ridge_minimum_norm_value(kernel):
-    identity = kernel_chapter.objective_as_weight_norm(kernel_chapter.PathRun(kernel=kernel, input_dim=4, n_modules=2, batch_size=32,
-                                                      seed=0, eps=1e-2, width=6))
+    identity = kernel_chapter.objective_as_weight_norm(kernel_chapter.PathRun(
+        kernel=kernel, input_dim=4, n_modules=2, batch_size=32, seed=0, eps=1e-2, width=6))
     assert identity["relative_gap"] < 1e-8
 
 

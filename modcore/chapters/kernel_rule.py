@@ -325,10 +325,11 @@ def claims(heldout: dict, pilot_glue: dict, *, seeds: Sequence[int]) -> dict[str
             f"recovered {glue['kr_share']:.2f} on its own seeds): on held-out seeds {heldout['share']:.2f} of the "
             f"true modules recovered vs {heldout['start_share']:.2f} by the random starts (more in "
             f"{heldout['n_better']} of {heldout['n_seeds']} seeds, sign test p = {heldout['p_better']:.3f}); "
-            f"{heldout['n_duplicates']:.1f} duplicated restarts per seed (sine task, m = 6, k = 3, n = 2000)")
+            f"{heldout['n_duplicates']:.1f} duplicated restarts per seed (sine task, m = {glue['kr_input_dim']}, "
+            f"k = {glue['kr_n_modules']}, n = {glue['kr_pilot_n_train']})")
     rule = (f"agree if the held-out mean share of true modules at |cos| >= {FOUND_COS:g} reaches "
             f"{PILOT_TARGET_SHARE:g} and the fitted restarts recover more than their random starts (paired sign test, "
-            "one-sided at 5 %); disagree if neither; partly otherwise")
+            f"one-sided at {SIGNIFICANCE * 100:g} %); disagree if neither; partly otherwise")
     return {"algorithm1_recovery": scorecard.record("algorithm1_recovery", ours=ours, seeds=seeds,
                                                     verdict=recovery_verdict(heldout), rule=rule)}
 

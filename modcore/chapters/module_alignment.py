@@ -354,14 +354,16 @@ def tsne_panels(frame: pd.DataFrame, seed: int, *, tsne_seed: int, kernel: str,
 def claims(results: dict, seeds, *, power: dict, sensitivity: str, dataset: str) -> dict[str, scorecard.Record]:
     """The scorecard record of Fig. 5 from :func:`alignment_verdicts` (start and end of training),
     with the power statement (:func:`power_statement`) and the sensitivity summary."""
+    level = (1 - 2 * SIGNIFICANCE) * 100  # the interval of paired_difference
     ours = "; ".join(f"step {r['step']}: kernel {r['ours']['kernel']:.3f} vs random {r['ours']['random']:.3f}, "
-                     f"difference {r['ours']['mean_difference']:+.3f} (90 % interval {r['ours']['low']:+.3f} to "
-                     f"{r['ours']['high']:+.3f}; {r['ours']['word']})" for r in results.values())
-    detect = (f"{power['n_seeds']} seeds detect {power['detectable']:.3f} at 80 % power "
+                     f"difference {r['ours']['mean_difference']:+.3f} ({level:g} % interval "
+                     f"{r['ours']['low']:+.3f} to {r['ours']['high']:+.3f}; {r['ours']['word']})"
+                     for r in results.values())
+    detect = (f"{power['n_seeds']} seeds detect {power['detectable']:.3f} at {POWER * 100:g} % power "
               f"({power['seeds_needed']} needed for the paper's +{PAPER_GAP:.2f})" if math.isfinite(power["detectable"])
               else "no power statement (too few seeds)")
-    rule = ("paired one-sided t-test over seeds at 5% on the best-match |cos| at the first and last step; agree if "
-            "both match the paper's direction (kernel higher)")
+    rule = (f"paired one-sided t-test over seeds at {SIGNIFICANCE * 100:g} % on the best-match |cos| at the first "
+            "and last step; agree if both match the paper's direction (kernel higher)")
     return {"fig5_alignment": scorecard.record(
         "fig5_alignment", ours=f"{ours}; {detect}; across kernel, K and training length: {sensitivity} ({dataset})",
         seeds=seeds, verdict=combined_agreement(r["agreement"] for r in results.values()), rule=rule)}

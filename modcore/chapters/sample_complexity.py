@@ -201,9 +201,9 @@ def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable
     where both reached the target (:func:`modcore.stats.paired_ratio_interval`; ``ratio_n``
     pairs, ``ratio_left_out`` censored)."""
     values, base = paired_needed(needed, method, baseline)
-    test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {"n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0,
-                                                         "p_lower": 1.0, "p_higher": 1.0,
-                                                         "word": "no significant difference"}
+    test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {
+        "n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0, "p_lower": 1.0, "p_higher": 1.0,
+        "word": "no significant difference"}
     ratio = stats.paired_ratio_interval(values, base) if len(values) else {
         "ratio": math.nan, "low": math.nan, "high": math.nan, "n": 0, "n_left_out": 0}
     word = test["word"] if testable else "not testable at these task settings"
@@ -481,8 +481,9 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     found = (f"the kernel rule's initial U recovered {recovery_share:.0%} of the true modules on these seeds at the "
              "largest m" if math.isfinite(recovery_share) else "the rule's module recovery was not measured")
     common = f"{dataset}; test MSE {target_loss:g}; {found}"
-    sign_rule = ("paired sign test over (m, seed), one-sided at 5 %; a target never reached counts as more samples; "
-                 "the paper's digitised means are scored by the same test paired over m; agree if both say lower")
+    sign_rule = (f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; a target never reached "
+                 "counts as more samples; the paper's digitised means are scored by the same test paired over m; "
+                 "agree if both say lower")
     records = {}
     across = "; across kernel, K and training length: "
     for claim_id, name, extra in (
@@ -494,8 +495,8 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
              "; Theorem 2's premise realised (true U given), not evidence for the rule")):
         result = results[name]
         rule = sign_rule if name != "oracle_vs_random" else (
-            "paired sign test over (m, seed), one-sided at 5 %; agree if the oracle needs fewer samples, as the "
-            "paper's premise says")
+            f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; agree if the oracle needs "
+            "fewer samples, as the paper's premise says")
         records[claim_id] = scorecard.record(
             claim_id, ours=f"{result['ours']['word']}: {_ratio_text(result)} ({common}{extra})", seeds=seeds,
             verdict=combined_agreement([result["agreement"]]), rule=rule)
@@ -506,7 +507,8 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     records["fig4a_flat_in_m"] = scorecard.record(
         "fig4a_flat_in_m", ours=f"{ours} ({common})", seeds=seeds,
         verdict=combined_agreement(result["agreement"] for result in growth.values() if result["paper"]),
-        rule=(f"OLS of log n on m, 95 % interval of the growth over the m range: flat below x{FLAT_MAX_GROWTH:g}, "
+        rule=(f"OLS of log n on m, {(1 - SIGNIFICANCE) * 100:g} % interval of the growth over the m range: "
+              f"flat below x{FLAT_MAX_GROWTH:g}, "
               "grows above x1; the paper's digitised curves scored the same way, the oracle against Theorem 2's flat"))
     return records
 
