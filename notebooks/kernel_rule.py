@@ -144,7 +144,7 @@ print(heldout)
 # ({glue:text}`kr_ntk_near_word`; median $|\cos|$ at the minimum {glue:text}`kr_ntk_median_cos:.2f`),
 # {glue:text}`kr_hidden_near` with the hidden-layer kernel ({glue:text}`kr_hidden_near_word`;
 # {glue:text}`kr_hidden_median_cos:.2f`) and {glue:text}`kr_rbf_near` with the RBF
-# ({glue:text}`kr_rbf_near_word`; {glue:text}`kr_rbf_median_cos:.2f`; "yes" when the 95 % Clopper-Pearson
+# ({glue:text}`kr_rbf_near_word`; {glue:text}`kr_rbf_median_cos:.2f`; "yes" when the {glue:text}`kr_confidence_percent:.0f` % Clopper-Pearson
 # interval of the rate lies above one half). The true direction beats the random start in
 # {glue:text}`kr_ntk_below`, {glue:text}`kr_hidden_below` and {glue:text}`kr_rbf_below` seeds (sign-test
 # $p$ = {glue:text}`kr_ntk_below_p:.3f`, {glue:text}`kr_hidden_below_p:.3f`, {glue:text}`kr_rbf_below_p:.3f`;

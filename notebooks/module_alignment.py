@@ -92,7 +92,7 @@ plt.show()
 
 # %% [markdown]
 # ## Kernel rule vs random start, paired over seeds, and the power of the comparison
-# The verdict rule: a one-sided paired $t$-test over seeds at the 5 % level on the best-match $|\cos|$, at
+# The verdict rule: a one-sided paired $t$-test over seeds at the {glue:text}`ma_alpha_percent:.0f` % level on the best-match $|\cos|$, at
 # the first and at the last observed step; the paper's means are read the same way (their sign). The seed
 # count was set by a power calculation: with the spread of the paired differences measured on the
 # kernel-rule pilot's seeds, how many seeds does a one-sided paired $t$-test need to detect the paper's
@@ -117,7 +117,7 @@ sensitivity
 # ## Verdict
 # At the start (step {glue:text}`ma_start_step`) the kernel rule's best-match similarity is
 # {glue:text}`ma_start_kernel:.3f` against {glue:text}`ma_start_random:.3f` for random projections
-# (difference {glue:text}`ma_start_mean_difference:.3f`, 90 % interval {glue:text}`ma_start_low:.3f` to
+# (difference {glue:text}`ma_start_mean_difference:.3f`, {glue:text}`ma_interval_percent:.0f` % interval {glue:text}`ma_start_low:.3f` to
 # {glue:text}`ma_start_high:.3f`; kernel higher in {glue:text}`ma_start_count` seeds, one-sided paired
 # $t$-test $p$ = {glue:text}`ma_start_p_higher:.3f`): {glue:text}`ma_start_word`. The paper's start is
 # {glue:text}`ma_start_paper_kernel:.3f` vs {glue:text}`ma_start_paper_random:.3f`

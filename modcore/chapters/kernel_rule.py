@@ -400,4 +400,5 @@ def glued(p: Parameters, identity: dict[str, dict], paths: pd.DataFrame, result:
     return {**path_words(identity, paths, default_kernel=p.kernel_values[0]),
             **pilot_words(result.design, result.summary, result.chosen, result.comparison, defaults=defaults,
                           n_restarts=p.n_restarts),
-            **heldout_words(held_out)}
+            **heldout_words(held_out),
+            "kr_confidence_percent": (1 - SIGNIFICANCE) * 100}  # the Clopper-Pearson interval's level

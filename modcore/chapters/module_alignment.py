@@ -488,7 +488,9 @@ def glued(p: Parameters, result: Comparison, sensitivity_rows: pd.DataFrame, fra
     """Every word and number the prose quotes, keyed by glue name."""
     return {**alignment_words(result.results, result.power, result.matched_end, frame),
             "ma_sensitivity": sensitivity_words(sensitivity_rows),
-            "ma_sensitivity_n_seeds": min(p.sensitivity_n_seeds, p.n_seeds), "ma_short_step": p.short_step}
+            "ma_sensitivity_n_seeds": min(p.sensitivity_n_seeds, p.n_seeds), "ma_short_step": p.short_step,
+            # the verdict rule's level and the interval that matches it, quoted by the prose
+            "ma_alpha_percent": SIGNIFICANCE * 100, "ma_interval_percent": (1 - 2 * SIGNIFICANCE) * 100}
 
 
 def chapter_claims(p: Parameters, result: Comparison, words: dict) -> dict[str, scorecard.Record]:

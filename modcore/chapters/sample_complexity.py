@@ -204,7 +204,7 @@ def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable
     test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {
         "n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0, "p_lower": 1.0, "p_higher": 1.0,
         "word": "no significant difference"}
-    ratio = stats.paired_ratio_interval(values, base) if len(values) else {
+    ratio = stats.paired_ratio_interval(values, base, level=1 - SIGNIFICANCE) if len(values) else {
         "ratio": math.nan, "low": math.nan, "high": math.nan, "n": 0, "n_left_out": 0}
     word = test["word"] if testable else "not testable at these task settings"
     return {**test, "ratio": ratio["ratio"], "ratio_low": ratio["low"], "ratio_high": ratio["high"],
