@@ -273,8 +273,8 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "The kernel rule (Algorithm 1)", "`modcore.kernel_rule`, `modcore.experiments.kernel_objective`, "
-        "`.sample_complexity`, `.module_alignment`; the kernel-rule chapters.",
+        "The kernel rule (Algorithm 1)", "`modcore.kernel_rule`, `modcore.runs.kernel_rule`, "
+        "`modcore.chapters.kernel_rule`, `.sample_complexity`, `.module_alignment`; the kernel-rule chapters.",
         (
             Choice("kernels tried", "the empirical NTK of a freshly initialised module network on $\\hat U^\\top x$; "
                    "the Gram matrix of its last hidden layer; an RBF with the median-heuristic bandwidth; each divided "
@@ -287,14 +287,14 @@ SECTIONS: tuple[Section, ...] = (
                    "steps {notebook:kernel_rule:pilot_steps_values} x restarts {notebook:kernel_rule:pilot_restart_factors} "
                    "$\\times k$; $m$ = {notebook:kernel_rule:input_dim}, $k$ = {notebook:kernel_rule:n_modules}, "
                    "$n$ = {notebook:kernel_rule:pilot_n_train}, calibrated sine task, "
-                   "{notebook:kernel_rule:pilot_n_seeds} seeds from {modcore.experiments.kernel_objective:PILOT_SEED_START}; "
+                   "{notebook:kernel_rule:pilot_n_seeds} seeds from {modcore.runs.kernel_rule:PILOT_SEED_START}; "
                    "scored by module recovery only: per true module the best $\\lvert\\cos\\rvert$ over restarts, on unit "
                    "vectors, share at $\\ge$ {modcore.kernel_rule:FOUND_COS}",
                    "the paper's values are in an appendix we do not have; recovery is what the rule is for, and scoring "
                    "by a test loss or by Fig. 4a's outcome would tune the comparison it is meant to feed"),
             Choice("the pilot's choice rule (fixed before Fig. 4a and Fig. 5 ran on it)",
                    "at $K = 2k$ restarts: the highest mean recovery share over the pilot's seeds; settings within one "
-                   "standard error of it (and reaching the target share {modcore.experiments.kernel_objective:PILOT_TARGET_SHARE} "
+                   "standard error of it (and reaching the target share {modcore.runs.kernel_rule:PILOT_TARGET_SHARE} "
                    "when the best does) are tied; the tie goes to the fewest FLOPs per restart, then the smaller "
                    "$\\varepsilon$, $B$ and steps. Picked: kernel {notebook:kernel_rule:kernel}, $\\varepsilon$ = "
                    "{notebook:kernel_rule:kernel_eps}, $B$ = {notebook:kernel_rule:kernel_batch_size}, "
@@ -302,7 +302,7 @@ SECTIONS: tuple[Section, ...] = (
                    "the kernel_rule chapter reruns the chosen fits, compares them with the stored pilot and checks, "
                    "glued, that the rule picks these defaults; the scorecard uses only its check on held-out seeds, as "
                    "the best of many settings is flattered by the seeds it was picked on"),
-            Choice("seeds", "the pilot uses seeds from {modcore.experiments.kernel_objective:PILOT_SEED_START}; every "
+            Choice("seeds", "the pilot uses seeds from {modcore.runs.kernel_rule:PILOT_SEED_START}; every "
                    "kernel-rule chapter's comparison uses seeds below it (a rule in their profiles)",
                    "no comparison reuses a task, data set or network the settings were chosen on"),
             Choice("network modules", "$K$ = {notebook:sample_complexity:network_module_factor} $k$ (one restart of "
@@ -311,11 +311,11 @@ SECTIONS: tuple[Section, ...] = (
                    "ours, kept as a row of the sensitivity tables"),
             Choice("a module found", "$\\lvert\\cos\\rvert \\ge$ {modcore.kernel_rule:FOUND_COS} with a true direction, "
                    "both sides on the unit sphere (the task's true directions have norm about $\\sqrt m$); tests "
-                   "one-sided at {modcore.experiments.kernel_objective:SIGNIFICANCE}", "fixed before the runs"),
+                   "one-sided at {modcore.runs.kernel_rule:SIGNIFICANCE}", "fixed before the runs"),
             Choice("Fig. 4a training", "Adam, minibatch {notebook:sample_complexity:batch_size}, learning rate "
-                   "{notebook:sample_complexity:lr}; the last {modcore.experiments.sample_complexity:VALIDATION_FRACTION} "
+                   "{notebook:sample_complexity:lr}; the last {modcore.runs.sample_complexity:VALIDATION_FRACTION} "
                    "of the $n$ labelled points held out; validation MSE every "
-                   "{modcore.experiments.sample_complexity:VALIDATION_EVERY} steps; a network stops when its best is "
+                   "{modcore.runs.sample_complexity:VALIDATION_EVERY} steps; a network stops when its best is "
                    "{notebook:sample_complexity:patience} steps old and keeps its best weights; cap "
                    "{notebook:sample_complexity:n_steps} steps; module width {notebook:sample_complexity:width}; the MLP "
                    "parameter-matched; test labels noisy like the training labels",
@@ -330,16 +330,16 @@ SECTIONS: tuple[Section, ...] = (
                    "$\\log$ MSE; a curve that never crosses counts as needing more than any that does; 'lowers': a "
                    "paired sign test over ($m$, seed), with the geometric-mean ratio and its 95 % interval beside it; "
                    "'flat in $m$': the growth factor's interval below "
-                   "{modcore.experiments.sample_complexity:FLAT_MAX_GROWTH}",
+                   "{modcore.chapters.sample_complexity:FLAT_MAX_GROWTH}",
                    "the paper does not say how it located the crossing"),
             Choice("Fig. 5", "$m$ = {notebook:module_alignment:input_dim}, $k$ = {notebook:module_alignment:n_modules}, "
                    "$K = 2k$, $n$ = {notebook:module_alignment:n_train}, {notebook:module_alignment:n_seeds} seeds: "
                    "the one-sided paired $t$-test's seed count for the paper's gap "
-                   "{modcore.experiments.module_alignment:PAPER_GAP} at power {modcore.experiments.module_alignment:POWER}, "
+                   "{modcore.chapters.module_alignment:PAPER_GAP} at power {modcore.chapters.module_alignment:POWER}, "
                    "from the spread measured on the pilot's seeds; best-match $\\lvert\\cos\\rvert$ per true direction, "
                    "averaged (the paper's values overlaid), and the optimal one-to-one matching; $U$ read after each "
                    "observed step of one run; t-SNE with both signs of every direction, perplexity at most "
-                   "{modcore.experiments.module_alignment:TSNE_MAX_PERPLEXITY}",
+                   "{modcore.chapters.module_alignment:TSNE_MAX_PERPLEXITY}",
                    "the paper's task size and matching rule are not stated; the task size where the pilot showed the "
                    "rule finds modules"),
             Choice("sensitivity tables", "verdicts (i), (ii) at $m$ = {notebook:sample_complexity:sensitivity_input_dim} "

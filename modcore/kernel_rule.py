@@ -46,7 +46,7 @@ from scipy.optimize import linear_sum_assignment
 
 from modcore.models import ACTIVATIONS, MLPSpec, ModularSpec, Params, stack_init
 from modcore.seeds import derive_seed
-from modcore.train import CPU_SINGLE_THREAD_BELOW, _threads, resolve_device
+from modcore.train import CPU_SINGLE_THREAD_BELOW, resolve_device, torch_threads
 
 KERNELS = ("ntk", "hidden", "rbf")
 NORMALISATIONS = ("unit", "orthonormal")
@@ -391,7 +391,7 @@ def _timed(device: torch.device, work, size: int):
     small CPU work runs on one thread, by the trainer's measured policy (a second thread slows
     cache-sized steps down on a loaded machine)."""
     single = device.type == "cpu" and size <= CPU_SINGLE_THREAD_BELOW
-    with _threads(1 if single else None):
+    with torch_threads(1 if single else None):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()

@@ -444,3 +444,77 @@ def mean_and_standard_error(groups: Sequence[Sequence[float]]) -> tuple[np.ndarr
     means = np.array([np.mean(values) for values in groups])
     standard_errors = np.array([np.std(values, ddof=1) / np.sqrt(len(values)) for values in groups])
     return means, standard_errors
+
+
+# --- sign tests, proportions and t-intervals ------------------------------------------------------
+
+def sign_test(values: Sequence[float], baseline: Sequence[float], *, alpha: float) -> dict[str, float | int | str]:
+    """Paired sign test of ``values`` against ``baseline`` (equal-length arrays; inf allowed: a
+    value not reached within a grid compares as larger than every finite one, two infs tie).
+
+    Returns counts (``n_pairs``, ``n_lower``, ``n_higher``, ``n_ties``), the one-sided p-values of
+    "lower" and "higher" (binomial on the untied pairs), and ``word``: "lower" or "higher" when that
+    p-value is below ``alpha``, else "no significant difference".
+    """
+    a, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"values and baseline must be 1-d of equal length, got shapes {a.shape} and {b.shape}")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("values and baseline must not hold NaN (drop diverged runs first)")
+    lower, higher = int(np.sum(a < b)), int(np.sum(a > b))
+    untied = lower + higher
+    p_lower = stats.binomtest(lower, untied, 0.5, alternative="greater").pvalue if untied else 1.0
+    p_higher = stats.binomtest(higher, untied, 0.5, alternative="greater").pvalue if untied else 1.0
+    word = "lower" if p_lower < alpha else "higher" if p_higher < alpha else "no significant difference"
+    return {"n_pairs": int(a.size), "n_lower": lower, "n_higher": higher, "n_ties": int(a.size - untied),
+            "p_lower": float(p_lower), "p_higher": float(p_higher), "word": word}
+
+
+def sign_test_min_count(n_pairs: int, *, alpha: float) -> int | None:
+    """The fewest of ``n_pairs`` untied pairs on one side for the one-sided sign test to reject at
+    ``alpha``; None when no count does (too few pairs)."""
+    for k in range(n_pairs + 1):
+        if stats.binomtest(k, n_pairs, 0.5, alternative="greater").pvalue < alpha:
+            return k
+    return None
+
+
+def proportion_verdict(successes: int, trials: int, *, alpha: float) -> dict[str, float | str]:
+    """"yes" when the Clopper-Pearson interval (level 1 - ``alpha``) of the success rate lies
+    above 1/2, "no" when below, else "undetermined"; with the interval's ends."""
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials=}")
+    interval = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=1 - alpha)
+    word = "yes" if interval.low > 0.5 else "no" if interval.high < 0.5 else "undetermined"
+    return {"rate": successes / trials, "low": float(interval.low), "high": float(interval.high), "word": word}
+
+
+def mean_t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float]:
+    """(mean, half-width) of the two-sided t interval of the mean at ``level``; NaN half-width for
+    fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return float(values.mean()) if values.size else math.nan, math.nan
+    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean()), float(half)
+
+
+def paired_t_test(differences: Sequence[float], *, alpha: float) -> dict[str, float | str]:
+    """One-sided paired t-tests of ``differences`` (values minus baseline) in both directions, and
+    the (1 - 2 alpha) two-sided interval of the mean difference, which excludes 0 exactly when a
+    one-sided test rejects at ``alpha``. Returns ``mean``, ``low``, ``high``, ``sd``, ``p_higher``,
+    ``p_lower`` and ``word`` ("higher", "lower" or "no significant difference"); with fewer than two
+    differences or none varying, NaN interval and p-values 1."""
+    difference = np.asarray(differences, dtype=float)
+    n = difference.size
+    sd = float(difference.std(ddof=1)) if n > 1 else math.nan
+    if n > 1 and sd > 0:
+        half = stats.t.ppf(1 - alpha, n - 1) * sd / math.sqrt(n)
+        p_higher = float(stats.ttest_1samp(difference, 0.0, alternative="greater").pvalue)
+        p_lower = float(stats.ttest_1samp(difference, 0.0, alternative="less").pvalue)
+    else:
+        half, p_higher, p_lower = math.nan, 1.0, 1.0
+    word = "higher" if p_higher < alpha else "lower" if p_lower < alpha else "no significant difference"
+    mean = float(difference.mean())
+    return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd, "p_higher": p_higher,
+            "p_lower": p_lower, "word": word}

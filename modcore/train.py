@@ -389,7 +389,7 @@ def _mse(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.
 
 
 @contextlib.contextmanager
-def _threads(n_threads: int | None):
+def torch_threads(n_threads: int | None):
     """Run the block with torch's intra-op thread count set to ``n_threads`` (None: unchanged)."""
     previous = torch.get_num_threads()
     if n_threads is not None:
@@ -494,7 +494,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
                       None if y_va is None else (y_va[rows] if per_model_validation else y_va))
         initial = stack_init(spec, chunk_seeds) if initial_params is None else [p[rows] for p in initial_params]
         params = [p.detach().to(device=torch_device, dtype=dtype).clone().requires_grad_() for p in initial]
-        with _threads(plan.threads):
+        with torch_threads(plan.threads):
             train_c, test_c, extra = _train_chunk(spec, params, chunk_seeds, *data, validation=validation,
                                                   settings=settings, steps=steps, compile_step=plan.compile)
         train_curves.append(train_c)
@@ -662,7 +662,7 @@ def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None,
 
     train_curves, test_curves = [], []
     batch = x_tr.shape[0] if settings.batch_size is None else min(settings.batch_size, x_tr.shape[0])
-    with _threads(choose_plan(spec, batch, 1, torch_device.type).threads):
+    with torch_threads(choose_plan(spec, batch, 1, torch_device.type).threads):
         for seed in seeds:
             train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, settings=settings, steps=steps,
                                            device=torch_device)

@@ -53,15 +53,13 @@ kernel_lr = 0.02                            # Algorithm 1's Adam learning rate (
 device = "cpu"                              # "auto", "cpu" or "cuda"
 results_dir = None                          # None: results/kernel_rule
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import sweeps
-from modcore.experiments import kernel_objective as ko
-from modcore.plots import kernel_rule as kernel_plots
+from modcore import chapters
+from modcore.chapters import kernel_rule
 
-KERNEL_LABELS = {"ntk": "NTK at init", "hidden": "last hidden layer", "rbf": "RBF (median bandwidth)"}
+p = kernel_rule.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The objective is a weight norm
@@ -73,10 +71,9 @@ KERNEL_LABELS = {"ntk": "NTK at init", "hidden": "last hidden layer", "rbf": "RB
 # is allowed. We check the identity on one minibatch at a true direction.
 
 # %%
-store = sweeps.resolve_store(results_dir, "kernel_rule")
-path_runs = ko.path_design(kernel_values, input_dim=input_dim, n_modules=n_modules, batch_size=path_batch_size,
-                           seed=seed, n_seeds=n_seeds, eps=kernel_eps, width=width, n_points=n_points)
-identity = ko.identity_check(path_runs)
+store = p.store()
+path_runs = kernel_rule.path_runs(p)
+identity = kernel_rule.identity_check(path_runs)
 print(identity)
 
 # %% [markdown]
@@ -91,15 +88,12 @@ print(identity)
 # module, unexplained signal.
 
 # %% mystnb={"figure": {"name": "fig-kernel-rule-paths", "caption": "kernel_rule: the kernel rule's objective along straight paths from a random unit direction (a = 0) to a true module direction (a = 1), relative to its value at the random end, one panel per kernel; thin lines per seed, thick the median. Parameters from the notebook's profile."}, "image": {"alt": "kernel_rule: the kernel rule's objective along straight paths from a random unit direction (a = 0) to a true module direction (a = 1), relative to its value at the random end, one panel per kernel; thin lines per seed, thick the median. Parameters from the notebook's profile."}}
-paths = ko.sweep_paths(path_runs, store)
-kernel_plots.objective_paths(paths, KERNEL_LABELS)
+paths = kernel_rule.sweep_paths(path_runs, store)
+kernel_rule.paths_figure(paths)
 plt.show()
 
 # %%
-path_glue = ko.path_words(identity, paths, default_kernel=kernel_values[0])
-for name, value in path_glue.items():
-    glue(name, value, display=False)
-print(ko.path_summary(paths).to_string())
+kernel_rule.path_summary(paths)
 
 # %% [markdown]
 # ## The pilot: which settings find the modules?
@@ -122,27 +116,16 @@ print(ko.path_summary(paths).to_string())
 # the package; this page reruns part of it ({glue:text}`kr_rerun`).
 
 # %%
-pilot_design = ko.PilotDesign(kernels=pilot_kernels, eps_values=pilot_eps_values, batch_sizes=pilot_batch_sizes,
-                              n_steps_values=pilot_steps_values, restart_factors=pilot_restart_factors,
-                              n_seeds=pilot_n_seeds, seed=pilot_seed, input_dim=input_dim, n_modules=n_modules,
-                              n_train=pilot_n_train, width=width)
-n_restarts = network_module_factor * n_modules
-pilot, comparison = ko.pilot_table(pilot_design, store, rerun=pilot_rerun, n_restarts=n_restarts, device=device)
-pilot_summary = ko.pilot_summary(pilot)
-chosen = ko.choose_setting(pilot_summary, n_restarts=n_restarts)
-print(comparison)
-ko.pilot_top(pilot_summary, n_restarts=n_restarts)
+pilot = kernel_rule.pilot(p, store)
+print(pilot.comparison)
+kernel_rule.pilot_best(p, pilot)
 
 # %% mystnb={"figure": {"name": "fig-kernel-rule-pilot", "caption": "kernel_rule: the pilot. Mean share of the k = 3 true modules recovered (best |cos| over K = 2k restarts at least 0.9) against Algorithm 1's steps, one row of panels per kernel and one column per minibatch B, one line per ridge eps; dotted: the share the restarts' random starting directions recover; star: the setting the choice rule picks. m = 6, n = 2000, pilot seeds only."}, "image": {"alt": "kernel_rule: the pilot. Mean share of the k = 3 true modules recovered (best |cos| over K = 2k restarts at least 0.9) against Algorithm 1's steps, one row of panels per kernel and one column per minibatch B, one line per ridge eps; dotted: the share the restarts' random starting directions recover; star: the setting the choice rule picks. m = 6, n = 2000, pilot seeds only."}}
-kernel_plots.pilot_recovery(pilot_summary, n_restarts=n_restarts, chosen=chosen, kernel_labels=KERNEL_LABELS)
+kernel_rule.pilot_figure(p, pilot)
 plt.show()
 
 # %%
-defaults = {"kernel": kernel, "eps": kernel_eps, "batch_size": kernel_batch_size, "n_steps": kernel_n_steps}
-pilot_glue = ko.pilot_words(pilot_design, pilot_summary, chosen, comparison, defaults=defaults, n_restarts=n_restarts)
-for name, value in pilot_glue.items():
-    glue(name, value, display=False)
-print(chosen)
+print(pilot.chosen)
 
 # %% [markdown]
 # ## The choice, checked on seeds it was not chosen on
@@ -151,13 +134,7 @@ print(chosen)
 # size, and only this held-out number enters the scorecard.
 
 # %%
-heldout = ko.heldout_recovery(chosen, seeds=range(seed, seed + n_seeds), input_dim=input_dim, n_modules=n_modules,
-                              n_train=pilot_n_train, n_restarts=n_restarts, width=width, store=store, device=device)
-heldout_glue = ko.heldout_words(heldout)
-for name, value in heldout_glue.items():
-    glue(name, value, display=False)
-for claim_id, record in ko.claims(heldout, pilot_glue, seeds=range(seed, seed + n_seeds)).items():
-    glue(f"claim:{claim_id}", record, display=False)
+heldout = kernel_rule.heldout(p, pilot, store)
 print(heldout)
 
 # %% [markdown]
@@ -167,7 +144,7 @@ print(heldout)
 # ({glue:text}`kr_ntk_near_word`; median $|\cos|$ at the minimum {glue:text}`kr_ntk_median_cos:.2f`),
 # {glue:text}`kr_hidden_near` with the hidden-layer kernel ({glue:text}`kr_hidden_near_word`;
 # {glue:text}`kr_hidden_median_cos:.2f`) and {glue:text}`kr_rbf_near` with the RBF
-# ({glue:text}`kr_rbf_near_word`; {glue:text}`kr_rbf_median_cos:.2f`; "yes" when the 95 % Clopper-Pearson
+# ({glue:text}`kr_rbf_near_word`; {glue:text}`kr_rbf_median_cos:.2f`; "yes" when the {glue:text}`kr_confidence_percent:.0f` % Clopper-Pearson
 # interval of the rate lies above one half). The true direction beats the random start in
 # {glue:text}`kr_ntk_below`, {glue:text}`kr_hidden_below` and {glue:text}`kr_rbf_below` seeds (sign-test
 # $p$ = {glue:text}`kr_ntk_below_p:.3f`, {glue:text}`kr_hidden_below_p:.3f`, {glue:text}`kr_rbf_below_p:.3f`;
@@ -196,3 +173,7 @@ print(heldout)
 # {glue:text}`kr_heldout_p:.3f`), with {glue:text}`kr_heldout_duplicates:.1f` duplicated restarts per seed.
 # The scorecard's verdict on "restarts of the rule find the true modules": **{glue:text}`kr_heldout_verdict`**.
 # The Fig. 4a and Fig. 5 chapters test a rule that finds this share of the modules.
+
+# %% tags=["remove-cell"]
+glued = kernel_rule.glued(p, identity, paths, pilot, heldout)
+chapters.publish(glued, kernel_rule.claims(heldout, glued, seeds=p.seeds))

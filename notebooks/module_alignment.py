@@ -56,14 +56,13 @@ tsne_seed = 0                               # t-SNE's random_state
 device = "auto"                             # "auto", "cpu" or "cuda"
 results_dir = None                          # None: results/module_alignment
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import kernel_rule as kr
-from modcore import paper_values, sweeps
-from modcore.experiments import module_alignment as ma
-from modcore.plots import kernel_rule as kernel_plots
+from modcore import chapters
+from modcore.chapters import module_alignment
+
+p = module_alignment.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The runs
@@ -71,22 +70,13 @@ from modcore.plots import kernel_rule as kernel_plots
 # networks of one shape differ only in their initial $U$ and train together as one ensemble.
 
 # %%
-kernel_settings = kr.KernelRuleSettings(kernel=kernel, n_steps=kernel_n_steps, lr=kernel_lr,
-                                        batch_size=kernel_batch_size, eps=kernel_eps)
-runs = ma.chapter_runs(input_dim=input_dim, n_modules=n_modules, network_module_factor=network_module_factor,
-                       n_train=n_train, seed=seed, n_seeds=n_seeds, n_steps_values=n_steps_values,
-                       kernel_settings=kernel_settings, sensitivity_kernels=sensitivity_kernels,
-                       sensitivity_network_factors=sensitivity_network_factors,
-                       sensitivity_n_seeds=sensitivity_n_seeds, width=width, lr=lr, batch_size=batch_size,
-                       n_test=n_test)
-store = sweeps.resolve_store(results_dir, "module_alignment")
-frame = ma.sweep_alignment(runs, store, device=device)
-all_curves = ma.alignment_curves(frame)
-curves = ma.main_curves(all_curves, kernel=kernel, n_network_modules=network_module_factor * n_modules)
+runs = module_alignment.runs_of(p)
+frame = module_alignment.sweep_alignment(runs, p.store(), device=p.device)
+all_curves = module_alignment.alignment_curves(frame)
+curves = module_alignment.main_curves(all_curves, kernel=p.kernel, n_network_modules=p.n_network_modules)
 
 # %% mystnb={"figure": {"name": "fig-module-alignment", "caption": "module_alignment (Fig. 5): mean |cos| between true module directions and the learned projections over training steps, random vs kernel-rule initial U, K = 2k network modules; left: best match per true direction, right: optimal one-to-one matching; thin lines per seed, thick means; open circles: the paper's Fig. 5 (start, end, maximum), whose matching rule is not stated. Sine-wave task; parameters from the notebook's profile."}, "image": {"alt": "module_alignment (Fig. 5): mean |cos| between true module directions and the learned projections over training steps, random vs kernel-rule initial U, K = 2k network modules; left: best match per true direction, right: optimal one-to-one matching; thin lines per seed, thick means; open circles: the paper's Fig. 5 (start, end, maximum), whose matching rule is not stated. Sine-wave task; parameters from the notebook's profile."}}
-paper = paper_values.load_csv("fig5_digitised")
-kernel_plots.alignment_over_training(curves, paper, ma.INIT_LABELS)
+module_alignment.alignment_figure(curves)
 plt.show()
 
 # %% [markdown]
@@ -97,26 +87,21 @@ plt.show()
 # title gives its matched $|\cos|$, the number the picture should be read against.
 
 # %% mystnb={"figure": {"name": "fig-module-alignment-tsne", "caption": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}, "image": {"alt": "module_alignment: t-SNE (scikit-learn, fixed random_state) of learned (pink) and true (blue) module directions of the first seed, each with both signs; left: random U after training, middle: kernel-rule U before training, right: kernel-rule U after training; titles give each panel's matched |cos|."}}
-panels = ma.tsne_panels(frame, seed, tsne_seed=tsne_seed, kernel=kernel, n_network_modules=network_module_factor * n_modules)
-kernel_plots.tsne(panels)
+module_alignment.tsne_figure(p, frame)
 plt.show()
 
 # %% [markdown]
 # ## Kernel rule vs random start, paired over seeds, and the power of the comparison
-# The verdict rule: a one-sided paired $t$-test over seeds at the 5 % level on the best-match $|\cos|$, at
+# The verdict rule: a one-sided paired $t$-test over seeds at the {glue:text}`ma_alpha_percent:.0f` % level on the best-match $|\cos|$, at
 # the first and at the last observed step; the paper's means are read the same way (their sign). The seed
 # count was set by a power calculation: with the spread of the paired differences measured on the
 # kernel-rule pilot's seeds, how many seeds does a one-sided paired $t$-test need to detect the paper's
 # gap with probability {glue:text}`ma_power`? The chapter recomputes it with its own measured spread.
 
 # %%
-results = ma.alignment_verdicts(curves, paper)
-power = ma.power_statement(results["end"]["ours"], ma.PAPER_GAP)
-matched_end = ma.paired_difference(curves, results["end"]["step"], "matched_similarity")
-alignment_glue = ma.alignment_words(results, power, matched_end, frame)
-for name, value in alignment_glue.items():
-    glue(name, value, display=False)
-print({point: (r["ours"], r["paper"], r["agreement"]) for point, r in results.items()}, power)
+compared = module_alignment.comparison(curves)
+print(compared.power)
+module_alignment.comparison_table(compared)
 
 # %% [markdown]
 # ## Does the verdict survive the paper's unknowns?
@@ -125,23 +110,14 @@ print({point: (r["ours"], r["paper"], r["agreement"]) for point, r in results.it
 # full {glue:text}`ma_end_step` steps.
 
 # %%
-sensitivity = ma.sensitivity_table(all_curves, kernels=sensitivity_kernels, n_modules=n_modules, short_step=short_step,
-                                   n_network_values=[f * n_modules for f in sensitivity_network_factors],
-                                   seeds=range(seed, seed + min(sensitivity_n_seeds, n_seeds)))
-sensitivity_word = ma.sensitivity_words(sensitivity)
-glue("ma_sensitivity", sensitivity_word, display=False)
-glue("ma_sensitivity_n_seeds", min(sensitivity_n_seeds, n_seeds), display=False)
-glue("ma_short_step", short_step, display=False)
-for claim_id, record in ma.claims(results, range(seed, seed + n_seeds), power=power, sensitivity=sensitivity_word,
-                                  dataset="sine-wave task, m = 6, k = 3").items():
-    glue(f"claim:{claim_id}", record, display=False)
+sensitivity = module_alignment.sensitivity(p, all_curves)
 sensitivity
 
 # %% [markdown]
 # ## Verdict
 # At the start (step {glue:text}`ma_start_step`) the kernel rule's best-match similarity is
 # {glue:text}`ma_start_kernel:.3f` against {glue:text}`ma_start_random:.3f` for random projections
-# (difference {glue:text}`ma_start_mean_difference:.3f`, 90 % interval {glue:text}`ma_start_low:.3f` to
+# (difference {glue:text}`ma_start_mean_difference:.3f`, {glue:text}`ma_interval_percent:.0f` % interval {glue:text}`ma_start_low:.3f` to
 # {glue:text}`ma_start_high:.3f`; kernel higher in {glue:text}`ma_start_count` seeds, one-sided paired
 # $t$-test $p$ = {glue:text}`ma_start_p_higher:.3f`): {glue:text}`ma_start_word`. The paper's start is
 # {glue:text}`ma_start_paper_kernel:.3f` vs {glue:text}`ma_start_paper_random:.3f`
@@ -163,3 +139,7 @@ sensitivity
 # Across kernel, $K$ and training length the verdict **{glue:text}`ma_sensitivity`**. Our absolute scores
 # are not comparable with the paper's: they depend on $m$, $k$, $K$ and the matching rule, none of which
 # the paper states. {glue:text}`ma_n_diverged` of {glue:text}`ma_n_runs` runs diverged and are left out.
+
+# %% tags=["remove-cell"]
+glued = module_alignment.glued(p, compared, sensitivity, frame)
+chapters.publish(glued, module_alignment.chapter_claims(p, compared, glued))

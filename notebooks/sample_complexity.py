@@ -57,13 +57,13 @@ sensitivity_network_factors = [1, 2]       # ... its K / k
 device = "auto"                            # "auto", "cpu" or "cuda"
 results_dir = None                         # None: results/sample_complexity
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
-from modcore import paper_values, sweeps
-from modcore.experiments import sample_complexity as sc
-from modcore.plots import kernel_rule as kernel_plots
+from modcore import chapters
+from modcore.chapters import sample_complexity
+
+p = sample_complexity.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The runs
@@ -77,17 +77,9 @@ from modcore.plots import kernel_rule as kernel_plots
 # sensitivity table below adds runs at one $m$ with the other kernel and with $K = k$.
 
 # %%
-design = sc.chapter_design(input_dim_values=input_dim_values, n_train_values=n_train_values, n_modules=n_modules,
-                           network_module_factor=network_module_factor, n_seeds=n_seeds, seed=seed,
-                           sensitivity_input_dim=sensitivity_input_dim, sensitivity_kernels=sensitivity_kernels,
-                           sensitivity_network_factors=sensitivity_network_factors, default_kernel=kernel)
-protocol = sc.chapter_protocol(width=width, n_steps=n_steps, patience=patience, short_steps=short_steps, lr=lr,
-                               batch_size=batch_size,
-                               n_test=n_test, kernel=kernel, kernel_eps=kernel_eps,
-                               kernel_batch_size=kernel_batch_size, kernel_n_steps=kernel_n_steps, kernel_lr=kernel_lr)
-store = sweeps.resolve_store(results_dir, "sample_complexity")
-all_runs = sc.run_chapter(design, protocol, store, target_loss=target_loss, device=device)
-runs = sc.main_runs(all_runs, kernel=kernel, n_network_modules=network_module_factor * n_modules)
+store = p.store()
+all_runs = sample_complexity.chapter_runs(p, store)
+runs = sample_complexity.figure_runs(p, all_runs)
 
 # %% [markdown]
 # ## Is the paper's threshold testable here, and did the networks converge?
@@ -97,10 +89,8 @@ runs = sc.main_runs(all_runs, kernel=kernel, n_network_modules=network_module_fa
 # its end: we count the runs that hit the cap still improving.
 
 # %%
-run_glue = sc.run_words(runs, target_loss, n_steps=n_steps, batch_size=batch_size)
-for name, value in run_glue.items():
-    glue(name, value, display=False)
-print(run_glue)
+run_summary = sample_complexity.runs_summary(p, runs)
+print(run_summary)
 
 # %% [markdown]
 # The mean squared test label (noisy, like the training labels and like the labels the calibration
@@ -117,8 +107,7 @@ print(run_glue)
 # of the true modules at $m$ = {glue:text}`sc_recovery_m`, random $U$ {glue:text}`sc_random_start_share:.2f`.
 
 # %% mystnb={"figure": {"name": "fig-sample-complexity-curves", "caption": "sample_complexity: test MSE (at the stopping rule's restored weights) vs labelled samples n, mean over seeds, for each method, one panel per input dimension m; dashed: the paper's target loss, dotted: the predict-zero loss (mean squared test target). A panel's curves end where every curve at that m had reached the target. Sine-wave task; parameters from the notebook's profile."}, "image": {"alt": "sample_complexity: test MSE (at the stopping rule's restored weights) vs labelled samples n, mean over seeds, for each method, one panel per input dimension m; dashed: the paper's target loss, dotted: the predict-zero loss (mean squared test target). A panel's curves end where every curve at that m had reached the target. Sine-wave task; parameters from the notebook's profile."}}
-kernel_plots.loss_curves(sc.mean_curves(runs), input_dim_values=input_dim_values, target_loss=target_loss,
-                         predict_zero_loss=run_glue["sc_predict_zero_loss"], method_labels=sc.METHOD_LABELS)
+sample_complexity.curves_figure(p, runs, run_summary)
 plt.show()
 
 # %% [markdown]
@@ -130,10 +119,8 @@ plt.show()
 # seed did not reach the target, and the count of such seeds is written at the top of the panel.
 
 # %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): labelled samples needed to reach test MSE 1.5 vs input dimension m, one panel per method; thin lines per seed, thick geometric means with 95 % intervals, open markers the paper's digitised Fig. 4a where it has the method; triangles at the top: seeds that did not reach the target within the n grid, with their count; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound). Sine-wave task."}, "image": {"alt": "sample_complexity (Fig. 4a): labelled samples needed to reach test MSE 1.5 vs input dimension m, one panel per method; thin lines per seed, thick geometric means with 95 % intervals, open markers the paper's digitised Fig. 4a where it has the method; triangles at the top: seeds that did not reach the target within the n grid, with their count; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound). Sine-wave task."}}
-paper = paper_values.load_csv("fig4a_digitised")
-needed = sc.needed_table(runs, target_loss)
-kernel_plots.samples_needed(needed, sc.needed_means(needed), sc.paper_needed(paper),
-                            n_train_range=(min(n_train_values), max(n_train_values)), method_labels=sc.METHOD_LABELS)
+needed = sample_complexity.needed_table(runs, p.target_loss)
+sample_complexity.needed_figure(p, needed)
 plt.show()
 
 # %% [markdown]
@@ -147,13 +134,8 @@ plt.show()
 # above 1. The oracle's words are held against Theorem 2 (lower than random $U$, flat in $m$).
 
 # %%
-results = sc.verdicts(needed, paper, n_train_values=n_train_values, testable=run_glue["sc_testable"] == "is")
-verdict_glue = {**sc.verdict_words(results, needed),
-                "sc_reading": sc.reading(results, run_glue["sc_kernel_start_share"])}
-for name, value in verdict_glue.items():
-    glue(name, value, display=False)
-print({name: (result["ours"]["word"], result["paper"]["word"] if result["paper"] else None, result["agreement"])
-       for name, result in results.items()})
+results = sample_complexity.chapter_verdicts(p, needed, run_summary)
+sample_complexity.verdict_overview(results)
 
 # %% [markdown]
 # ## Do the verdicts survive the paper's unknowns?
@@ -164,19 +146,8 @@ print({name: (result["ours"]["word"], result["paper"]["word"] if result["paper"]
 # $\varepsilon$, $B$ and steps.
 
 # %%
-sensitivity = sc.sensitivity_table(all_runs, target_loss, input_dim=sensitivity_input_dim, n_modules=n_modules,
-                                   n_network_values=[f * n_modules for f in sensitivity_network_factors],
-                                   kernels=sensitivity_kernels)
-sensitivity_glue = sc.sensitivity_glue(sensitivity)
-for name, value in sensitivity_glue.items():
-    glue(name, value, display=False)
+sensitivity = sample_complexity.sensitivity(p, all_runs)
 sensitivity
-
-# %%
-for claim_id, record in sc.claims(results, target_loss=target_loss, seeds=range(seed, seed + n_seeds),
-                                  recovery_share=run_glue["sc_kernel_start_share"], dataset="sine-wave task",
-                                  sensitivity=sensitivity_glue).items():
-    glue(f"claim:{claim_id}", record, display=False)
 
 # %% [markdown]
 # ## Verdict
@@ -212,3 +183,7 @@ for claim_id, record in sc.claims(results, target_loss=target_loss, seeds=range(
 # MLP {glue:text}`sc_censored_monolithic`, oracle {glue:text}`sc_censored_oracle`. The rule tested here
 # recovered {glue:text}`sc_kernel_start_share:.2f` of the true modules on these seeds. Together, (i) and
 # (iii) say: {glue:text}`sc_reading`.
+
+# %% tags=["remove-cell"]
+glued = sample_complexity.glued(run_summary, results, needed, sensitivity)
+chapters.publish(glued, sample_complexity.chapter_claims(p, results, glued))

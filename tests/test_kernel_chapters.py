@@ -13,9 +13,12 @@ import pytest
 
 from modcore import choices, paper_values, sweeps
 from modcore.seeds import derive_seed
-from modcore.experiments import kernel_objective as ko
-from modcore.experiments import module_alignment as ma
-from modcore.experiments import sample_complexity as sc
+from modcore import stats
+from modcore.chapters import kernel_rule as kernel_chapter
+from modcore.chapters import module_alignment as ma
+from modcore.chapters import sample_complexity as sc
+from modcore.runs import kernel_rule as kruns
+from modcore.runs import sample_complexity as sample_runs
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.plots import kernel_rule as kernel_plots
@@ -130,7 +133,7 @@ def test_untestable_target_gives_not_testable_never_agree_or_disagree():
         values[("kernel", m, 0)] = 500.0
     verdict = sc.lowers_verdict(_needed(values), "kernel", "random", testable=False)
     assert verdict["word"] == "not testable at these task settings"
-    assert ko.agreement(verdict["word"], "lower", testable=False) == "not testable at these task settings"
+    assert kruns.agreement(verdict["word"], "lower", testable=False) == "not testable at these task settings"
     paper = paper_values.load_csv("fig4a_digitised")
     both = sc.verdicts(_needed({**values, **{("monolithic", m, 0): 800.0 for m in range(2, 10)}}), paper,
                        n_train_values=[100, 1e5], testable=False)
@@ -166,14 +169,14 @@ def test_paper_fig4a_means_say_lower_and_growing_by_our_own_rules():
 
 
 def test_proportion_verdict_words():
-    assert ko.proportion_verdict(10, 10)["word"] == "yes"
-    assert ko.proportion_verdict(0, 10)["word"] == "no"
-    assert ko.proportion_verdict(5, 10)["word"] == "undetermined"
+    assert stats.proportion_verdict(10, 10, alpha=kruns.SIGNIFICANCE)["word"] == "yes"
+    assert stats.proportion_verdict(0, 10, alpha=kruns.SIGNIFICANCE)["word"] == "no"
+    assert stats.proportion_verdict(5, 10, alpha=kruns.SIGNIFICANCE)["word"] == "undetermined"
 
 
 def test_sign_test_rejects_nan_and_names_it():
     with pytest.raises(ValueError, match="NaN"):
-        ko.sign_test([1.0, math.nan], [1.0, 2.0])
+        stats.sign_test([1.0, math.nan], [1.0, 2.0], alpha=kruns.SIGNIFICANCE)
 
 
 def test_paired_difference_finds_a_consistent_advantage_and_agreement_follows():
@@ -187,8 +190,8 @@ def test_paired_difference_finds_a_consistent_advantage_and_agreement_follows():
     assert ours["word"] == "higher" and ours["low"] > 0
     paper = paper_values.load_csv("fig5_digitised")
     assert ma.paper_difference(paper, "end")["word"] == "higher"
-    assert ko.agreement(ours["word"], "higher") == "agree"
-    assert ko.agreement("no significant difference", "higher") == "inconclusive"
+    assert kruns.agreement(ours["word"], "higher") == "agree"
+    assert kruns.agreement("no significant difference", "higher") == "inconclusive"
 
 
 # --- alignment over iterations ------------------------------------------------------------------
@@ -205,10 +208,10 @@ def test_alignment_over_iterations_equals_direct_computation_for_both_inits_trai
     runs = [_tiny_alignment("random"), _tiny_alignment("kernel")]
     results = ma.run_alignment_batch(runs, device="cpu")
     run = runs[0]
-    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y, _, _ = ko.draw_data(task, run.n_train, run.n_test, run.seed)
+    task = kruns.draw_task(run.input_dim, run.n_modules, run.seed)
+    x, y, _, _ = kruns.draw_data(task, run.n_train, run.n_test, run.seed)
     spec = ModularSpec(run.input_dim, run.n_network_modules, run.width)
-    model = ko.model_seed(run.seed)
+    model = kruns.model_seed(run.seed)
     kernel_spec = kr.kernel_rule_init(spec, x, y, seeds=[model], settings=runs[1].kernel_settings).spec
     for result, start_spec in zip(results, (spec, kernel_spec)):
         for i, steps in enumerate(run.n_steps_values):
@@ -224,8 +227,8 @@ def test_alignment_over_iterations_equals_direct_computation_for_both_inits_trai
 def test_weights_after_t_steps_are_those_of_a_fresh_run_of_t_steps():
     # the premise of the snapshots: the weights a long run holds at step t are a t-step run's
     run = _tiny_alignment()
-    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
-    x, y, _, _ = ko.draw_data(task, run.n_train, run.n_test, run.seed)
+    task = kruns.draw_task(run.input_dim, run.n_modules, run.seed)
+    x, y, _, _ = kruns.draw_data(task, run.n_train, run.n_test, run.seed)
     spec = ModularSpec(run.input_dim, run.n_modules, run.width)
     common = dict(lr=run.lr, batch_size=run.batch_size)
     long = train_ensemble(spec, [1, 2], x, y, settings=TrainSettings(n_steps=9, snapshot_steps=(3, 6), **common),
@@ -248,18 +251,18 @@ def test_tsne_points_hold_both_signs_of_every_direction_and_repeat_with_the_seed
 
 @pytest.mark.parametrize("kernel", kr.KERNELS)
 def test_objective_equals_the_ridge_minimum_norm_value(kernel):
-    identity = ko.objective_as_weight_norm(ko.PathRun(kernel=kernel, input_dim=4, n_modules=2, batch_size=32,
-                                                      seed=0, eps=1e-2, width=6))
+    identity = kernel_chapter.objective_as_weight_norm(kernel_chapter.PathRun(
+        kernel=kernel, input_dim=4, n_modules=2, batch_size=32, seed=0, eps=1e-2, width=6))
     assert identity["relative_gap"] < 1e-8
 
 
 def test_path_cosine_is_one_at_the_true_end_whatever_the_true_directions_norm():
     # the calibrated task's true directions have norm about sqrt(m); the old |path . truth| read
     # their norm (2.45 on the page) as a cosine
-    run = ko.PathRun(kernel="rbf", input_dim=6, n_modules=3, batch_size=16, seed=0, width=4, n_points=5)
-    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
+    run = kernel_chapter.PathRun(kernel="rbf", input_dim=6, n_modules=3, batch_size=16, seed=0, width=4, n_points=5)
+    task = kruns.draw_task(run.input_dim, run.n_modules, run.seed)
     assert abs(np.linalg.norm(task.directions[0]) - 1) > 0.1  # the case the bug hid in
-    path = ko.run_path(run)
+    path = kernel_chapter.run_path(run)
     assert path["cos_to_truth"][-1] == pytest.approx(1.0, abs=1e-12)
     assert all(0 <= value <= 1 for value in path["cos_to_truth"])
 
@@ -285,13 +288,13 @@ def test_figures_are_at_most_7_5_inches_wide_with_fonts_of_at_least_9_points():
 
 
 @pytest.mark.parametrize("make, name", [
-    (lambda: sc.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0),
+    (lambda: sample_runs.SampleRun(method="ensemble", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0),
      "method="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=1, seed=0),
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=1, seed=0),
      "n_train="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=100, seed=0),
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=100, seed=0),
      "n_network_modules="),
-    (lambda: sc.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0,
+    (lambda: sample_runs.SampleRun(method="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=100, seed=0,
                           patience=100, short_steps=200), "short_steps="),
     (lambda: ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_network_modules=4, n_train=40, seed=0,
                              n_steps_values=(5, 3)), "n_steps_values="),
@@ -299,11 +302,11 @@ def test_figures_are_at_most_7_5_inches_wide_with_fonts_of_at_least_9_points():
                              n_steps_values=(0, 3)), "init="),
     (lambda: ma.AlignmentRun(init="random", input_dim=3, n_modules=2, n_network_modules=0, n_train=40, seed=0,
                              n_steps_values=(0, 3)), "n_network_modules="),
-    (lambda: ko.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
+    (lambda: kruns.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
                             restart_factors=[1], n_seeds=1, seed=3), "seed=3"),
-    (lambda: ko.PilotDesign(kernels=[], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
+    (lambda: kruns.PilotDesign(kernels=[], eps_values=[0.1], batch_sizes=[8], n_steps_values=[5],
                             restart_factors=[1], n_seeds=1), "kernels="),
-    (lambda: ko.RecoveryRun(kernel="rbf", eps=0.1, batch_size=8, seed=1000, restart_factors=(0, 1)),
+    (lambda: kruns.RecoveryRun(kernel="rbf", eps=0.1, batch_size=8, seed=1000, restart_factors=(0, 1)),
      "restart_factors="),
 ])
 def test_bad_run_settings_raise_and_name_the_argument(make, name):
@@ -313,8 +316,8 @@ def test_bad_run_settings_raise_and_name_the_argument(make, name):
 
 def test_capped_settings_use_a_small_training_set_whole():
     settings = kr.KernelRuleSettings(batch_size=128)
-    assert ko.capped_settings(settings, 100).batch_size is None
-    assert ko.capped_settings(settings, 1000).batch_size == 128
+    assert kruns.capped_settings(settings, 100).batch_size is None
+    assert kruns.capped_settings(settings, 1000).batch_size == 128
 
 
 # --- every verdict rule can say agree and disagree ------------------------------------------------
@@ -334,7 +337,7 @@ def _two_methods(ratio: float, *, n_m: int = 4, n_seeds: int = 3) -> pd.DataFram
 def test_lowers_rule_says_agree_disagree_or_inconclusive_against_the_papers_lower(ratio, word, verdict):
     ours = sc.lowers_verdict(_two_methods(ratio), "kernel", "random")
     assert ours["word"] == word
-    assert ko.agreement(ours["word"], "lower") == verdict
+    assert kruns.agreement(ours["word"], "lower") == verdict
 
 
 def test_growth_rule_agrees_with_a_growing_paper_curve_and_disagrees_with_a_flat_one():
@@ -342,8 +345,8 @@ def test_growth_rule_agrees_with_a_growing_paper_curve_and_disagrees_with_a_flat
     rng = np.random.default_rng(3)
     growing = sc.growth_in_m(m, 50 * 2.0 ** m * np.exp(0.05 * rng.standard_normal(m.size)), n_train_values=[10, 1e6])
     flat = sc.growth_in_m(m, 1000 * np.exp(0.05 * rng.standard_normal(m.size)), n_train_values=[10, 1e6])
-    assert ko.agreement(growing["word"], "grows") == "agree" and ko.agreement(flat["word"], "grows") == "disagree"
-    assert ko.agreement(flat["word"], sc.THEOREM2_WORDS["growth_oracle"]) == "agree"
+    assert kruns.agreement(growing["word"], "grows") == "agree" and kruns.agreement(flat["word"], "grows") == "disagree"
+    assert kruns.agreement(flat["word"], sc.THEOREM2_WORDS["growth_oracle"]) == "agree"
 
 
 def test_the_papers_digitised_fig4a_scored_as_ours_agrees_with_itself_on_every_claim_it_has():
@@ -380,7 +383,7 @@ def _alignment_curves(gap: float, *, n_seeds: int = 10, sd: float = 0.01, step: 
 def test_fig5_rule_says_agree_disagree_or_inconclusive_against_the_papers_higher(gap, word, verdict):
     ours = ma.paired_difference(_alignment_curves(gap, sd=0.01 if gap else 0.0), 100)
     assert ours["word"] == word
-    assert ko.agreement(ours["word"], "higher") == verdict
+    assert kruns.agreement(ours["word"], "higher") == verdict
 
 
 @pytest.mark.parametrize("share, start, verdict", [(0.8, 0.0, "agree"), (0.1, 0.1, "disagree"), (0.4, 0.0, "partly")])
@@ -389,18 +392,18 @@ def test_recovery_rule_says_agree_disagree_or_partly(share, start, verdict):
     better = n_seeds if share > start else 0
     heldout = {"share": share, "start_share": start, "n_seeds": n_seeds, "n_better": better,
                "p_better": 0.5 ** n_seeds if better else 1.0, "word": "higher" if better else "not higher"}
-    assert ko.recovery_verdict(heldout) == verdict
+    assert kernel_chapter.recovery_verdict(heldout) == verdict
 
 
 def test_sensitivity_words_hold_across_all_or_name_the_factor_that_flips_the_word():
     rows = pd.DataFrame([{"kernel": k, "network modules": K, "training": t, "word": "lower"}
                          for k in ("ntk", "rbf") for K in ("K = k", "K = 2k") for t in ("short", "converged")])
-    assert sc.sensitivity_words(rows, "word") == "holds across all"
+    assert kruns.sensitivity_words(rows, "word") == "holds across all"
     flipped = rows.assign(word=np.where(rows.training == "short", "no significant difference", "lower"))
-    assert sc.sensitivity_words(flipped, "word") == "depends on training"
+    assert kruns.sensitivity_words(flipped, "word") == "depends on training"
     one = rows.copy()
     one.loc[(one.kernel == "rbf") & (one["network modules"] == "K = k") & (one.training == "short"), "word"] = "higher"
-    assert sc.sensitivity_words(one, "word") == "depends on kernel and network modules and training"
+    assert kruns.sensitivity_words(one, "word") == "depends on kernel and network modules and training"
 
 
 # --- the pilot ------------------------------------------------------------------------------------
@@ -416,14 +419,14 @@ def test_choice_rule_takes_the_cheapest_setting_within_one_standard_error_of_the
                         ("rbf", 0.01, 64, 100, 6, 0.72, 0.05, 1e8),   # within 0.10 of 0.80: tied, cheapest
                         ("rbf", 0.1, 64, 30, 6, 0.60, 0.05, 1e7),     # cheaper, but not tied
                         ("rbf", 0.1, 64, 30, 12, 1.00, 0.00, 1e7)])   # other K: not considered
-    chosen = ko.choose_setting(summary, n_restarts=6)
+    chosen = kruns.choose_setting(summary, n_restarts=6)
     assert (chosen["kernel"], chosen["eps"], chosen["n_steps"], chosen["n_tied"]) == ("rbf", 0.01, 100, 2)
 
 
 def test_choice_rule_never_trades_the_target_share_for_cost():
     summary = _summary([("ntk", 0.01, 128, 300, 6, 0.56, 0.10, 9e9),
                         ("rbf", 0.01, 64, 100, 6, 0.47, 0.05, 1e8)])  # within one s.e., but below 1/2
-    assert ko.choose_setting(summary, n_restarts=6)["kernel"] == "ntk"
+    assert kruns.choose_setting(summary, n_restarts=6)["kernel"] == "ntk"
 
 
 def test_the_three_chapters_use_the_same_kernel_rule_settings():
@@ -435,27 +438,27 @@ def test_the_three_chapters_use_the_same_kernel_rule_settings():
 
 def test_the_choice_rule_on_the_stored_pilot_picks_the_chapters_defaults():
     defaults = choices.notebook_defaults("kernel_rule")
-    summary = ko.pilot_summary(ko.stored_pilot())
-    assert set(summary.n_seeds) == {ko.FULL_PILOT["n_seeds"]} and len(summary) == (
-        len(ko.FULL_PILOT["kernels"]) * len(ko.FULL_PILOT["eps_values"]) * len(ko.FULL_PILOT["batch_sizes"])
-        * len(ko.FULL_PILOT["n_steps_values"]) * len(ko.FULL_PILOT["restart_factors"]))
-    chosen = ko.choose_setting(summary, n_restarts=defaults["network_module_factor"] * defaults["n_modules"])
+    summary = kruns.pilot_summary(kruns.stored_pilot())
+    assert set(summary.n_seeds) == {kruns.FULL_PILOT["n_seeds"]} and len(summary) == (
+        len(kruns.FULL_PILOT["kernels"]) * len(kruns.FULL_PILOT["eps_values"]) * len(kruns.FULL_PILOT["batch_sizes"])
+        * len(kruns.FULL_PILOT["n_steps_values"]) * len(kruns.FULL_PILOT["restart_factors"]))
+    chosen = kruns.choose_setting(summary, n_restarts=defaults["network_module_factor"] * defaults["n_modules"])
     assert (chosen["kernel"], chosen["eps"], chosen["batch_size"], chosen["n_steps"]) == (
         defaults["kernel"], pytest.approx(defaults["kernel_eps"]), defaults["kernel_batch_size"],
         defaults["kernel_n_steps"])
 
 
 def test_pilot_rows_score_every_steps_and_restart_count_from_one_fit():
-    design = ko.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[16], n_steps_values=[2, 4],
+    design = kruns.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[16], n_steps_values=[2, 4],
                             restart_factors=[1, 2], n_seeds=1, input_dim=3, n_modules=2, n_train=40, width=4)
     store = sweeps.ResultStore(tempfile.mkdtemp(), create=True)
-    rows = ko.pilot_rows(design.runs(), store)
+    rows = kruns.pilot_rows(design.runs(), store)
     assert sorted(zip(rows.n_steps, rows.n_restarts)) == [(2, 2), (2, 4), (4, 2), (4, 4)]
     # the 2-step, 2-restart row is a 2-step fit of 2 restarts
     run = design.runs()[0]
-    task = ko.draw_task(run.input_dim, run.n_modules, run.seed)
+    task = kruns.draw_task(run.input_dim, run.n_modules, run.seed)
     x, y = task.sample(run.n_train, seed=derive_seed(run.seed, 1))
-    fit = kr.fit_projections(ModularSpec(3, 2, 4), x, y, seed=ko.model_seed(run.seed), n_restarts=2,
+    fit = kr.fit_projections(ModularSpec(3, 2, 4), x, y, seed=kruns.model_seed(run.seed), n_restarts=2,
                              settings=dataclasses.replace(run.settings(), n_steps=2))
     row = rows[(rows.n_steps == 2) & (rows.n_restarts == 2)].iloc[0]
     assert row.matched == pytest.approx(kr.module_recovery(fit.projections, task.directions)["matched"], abs=1e-12)
@@ -467,31 +470,31 @@ def _sample_runs(method, **fields):
     base = dict(input_dim=3, n_modules=2, n_network_modules=4, n_train=60, width=4, n_steps=60, patience=20,
                 short_steps=20, batch_size=16, n_test=40,
                 kernel_settings=kr.KernelRuleSettings(kernel="rbf", n_steps=3, batch_size=16))
-    return [sc.SampleRun(method=method, seed=seed, **{**base, **fields}) for seed in (0, 1)]
+    return [sample_runs.SampleRun(method=method, seed=seed, **{**base, **fields}) for seed in (0, 1)]
 
 
 def test_modular_methods_trained_together_equal_each_method_trained_alone():
-    together = sc.run_sample_batch(_sample_runs("random") + _sample_runs("kernel") + _sample_runs("oracle"),
+    together = sample_runs.run_sample_batch(_sample_runs("random") + _sample_runs("kernel") + _sample_runs("oracle"),
                                    device="cpu")
-    alone = [result for method in sc.MODULAR_METHODS
-             for result in sc.run_sample_batch(_sample_runs(method), device="cpu")]
+    alone = [result for method in sample_runs.MODULAR_METHODS
+             for result in sample_runs.run_sample_batch(_sample_runs(method), device="cpu")]
     for a, b in zip(together, alone):
         assert a["test_mse"] == pytest.approx(b["test_mse"], rel=1e-5)
         assert a["stop_step"] == b["stop_step"] and a["start_share"] == b["start_share"]
 
 
 def test_oracle_starts_from_the_unit_true_directions_each_held_by_k_over_k_modules():
-    task = ko.draw_task(3, 2, 0)
-    u = sc.oracle_projections(task.directions, 4)  # (K, m, 1)
+    task = kruns.draw_task(3, 2, 0)
+    u = sample_runs.oracle_projections(task.directions, 4)  # (K, m, 1)
     np.testing.assert_allclose(np.linalg.norm(u, axis=1), 1.0)
     assert kr.module_recovery(u, task.directions)["share"] == 1.0
     np.testing.assert_allclose(u[0], u[2])
-    result = sc.run_sample_batch(_sample_runs("oracle"), device="cpu")
+    result = sample_runs.run_sample_batch(_sample_runs("oracle"), device="cpu")
     assert all(r["start_share"] == 1.0 for r in result)
 
 
 def test_a_run_set_ends_with_the_restored_weights_and_keeps_the_short_reading():
-    results = sc.run_sample_batch(_sample_runs("random"), device="cpu")
+    results = sample_runs.run_sample_batch(_sample_runs("random"), device="cpu")
     for result in results:
         assert 0 <= result["stop_step"] <= 60 and np.isfinite(result["test_mse_short"])
         assert not result["diverged"]
@@ -512,12 +515,12 @@ def _legend_entries(fig) -> int:
 def test_no_kernel_rule_figure_has_more_than_six_legend_entries():
     rng = np.random.default_rng(0)
     needed = _needed({(method, m, s): float(rng.uniform(100, 1000)) if (m, s) != (3, 1) else math.inf
-                      for method in sc.METHODS for m in (2, 3) for s in (0, 1)})
+                      for method in sample_runs.METHODS for m in (2, 3) for s in (0, 1)})
     paper = sc.paper_needed(paper_values.load_csv("fig4a_digitised"))
     summary = _summary([(k, e, b, t, 6, rng.uniform(), 0.1, 1e8) for k in ("ntk", "rbf") for e in (0.01, 0.1, 1.0)
                         for b in (64, 128) for t in (30, 100)])
     curves = pd.DataFrame([{"method": method, "input_dim": m, "n_train": n, "test_mse": rng.uniform(1, 2)}
-                           for method in sc.METHODS for m in (2, 3) for n in (100, 200)])
+                           for method in sample_runs.METHODS for m in (2, 3) for n in (100, 200)])
     figures = [kernel_plots.samples_needed(needed, sc.needed_means(needed), paper, n_train_range=(100, 1000),
                                            method_labels=sc.METHOD_LABELS),
                kernel_plots.pilot_recovery(summary, n_restarts=6, chosen=summary.iloc[0].to_dict(),
@@ -539,7 +542,7 @@ def _curves_frame(losses: dict) -> pd.DataFrame:
 def test_the_grid_stops_only_where_every_curve_has_reached_the_target_so_no_verdict_changes():
     losses = {("random", 0): [3.0, 2.0, 1.3, 1.8, 1.0, 0.9], ("kernel", 0): [3.0, 2.5, 2.0, 1.6, 1.2, 1.1]}
     frame = _curves_frame(losses)
-    reached_at = [sc.all_reached(frame[frame.n_train <= n], 1.5) for n in GRID]
+    reached_at = [sample_runs.all_reached(frame[frame.n_train <= n], 1.5) for n in GRID]
     assert reached_at == [False, False, False, False, True, True]  # kernel's short reading reaches 1.5 at n = 2000
     full = sc.needed_table(frame, 1.5)
     cut = sc.needed_table(frame[frame.n_train <= 2000], 1.5)

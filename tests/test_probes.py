@@ -364,10 +364,9 @@ def test_every_sweep_in_the_package_declares_its_required_keys():
     calls = {}
     for path in sorted(paths.PACKAGE_DIR.rglob("*.py")):
         calls |= sweep_calls(path.read_text(), str(path.relative_to(paths.REPO_ROOT)))
-    # wherever the chapters' runs live (chapter modules, the shared run configurations, and any
-    # module not yet moved): the walk must find them, or it proves nothing
-    chapters = [where for where in calls if where.startswith(("modcore/experiments/", "modcore/chapters/",
-                                                              "modcore/runs/"))]
+    # the chapters' sweeps live in their chapter modules and the run configurations they share
+    chapters = [where for where in calls
+                if where.startswith(("modcore/experiments/", "modcore/chapters/", "modcore/runs/"))]
     assert len(chapters) >= 6, f"the walk found too few sweeps in the chapter modules: {chapters}"
     missing = [where for where, declared in calls.items() if not declared]
     assert missing == [], f"sweeps that declare no required_keys: {missing}"

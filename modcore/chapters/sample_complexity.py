@@ -1,14 +1,14 @@
-"""Runs behind the ``sample_complexity`` chapter (Boopathy et al., ICLR 2025, Fig. 4a): the number
+"""The ``sample_complexity`` chapter (Boopathy et al., ICLR 2025, Fig. 4a): the number
 of training samples a network needs to reach a target test MSE, against the input dimension m,
 for a monolithic MLP and for the modular network (Eq. 6) with random, kernel-rule (Algorithm 1)
 and true ("oracle", Theorem 2's premise realised) initial projections.
 
-A run (:class:`SampleRun`) trains one network on one sine task at one n. Training stops by a
-stated rule (:data:`DEFAULT_PATIENCE`): the n labelled points are split into a training part and a
-held-out validation part (:data:`VALIDATION_FRACTION`), and a network stops when its validation
-MSE has not improved for ``patience`` steps, keeping its best weights (``n_steps`` is the cap). The
-test MSE after the first ``short_steps`` steps (default :data:`SHORT_STEPS`), with no stopping, is
-kept beside it: the "short" training of the sensitivity table.
+A run (:class:`modcore.runs.sample_complexity.SampleRun`) trains one network on one sine task at
+one n. Training stops by a stated rule (``DEFAULT_PATIENCE`` there): the n labelled points are split
+into a training part and a held-out validation part (``VALIDATION_FRACTION``), and a network stops
+when its validation MSE has not improved for ``patience`` steps, keeping its best weights
+(``n_steps`` is the cap). The test MSE after the first ``short_steps`` steps (default
+``SHORT_STEPS``), with no stopping, is kept beside it: the "short" training of the sensitivity table.
 
 For one seed, every method sees the same task, training, validation and test points, and the
 modular methods the same module MLPs at initialisation and the same minibatch order: they differ
@@ -19,27 +19,25 @@ one ensemble (``batch_by=SampleRun.ensemble_key``).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-from scipy import stats
+from matplotlib.figure import Figure
 
 from modcore import kernel_rule as kr
-from modcore import scorecard, sweeps
-from modcore import stats as mstats
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
-                                                  combined_agreement, sign_test)
-from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec, stack_init
-from modcore.tasks.sine import DEFAULT_N_TEST
-from modcore.train import TrainSettings, train_ensemble
+from modcore import paper_values, scorecard, stats, sweeps
+from modcore.models import ModularSpec
+from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
+                                ChapterParameters, Relation, at_least, each, one_of, param)
+from modcore.plots import kernel_rule as kernel_plots
+from modcore.runs.kernel_rule import (PILOT_SEED_START, SIGNIFICANCE, agreement, combined_agreement,
+                                      sensitivity_words)
+from modcore.runs.sample_complexity import (DEFAULT_PATIENCE, VALIDATION_EVERY, SampleRun, chapter_design,
+                                            chapter_protocol, main_runs, run_chapter)
 
-METHODS = ("monolithic", "random", "kernel", "oracle")
-MODULAR_METHODS = ("random", "kernel", "oracle")
 METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", "kernel": "modular, kernel-rule U",
                  "oracle": "modular, true U (oracle)"}
 # Our threshold for "stays flat in m" (Theorem 2 says constant; the paper gives no tolerance):
@@ -47,314 +45,64 @@ METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", 
 FLAT_MAX_GROWTH = 2.0
 # ... and no growth verdict when more than this fraction of the points lie outside the n grid.
 MAX_CENSORED = 0.5
-# Paper does not give its training protocol; ours (the book's choices page): minibatch Adam,
-# stopped by the validation rule below, at most DEFAULT_N_STEPS steps. lr 1e-2 and minibatch 128
-# were chosen on pilot seeds (1000-1004; m = 6, n = 500 and 2000) as the cheapest of four
-# protocols whose restored test MSE for the oracle, random U and the MLP stayed within 0.03 of
-# the slowest one's (lr 3e-3, minibatch 256, patience 500), at a third of its cost.
-DEFAULT_N_STEPS = 3000
-DEFAULT_LR = 1e-2
-DEFAULT_BATCH_SIZE = 128
-# The stopping rule: validation MSE every VALIDATION_EVERY steps; stop when the best is
-# DEFAULT_PATIENCE steps old and keep the best weights. The validation part is the last
-# VALIDATION_FRACTION of the n labelled points (so n counts every label a method uses, and the
-# training parts stay nested in n). A patience of at least the short training length makes every
-# network train that long, so the "short" reading comes from the same run.
-VALIDATION_FRACTION = 0.2
-VALIDATION_EVERY = 50
-DEFAULT_PATIENCE = 300
-SHORT_STEPS = 300
+
+_KERNEL_NAMES = one_of(*kr.KERNELS)
 
 
 @dataclasses.dataclass(frozen=True)
-class SampleRun:
-    """One network trained on n_train labelled points (training and validation parts) of the
-    sine task of ``seed``, with ``n_modules`` task modules (k) and ``n_network_modules`` modules
-    in the network (K; the monolithic MLP gets the parameter count of that modular network).
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal."""
 
-    ``width``: the module MLPs' width. ``patience``: the stopping rule (None: ``n_steps`` steps,
-    final weights). ``kernel_settings``: Algorithm 1's settings ("kernel" method only; its
-    minibatch is capped at the training part's size). The oracle starts from the task's true
-    directions as unit vectors, module i from direction i mod k (so K = 2k holds each twice)."""
+    seed: int = param(0, SEED)                     # first seed; runs use seed, seed + 1, ... (below the pilot's)
+    n_seeds: int = param(5, at_least(1))           # seeds (task, data, initialisation) per point (paper: up to five)
+    input_dim_values: list[int] = param([2, 4, 6], NONEMPTY, INCREASING, each(at_least(1)))  # m (paper: 2..9)
+    # n grid (paper does not give it); at least 5: a training and a validation part
+    n_train_values: list[int] = param([25, 50, 100, 200, 400, 800, 1600, 3200], NONEMPTY, INCREASING,
+                                      each(at_least(5)))
+    n_modules: int = param(3, at_least(1))         # task modules k
+    network_module_factor: int = param(2, at_least(1))  # network modules K = factor * k (K >= 1 per task module)
+    width: int = param(16, at_least(1))            # module MLP width; the MLP is parameter-matched (our choice)
+    n_steps: int = param(3000, at_least(1))        # cap on Adam steps; the stopping rule ends most runs earlier
+    patience: int = param(300, at_least(1))        # stop when the validation MSE's best is this many steps old
+    short_steps: int = param(300, at_least(1))     # "short" training of the sensitivity table (same runs)
+    lr: float = param(0.01, POSITIVE)              # Adam learning rate (paper does not say)
+    batch_size: int = param(128, at_least(1))      # training minibatch (paper does not say)
+    n_test: int = param(2000, at_least(1))         # test points per run
+    target_loss: float = param(1.5, POSITIVE)      # the paper's threshold (Fig. 4a's file name)
+    kernel: str = param("rbf", _KERNEL_NAMES)      # Algorithm 1's settings: the kernel_rule chapter's pilot choice
+    kernel_eps: float = param(0.001, POSITIVE)
+    kernel_batch_size: int = param(64, at_least(2))  # capped at n where n is smaller
+    kernel_n_steps: int = param(300, at_least(0))
+    kernel_lr: float = param(0.02, POSITIVE)
+    sensitivity_input_dim: int = param(4, at_least(1))  # the sensitivity table's m (one of input_dim_values)
+    sensitivity_kernels: list[str] = param(["ntk", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # its kernels
+    sensitivity_network_factors: list[int] = param([1, 2], NONEMPTY, INCREASING, each(at_least(1)))  # its K / k
+    device: str = param("auto", *DEVICE)
+    results_dir: str | None = param(None, EXISTING_FOLDER)  # None: results/sample_complexity
 
-    method: str
-    input_dim: int
-    n_modules: int
-    n_network_modules: int
-    n_train: int
-    seed: int
-    width: int = 16
-    depth: int = DEFAULT_DEPTH
-    n_steps: int = DEFAULT_N_STEPS
-    patience: int | None = DEFAULT_PATIENCE
-    lr: float = DEFAULT_LR
-    batch_size: int | None = DEFAULT_BATCH_SIZE
-    n_test: int = DEFAULT_N_TEST
-    kernel_settings: kr.KernelRuleSettings = kr.KernelRuleSettings()
-    short_steps: int = SHORT_STEPS
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got method={self.method!r}")
-        if not isinstance(self.n_train, int) or self.n_train < 5:
-            raise ValueError(f"n_train must be an integer >= 5 (a training and a validation part), "
-                             f"got n_train={self.n_train!r}")
-        if not isinstance(self.n_network_modules, int) or self.n_network_modules < 1:
-            raise ValueError(f"n_network_modules must be a positive integer, got "
-                             f"n_network_modules={self.n_network_modules!r}")
-        if self.patience is not None and not (1 <= self.short_steps <= self.patience <= self.n_steps):
-            raise ValueError(f"with a stopping rule, 1 <= short_steps <= patience <= n_steps must hold (the short "
-                             f"reading comes from the same run), got short_steps={self.short_steps!r}, "
-                             f"patience={self.patience!r}, n_steps={self.n_steps!r}")
+    def relations(self):
+        # below the kernel-rule pilot's seeds, so no comparison reuses a task the settings were chosen on
+        yield Relation(("seed", "n_seeds"), f"seed + n_seeds <= {PILOT_SEED_START}",
+                       self.seed + self.n_seeds <= PILOT_SEED_START)
+        # every run trains short_steps steps (the short reading); patience is capped by n_steps
+        yield Relation(("patience", "short_steps"), "patience >= short_steps", self.patience >= self.short_steps)
+        yield Relation(("patience", "n_steps"), "patience <= n_steps", self.patience <= self.n_steps)
+        yield Relation(("sensitivity_input_dim", "input_dim_values"), "sensitivity_input_dim in input_dim_values",
+                       self.sensitivity_input_dim in self.input_dim_values)
+        yield Relation(("kernel", "sensitivity_kernels"), "kernel in sensitivity_kernels",
+                       self.kernel in self.sensitivity_kernels)
+        yield Relation(("network_module_factor", "sensitivity_network_factors"),
+                       "network_module_factor in sensitivity_network_factors",
+                       self.network_module_factor in self.sensitivity_network_factors)
 
     @property
-    def n_fit(self) -> int:
-        """Points of the training part (the rest of n_train is the validation part)."""
-        return self.n_train - max(1, int(round(VALIDATION_FRACTION * self.n_train)))
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.n_seeds)
 
-    def modular_spec(self) -> ModularSpec:
-        return ModularSpec(self.input_dim, self.n_network_modules, self.width, self.depth)
-
-    def spec(self) -> MLPSpec | ModularSpec:
-        modular = self.modular_spec()
-        if self.method == "monolithic":
-            return MLPSpec.for_n_params(modular.n_params, self.input_dim, self.depth)
-        return modular
-
-    def train_settings(self) -> TrainSettings:
-        every = self.short_steps if self.patience is not None else None
-        return TrainSettings(n_steps=self.n_steps, lr=self.lr, batch_size=self.batch_size, patience=self.patience,
-                             validation_every=VALIDATION_EVERY, eval_every=every)
-
-    def ensemble_key(self) -> tuple:
-        """Runs with equal keys train together: everything but the seed, and for the modular
-        methods also the method and the kernel settings (they differ only in the initial U)."""
-        fields = dataclasses.asdict(self)
-        fields.pop("seed")
-        if self.method in MODULAR_METHODS:
-            fields["method"] = "modular"
-            fields.pop("kernel_settings")
-        return tuple(sorted((k, str(v)) for k, v in fields.items()))
-
-
-def _split(x: np.ndarray, y: np.ndarray, n_fit: int) -> tuple[np.ndarray, ...]:
-    """(E, n, m), (E, n) -> the training part (first n_fit points) and the validation part."""
-    return x[:, :n_fit], y[:, :n_fit], x[:, n_fit:], y[:, n_fit:]
-
-
-def oracle_projections(task_directions: np.ndarray, n_network_modules: int) -> np.ndarray:
-    """The true directions (k, m, 1) as unit vectors, module i getting direction i mod k:
-    (K, m, 1). Unit length like the kernel rule's and the random projections, so the oracle is
-    the best U the rule could return."""
-    unit = task_directions / np.linalg.norm(task_directions, axis=1, keepdims=True)
-    return np.stack([unit[i % len(unit)] for i in range(n_network_modules)])
-
-
-def run_sample_batch(runs: Sequence[SampleRun], *, device: str = "auto") -> list[dict]:
-    """Train ``runs`` (equal ``ensemble_key()``) as one ensemble; one result per run, in order.
-
-    Each result: ``test_mse`` (at the restored weights of the stopping rule), ``test_mse_short``
-    (after ``short_steps`` steps, final weights), ``stop_step``, ``train_mse``, ``initial_train_mse``,
-    ``diverged`` (a non-finite loss, or a final training loss above the initial one),
-    ``predict_zero_loss`` (mean squared test target: the MSE of predicting 0), ``n_params_actual``,
-    ``width_actual``; for modular methods ``start_share`` and ``start_matched`` (recovery of the
-    true modules by the initial U, :func:`modcore.kernel_rule.module_recovery`), and for the
-    kernel method the initialisation's FLOPs per model (``init_flops``)."""
-    runs = list(runs)
-    first = runs[0]
-    tasks, (x_all, y_all, x_test, y_test), seeds = batch_data(runs, "run_sample_batch")
-    x_train, y_train, x_val, y_val = _split(x_all, y_all, first.n_fit)
-    spec = first.spec()
-    extra: list[dict] = [{} for _ in runs]
-    if first.method == "monolithic":
-        initial = stack_init(spec, seeds)
-    else:
-        initial = stack_init(spec, seeds)  # random U; the kernel and oracle rows are replaced below
-        kernel_rows = [i for i, run in enumerate(runs) if run.method == "kernel"]
-        by_settings: dict = {}
-        for i in kernel_rows:  # one Algorithm-1 call per kernel setting, all its models batched
-            by_settings.setdefault(runs[i].kernel_settings, []).append(i)
-        for settings, rows in by_settings.items():
-            fitted = kr.kernel_rule_init(spec, x_train[rows], y_train[rows], seeds=[seeds[i] for i in rows],
-                                         settings=capped_settings(settings, first.n_fit), device=device)
-            for j, i in enumerate(rows):
-                initial[0][i] = fitted.params[0][j]
-                extra[i]["init_flops"] = fitted.cost.flops / fitted.cost.n_models
-        for i, run in enumerate(runs):
-            if run.method == "oracle":
-                u = oracle_projections(tasks[i].directions, spec.n_modules)
-                initial[0][i] = spec.init(seed=seeds[i], projections=torch.as_tensor(u))[0]
-            start = initial[0][i].numpy().T[:, :, None]  # (K, m, 1)
-            recovery = kr.module_recovery(start, tasks[i].directions)
-            extra[i].update(start_share=recovery["share"], start_matched=recovery["matched"])
-    result = train_ensemble(spec, seeds, x_train, y_train, x_test, y_test, settings=first.train_settings(),
-                            device=device, x_validation=x_val, y_validation=y_val, initial_params=initial)
-    short_column = list(result.steps).index(first.short_steps) if first.short_steps in result.steps else None
-    out = []
-    for i in range(len(runs)):
-        train, test, initial_train = (float(result.final_train_mse[i]), float(result.final_test_mse[i]),
-                                      float(result.train_mse[i, 0]))
-        # None (not NaN) when not observed: a fixed-length run has no short reading, and is not diverged for that
-        short = float(result.test_mse[i, short_column]) if short_column is not None else None
-        diverged = not (math.isfinite(train) and math.isfinite(test)) or train > initial_train
-        stop = int(result.stop_step[i]) if result.stop_step is not None else first.n_steps
-        out.append({"test_mse": test, "test_mse_short": short, "stop_step": stop, "train_mse": train,
-                    "initial_train_mse": initial_train, "diverged": diverged,
-                    "predict_zero_loss": float(np.mean(y_test[i] ** 2)), "n_params_actual": spec.n_params,
-                    "width_actual": spec.width, **extra[i]})
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleDesign:
-    """The grid of Fig. 4a: every method at every m and n, for ``n_seeds`` seeds."""
-
-    input_dim_values: Sequence[int]
-    n_train_values: Sequence[int]
-    n_modules: int
-    n_network_modules: int
-    n_seeds: int
-    methods: Sequence[str] = METHODS
-    seed: int = 0
-
-    def __post_init__(self):
-        unknown = set(self.methods) - set(METHODS)
-        if unknown:
-            raise ValueError(f"unknown methods={sorted(unknown)}; choose from {METHODS}")
-        if list(self.n_train_values) != sorted(set(self.n_train_values)) or not self.n_train_values:
-            raise ValueError(f"n_train_values must be increasing and nonempty, got {self.n_train_values!r}")
-
-    def runs(self, method: str, **protocol) -> list[SampleRun]:
-        return [SampleRun(method=method, input_dim=m, n_modules=self.n_modules,
-                          n_network_modules=self.n_network_modules, n_train=n, seed=self.seed + s, **protocol)
-                for m in self.input_dim_values for n in self.n_train_values for s in range(self.n_seeds)]
-
-
-def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig4a",
-               **protocol) -> pd.DataFrame:
-    """Train (or read back from ``store``) every run of ``design``; ``protocol`` (width, n_steps,
-    patience, lr, batch_size, n_test, kernel_settings) goes to every run. Returns all runs."""
-    return run_all([run for method in design.methods for run in design.runs(method, **protocol)], store,
-                   device=device, desc=desc)
-
-
-def run_all(runs: Sequence[SampleRun], store: sweeps.ResultStore, *, device: str = "auto",
-            desc: str = "fig4a") -> pd.DataFrame:
-    """Train (or read back) ``runs``, those of one (m, n, K) and protocol as one ensemble; one row
-    per run, with the kernel of each kernel-rule run as column ``kernel`` ("" otherwise)."""
-    runs = list(dict.fromkeys(runs))  # a run asked for twice (main grid and sensitivity) runs once
-    frame = sweeps.run_sweep(functools.partial(run_sample_batch, device=device), runs, store,
-                             batch_by=SampleRun.ensemble_key, desc=desc,
-                             required_keys=("test_mse", "stop_step", "train_mse", "initial_train_mse", "diverged",
-                                            "predict_zero_loss", "n_params_actual", "width_actual"))
-    return frame.assign(kernel=[run.kernel_settings.kernel if run.method == "kernel" else "" for run in runs])
-
-
-@dataclasses.dataclass(frozen=True)
-class ChapterDesign:
-    """The chapter's runs: the Fig. 4a grid (every method, m, n and seed at K = factor * k with
-    the default kernel), plus at ``sensitivity_input_dim`` the kernel, random-U and MLP runs of
-    every sensitivity kernel and K (the oracle is not needed there)."""
-
-    input_dim_values: Sequence[int]
-    n_train_values: Sequence[int]
-    n_modules: int
-    network_module_factor: int
-    n_seeds: int
-    seed: int
-    sensitivity_input_dim: int
-    sensitivity_kernels: Sequence[str]
-    sensitivity_network_factors: Sequence[int]
-    default_kernel: str
-
-    def __post_init__(self):
-        if self.default_kernel not in self.sensitivity_kernels:
-            raise ValueError(f"sensitivity_kernels={list(self.sensitivity_kernels)!r} must hold the default "
-                             f"kernel={self.default_kernel!r}")
-        if self.network_module_factor not in self.sensitivity_network_factors:
-            raise ValueError(f"sensitivity_network_factors={list(self.sensitivity_network_factors)!r} must hold "
-                             f"network_module_factor={self.network_module_factor!r}")
-
-    def runs(self, protocol: Mapping) -> list[SampleRun]:
-        main = SampleDesign(self.input_dim_values, self.n_train_values, self.n_modules,
-                            self.network_module_factor * self.n_modules, self.n_seeds, seed=self.seed)
-        runs = [run for method in METHODS for run in main.runs(method, **protocol)]
-        settings = protocol["kernel_settings"]
-        for factor in self.sensitivity_network_factors:
-            extra = SampleDesign([self.sensitivity_input_dim], self.n_train_values, self.n_modules,
-                                 factor * self.n_modules, self.n_seeds, seed=self.seed)
-            runs += extra.runs("random", **protocol) + extra.runs("monolithic", **protocol)
-            for kernel in self.sensitivity_kernels:
-                other = {**protocol, "kernel_settings": dataclasses.replace(settings, kernel=kernel)}
-                runs += extra.runs("kernel", **other)
-        return runs
-
-
-def chapter_design(**fields) -> ChapterDesign:
-    """:class:`ChapterDesign` from the notebook's parameters (lists become tuples)."""
-    return ChapterDesign(**{key: tuple(value) if isinstance(value, list) else value for key, value in fields.items()})
-
-
-def chapter_protocol(*, width: int, n_steps: int, patience: int | None, short_steps: int, lr: float,
-                     batch_size: int | None, n_test: int, kernel: str, kernel_eps: float, kernel_batch_size: int,
-                     kernel_n_steps: int, kernel_lr: float) -> dict:
-    """The fields every run of the chapter shares, Algorithm 1's settings as one object."""
-    return dict(width=width, n_steps=n_steps, patience=patience, short_steps=short_steps, lr=lr,
-                batch_size=batch_size, n_test=n_test,
-                kernel_settings=kr.KernelRuleSettings(kernel=kernel, eps=kernel_eps, batch_size=kernel_batch_size,
-                                                      n_steps=kernel_n_steps, lr=kernel_lr))
-
-
-def run_chapter(design: ChapterDesign, protocol: Mapping, store: sweeps.ResultStore, *, target_loss: float,
-                device: str = "auto") -> pd.DataFrame:
-    """Every run of the chapter (:meth:`ChapterDesign.runs`), trained or read back, n by n upwards.
-
-    The grid stops for a group of runs that train together (one m, one K, modular or monolithic)
-    once every curve of the group (every method, kernel and seed) has reached ``target_loss``, in
-    the short reading too at the sensitivity table's m, or diverged: samples needed counts the first
-    crossing only (:func:`samples_needed`), so the larger n could change no number any verdict
-    uses; they would only extend the loss curves."""
-    runs = design.runs(protocol)
-
-    def group(run) -> tuple:
-        return run.input_dim, run.n_network_modules, run.method == "monolithic"
-
-    open_groups = {group(run) for run in runs}
-    frames = []
-    for n in sorted({run.n_train for run in runs}):
-        todo = [run for run in runs if run.n_train == n and group(run) in open_groups]
-        if not todo:
-            break
-        frames.append(run_all(todo, store, device=device, desc=f"fig4a n = {n}"))
-        done = pd.concat(frames, ignore_index=True)
-        for key in list(open_groups):
-            m, n_network, monolithic = key
-            rows = done[(done.input_dim == m) & (done.n_network_modules == n_network)
-                        & ((done.method == "monolithic") == monolithic)]
-            if all_reached(rows, target_loss, short=m == design.sensitivity_input_dim):
-                open_groups.discard(key)
-    return pd.concat(frames, ignore_index=True)
-
-
-def all_reached(runs: pd.DataFrame, target_loss: float, *, short: bool = True) -> bool:
-    """True when every curve of ``runs`` (one per method, K, kernel and seed) has a run at or
-    below ``target_loss`` in ``test_mse`` and, with ``short``, in ``test_mse_short`` where it was
-    read, or has a diverged run (its curve feeds no verdict whatever the larger n give)."""
-    keys = ["method", "n_network_modules", "kernel", "seed"]
-    for _, curve in runs.groupby(keys):
-        if curve.diverged.astype(bool).any():
-            continue
-        readings = curve.test_mse_short.to_numpy(float) if short else np.array([np.nan])
-        reached = curve.test_mse.min() <= target_loss and (np.isnan(readings).all() or np.nanmin(readings) <= target_loss)
-        if not reached:
-            return False
-    return True
-
-
-def main_runs(runs: pd.DataFrame, *, kernel: str, n_network_modules: int) -> pd.DataFrame:
-    """The Fig. 4a grid's rows: K = ``n_network_modules`` and, of the kernel-rule runs, ``kernel``'s."""
-    chosen = runs[(runs.n_network_modules == n_network_modules) & ((runs.method != "kernel") | (runs.kernel == kernel))]
-    return chosen.reset_index(drop=True)
+    def store(self) -> sweeps.ResultStore:
+        return sweeps.resolve_store(self.results_dir, "sample_complexity")
 
 
 # --- samples needed ------------------------------------------------------------------------------
@@ -430,11 +178,9 @@ def needed_means(needed: pd.DataFrame) -> pd.DataFrame:
         elif censored:
             rows.append({**row, "mean": math.inf, "low": math.nan, "high": math.nan, "status": "not_reached"})
         else:
-            logs = np.log10(usable.n_needed.to_numpy(float))
-            half = (stats.t.ppf(1 - SIGNIFICANCE / 2, len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs))
-                    if len(logs) > 1 else math.nan)
-            rows.append({**row, "mean": 10 ** logs.mean(), "low": 10 ** (logs.mean() - half),
-                         "high": 10 ** (logs.mean() + half), "status": "crossed"})
+            mean, half = stats.mean_t_interval(np.log10(usable.n_needed.to_numpy(float)), level=1 - SIGNIFICANCE)
+            rows.append({**row, "mean": 10 ** mean, "low": 10 ** (mean - half), "high": 10 ** (mean + half),
+                         "status": "crossed"})
     return pd.DataFrame(rows)
 
 
@@ -448,17 +194,17 @@ def paired_needed(needed: pd.DataFrame, method: str, baseline: str) -> tuple[np.
 
 def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable: bool = True) -> dict:
     """Does ``method`` need fewer samples than ``baseline``? The verdict rule: the paired sign
-    test over (m, seed) (:func:`modcore.experiments.kernel_objective.sign_test`; not reached
+    test over (m, seed) (:func:`modcore.stats.sign_test`; not reached
     counts as more than any finite n, two not-reached tie), one-sided at SIGNIFICANCE; the word
     "lower", "higher", "no significant difference" or "not testable at these task settings".
     Beside it, the geometric-mean ratio of samples needed with its 95 % interval on the pairs
     where both reached the target (:func:`modcore.stats.paired_ratio_interval`; ``ratio_n``
     pairs, ``ratio_left_out`` censored)."""
     values, base = paired_needed(needed, method, baseline)
-    test = sign_test(values, base) if len(values) else {"n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0,
-                                                         "p_lower": 1.0, "p_higher": 1.0,
-                                                         "word": "no significant difference"}
-    ratio = mstats.paired_ratio_interval(values, base) if len(values) else {
+    test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {
+        "n_pairs": 0, "n_lower": 0, "n_higher": 0, "n_ties": 0, "p_lower": 1.0, "p_higher": 1.0,
+        "word": "no significant difference"}
+    ratio = stats.paired_ratio_interval(values, base, level=1 - SIGNIFICANCE) if len(values) else {
         "ratio": math.nan, "low": math.nan, "high": math.nan, "n": 0, "n_left_out": 0}
     word = test["word"] if testable else "not testable at these task settings"
     return {**test, "ratio": ratio["ratio"], "ratio_low": ratio["low"], "ratio_high": ratio["high"],
@@ -481,12 +227,15 @@ def growth_in_m(input_dim, n_needed, *, n_train_values) -> dict[str, float | str
     censored = float(np.mean((n <= low_n) | (n >= high_n))) if len(n) else 1.0
     if len(np.unique(m)) < 2 or censored > MAX_CENSORED:
         return {"factor": math.nan, "low": math.nan, "high": math.nan, "word": "undetermined", "censored": censored}
-    fit = stats.linregress(m, np.log10(n))
+    fit = stats.slope_with_ci(m, np.log10(n), level=1 - SIGNIFICANCE)
     span = m.max() - m.min()
-    half = stats.t.ppf(1 - SIGNIFICANCE / 2, len(m) - 2) * fit.stderr if len(m) > 2 else math.inf
-    low, high = 10 ** ((fit.slope - half) * span), 10 ** ((fit.slope + half) * span)
+    if math.isfinite(fit["slope"]):
+        slope, low, high = fit["slope"], 10 ** (fit["low"] * span), 10 ** (fit["high"] * span)
+    else:  # two points: the line through them, with no interval
+        slope = float(np.diff(np.log10(n))[0] / np.diff(m)[0])
+        low, high = 0.0, math.inf
     word = "flat" if high < FLAT_MAX_GROWTH else "grows" if low > 1 else "undetermined"
-    return {"factor": 10 ** (fit.slope * span), "low": low, "high": high, "word": word, "censored": censored}
+    return {"factor": 10 ** (slope * span), "low": low, "high": high, "word": word, "censored": censored}
 
 
 def growth_table(needed: pd.DataFrame, n_train_values, *, testable: bool = True) -> pd.DataFrame:
@@ -673,23 +422,6 @@ def reading(results: Mapping[str, dict], recovery_share: float) -> str:
 
 # --- sensitivity: do the verdicts survive the paper's unknowns? ------------------------------------
 
-SENSITIVITY_FACTORS = ("kernel", "network modules", "training")
-
-
-def sensitivity_words(rows: pd.DataFrame, word_column: str) -> str:
-    """"holds across all" when every row of the sensitivity table (columns kernel, network
-    modules, training and ``word_column``) gives the same word; else "depends on X" (or "X and
-    Y"), X being each factor whose change alone, the others held, changes the word somewhere."""
-    if rows[word_column].nunique() <= 1:
-        return "holds across all"
-    changing = []
-    for factor in SENSITIVITY_FACTORS:
-        others = [f for f in SENSITIVITY_FACTORS if f != factor]
-        if any(group[word_column].nunique() > 1 for _, group in rows.groupby(others)):
-            changing.append(factor)
-    return "depends on " + " and ".join(changing)
-
-
 def sensitivity_table(runs: pd.DataFrame, target_loss: float, *, input_dim: int, n_modules: int,
                       n_network_values: Sequence[int], kernels: Sequence[str]) -> pd.DataFrame:
     """Verdicts (i) kernel vs random U and (ii) kernel vs monolithic recomputed at one m
@@ -724,10 +456,8 @@ def sensitivity_glue(table: pd.DataFrame) -> dict[str, str]:
 
 def _sign_test_needs(pairs: int) -> str:
     """How many of ``pairs`` untied pairs the one-sided sign test needs lower to say "lower"."""
-    for k in range(pairs + 1):
-        if stats.binomtest(k, pairs, 0.5, alternative="greater").pvalue < SIGNIFICANCE:
-            return f"only with {k} or more of them lower"
-    return "never, with so few"
+    needed = stats.sign_test_min_count(pairs, alpha=SIGNIFICANCE)
+    return "never, with so few" if needed is None else f"only with {needed} or more of them lower"
 
 
 # --- the scorecard --------------------------------------------------------------------------------
@@ -751,8 +481,9 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     found = (f"the kernel rule's initial U recovered {recovery_share:.0%} of the true modules on these seeds at the "
              "largest m" if math.isfinite(recovery_share) else "the rule's module recovery was not measured")
     common = f"{dataset}; test MSE {target_loss:g}; {found}"
-    sign_rule = ("paired sign test over (m, seed), one-sided at 5 %; a target never reached counts as more samples; "
-                 "the paper's digitised means are scored by the same test paired over m; agree if both say lower")
+    sign_rule = (f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; a target never reached "
+                 "counts as more samples; the paper's digitised means are scored by the same test paired over m; "
+                 "agree if both say lower")
     records = {}
     across = "; across kernel, K and training length: "
     for claim_id, name, extra in (
@@ -764,8 +495,8 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
              "; Theorem 2's premise realised (true U given), not evidence for the rule")):
         result = results[name]
         rule = sign_rule if name != "oracle_vs_random" else (
-            "paired sign test over (m, seed), one-sided at 5 %; agree if the oracle needs fewer samples, as the "
-            "paper's premise says")
+            f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; agree if the oracle needs "
+            "fewer samples, as the paper's premise says")
         records[claim_id] = scorecard.record(
             claim_id, ours=f"{result['ours']['word']}: {_ratio_text(result)} ({common}{extra})", seeds=seeds,
             verdict=combined_agreement([result["agreement"]]), rule=rule)
@@ -776,6 +507,86 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     records["fig4a_flat_in_m"] = scorecard.record(
         "fig4a_flat_in_m", ours=f"{ours} ({common})", seeds=seeds,
         verdict=combined_agreement(result["agreement"] for result in growth.values() if result["paper"]),
-        rule=(f"OLS of log n on m, 95 % interval of the growth over the m range: flat below x{FLAT_MAX_GROWTH:g}, "
+        rule=(f"OLS of log n on m, {(1 - SIGNIFICANCE) * 100:g} % interval of the growth over the m range: "
+              f"flat below x{FLAT_MAX_GROWTH:g}, "
               "grows above x1; the paper's digitised curves scored the same way, the oracle against Theorem 2's flat"))
     return records
+
+
+# --- what the notebook calls, one figure or table per function -------------------------------------
+
+def chapter_runs(p: Parameters, store: sweeps.ResultStore) -> pd.DataFrame:
+    """Every run of the chapter, the sensitivity table's included (:func:`run_chapter`)."""
+    design = chapter_design(input_dim_values=p.input_dim_values, n_train_values=p.n_train_values,
+                            n_modules=p.n_modules, network_module_factor=p.network_module_factor, n_seeds=p.n_seeds,
+                            seed=p.seed, sensitivity_input_dim=p.sensitivity_input_dim,
+                            sensitivity_kernels=p.sensitivity_kernels,
+                            sensitivity_network_factors=p.sensitivity_network_factors, default_kernel=p.kernel)
+    protocol = chapter_protocol(width=p.width, n_steps=p.n_steps, patience=p.patience, short_steps=p.short_steps,
+                                lr=p.lr, batch_size=p.batch_size, n_test=p.n_test, kernel=p.kernel,
+                                kernel_eps=p.kernel_eps, kernel_batch_size=p.kernel_batch_size,
+                                kernel_n_steps=p.kernel_n_steps, kernel_lr=p.kernel_lr)
+    return run_chapter(design, protocol, store, target_loss=p.target_loss, device=p.device)
+
+
+def figure_runs(p: Parameters, all_runs: pd.DataFrame) -> pd.DataFrame:
+    """The Fig. 4a runs: the default kernel at K = factor * k (:func:`main_runs`)."""
+    return main_runs(all_runs, kernel=p.kernel, n_network_modules=p.network_module_factor * p.n_modules)
+
+
+def runs_summary(p: Parameters, runs: pd.DataFrame) -> dict[str, object]:
+    """Testability, stopping, parameter counts and module recovery of the runs (:func:`run_words`)."""
+    return run_words(runs, p.target_loss, n_steps=p.n_steps, batch_size=p.batch_size)
+
+
+def curves_figure(p: Parameters, runs: pd.DataFrame, summary: dict) -> Figure:
+    """Test MSE against n per method, one panel per m (Fig. fig-sample-complexity-curves)."""
+    return kernel_plots.loss_curves(mean_curves(runs), input_dim_values=p.input_dim_values,
+                                    target_loss=p.target_loss, predict_zero_loss=summary["sc_predict_zero_loss"],
+                                    method_labels=METHOD_LABELS)
+
+
+def paper_fig4a() -> pd.DataFrame:
+    """The digitised Fig. 4a."""
+    return paper_values.load_csv("fig4a_digitised")
+
+
+def needed_figure(p: Parameters, needed: pd.DataFrame) -> Figure:
+    """Samples needed against m, ours and the paper's (Fig. fig-sample-complexity)."""
+    return kernel_plots.samples_needed(needed, needed_means(needed), paper_needed(paper_fig4a()),
+                                       n_train_range=(min(p.n_train_values), max(p.n_train_values)),
+                                       method_labels=METHOD_LABELS)
+
+
+def chapter_verdicts(p: Parameters, needed: pd.DataFrame, summary: dict) -> dict[str, dict]:
+    """Ours and the paper's words for (i) to (iv) (:func:`verdicts`), testable as the runs say."""
+    return verdicts(needed, paper_fig4a(), n_train_values=p.n_train_values,
+                    testable=summary["sc_testable"] == "is")
+
+
+def verdict_overview(results: Mapping[str, dict]) -> pd.DataFrame:
+    """Ours, the paper's and the agreement word per comparison (the table the chapter prints)."""
+    return pd.DataFrame({name: {"ours": result["ours"]["word"],
+                                "paper": result["paper"]["word"] if result["paper"] else None,
+                                "agreement": result["agreement"]} for name, result in results.items()}).T
+
+
+def sensitivity(p: Parameters, all_runs: pd.DataFrame) -> pd.DataFrame:
+    """Verdicts (i) and (ii) at one m across kernel, K and training length (:func:`sensitivity_table`)."""
+    return sensitivity_table(all_runs, p.target_loss, input_dim=p.sensitivity_input_dim, n_modules=p.n_modules,
+                             n_network_values=[f * p.n_modules for f in p.sensitivity_network_factors],
+                             kernels=p.sensitivity_kernels)
+
+
+def glued(summary: dict, results: Mapping[str, dict], needed: pd.DataFrame,
+          sensitivity_rows: pd.DataFrame) -> dict[str, object]:
+    """Every word and number the prose quotes, keyed by glue name."""
+    return {**summary, **verdict_words(results, needed),
+            "sc_reading": reading(results, summary["sc_kernel_start_share"]),
+            **sensitivity_glue(sensitivity_rows)}
+
+
+def chapter_claims(p: Parameters, results: dict, words: Mapping[str, object]) -> dict[str, scorecard.Record]:
+    """The scorecard records (:func:`claims`) of the chapter's runs."""
+    return claims(results, target_loss=p.target_loss, seeds=p.seeds, recovery_share=words["sc_kernel_start_share"],
+                  dataset="sine-wave task", sensitivity=words)

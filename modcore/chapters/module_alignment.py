@@ -1,4 +1,4 @@
-"""Runs behind the ``module_alignment`` chapter (Boopathy et al., ICLR 2025, Fig. 5 and the t-SNE
+"""The ``module_alignment`` chapter (Boopathy et al., ICLR 2025, Fig. 5 and the t-SNE
 figure): how closely the modular network's learned projections U match the task's true module
 directions during end-to-end training, from a random or a kernel-rule (Algorithm 1) start.
 
@@ -19,18 +19,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from modcore import kernel_rule as kr
-from modcore import scorecard, sweeps
-from modcore import stats as mstats
-from modcore.experiments.kernel_objective import (SIGNIFICANCE, agreement, batch_data, capped_settings,
-                                                  combined_agreement)
-from modcore.experiments.sample_complexity import DEFAULT_BATCH_SIZE, DEFAULT_LR
-from modcore.experiments.sample_complexity import sensitivity_words as sc_sensitivity_words
+from modcore import paper_values, scorecard, stats, sweeps
+from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, NONNEGATIVE, POSITIVE, SEED,
+                                ChapterParameters, Relation, at_least, each, one_of, param)
+from modcore.plots import kernel_rule as kernel_plots
 from modcore.models import DEFAULT_DEPTH, ModularSpec, stack_init
+from modcore.runs.kernel_rule import (DEFAULT_BATCH_SIZE, DEFAULT_LR, PILOT_SEED_START, SIGNIFICANCE, agreement,
+                                      batch_data, capped_settings, combined_agreement)
+from modcore.runs.kernel_rule import sensitivity_words as runs_sensitivity_words
 from modcore.train import TrainSettings, train_ensemble
 
 INITS = ("random", "kernel")
@@ -44,6 +45,67 @@ TSNE_MAX_PERPLEXITY = 2.0
 # sized for, at this power (our choice, the usual 80 %).
 PAPER_GAP = 0.05
 POWER = 0.8
+
+
+_KERNEL_NAMES = one_of(*kr.KERNELS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameters(ChapterParameters):
+    """The chapter's parameters: the only home of each one's type, default and rule. The
+    notebook's parameters cell repeats the defaults (papermill needs literals there);
+    tests/test_parameters.py keeps the two equal."""
+
+    seed: int = param(0, SEED)                      # first seed; runs use seed, seed + 1, ... (below the pilot's)
+    n_seeds: int = param(17, at_least(2))           # seeds per init (the power calculation's); a comparison needs two
+    input_dim: int = param(6, at_least(1))          # m (paper does not say; the kernel-rule pilot's m)
+    n_modules: int = param(3, at_least(1))          # task modules k
+    network_module_factor: int = param(2, at_least(1))  # network modules K = factor * k (K >= 1 per task module)
+    n_train: int = param(1000, at_least(2))         # training points (paper does not say)
+    width: int = param(16, at_least(1))             # module MLP width (our choice)
+    # observed training steps (paper: 0..1000 iterations)
+    n_steps_values: list[int] = param([0, 50, 100, 200, 400, 700, 1000], NONEMPTY, INCREASING, each(NONNEGATIVE))
+    lr: float = param(0.01, POSITIVE)               # Adam learning rate (the Fig. 4a chapter's; paper does not say)
+    batch_size: int = param(128, at_least(1))       # training minibatch (the Fig. 4a chapter's; paper does not say)
+    n_test: int = param(2000, at_least(1))          # test points per run
+    kernel: str = param("rbf", _KERNEL_NAMES)       # Algorithm 1's settings: the kernel_rule chapter's pilot choice
+    kernel_eps: float = param(0.001, POSITIVE)
+    kernel_batch_size: int = param(64, at_least(2))  # capped at n_train where that is smaller
+    kernel_n_steps: int = param(300, at_least(0))
+    kernel_lr: float = param(0.02, POSITIVE)
+    sensitivity_kernels: list[str] = param(["ntk", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # its kernels
+    sensitivity_network_factors: list[int] = param([1, 2], NONEMPTY, INCREASING, each(at_least(1)))  # its K / k
+    sensitivity_n_seeds: int = param(8, at_least(2))  # its seeds (the first of the main seeds)
+    short_step: int = param(200, NONNEGATIVE)       # its "short" training: U after this many steps
+    tsne_seed: int = param(0, SEED)                 # t-SNE's random_state
+    device: str = param("auto", *DEVICE)
+    results_dir: str | None = param(None, EXISTING_FOLDER)  # None: results/module_alignment
+
+    def relations(self):
+        # below the kernel-rule pilot's seeds, so no comparison reuses a task the settings were chosen on
+        yield Relation(("seed", "n_seeds"), f"seed + n_seeds <= {PILOT_SEED_START}",
+                       self.seed + self.n_seeds <= PILOT_SEED_START)
+        yield Relation(("kernel", "sensitivity_kernels"), "kernel in sensitivity_kernels",
+                       self.kernel in self.sensitivity_kernels)
+        yield Relation(("network_module_factor", "sensitivity_network_factors"),
+                       "network_module_factor in sensitivity_network_factors",
+                       self.network_module_factor in self.sensitivity_network_factors)
+        # the short reading is one of the observed steps, before the last
+        yield Relation(("short_step", "n_steps_values"), "short_step in n_steps_values",
+                       self.short_step in self.n_steps_values)
+        yield Relation(("short_step", "n_steps_values"), "short_step < max(n_steps_values)",
+                       self.short_step < max(self.n_steps_values))
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.n_seeds)
+
+    @property
+    def n_network_modules(self) -> int:
+        return self.network_module_factor * self.n_modules
+
+    def store(self) -> sweeps.ResultStore:
+        return sweeps.resolve_store(self.results_dir, "module_alignment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,19 +247,10 @@ def paired_difference(curves: pd.DataFrame, step: int, measure: str = "best_matc
     if not set(INITS) <= set(at.columns) or len(at) == 0:
         raise ValueError(f"no seed has both inits at step={step} ({kernel=}, {n_network_modules=})")
     difference = (at["kernel"] - at["random"]).to_numpy()
-    n = len(difference)
-    sd = float(difference.std(ddof=1)) if n > 1 else math.nan
-    if n > 1 and sd > 0:
-        # a (1 - 2 SIGNIFICANCE) two-sided interval excludes 0 exactly when a one-sided test rejects
-        half = stats.t.ppf(1 - SIGNIFICANCE, n - 1) * sd / math.sqrt(n)
-        p_higher = float(stats.ttest_1samp(difference, 0.0, alternative="greater").pvalue)
-        p_lower = float(stats.ttest_1samp(difference, 0.0, alternative="less").pvalue)
-    else:
-        half, p_higher, p_lower = math.nan, 1.0, 1.0
-    word = "higher" if p_higher < SIGNIFICANCE else "lower" if p_lower < SIGNIFICANCE else "no significant difference"
-    return {"n_seeds": n, "mean_difference": float(difference.mean()), "low": float(difference.mean() - half),
-            "high": float(difference.mean() + half), "sd": sd, "n_kernel_higher": int((difference > 0).sum()),
-            "p_higher": p_higher, "p_lower": p_lower, "word": word,
+    test = stats.paired_t_test(difference, alpha=SIGNIFICANCE)
+    return {"n_seeds": len(difference), "mean_difference": test["mean"], "low": test["low"], "high": test["high"],
+            "sd": test["sd"], "n_kernel_higher": int((difference > 0).sum()), "p_higher": test["p_higher"],
+            "p_lower": test["p_lower"], "word": test["word"],
             "kernel": float(at["kernel"].mean()), "random": float(at["random"].mean())}
 
 
@@ -230,8 +283,8 @@ def power_statement(result: dict, paper_gap: float, *, power: float = POWER) -> 
     n, sd = result["n_seeds"], result["sd"]
     if not (n > 1 and math.isfinite(sd) and sd > 0):
         return {"seeds_needed": math.nan, "detectable": math.nan, "enough": False, "sd": sd, "n_seeds": n}
-    needed = mstats.paired_t_seeds(paper_gap, sd, alpha=SIGNIFICANCE, power=power)
-    detectable = mstats.paired_t_detectable_effect(n, sd, alpha=SIGNIFICANCE, power=power)
+    needed = stats.paired_t_seeds(paper_gap, sd, alpha=SIGNIFICANCE, power=power)
+    detectable = stats.paired_t_detectable_effect(n, sd, alpha=SIGNIFICANCE, power=power)
     return {"seeds_needed": needed, "detectable": detectable, "enough": n >= needed, "sd": sd, "n_seeds": n}
 
 
@@ -255,8 +308,8 @@ def sensitivity_table(curves: pd.DataFrame, *, kernels: Sequence[str], n_network
 
 
 def sensitivity_words(table: pd.DataFrame) -> str:
-    """"holds across all" or "depends on X" (:func:`modcore.experiments.sample_complexity.sensitivity_words`)."""
-    return sc_sensitivity_words(table.assign(training=table.training.str.split(" ").str[0]), "word")
+    """"holds across all" or "depends on X" (:func:`modcore.runs.kernel_rule.sensitivity_words`)."""
+    return runs_sensitivity_words(table.assign(training=table.training.str.split(" ").str[0]), "word")
 
 
 def tsne_points(learned, true, *, seed: int) -> pd.DataFrame:
@@ -301,14 +354,16 @@ def tsne_panels(frame: pd.DataFrame, seed: int, *, tsne_seed: int, kernel: str,
 def claims(results: dict, seeds, *, power: dict, sensitivity: str, dataset: str) -> dict[str, scorecard.Record]:
     """The scorecard record of Fig. 5 from :func:`alignment_verdicts` (start and end of training),
     with the power statement (:func:`power_statement`) and the sensitivity summary."""
+    level = (1 - 2 * SIGNIFICANCE) * 100  # the interval of paired_difference
     ours = "; ".join(f"step {r['step']}: kernel {r['ours']['kernel']:.3f} vs random {r['ours']['random']:.3f}, "
-                     f"difference {r['ours']['mean_difference']:+.3f} (90 % interval {r['ours']['low']:+.3f} to "
-                     f"{r['ours']['high']:+.3f}; {r['ours']['word']})" for r in results.values())
-    detect = (f"{power['n_seeds']} seeds detect {power['detectable']:.3f} at 80 % power "
+                     f"difference {r['ours']['mean_difference']:+.3f} ({level:g} % interval "
+                     f"{r['ours']['low']:+.3f} to {r['ours']['high']:+.3f}; {r['ours']['word']})"
+                     for r in results.values())
+    detect = (f"{power['n_seeds']} seeds detect {power['detectable']:.3f} at {POWER * 100:g} % power "
               f"({power['seeds_needed']} needed for the paper's +{PAPER_GAP:.2f})" if math.isfinite(power["detectable"])
               else "no power statement (too few seeds)")
-    rule = ("paired one-sided t-test over seeds at 5% on the best-match |cos| at the first and last step; agree if "
-            "both match the paper's direction (kernel higher)")
+    rule = (f"paired one-sided t-test over seeds at {SIGNIFICANCE * 100:g} % on the best-match |cos| at the first "
+            "and last step; agree if both match the paper's direction (kernel higher)")
     return {"fig5_alignment": scorecard.record(
         "fig5_alignment", ours=f"{ours}; {detect}; across kernel, K and training length: {sensitivity} ({dataset})",
         seeds=seeds, verdict=combined_agreement(r["agreement"] for r in results.values()), rule=rule)}
@@ -323,11 +378,6 @@ def chapter_runs(*, input_dim: int, n_modules: int, network_module_factor: int, 
     """The chapter's runs: random and kernel-rule U at K = factor * k on ``n_seeds`` seeds (Fig. 5),
     plus, on the first ``sensitivity_n_seeds`` of them, every sensitivity kernel and K (the
     sensitivity table, at reduced scale). ``protocol``: width, lr, batch_size, n_test."""
-    if kernel_settings.kernel not in sensitivity_kernels or network_module_factor not in sensitivity_network_factors:
-        raise ValueError(f"the sensitivity grid must hold the main setting: kernel={kernel_settings.kernel!r} in "
-                         f"sensitivity_kernels={list(sensitivity_kernels)!r}, network_module_factor="
-                         f"{network_module_factor} in sensitivity_network_factors="
-                         f"{list(sensitivity_network_factors)!r}")
     common = dict(input_dim=input_dim, n_modules=n_modules, n_train=n_train,
                   n_steps_values=tuple(int(t) for t in n_steps_values), **protocol)
 
@@ -371,3 +421,79 @@ def alignment_words(results: dict, power: dict, matched_end: dict, frame: pd.Dat
                   "ma_matched_end_random": matched_end["random"],
                   "ma_n_diverged": int(frame.diverged.sum()), "ma_n_runs": len(frame)})
     return words
+
+
+# --- what the notebook calls, one figure or table per function -------------------------------------
+
+def runs_of(p: Parameters) -> list[AlignmentRun]:
+    """The chapter's runs of ``p`` (:func:`chapter_runs`)."""
+    settings = kr.KernelRuleSettings(kernel=p.kernel, n_steps=p.kernel_n_steps, lr=p.kernel_lr,
+                                     batch_size=p.kernel_batch_size, eps=p.kernel_eps)
+    return chapter_runs(input_dim=p.input_dim, n_modules=p.n_modules, network_module_factor=p.network_module_factor,
+                        n_train=p.n_train, seed=p.seed, n_seeds=p.n_seeds, n_steps_values=p.n_steps_values,
+                        kernel_settings=settings, sensitivity_kernels=p.sensitivity_kernels,
+                        sensitivity_network_factors=p.sensitivity_network_factors,
+                        sensitivity_n_seeds=p.sensitivity_n_seeds, width=p.width, lr=p.lr, batch_size=p.batch_size,
+                        n_test=p.n_test)
+
+
+def paper_fig5() -> pd.DataFrame:
+    """The digitised Fig. 5."""
+    return paper_values.load_csv("fig5_digitised")
+
+
+def alignment_figure(curves: pd.DataFrame) -> Figure:
+    """Alignment over training, random vs kernel-rule U, with the paper's points (Fig. fig-module-alignment)."""
+    return kernel_plots.alignment_over_training(curves, paper_fig5(), INIT_LABELS)
+
+
+def tsne_figure(p: Parameters, frame: pd.DataFrame) -> Figure:
+    """The t-SNE panels of the first seed (Fig. fig-module-alignment-tsne)."""
+    return kernel_plots.tsne(tsne_panels(frame, p.seed, tsne_seed=p.tsne_seed, kernel=p.kernel,
+                                         n_network_modules=p.n_network_modules))
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Kernel rule vs random start: the verdicts at the first and last step, the power statement
+    and the one-to-one matched end values."""
+
+    results: dict
+    power: dict
+    matched_end: dict
+
+
+def comparison(curves: pd.DataFrame) -> Comparison:
+    """:func:`alignment_verdicts`, :func:`power_statement` at the end and the matched end values."""
+    results = alignment_verdicts(curves, paper_fig5())
+    return Comparison(results, power_statement(results["end"]["ours"], PAPER_GAP),
+                      paired_difference(curves, results["end"]["step"], "matched_similarity"))
+
+
+def comparison_table(result: Comparison) -> pd.DataFrame:
+    """Ours, the paper's and the agreement word at the start and end (the table the chapter shows)."""
+    return pd.DataFrame({point: {"ours": r["ours"]["word"], "paper": r["paper"]["word"], "agreement": r["agreement"]}
+                         for point, r in result.results.items()}).T
+
+
+def sensitivity(p: Parameters, all_curves: pd.DataFrame) -> pd.DataFrame:
+    """The end-of-training verdict across kernel, K and training length (:func:`sensitivity_table`)."""
+    return sensitivity_table(all_curves, kernels=p.sensitivity_kernels, n_modules=p.n_modules,
+                             short_step=p.short_step,
+                             n_network_values=[f * p.n_modules for f in p.sensitivity_network_factors],
+                             seeds=range(p.seed, p.seed + min(p.sensitivity_n_seeds, p.n_seeds)))
+
+
+def glued(p: Parameters, result: Comparison, sensitivity_rows: pd.DataFrame, frame: pd.DataFrame) -> dict[str, object]:
+    """Every word and number the prose quotes, keyed by glue name."""
+    return {**alignment_words(result.results, result.power, result.matched_end, frame),
+            "ma_sensitivity": sensitivity_words(sensitivity_rows),
+            "ma_sensitivity_n_seeds": min(p.sensitivity_n_seeds, p.n_seeds), "ma_short_step": p.short_step,
+            # the verdict rule's level and the interval that matches it, quoted by the prose
+            "ma_alpha_percent": SIGNIFICANCE * 100, "ma_interval_percent": (1 - 2 * SIGNIFICANCE) * 100}
+
+
+def chapter_claims(p: Parameters, result: Comparison, words: dict) -> dict[str, scorecard.Record]:
+    """The scorecard record of Fig. 5 (:func:`claims`)."""
+    return claims(result.results, p.seeds, power=result.power, sensitivity=words["ma_sensitivity"],
+                  dataset=f"sine-wave task, m = {p.input_dim}, k = {p.n_modules}")
