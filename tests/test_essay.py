@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import stats
-from modcore.experiments import essay, essay_report
-from modcore.tasks import digit_pairs, retina
+from modcore import models_masked, stats
+from modcore.chapters import essay_modularity
+from modcore.runs import essay, essay_report
+from modcore.tasks import digit_pairs, retina, two_halves
 
 FAST = dict(n_shuffles=4, n_louvain_shuffles=0, prune_threshold=0.01, device="cpu")
 
@@ -41,7 +42,7 @@ def _settings(**changes):
         retina_n_transfer=32, digits_n_transfer=50, retina_n_finetune_steps=10, digits_n_finetune_steps=10,
         retina_finetune_criterion=0.95, digits_finetune_criterion=0.5, two_head_control=False, n_shuffles=4,
         n_louvain_shuffles=0, min_healthy_runs=2, alpha=0.05, n_bootstrap=100, device="cpu")
-    return essay.ChapterSettings(**{**values, **changes})
+    return essay_modularity.Parameters(**{**values, **changes})
 
 
 # --- tasks and goals ------------------------------------------------------------------------
@@ -60,8 +61,8 @@ def test_retina_split_partitions_the_256_patterns_and_carries_the_sub_labels():
     split = retina.retina_split(100, seed=3)
     rows = {tuple(r) for r in np.concatenate([split.x_train, split.x_test])}
     assert len(split.x_train) == 100 and len(rows) == 256
-    np.testing.assert_array_equal(essay.goal_labels("retina", "and", split.parts_train), split.y_train["and"])
-    np.testing.assert_array_equal(essay.goal_labels("retina", "or", split.parts_test), split.y_test["or"])
+    np.testing.assert_array_equal(two_halves.goal_labels("retina", "and", split.parts_train), split.y_train["and"])
+    np.testing.assert_array_equal(two_halves.goal_labels("retina", "or", split.parts_test), split.y_test["or"])
 
 
 def test_digit_pairs_hold_out_class_combinations_and_label_every_goal_from_the_two_digits():
@@ -71,23 +72,23 @@ def test_digit_pairs_hold_out_class_combinations_and_label_every_goal_from_the_t
     seen = {tuple(p) for p in pairs.y_train["both"]} | {tuple(p) for p in pairs.y_test["both"]}
     assert not seen & heldout
     assert {tuple(p) for p in pairs.y_heldout["both"]} <= heldout
-    np.testing.assert_array_equal(essay.goal_labels("digits", "sum", pairs.parts_train), pairs.y_train["sum"])
-    np.testing.assert_array_equal(essay.goal_labels("digits", "diff", pairs.parts_train), pairs.y_train["diff"])
+    np.testing.assert_array_equal(two_halves.goal_labels("digits", "sum", pairs.parts_train), pairs.y_train["sum"])
+    np.testing.assert_array_equal(two_halves.goal_labels("digits", "diff", pairs.parts_train), pairs.y_train["diff"])
     left, right = pairs.input_groups
     assert len(left) == len(right) and len(left) + len(right) == pairs.x_train.shape[1]
 
 
 def test_rmvg_never_draws_the_related_goal_or_an_equivalent_of_it():
     parts = np.array([[a, b] for a in (0, 1) for b in (0, 1)])
-    related = essay.goal_labels("retina", "or", parts)
-    for table in essay.random_goal_pool("retina"):
-        labels = essay.goal_labels("retina", table, parts)
+    related = two_halves.goal_labels("retina", "or", parts)
+    for table in two_halves.random_goal_pool("retina"):
+        labels = two_halves.goal_labels("retina", table, parts)
         assert not np.array_equal(labels, related) and not np.array_equal(labels, 1 - related)
         assert len(set(labels[:2])) + len(set(labels[2:])) > 2 or len(set(labels[::2])) + len(set(labels[1::2])) > 2
     digits = np.array([[a, b] for a in range(10) for b in range(10)])
-    diff = essay.goal_labels("digits", "diff", digits)
-    for goal in essay.random_goal_pool("digits"):
-        labels = essay.goal_labels("digits", goal, digits)
+    diff = two_halves.goal_labels("digits", "diff", digits)
+    for goal in two_halves.random_goal_pool("digits"):
+        labels = two_halves.goal_labels("digits", goal, digits)
         # a relabelling of the difference would map each of its classes to one class
         assert any(len(set(labels[diff == c])) > 1 for c in range(10))
     config = _config(arm="rmvg", strength=10, n_steps=200)
@@ -127,7 +128,7 @@ def test_random_mask_has_exactly_the_block_masks_connections_but_not_its_partiti
         for a, b in zip(block_model.layers, random_model.layers):
             assert a.mask.shape == b.mask.shape and a.mask.sum() == b.mask.sum()
         assert block_model.n_active_params() == random_model.n_active_params()
-        groups = essay.random_partition(data.input_groups, seed=seed)
+        groups = models_masked.random_partition(data.input_groups, seed=seed)
         assert {frozenset(g) for g in groups} != {frozenset(g) for g in data.input_groups}
         assert sorted(i for g in groups for i in g) == sorted(i for g in data.input_groups for i in g)
 
@@ -165,12 +166,12 @@ def test_clusterable_init_scales_within_module_weights_up_and_between_module_wei
     clustered = essay.build_model(config, 8, data.input_groups)
     ratios = np.concatenate([(c.weight / p.weight).detach().numpy().ravel()
                              for c, p in zip(clustered.layers, plain.layers)])
-    within = 1 + (1 - essay.CLUSTERABLE_BETWEEN_SCALE) * (2 - 1)
-    np.testing.assert_allclose(np.unique(ratios.round(6)), sorted([essay.CLUSTERABLE_BETWEEN_SCALE, within]))
+    within = 1 + (1 - models_masked.CLUSTERABLE_BETWEEN_SCALE) * (2 - 1)
+    np.testing.assert_allclose(np.unique(ratios.round(6)), sorted([models_masked.CLUSTERABLE_BETWEEN_SCALE, within]))
 
 
 def test_connection_distances_favour_short_wires_and_average_one():
-    distances = essay.node_distances([8, 16, 8, 4, 1])
+    distances = models_masked.node_distances([8, 16, 8, 4, 1])
     assert np.mean(np.concatenate([d.numpy().ravel() for d in distances])) == pytest.approx(1.0)
     first = distances[0]
     assert first[0, 0] < first[0, 7] and first[-1, 7] < first[-1, 0]  # left unit near left pixel
@@ -230,12 +231,12 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
     sweep = pd.DataFrame({"task": "retina", "arm": ["none", "none", "l1", "l1", "l1", "dropout", "dropout"],
                           "strength": [0, 0, 0.001, 0.01, 0.1, 0.2, 0.5],
                           "train_accuracy": [1.0, 0.98, 1.0, 0.975, 0.5, 0.9, 0.8]})
-    chosen = essay.choose_strengths(sweep, margin=0.02).set_index(["arm", "strength"])
+    chosen = essay_modularity.choose_strengths(sweep, margin=0.02).set_index(["arm", "strength"])
     assert chosen.loc[("l1", 0.01), "chosen"] and not chosen.loc[("l1", 0.1), "admissible"]
     assert chosen.loc[("dropout", 0.2), "chosen"] and not chosen.loc[("dropout", 0.2), "admissible"]
     periods = pd.DataFrame({"task": "retina", "arm": ["none", "mvg", "mvg", "mvg"], "strength": [0, 50, 100, 250],
                             "train_accuracy": [1.0, 0.9, 0.99, 1.0]})
-    chosen = essay.choose_strengths(periods, margin=0.02).set_index("strength")
+    chosen = essay_modularity.choose_strengths(periods, margin=0.02).set_index("strength")
     assert chosen.loc[100.0, "chosen"]  # the shortest period within the margin
 
 
@@ -246,12 +247,12 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
                                          ("retina_finetune_criterion", 1.5), ("train_accuracy_margin", 1.0),
                                          ("mvg_period_values", [0])])
 def test_bad_parameters_are_rejected_before_any_run_and_named(name, value):
-    with pytest.raises(ValueError, match=f"{name}="):
+    with pytest.raises(ValueError, match=f"{name} ="):
         _settings(**{name: value})
 
 
 def test_the_chapter_reuses_nothing_it_should_not_and_runs_every_arm_on_every_seed(tmp_path):
-    chapter = essay.run_chapter(_settings(), results_dir=str(tmp_path))
+    chapter = essay_modularity.run_chapter(_settings(results_dir=str(tmp_path)))
     assert set(chapter.runs["arm"]) == {"none", "l1"} and len(chapter.runs) == 4
     assert chapter.selection["chosen"].sum() == 1
     assert chapter.runs["ncut_ratio"].notna().all()

@@ -1,6 +1,6 @@
 """The essay chapter's tables, verdicts, figure panels and literature notes.
 
-Everything here reads the frame of runs that :func:`modcore.experiments.essay.run_chapter`
+Everything here reads the frame of runs that :func:`modcore.chapters.essay_modularity.run_chapter`
 returns and computes what ``notebooks/essay_modularity.py`` shows; the statistics come from
 :mod:`modcore.stats`, the figures are drawn by :mod:`modcore.plots.essay`.
 
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from modcore import paper_values, scorecard, stats
-from modcore.experiments.essay import (ARM_NAMES, PRIMARY_GOAL, REGULARISER_ARMS, RELATED_GOAL, SAW_RELATED_GOAL,
-                                       condition_label)
+from modcore.runs.essay import ARM_NAMES, REGULARISER_ARMS, SAW_RELATED_GOAL, condition_label
+from modcore.tasks.two_halves import PRIMARY_GOAL, RELATED_GOAL
 
 # A trained network whose final training loss exceeds this multiple of the loss of predicting
 # the label frequencies has learnt nothing usable. Our choice; the verdicts never see such runs.
@@ -645,7 +645,7 @@ def intervention_panels(frame: pd.DataFrame, *, margin: float) -> list[dict]:
 
 def text_values(settings) -> dict[str, str | int]:
     """The parameter values the chapter's text quotes, formatted for glueing (``settings`` is a
-    :class:`modcore.experiments.essay.ChapterSettings`)."""
+    :class:`modcore.chapters.essay_modularity.Parameters`)."""
     periods = lambda values: ", ".join(str(v) for v in values)  # noqa: E731
     return {"alpha": f"{settings.alpha:g}", "mvg_period_values": periods(settings.mvg_period_values),
             "rmvg_period_values": periods(settings.rmvg_period_values),

@@ -1,0 +1,1 @@
+"""Run configurations that several chapters share."""
