@@ -347,3 +347,10 @@ def direction(low: float, high: float, *, positive: str, negative: str) -> str:
     if np.isfinite(high) and high < 0:
         return negative
     return "no clear direction (the interval holds 0)"
+
+
+def pooled_sd(sample: Sequence[float], reference: Sequence[float]) -> float:
+    """The root of the mean of the two groups' sample variances (a group of one adds none): the
+    scale that turns a shift into standard deviations; nan when neither group has two values."""
+    variances = [np.var(v, ddof=1) for v in (np.asarray(sample), np.asarray(reference)) if v.size > 1]
+    return float(np.sqrt(np.mean(variances))) if variances else math.nan

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import models_masked, stats
+from modcore import models_masked, stats, train_classifier
 from modcore.chapters import essay_modularity
 from modcore.runs import essay, essay_report
 from modcore.tasks import digit_pairs, retina, two_halves
@@ -26,7 +26,7 @@ def _train(config):
     data = essay.task_data(config)
     torch.manual_seed(config.seed)
     model = essay.build_model(config, data.x_train.shape[1], data.input_groups)
-    essay.train_classifier(model, torch.as_tensor(data.x_train), torch.as_tensor(data.parts_train), config,
+    essay.train_run(model, torch.as_tensor(data.x_train), torch.as_tensor(data.parts_train), config,
                            generator=torch.Generator().manual_seed(0))
     return model
 
@@ -152,8 +152,8 @@ def test_block_mask_has_the_dense_networks_parameter_count_within_rounding():
 
 def test_l2_norm_penalty_is_lambda_times_the_norm_of_all_weights_and_l2_its_square_sum():
     weights = [torch.tensor([[3.0, 0.0]]), torch.tensor([[4.0]])]
-    norm = essay._penalty(_config(arm="l2_norm", strength=0.5), weights, [])
-    squared = essay._penalty(_config(arm="l2", strength=0.5), weights, [])
+    norm = train_classifier.penalty_term(essay.training(_config(arm="l2_norm", strength=0.5)), weights, [])
+    squared = train_classifier.penalty_term(essay.training(_config(arm="l2", strength=0.5)), weights, [])
     assert float(norm) == pytest.approx(0.5 * 5.0) and float(squared) == pytest.approx(0.5 * 25.0)
 
 
@@ -197,7 +197,7 @@ def test_run_is_deterministic_and_reports_accuracies_generalisation_and_modulari
     first, second = essay.run_essay(config), essay.run_essay(config)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)  # NaN-safe equality
     assert 0 <= first["test_accuracy"] <= 1 and first["gap"] == first["train_accuracy"] - first["test_accuracy"]
-    assert 0 <= first["transfer_accuracy"] <= 1 and first["finetune_steps"] % essay.FINETUNE_EVAL_EVERY == 0
+    assert 0 <= first["transfer_accuracy"] <= 1 and first["finetune_steps"] % train_classifier.FINETUNE_EVAL_EVERY == 0
     assert first["sparsity"] > 0.3
     assert 0 < first["ncut_percentile"] <= 1 and first["ncut_ratio"] > 0 and math.isfinite(first["filan_ncut_z"])
 
@@ -327,7 +327,7 @@ def test_each_comparison_reports_its_shift_interval_direction_and_detectable_eff
     assert l2.effect == pytest.approx(0.3) and l2.effect_low > 0
     assert l1.verdict == "supported" and l1.points == "more modular: for the essay" and l1.effect_high < 0
     assert 0 < l1.detectable_sd < 3 and "detect a shift" in l1.evidence
-    records = essay_report.claims(claims.reset_index(), range(8))
+    records = essay_modularity.scorecard_records(claims.reset_index(), range(8))
     assert "against the essay" in records["essay_l2"]["why"] and records["essay_l2"]["verdict"] == "disagree"
 
 
@@ -360,3 +360,48 @@ def test_a_swept_arm_is_judged_by_its_sweep_not_by_its_comparison_runs():
     mvg = [dict(arm="mvg", seed=s, train_accuracy=1.0, ncut_ratio=0.9, admissible=False) for s in range(5)]
     health = essay_report.with_health(_frame(control + prune + mvg), margin=0.02).groupby("arm")["health"].agg(set)
     assert health["prune"] == {"healthy"} and health["mvg"] == {"underfit"} and health["none"] == {"healthy"}
+
+
+# --- the classifier trainer and the shared helpers -------------------------------------------------
+
+def test_seeded_block_draws_from_its_seed_and_leaves_the_callers_generator_where_it_was():
+    from modcore.train import seeded
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(7):
+        inside = torch.rand(3)
+    with seeded(7):
+        assert torch.equal(torch.rand(3), inside)
+    assert torch.equal(torch.rand(3), expected_next)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_seeded_block_restores_the_callers_cuda_generator_too():
+    from modcore.train import seeded
+    torch.cuda.manual_seed_all(123)
+    expected_next = torch.rand(3, device="cuda")
+    torch.cuda.manual_seed_all(123)
+    with seeded(7):
+        torch.rand(3, device="cuda")  # dropout on a GPU draws from here
+    assert torch.equal(torch.rand(3, device="cuda"), expected_next)
+
+
+@pytest.mark.parametrize("changes, words", [(dict(penalty="l3"), "penalty="), (dict(n_steps=-1), "n_steps="),
+                                            (dict(lr=math.nan), "lr="), (dict(prune_sparsity=1.0), "prune_sparsity="),
+                                            (dict(batch_size=-2), "batch_size=")])
+def test_classifier_training_settings_refuse_bad_values_by_name(changes, words):
+    with pytest.raises(ValueError, match=words):
+        train_classifier.ClassifierTraining(**{**dict(n_steps=10, lr=1e-3, batch_size=0), **changes})
+
+
+def test_each_arm_trains_with_its_own_regulariser_only():
+    assert essay.training(_config(arm="none")) == train_classifier.ClassifierTraining(n_steps=3000, lr=3e-3,
+                                                                                      batch_size=0)
+    l1 = essay.training(_config(arm="l1", strength=0.01))
+    assert (l1.penalty, l1.penalty_strength, l1.weight_decay, l1.prune_sparsity) == ("l1", 0.01, 0.0, 0.0)
+    decay = essay.training(_config(arm="weight_decay", strength=0.1))
+    assert (decay.penalty, decay.weight_decay) == ("none", 0.1)
+    assert essay.training(_config(arm="prune", strength=0.8)).prune_sparsity == 0.8
+    assert essay.training(_config(arm="dropout", strength=0.2)).penalty == "none"

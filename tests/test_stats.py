@@ -105,3 +105,9 @@ def test_direction_of_an_interval():
     words = dict(positive="up", negative="down")
     assert stats.direction(0.1, 0.5, **words) == "up" and stats.direction(-0.5, -0.1, **words) == "down"
     assert stats.direction(-0.1, 0.5, **words).startswith("no clear direction")
+
+
+def test_pooled_sd_averages_the_two_variances_and_skips_a_group_of_one():
+    assert stats.pooled_sd([1.0, 3.0], [2.0, 6.0]) == pytest.approx(math.sqrt((2.0 + 8.0) / 2))
+    assert stats.pooled_sd([1.0, 3.0], [5.0]) == pytest.approx(math.sqrt(2.0))
+    assert math.isnan(stats.pooled_sd([1.0], [2.0]))

@@ -10,8 +10,10 @@ notebook shows, which :mod:`modcore.runs.essay_report` computes from the frame o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -20,8 +22,11 @@ from modcore.parameters import (DEVICE, DISTINCT, NONEMPTY, NONNEGATIVE, POSITIV
                                 at_least, at_most, each, greater_than, less_than, one_of, param)
 from modcore.plots import essay as essay_plots
 from modcore.runs import essay_report as report
-from modcore.runs.essay import (ARMS, ESSAY_KEYS, PERIOD_ARMS, REGULARISER_ARMS, SWEEP_SEED_OFFSET, SWEPT_ARMS,
-                                make_configs, run_essay)
+from modcore.runs.essay import (ARM_NAMES, ARMS, ESSAY_KEYS, PERIOD_ARMS, REGULARISER_ARMS, SWEEP_SEED_OFFSET,
+                                SWEPT_ARMS, make_configs, run_essay)
+from modcore.runs.essay_report import (DIVERGED_LOSS_FACTOR, FINETUNE, FORMATS, NOT_APPLICABLE, PRIMARY_SCORE,
+                                       SCORECARD_WORDS, TRANSFER, answer, count_verdict, counts, number_text,
+                                       short_answer, summarise_verdicts, usable_runs, with_health)
 from modcore.tasks import retina
 from modcore.tasks.two_halves import TASKS
 from modcore.train import resolve_device
@@ -219,12 +224,53 @@ def run_chapter(p: Parameters) -> ChapterRuns:
 
 # --- what the notebook shows, one function per table or figure ------------------------------------
 
-def selection_table(chapter: ChapterRuns) -> pd.DataFrame:
-    return report.selection_table(chapter.selection)
+def _count(flags: pd.Series) -> str:
+    return f"{int(flags.sum())}/{len(flags)}"
+
+
+def _median(runs: pd.DataFrame, column: str) -> float:
+    return float(runs[column].median()) if column in runs and runs[column].notna().any() else math.nan
 
 
 def condition_table(p: Parameters, chapter: ChapterRuns) -> pd.DataFrame:
-    return report.condition_table(chapter.runs, margin=p.train_accuracy_margin)
+    """Per task and condition: healthy runs, then medians over them (rounded): accuracies on G1,
+    the gap, generalisation to G2 (readout accuracy, fine-tuning steps), the primary score
+    (n-cut / null mean) with its percentile and z, raw n-cut and Louvain Q, z against Filan et
+    al.'s all-weight null, the graph's sparsity, and how many runs' clustering separates the
+    two input halves. A column that applies to no row is left out; a cell that does not apply
+    to its row reads "n/a"."""
+    frame = with_health(chapter.runs, margin=p.train_accuracy_margin)
+    rows = []
+    for (task, condition), runs in frame.groupby(["task", "condition"], sort=False):
+        usable = usable_runs(runs)
+        unhealthy = runs[~runs.index.isin(usable.index)]["health"].value_counts()
+        note = "".join(f", {n} {word}" for word, n in unhealthy.items())
+        rows.append({"task": task, "condition": condition, "healthy runs": f"{len(usable)}/{len(runs)}{note}",
+                     "train acc": _median(usable, "train_accuracy"), "test acc": _median(usable, "test_accuracy"),
+                     "gap": _median(usable, "gap"), "held-out acc": _median(usable, "heldout_accuracy"),
+                     "G2 readout acc": _median(usable, TRANSFER), "G2 fine-tune steps": _median(usable, FINETUNE),
+                     "n-cut / null": _median(usable, PRIMARY_SCORE), "percentile": _median(usable, "ncut_percentile"),
+                     "z": _median(usable, "ncut_z"), "n-cut": _median(usable, "ncut"),
+                     "Louvain Q": _median(usable, "q_louvain"), "z, Filan's null": _median(usable, "filan_ncut_z"),
+                     "sparsity": _median(usable, "sparsity"),
+                     "inputs separated": _count(usable["inputs_separated"].fillna(0).astype(bool))})
+    table = pd.DataFrame(rows).dropna(axis=1, how="all")
+    numeric = table.select_dtypes("number").columns
+    table[numeric] = table[numeric].round(3)
+    return table.astype(object).where(table.notna(), NOT_APPLICABLE)
+
+
+def selection_table(chapter: ChapterRuns) -> pd.DataFrame:
+    """The strength sweep as a reader's table: per task and arm, each strength's median training
+    accuracy beside the control's, whether it is within the margin, and the one chosen."""
+    table = chapter.selection.copy()
+    table["arm"] = table["arm"].map(ARM_NAMES)
+    table["strength"] = [f"{s:g}" for s in table["strength"]]  # 1e-05, not 0.000
+    table["within margin"] = np.where(table.pop("admissible"), "yes", "no")
+    table["chosen"] = np.where(table["chosen"], "chosen", "")
+    table = table.rename(columns={"train_accuracy": "median train acc", "control_train_accuracy": "control's"})
+    return table[["task", "arm", "strength", "median train acc", "control's", "within margin", "chosen"]].round(3)
+
 
 
 def modularity_figure(p: Parameters, chapter: ChapterRuns) -> Figure:
@@ -268,10 +314,86 @@ def power_table(p: Parameters, rows: pd.DataFrame) -> pd.DataFrame:
 def glued(p: Parameters, chapter: ChapterRuns, rows: pd.DataFrame) -> dict[str, str | int]:
     """Every word and number the prose quotes, keyed by glue name: the parameters it states, the
     run counts, the verdict counts and the answers."""
-    values = {**report.text_values(p), **report.verdict_values(rows, chapter.runs, margin=p.train_accuracy_margin)}
+    values = {**_text_values(p), **_verdict_values(rows, chapter.runs, margin=p.train_accuracy_margin)}
     return {f"essay_{name}": value for name, value in values.items()}
 
 
 def claims(chapter: ChapterRuns, rows: pd.DataFrame) -> dict[str, scorecard.Record]:
     """The chapter's scorecard records (the essay's claims this profile measured)."""
-    return report.claims(rows, sorted(set(chapter.runs["seed"])))
+    return scorecard_records(rows, sorted(set(chapter.runs["seed"])))
+
+
+# --- glued values ------------------------------------------------------------------------------
+
+def _text_values(settings: Parameters) -> dict[str, str | int]:
+    """The parameter values the chapter's text quotes, formatted for glueing."""
+    periods = lambda values: ", ".join(str(v) for v in values)  # noqa: E731
+    return {"alpha": f"{settings.alpha:g}", "mvg_period_values": periods(settings.mvg_period_values),
+            "rmvg_period_values": periods(settings.rmvg_period_values),
+            "n_shuffles": settings.n_shuffles, "n_seeds": settings.n_seeds, "n_sweep_seeds": settings.n_sweep_seeds,
+            "seed": settings.seed, "retina_regulariser_n_seeds": settings.retina_regulariser_n_seeds,
+            "target_effect": f"{settings.target_effect:g}", "power": f"{settings.power:g}",
+            "prune_threshold": f"{settings.prune_threshold:.0%}" if settings.prune_threshold >= 0.01
+            else f"{settings.prune_threshold:g}", "train_accuracy_margin": f"{settings.train_accuracy_margin:g}",
+            "min_healthy_runs": settings.min_healthy_runs, "clusterable_init_modules": settings.clusterable_init_modules,
+            "retina_n_transfer": settings.retina_n_transfer, "digits_n_transfer": settings.digits_n_transfer,
+            "retina_finetune_criterion": f"{settings.retina_finetune_criterion:g}",
+            "digits_finetune_criterion": f"{settings.digits_finetune_criterion:g}",
+            "diverged_loss_factor": f"{DIVERGED_LOSS_FACTOR:g}"}
+
+
+def _verdict_values(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) -> dict[str, str | int]:
+    """Everything the closing text and the answer at the top glue: the verdict counts per claim
+    family, the answer paragraph, and the run counts."""
+    return {**summarise_verdicts(claims), "answer": answer(claims, frame, margin=margin),
+            "short_answer": short_answer(claims), **counts(frame, margin=margin)}
+
+
+# The scorecard's essay claims: which rows of the claims table decide each (family, arm; None = every arm).
+SCORECARD_ROWS = {
+    "essay_l1": ("regulariser_modularity", "l1"), "essay_l2": ("regulariser_modularity", "l2"),
+    "essay_weight_decay": ("regulariser_modularity", "weight_decay"),
+    "essay_dropout": ("regulariser_modularity", "dropout"), "essay_prune": ("regulariser_modularity", "prune"),
+    "essay_connection_cost": ("regulariser_modularity", "connection_cost"),
+    "essay_mvg": ("regulariser_modularity", "mvg"), "essay_init": ("init", None),
+    "essay_observational": ("observational", None), "essay_intervention": ("intervention", None),
+}
+SCORECARD_RULE = ("per task and measure a one-sided Mann-Whitney test against the reference at the chapter's alpha "
+                  "(Holm within a family), healthy runs only, beside the Hodges-Lehmann shift with its 95% interval; "
+                  "agree if every row is supported, disagree if every row is not supported (significant the other "
+                  "way), partly if some are supported, else inconclusive")
+
+
+def _task_why(task: str, rows: pd.DataFrame) -> str:
+    """One task's part of a scorecard line: the verdict, the direction and the effect of a single
+    comparison, or the counts over several."""
+    if len(rows) == 1:
+        row = rows.iloc[0]
+        if pd.notna(row.effect) and np.isfinite(row.effect):
+            fmt = FORMATS.get(row.measure, "+.3f")
+            effect = f", shift {row.effect:{fmt}} [95%: {number_text(row.effect_low, fmt)}, {number_text(row.effect_high, fmt)}]"
+        else:
+            effect = ""
+        return f"{task}: {row.verdict}" + (f", {row.points}" if row.points else "") + effect
+    supported, against = count_verdict(rows, "supported"), count_verdict(rows, "not supported")
+    pro = int(rows["points"].fillna("").str.contains("for the essay").sum())
+    con = int(rows["points"].fillna("").str.contains("against the essay").sum())
+    return (f"{task}: {supported} of {len(rows)} tests supported, {against} significant the other way; intervals: "
+            f"{pro} point for the essay, {con} against")
+
+
+def scorecard_records(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
+    """Scorecard records of the essay's claims that this run of the chapter measured; each says,
+    per task, its effect with a 95 % interval and which way the evidence points."""
+    records = {}
+    for claim_id, (family, arm) in SCORECARD_ROWS.items():
+        rows = claims_frame[(claims_frame["family"] == family)
+                            & ((claims_frame["arm"] == arm) if arm is not None else True)]
+        if rows.empty:
+            continue  # the arm or task was not run at this profile: the scorecard shows "not run"
+        ours = "; ".join(f"{row.task}: {row.evidence} ({row.verdict})" for row in rows.itertuples())
+        why = "; ".join(_task_why(task, block) for task, block in rows.groupby("task", sort=False))
+        records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds, why=why,
+                                             verdict=scorecard.combined_verdict(SCORECARD_WORDS[v] for v in rows["verdict"]),
+                                             rule=SCORECARD_RULE)
+    return records

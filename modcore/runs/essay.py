@@ -1,4 +1,4 @@
-"""The essay chapter's runs: settings, arms, networks, training, one run end to end.
+"""The essay chapter's runs: arms, one run's configuration, its network and goal schedule, the run end to end.
 
 The essay *Regularization Causes Modularity Causes Generalization* (dkirmani, LessWrong 2022)
 claims that regularisers (dropout, pruning, L1/L2, a connection cost, modularly varying goals)
@@ -56,27 +56,20 @@ Penalties act on weights only, not biases (biases are not edges of the graph).
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from modcore import modularity
-from modcore.models_masked import (PRUNE_END, PRUNE_EVERY, Classifier, block_mask_sizes, block_masks,
-                                   clusterable_init_, node_distances, prune_by_magnitude_, prune_sparsity,
-                                   random_partition)
+from modcore import modularity, train_classifier
+from modcore.models_masked import Classifier, block_mask_sizes, block_masks, clusterable_init_, random_partition
 from modcore.tasks import digit_pairs, retina
 from modcore.tasks.two_halves import (ALTERNATE_GOAL, PRIMARY_GOAL, RELATED_GOAL, TASKS, goal_kind, goal_labels,
                                       n_outputs, random_goal_pool)
+from modcore.train import seeded, single_threaded
+from modcore.train_classifier import ClassifierTraining
 
 ARMS = ("init", "none", "l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost", "mvg",
         "rmvg", "clusterable_init", "block_mask", "random_mask")
@@ -107,10 +100,6 @@ TASK_DEFAULTS: dict[str, dict] = {
                    n_finetune_steps=300, finetune_criterion=0.5),
 }
 
-# Fine-tuning on G2 checks its training accuracy every this many steps.
-FINETUNE_EVAL_EVERY = 10
-# Digit pairs: G2 fine-tuning accuracy is checked on this many training pairs (all of them cost more).
-FINETUNE_EVAL_PAIRS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,22 +235,6 @@ def goal_at(step: int, config: EssayRun):
     return pool[int(np.random.default_rng([config.seed, 2, period]).integers(len(pool)))]
 
 
-def _loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "binary":
-        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), targets.float())
-    if kind == "two_heads":  # two 10-way heads, one per digit
-        return F.cross_entropy(logits[:, :10], targets[:, 0]) + F.cross_entropy(logits[:, 10:], targets[:, 1])
-    return F.cross_entropy(logits, targets)
-
-
-def _correct(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "binary":
-        return (logits.squeeze(-1) > 0).long() == targets
-    if kind == "two_heads":  # a pair counts as right only if both digits are
-        return (logits[:, :10].argmax(-1) == targets[:, 0]) & (logits[:, 10:].argmax(-1) == targets[:, 1])
-    return logits.argmax(-1) == targets
-
-
 def build_model(config: EssayRun, input_dim: int, input_groups: Sequence[Sequence[int]]) -> Classifier:
     """The run's classifier; the mask arms get wider layers of equal parameter count, the
     clusterable-init arm Filan et al.'s rescaled initial weights."""
@@ -281,158 +254,25 @@ def build_model(config: EssayRun, input_dim: int, input_groups: Sequence[Sequenc
     return model
 
 
-def _penalty(config: EssayRun, weights: Sequence[torch.Tensor], distances: Sequence[torch.Tensor]) -> torch.Tensor | float:
-    if config.arm == "l1":
-        return config.strength * sum(w.abs().sum() for w in weights)
-    if config.arm == "l2":
-        return config.strength * sum(w.pow(2).sum() for w in weights)
-    if config.arm == "l2_norm":  # one norm over every weight of the network, as the essay writes it
-        return config.strength * torch.sqrt(sum(w.pow(2).sum() for w in weights))
-    if config.arm == "connection_cost":
-        return config.strength * sum((w.abs() * d).sum() for w, d in zip(weights, distances))
-    return 0.0
+def training(config: EssayRun) -> ClassifierTraining:
+    """How the run's network is trained: the arm's penalty, weight decay or pruning at its strength."""
+    penalty = config.arm if config.arm in train_classifier.PENALTIES else "none"
+    return ClassifierTraining(n_steps=config.n_steps, lr=config.lr, batch_size=config.batch_size, penalty=penalty,
+                              penalty_strength=config.strength if penalty != "none" else 0.0,
+                              weight_decay=config.strength if config.arm == "weight_decay" else 0.0,
+                              prune_sparsity=config.strength if config.arm == "prune" else 0.0)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterable[torch.Tensor]:
-    """Endless minibatch indices: a fresh permutation per epoch (full batch when batch_size is 0)."""
-    batch = n if batch_size == 0 else min(batch_size, n)
-    if batch == n:  # full batch: every step sees every input, in any order
-        everything = torch.arange(n, device=device)
-        while True:
-            yield everything
-    while True:
-        order = torch.randperm(n, generator=generator).to(device)
-        for start in range(0, n - batch + 1, batch):
-            yield order[start:start + batch]
+def train_run(model: Classifier, x: torch.Tensor, parts: torch.Tensor, config: EssayRun, *,
+              generator: torch.Generator) -> None:
+    """Train in place on the run's goal schedule (:func:`goal_at`) with the arm's regulariser.
+    ``parts`` (n, 2) holds the sub-labels every goal is computed from."""
+    def labels_of(goal):
+        return (torch.as_tensor(goal_labels(config.task, goal, parts.cpu().numpy()), device=x.device),
+                goal_kind(config.task, goal))
 
-
-def train_classifier(model: Classifier, x: torch.Tensor, parts: torch.Tensor, config: EssayRun, *,
-                     generator: torch.Generator) -> None:
-    """Train in place for ``config.n_steps`` steps with the arm's penalty, pruning or goal switching.
-
-    ``parts`` (n, 2) holds the sub-labels every goal is computed from.
-    """
-    weight_params = [layer.weight for layer in model.layers]
-    bias_params = [layer.bias for layer in model.layers]
-    decay = config.strength if config.arm == "weight_decay" else 0.0
-    optimiser = torch.optim.AdamW([{"params": weight_params, "weight_decay": decay},
-                                   {"params": bias_params, "weight_decay": 0.0}], lr=config.lr, fused=True)
-    sizes = [model.layers[0].in_features] + [layer.out_features for layer in model.layers]
-    distances = [d.to(x.device) for d in node_distances(sizes)]
-    labels: dict = {}  # goal -> labels of every training input, computed once per goal
-    batches = _batches(x.shape[0], config.batch_size, generator, x.device)
-    model.train()
-    for step in range(config.n_steps):
-        rows = next(batches)
-        goal = goal_at(step, config)
-        if goal not in labels:
-            labels[goal] = torch.as_tensor(goal_labels(config.task, goal, parts.cpu().numpy()), device=x.device)
-        loss = _loss(model(x[rows]), labels[goal][rows], goal_kind(config.task, goal))
-        loss = loss + _penalty(config, weight_params, distances)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        if config.arm == "prune" and step % PRUNE_EVERY == 0 and step <= PRUNE_END * config.n_steps:
-            prune_by_magnitude_(model, prune_sparsity(step, config.n_steps, config.strength))
-        for layer in model.layers:
-            layer.apply_mask_()
-    if config.arm == "prune" and config.n_steps > 0:  # the schedule ends exactly at the final sparsity
-        prune_by_magnitude_(model, prune_sparsity(config.n_steps, config.n_steps, config.strength))
-    model.eval()
-
-
-@torch.no_grad()
-def evaluate(model: Classifier, x: np.ndarray, y: np.ndarray, kind: str) -> tuple[float, float]:
-    """(accuracy, mean loss) in eval mode: dropout off, so train accuracy is not biased down."""
-    model.eval()
-    device = model.layers[0].weight.device
-    logits = model(torch.as_tensor(x, device=device))
-    targets = torch.as_tensor(y, device=device)
-    return float(_correct(logits, targets, kind).float().mean()), float(_loss(logits, targets, kind))
-
-
-def chance_loss(y: np.ndarray, kind: str) -> float:
-    """Loss of the constant prediction of the training label frequencies: the scale against
-    which a run's final loss counts as diverged."""
-    y = np.asarray(y)
-    if kind == "binary":
-        rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-        return -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate))
-    columns = [y] if kind == "classes" else [y[:, 0], y[:, 1]]
-    total = 0.0
-    for column in columns:
-        frequency = np.bincount(column, minlength=digit_pairs.N_CLASSES) / len(column)
-        frequency = frequency[frequency > 0]
-        total += float(-(frequency * np.log(frequency)).sum())
-    return total
-
-
-# --- generalisation to the related goal ------------------------------------------------------
-
-@torch.no_grad()
-def hidden_features(model: Classifier, x: np.ndarray) -> np.ndarray:
-    """Activations of every hidden unit (eval mode), layers side by side: what a new readout sees.
-
-    All hidden layers, not the last alone: the retina network's last hidden layer has 4 tanh
-    units that saturate on G1, and a readout of them alone scored the majority-class rate of G2
-    for every arm, so it could not tell any two networks apart.
-    """
-    model.eval()
-    h = torch.as_tensor(x, device=model.layers[0].weight.device)
-    features = []
-    for layer in model.layers[:-1]:
-        h = model.activation(layer(h))
-        features.append(h)
-    return torch.cat(features, dim=1).cpu().numpy().astype(np.float64)
-
-
-def readout_transfer_accuracy(model: Classifier, data, config: EssayRun) -> float:
-    """Test accuracy on G2 of a logistic-regression readout fitted, on the standardised frozen
-    activations of all hidden units, to the first ``n_transfer`` training inputs labelled with G2."""
-    related = RELATED_GOAL[config.task]
-    y_fit = goal_labels(config.task, related, data.parts_train[:config.n_transfer])
-    y_test = goal_labels(config.task, related, data.parts_test)
-    features_fit = hidden_features(model, data.x_train[:config.n_transfer])
-    features_test = hidden_features(model, data.x_test)
-    if np.unique(y_fit).size < 2:  # one class seen: the readout can only predict it
-        return float(np.mean(y_test == y_fit[0]))
-    readout = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    readout.fit(features_fit, y_fit)
-    return float(readout.score(features_test, y_test))
-
-
-def finetune_steps_to_criterion(model: Classifier, data, config: EssayRun, *, generator: torch.Generator
-                                ) -> tuple[int, bool]:
-    """(steps, reached): full fine-tuning of a copy on G2 (Adam at the run's learning rate and
-    batch size, no regulariser, dropout off, masks kept) until G2 training accuracy, checked
-    every FINETUNE_EVAL_EVERY steps, reaches ``finetune_criterion``. Not reached within
-    ``n_finetune_steps``: (n_finetune_steps + FINETUNE_EVAL_EVERY, False), a censored count."""
-    model = copy.deepcopy(model)
-    model.eval()  # dropout off for the new goal: the question is how far the learnt weights are
-    device = model.layers[0].weight.device
-    related = RELATED_GOAL[config.task]
-    kind = goal_kind(config.task, related)
-    x = torch.as_tensor(data.x_train, device=device)
-    y = torch.as_tensor(goal_labels(config.task, related, data.parts_train), device=device)
-    check = slice(0, min(len(x), FINETUNE_EVAL_PAIRS))
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    batches = _batches(x.shape[0], config.batch_size, generator, device)
-    for step in range(config.n_finetune_steps + 1):
-        if step % FINETUNE_EVAL_EVERY == 0:
-            with torch.no_grad():
-                accuracy = _correct(model(x[check]), y[check], kind).float().mean().item()
-            if accuracy >= config.finetune_criterion:
-                return step, True
-        if step == config.n_finetune_steps:
-            break
-        rows = next(batches)
-        loss = _loss(model(x[rows]), y[rows], kind)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        for layer in model.layers:
-            layer.apply_mask_()
-    return config.n_finetune_steps + FINETUNE_EVAL_EVERY, False
+    train_classifier.train(model, x, training(config), labels_of=labels_of, goal_at=lambda step: goal_at(step, config),
+                           generator=generator)
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -447,22 +287,6 @@ def inputs_separated(labels: np.ndarray, input_groups: Sequence[Sequence[int]]) 
     return True
 
 
-@contextlib.contextmanager
-def _one_thread():
-    # These networks have at most ~13k weights: a second CPU thread only adds synchronisation,
-    # and on a shared 2-core machine it made every step several times slower. The same holds for
-    # the BLAS behind numpy, scipy and scikit-learn (the readout's logistic regression, spectral
-    # clustering): their default thread pools wait on each other on a loaded machine
-    # (benchmarks/essay_threads.py measures it).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run_essay(config: EssayRun) -> dict:
     """Train one network and measure it: the per-run function of the sweep.
 
@@ -475,27 +299,34 @@ def run_essay(config: EssayRun) -> dict:
     kind = goal_kind(config.task, config.goal)
     y_train = goal_labels(config.task, config.goal, data.parts_train)
     y_test = goal_labels(config.task, config.goal, data.parts_test)
-    # seeded init and dropout without touching the caller's RNG
-    with torch.random.fork_rng(devices=[]), _one_thread():
-        torch.manual_seed(config.seed)
+    # seeded init and dropout without touching the caller's generators
+    with seeded(config.seed), single_threaded():
         model = build_model(config, data.x_train.shape[1], data.input_groups).to(config.device)
         generator = torch.Generator().manual_seed(config.seed)
-        train_classifier(model, torch.as_tensor(data.x_train, device=config.device),
-                         torch.as_tensor(data.parts_train, device=config.device), config, generator=generator)
-        train_acc, train_loss = evaluate(model, data.x_train, y_train, kind)
-        test_acc, test_loss = evaluate(model, data.x_test, y_test, kind)
+        train_run(model, torch.as_tensor(data.x_train, device=config.device),
+                  torch.as_tensor(data.parts_train, device=config.device), config, generator=generator)
+        train_acc, train_loss = train_classifier.evaluate(model, data.x_train, y_train, kind)
+        test_acc, test_loss = train_classifier.evaluate(model, data.x_test, y_test, kind)
         heldout_acc = math.nan
         if data.x_heldout is not None:
-            heldout_acc, _ = evaluate(model, data.x_heldout, data.y_heldout[config.goal], kind)
+            heldout_acc, _ = train_classifier.evaluate(model, data.x_heldout, data.y_heldout[config.goal], kind)
         finite = math.isfinite(train_loss) and all(np.isfinite(w).all() for w in model.weight_matrices())
         transfer, steps, reached = math.nan, math.nan, False
         if finite and config.measure:
-            transfer = readout_transfer_accuracy(model, data, config)
-            steps, reached = finetune_steps_to_criterion(model, data, config, generator=generator)
+            # generalisation to the related goal G2: a readout of the frozen hidden units fitted on
+            # the first n_transfer training inputs, and full fine-tuning on every training input
+            related, fit = RELATED_GOAL[config.task], slice(0, config.n_transfer)
+            transfer = train_classifier.readout_accuracy(
+                model, data.x_train[fit], goal_labels(config.task, related, data.parts_train[fit]),
+                data.x_test, goal_labels(config.task, related, data.parts_test))
+            steps, reached = train_classifier.finetune_steps(
+                model, data.x_train, goal_labels(config.task, related, data.parts_train),
+                goal_kind(config.task, related), lr=config.lr, batch_size=config.batch_size,
+                n_steps=config.n_finetune_steps, criterion=config.finetune_criterion, generator=generator)
     result = {
         "train_accuracy": train_acc, "test_accuracy": test_acc, "heldout_accuracy": heldout_acc,
         "gap": train_acc - test_acc, "train_loss": train_loss, "test_loss": test_loss,
-        "chance_loss": chance_loss(y_train, kind), "transfer_accuracy": transfer,
+        "chance_loss": train_classifier.chance_loss(y_train, kind), "transfer_accuracy": transfer,
         "finetune_steps": steps, "finetune_reached": int(reached),
         "layer_sizes": [model.layers[0].in_features] + [layer.out_features for layer in model.layers],
         "n_params": model.n_active_params(),
