@@ -87,8 +87,8 @@ def to_markdown(sections: tuple[Section, ...] | None = None) -> str:
 
 
 _T1 = "modcore.chapters.theorem1"
-_ESSAY = "modcore.experiments.essay"
-_REPORT = "modcore.experiments.essay_report"
+_ESSAY = "modcore.runs.essay"
+_REPORT = "modcore.runs.essay_report"
 
 SECTIONS: tuple[Section, ...] = (
     Section(
@@ -202,8 +202,8 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "The essay chapter", "`modcore.modularity`, `modcore.stats`, `modcore.experiments.essay`, "
-        "`.essay_report`; the essay chapter.",
+        "The essay chapter", "`modcore.modularity`, `modcore.stats`, `modcore.chapters.essay_modularity`, "
+        "`modcore.runs.essay`, `.essay_report`; the essay chapter.",
         (
             Choice("graph", "nodes are units (inputs included), edges $\\lvert W \\rvert$, biases ignored; a weight "
                    "below {notebook:essay_modularity:prune_threshold} of its layer's largest $\\lvert w \\rvert$ is "
@@ -259,7 +259,8 @@ SECTIONS: tuple[Section, ...] = (
             Choice("arms", "penalties on weights only; L2 both squared ($\\lambda \\sum w^2$) and as the essay writes it "
                    "($\\lambda \\lVert w \\rVert_2$); MVG switches to the related goal, RMVG to random goals that are "
                    "never G2; Filan et al.'s clusterable initialisation with {notebook:essay_modularity:clusterable_init_modules} "
-                   "modules, between-module weights x {" + _ESSAY + ":CLUSTERABLE_BETWEEN_SCALE}; magnitude pruning on a cubic "
+                   "modules, between-module weights x {modcore.models_masked:CLUSTERABLE_BETWEEN_SCALE}; "
+                   "magnitude pruning on a cubic "
                    "schedule", "the essay's regularisers and the literature's"),
             Choice("intervention", "block mask: the task's halves wired apart up to the last hidden layer; random mask: "
                    "the same number of connections on a random partition", "the random mask controls for sparsity, so "

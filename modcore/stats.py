@@ -518,3 +518,10 @@ def paired_t_test(differences: Sequence[float], *, alpha: float) -> dict[str, fl
     mean = float(difference.mean())
     return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd, "p_higher": p_higher,
             "p_lower": p_lower, "word": word}
+
+
+def pooled_sd(sample: Sequence[float], reference: Sequence[float]) -> float:
+    """The root of the mean of the two groups' sample variances (a group of one adds none): the
+    scale that turns a shift into standard deviations; nan when neither group has two values."""
+    variances = [np.var(v, ddof=1) for v in (np.asarray(sample), np.asarray(reference)) if v.size > 1]
+    return float(np.sqrt(np.mean(variances))) if variances else math.nan

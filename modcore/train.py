@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from modcore.models import MLPSpec, Params, Spec, stack_init
 from modcore.seeds import derive_seed
@@ -398,6 +399,28 @@ def torch_threads(n_threads: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """torch and the thread pools beside it (the BLAS and OpenMP behind numpy, scipy and
+    scikit-learn) on one thread. For networks of a few thousand weights a second thread only adds
+    synchronisation; on a shared 2-core machine it made every step several times slower, and the
+    libraries' default pools wait on each other on a loaded machine (benchmarks/essay_threads.py)."""
+    with _threads(1), threadpool_limits(limits=1):
+        yield
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """torch's global generators seeded with ``seed`` inside the block (initialisation, dropout)
+    and restored after it, the caller's draws untouched. ``torch.manual_seed`` also reseeds every
+    CUDA generator, so where CUDA is available each device's generator is forked too, not only
+    the CPU's: dropout on a GPU draws from its device's generator."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

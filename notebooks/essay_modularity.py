@@ -177,38 +177,16 @@ n_bootstrap = 2000                    # bootstrap resamples for the medians' CIs
 device = "auto"                       # "auto": CUDA when present, else the CPU
 results_dir = None                    # results store; None: results/essay_modularity
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
-from myst_nb import glue
 
-from modcore.experiments import essay, essay_report
-from modcore.plots import essay as essay_plots
+from modcore import chapters
+from modcore.chapters import essay_modularity
 
 pd.set_option("display.max_colwidth", None)
-
-# %%
-settings = essay.ChapterSettings(
-    seed=seed, n_seeds=n_seeds, n_sweep_seeds=n_sweep_seeds, retina_regulariser_n_seeds=retina_regulariser_n_seeds,
-    target_effect=target_effect, power=power, tasks=tasks, retina_arms=retina_arms,
-    digits_arms=digits_arms, retina_n_steps=retina_n_steps, digits_n_steps=digits_n_steps,
-    digits_n_train=digits_n_train, retina_l1_values=retina_l1_values, digits_l1_values=digits_l1_values,
-    retina_l2_values=retina_l2_values, digits_l2_values=digits_l2_values, retina_l2_norm_values=retina_l2_norm_values,
-    digits_l2_norm_values=digits_l2_norm_values, retina_connection_cost_values=retina_connection_cost_values,
-    digits_connection_cost_values=digits_connection_cost_values, weight_decay_values=weight_decay_values,
-    dropout_values=dropout_values, prune_sparsity_values=prune_sparsity_values, mvg_period_values=mvg_period_values,
-    rmvg_period_values=rmvg_period_values, clusterable_init_modules=clusterable_init_modules,
-    train_accuracy_margin=train_accuracy_margin, prune_threshold=prune_threshold,
-    retina_n_transfer=retina_n_transfer, digits_n_transfer=digits_n_transfer,
-    retina_n_finetune_steps=retina_n_finetune_steps, digits_n_finetune_steps=digits_n_finetune_steps,
-    retina_finetune_criterion=retina_finetune_criterion, digits_finetune_criterion=digits_finetune_criterion,
-    two_head_control=two_head_control, n_shuffles=n_shuffles, n_louvain_shuffles=n_louvain_shuffles,
-    min_healthy_runs=min_healthy_runs, alpha=alpha, n_bootstrap=n_bootstrap, device=device)
-
-# %%
-for name, value in essay_report.text_values(settings).items():
-    glue(f"essay_{name}", value, display=False)
+p = essay_modularity.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% [markdown]
 # ## The runs
@@ -220,10 +198,10 @@ for name, value in essay_report.text_values(settings).items():
 # results store, so a rerun only computes what is new.
 
 # %%
-chapter = essay.run_chapter(settings, results_dir=results_dir)
+chapter = essay_modularity.run_chapter(p)
 
 # %%
-essay_report.selection_table(chapter.selection)
+essay_modularity.selection_table(chapter)
 
 # %% [markdown]
 # Medians per arm over its healthy runs ({glue:text}`essay_n_healthy` of
@@ -235,16 +213,13 @@ essay_report.selection_table(chapter.selection)
 # does not apply to the row (the retina task has no held-out class combinations).
 
 # %%
-essay_report.condition_table(chapter.runs, margin=train_accuracy_margin)
+essay_modularity.condition_table(p, chapter)
 
 # %% [markdown]
 # ## Link 1: do regularisers make networks more modular than chance?
 
 # %% mystnb={"figure": {"name": "fig-essay-modularity", "caption": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}, "image": {"alt": "Notebook essay_modularity: primary modularity score (n-cut of the network thresholded at the prune_threshold parameter, divided by the mean over its degree-preserving null graphs; retina k = 2, digits k = 4) of each healthy run, per arm at its chosen strength (table above); dots are runs (one per seed), squares the median with a 95% percentile-bootstrap CI. Below the dashed line = more modular than chance."}}
-essay_plots.scores_by_condition(
-    essay_report.modularity_panels(chapter.runs, margin=train_accuracy_margin, n_bootstrap=n_bootstrap, seed=seed),
-    title="Modularity relative to the degree-preserving null, per arm", ylabel="n-cut / null mean\n(below 1 = modular)",
-    reference=1.0, reference_label="null mean (ratio 1)")
+essay_modularity.modularity_figure(p, chapter)
 plt.show()
 
 # %% [markdown]
@@ -254,8 +229,7 @@ plt.show()
 # task's halves apart; the random mask has as many connections but wires the wrong halves.
 
 # %% mystnb={"figure": {"name": "fig-essay-intervention", "caption": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}, "image": {"alt": "Notebook essay_modularity: generalisation to the related goal G2 (retina L-OR-R, digits (a - b) mod 10) of the control, the block-masked and random-masked networks (2 modules, equal connection counts) and the clusterable initialisation: readout accuracy of a logistic regression fitted on the frozen activations of all hidden units (retina_n_transfer / digits_n_transfer G2 examples), fine-tuning steps to the G2 criterion, and the primary modularity score. Healthy runs only; dots are runs, bars medians."}}
-essay_plots.intervention(essay_report.intervention_panels(chapter.runs, margin=train_accuracy_margin),
-                         title="Intervention: hard-wired modules and the related goal")
+essay_modularity.intervention_figure(p, chapter)
 plt.show()
 
 # %% [markdown]
@@ -264,9 +238,7 @@ plt.show()
 # for separate reasons.
 
 # %% mystnb={"figure": {"name": "fig-essay-transfer", "caption": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}, "image": {"alt": "Notebook essay_modularity: G2 readout accuracy against the primary modularity score (n-cut / null mean) of healthy free networks, one colour per arm at its chosen strength; the line is the within-arm OLS slope through the means, the band its 95% t-interval."}}
-essay_plots.gap_vs_score(essay_report.transfer_vs_score_panels(chapter.runs, margin=train_accuracy_margin),
-                         title="Generalisation to the related goal vs modularity (observational)",
-                         xlabel="n-cut / null mean (below 1 = modular)", ylabel="G2 readout accuracy", reference=1.0)
+essay_modularity.transfer_figure(p, chapter)
 plt.show()
 
 # %% [markdown]
@@ -280,20 +252,13 @@ plt.show()
 # table: compare their signs and significance with *our z vs Filan's null*, not their magnitudes.
 
 # %%
-claims = essay_report.claims_table(chapter.runs, essay_report.load_literature(), alpha=alpha,
-                                   margin=train_accuracy_margin, min_healthy_runs=min_healthy_runs, power=power)
+comparisons = essay_modularity.comparisons(p, chapter)
 
 # %%
-for name, value in essay_report.verdict_values(claims, chapter.runs, margin=train_accuracy_margin).items():
-    glue(f"essay_{name}", value, display=False)
-for claim_id, record in essay_report.claims(claims, sorted(set(chapter.runs["seed"]))).items():
-    glue(f"claim:{claim_id}", record, display=False)
+Markdown(essay_modularity.verdict_markdown(comparisons))
 
 # %%
-Markdown(essay_report.verdict_markdown(claims))
-
-# %%
-Markdown(essay_report.verdict_details_markdown(claims))
+Markdown(essay_modularity.verdict_details_markdown(comparisons))
 
 # %% [markdown]
 # ## Power: what these seeds can detect
@@ -305,7 +270,10 @@ Markdown(essay_report.verdict_details_markdown(claims))
 # (too few healthy runs, e.g. an underfit arm: even complete separation misses the level).
 
 # %%
-essay_report.power_table(claims, alpha=alpha, target_effect=target_effect, power=power)
+essay_modularity.power_table(p, comparisons)
+
+# %% tags=["remove-cell"]
+chapters.publish(essay_modularity.glued(p, chapter, comparisons), essay_modularity.claims(chapter, comparisons))
 
 # %% [markdown]
 # **Summary** (verdict counts per task):

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from modcore import stats
-from modcore.experiments import essay, essay_report
-from modcore.tasks import digit_pairs, retina
+from modcore import models_masked, stats, train_classifier
+from modcore.chapters import essay_modularity
+from modcore.runs import essay, essay_report
+from modcore.tasks import digit_pairs, retina, two_halves
 
 FAST = dict(n_shuffles=4, n_louvain_shuffles=0, prune_threshold=0.01, device="cpu")
 
@@ -25,7 +26,7 @@ def _train(config):
     data = essay.task_data(config)
     torch.manual_seed(config.seed)
     model = essay.build_model(config, data.x_train.shape[1], data.input_groups)
-    essay.train_classifier(model, torch.as_tensor(data.x_train), torch.as_tensor(data.parts_train), config,
+    essay.train_run(model, torch.as_tensor(data.x_train), torch.as_tensor(data.parts_train), config,
                            generator=torch.Generator().manual_seed(0))
     return model
 
@@ -41,7 +42,7 @@ def _settings(**changes):
         retina_n_transfer=32, digits_n_transfer=50, retina_n_finetune_steps=10, digits_n_finetune_steps=10,
         retina_finetune_criterion=0.95, digits_finetune_criterion=0.5, two_head_control=False, n_shuffles=4,
         n_louvain_shuffles=0, min_healthy_runs=2, alpha=0.05, n_bootstrap=100, device="cpu")
-    return essay.ChapterSettings(**{**values, **changes})
+    return essay_modularity.Parameters(**{**values, **changes})
 
 
 # --- tasks and goals ------------------------------------------------------------------------
@@ -60,8 +61,8 @@ def test_retina_split_partitions_the_256_patterns_and_carries_the_sub_labels():
     split = retina.retina_split(100, seed=3)
     rows = {tuple(r) for r in np.concatenate([split.x_train, split.x_test])}
     assert len(split.x_train) == 100 and len(rows) == 256
-    np.testing.assert_array_equal(essay.goal_labels("retina", "and", split.parts_train), split.y_train["and"])
-    np.testing.assert_array_equal(essay.goal_labels("retina", "or", split.parts_test), split.y_test["or"])
+    np.testing.assert_array_equal(two_halves.goal_labels("retina", "and", split.parts_train), split.y_train["and"])
+    np.testing.assert_array_equal(two_halves.goal_labels("retina", "or", split.parts_test), split.y_test["or"])
 
 
 def test_digit_pairs_hold_out_class_combinations_and_label_every_goal_from_the_two_digits():
@@ -71,23 +72,23 @@ def test_digit_pairs_hold_out_class_combinations_and_label_every_goal_from_the_t
     seen = {tuple(p) for p in pairs.y_train["both"]} | {tuple(p) for p in pairs.y_test["both"]}
     assert not seen & heldout
     assert {tuple(p) for p in pairs.y_heldout["both"]} <= heldout
-    np.testing.assert_array_equal(essay.goal_labels("digits", "sum", pairs.parts_train), pairs.y_train["sum"])
-    np.testing.assert_array_equal(essay.goal_labels("digits", "diff", pairs.parts_train), pairs.y_train["diff"])
+    np.testing.assert_array_equal(two_halves.goal_labels("digits", "sum", pairs.parts_train), pairs.y_train["sum"])
+    np.testing.assert_array_equal(two_halves.goal_labels("digits", "diff", pairs.parts_train), pairs.y_train["diff"])
     left, right = pairs.input_groups
     assert len(left) == len(right) and len(left) + len(right) == pairs.x_train.shape[1]
 
 
 def test_rmvg_never_draws_the_related_goal_or_an_equivalent_of_it():
     parts = np.array([[a, b] for a in (0, 1) for b in (0, 1)])
-    related = essay.goal_labels("retina", "or", parts)
-    for table in essay.random_goal_pool("retina"):
-        labels = essay.goal_labels("retina", table, parts)
+    related = two_halves.goal_labels("retina", "or", parts)
+    for table in two_halves.random_goal_pool("retina"):
+        labels = two_halves.goal_labels("retina", table, parts)
         assert not np.array_equal(labels, related) and not np.array_equal(labels, 1 - related)
         assert len(set(labels[:2])) + len(set(labels[2:])) > 2 or len(set(labels[::2])) + len(set(labels[1::2])) > 2
     digits = np.array([[a, b] for a in range(10) for b in range(10)])
-    diff = essay.goal_labels("digits", "diff", digits)
-    for goal in essay.random_goal_pool("digits"):
-        labels = essay.goal_labels("digits", goal, digits)
+    diff = two_halves.goal_labels("digits", "diff", digits)
+    for goal in two_halves.random_goal_pool("digits"):
+        labels = two_halves.goal_labels("digits", goal, digits)
         # a relabelling of the difference would map each of its classes to one class
         assert any(len(set(labels[diff == c])) > 1 for c in range(10))
     config = _config(arm="rmvg", strength=10, n_steps=200)
@@ -127,7 +128,7 @@ def test_random_mask_has_exactly_the_block_masks_connections_but_not_its_partiti
         for a, b in zip(block_model.layers, random_model.layers):
             assert a.mask.shape == b.mask.shape and a.mask.sum() == b.mask.sum()
         assert block_model.n_active_params() == random_model.n_active_params()
-        groups = essay.random_partition(data.input_groups, seed=seed)
+        groups = models_masked.random_partition(data.input_groups, seed=seed)
         assert {frozenset(g) for g in groups} != {frozenset(g) for g in data.input_groups}
         assert sorted(i for g in groups for i in g) == sorted(i for g in data.input_groups for i in g)
 
@@ -151,8 +152,8 @@ def test_block_mask_has_the_dense_networks_parameter_count_within_rounding():
 
 def test_l2_norm_penalty_is_lambda_times_the_norm_of_all_weights_and_l2_its_square_sum():
     weights = [torch.tensor([[3.0, 0.0]]), torch.tensor([[4.0]])]
-    norm = essay._penalty(_config(arm="l2_norm", strength=0.5), weights, [])
-    squared = essay._penalty(_config(arm="l2", strength=0.5), weights, [])
+    norm = train_classifier.penalty_term(essay.training(_config(arm="l2_norm", strength=0.5)), weights, [])
+    squared = train_classifier.penalty_term(essay.training(_config(arm="l2", strength=0.5)), weights, [])
     assert float(norm) == pytest.approx(0.5 * 5.0) and float(squared) == pytest.approx(0.5 * 25.0)
 
 
@@ -165,12 +166,12 @@ def test_clusterable_init_scales_within_module_weights_up_and_between_module_wei
     clustered = essay.build_model(config, 8, data.input_groups)
     ratios = np.concatenate([(c.weight / p.weight).detach().numpy().ravel()
                              for c, p in zip(clustered.layers, plain.layers)])
-    within = 1 + (1 - essay.CLUSTERABLE_BETWEEN_SCALE) * (2 - 1)
-    np.testing.assert_allclose(np.unique(ratios.round(6)), sorted([essay.CLUSTERABLE_BETWEEN_SCALE, within]))
+    within = 1 + (1 - models_masked.CLUSTERABLE_BETWEEN_SCALE) * (2 - 1)
+    np.testing.assert_allclose(np.unique(ratios.round(6)), sorted([models_masked.CLUSTERABLE_BETWEEN_SCALE, within]))
 
 
 def test_connection_distances_favour_short_wires_and_average_one():
-    distances = essay.node_distances([8, 16, 8, 4, 1])
+    distances = models_masked.node_distances([8, 16, 8, 4, 1])
     assert np.mean(np.concatenate([d.numpy().ravel() for d in distances])) == pytest.approx(1.0)
     first = distances[0]
     assert first[0, 0] < first[0, 7] and first[-1, 7] < first[-1, 0]  # left unit near left pixel
@@ -196,7 +197,7 @@ def test_run_is_deterministic_and_reports_accuracies_generalisation_and_modulari
     first, second = essay.run_essay(config), essay.run_essay(config)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)  # NaN-safe equality
     assert 0 <= first["test_accuracy"] <= 1 and first["gap"] == first["train_accuracy"] - first["test_accuracy"]
-    assert 0 <= first["transfer_accuracy"] <= 1 and first["finetune_steps"] % essay.FINETUNE_EVAL_EVERY == 0
+    assert 0 <= first["transfer_accuracy"] <= 1 and first["finetune_steps"] % train_classifier.FINETUNE_EVAL_EVERY == 0
     assert first["sparsity"] > 0.3
     assert 0 < first["ncut_percentile"] <= 1 and first["ncut_ratio"] > 0 and math.isfinite(first["filan_ncut_z"])
 
@@ -230,12 +231,12 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
     sweep = pd.DataFrame({"task": "retina", "arm": ["none", "none", "l1", "l1", "l1", "dropout", "dropout"],
                           "strength": [0, 0, 0.001, 0.01, 0.1, 0.2, 0.5],
                           "train_accuracy": [1.0, 0.98, 1.0, 0.975, 0.5, 0.9, 0.8]})
-    chosen = essay.choose_strengths(sweep, margin=0.02).set_index(["arm", "strength"])
+    chosen = essay_modularity.choose_strengths(sweep, margin=0.02).set_index(["arm", "strength"])
     assert chosen.loc[("l1", 0.01), "chosen"] and not chosen.loc[("l1", 0.1), "admissible"]
     assert chosen.loc[("dropout", 0.2), "chosen"] and not chosen.loc[("dropout", 0.2), "admissible"]
     periods = pd.DataFrame({"task": "retina", "arm": ["none", "mvg", "mvg", "mvg"], "strength": [0, 50, 100, 250],
                             "train_accuracy": [1.0, 0.9, 0.99, 1.0]})
-    chosen = essay.choose_strengths(periods, margin=0.02).set_index("strength")
+    chosen = essay_modularity.choose_strengths(periods, margin=0.02).set_index("strength")
     assert chosen.loc[100.0, "chosen"]  # the shortest period within the margin
 
 
@@ -246,12 +247,12 @@ def test_strength_choice_takes_the_strongest_within_the_margin_and_flags_an_arm_
                                          ("retina_finetune_criterion", 1.5), ("train_accuracy_margin", 1.0),
                                          ("mvg_period_values", [0])])
 def test_bad_parameters_are_rejected_before_any_run_and_named(name, value):
-    with pytest.raises(ValueError, match=f"{name}="):
+    with pytest.raises(ValueError, match=f"{name} ="):
         _settings(**{name: value})
 
 
 def test_the_chapter_reuses_nothing_it_should_not_and_runs_every_arm_on_every_seed(tmp_path):
-    chapter = essay.run_chapter(_settings(), results_dir=str(tmp_path))
+    chapter = essay_modularity.run_chapter(_settings(results_dir=str(tmp_path)))
     assert set(chapter.runs["arm"]) == {"none", "l1"} and len(chapter.runs) == 4
     assert chapter.selection["chosen"].sum() == 1
     assert chapter.runs["ncut_ratio"].notna().all()
@@ -326,7 +327,7 @@ def test_each_comparison_reports_its_shift_interval_direction_and_detectable_eff
     assert l2.effect == pytest.approx(0.3) and l2.effect_low > 0
     assert l1.verdict == "supported" and l1.points == "more modular: for the essay" and l1.effect_high < 0
     assert 0 < l1.detectable_sd < 3 and "detect a shift" in l1.evidence
-    records = essay_report.claims(claims.reset_index(), range(8))
+    records = essay_modularity.scorecard_records(claims.reset_index(), range(8))
     assert "against the essay" in records["essay_l2"]["why"] and records["essay_l2"]["verdict"] == "disagree"
 
 
@@ -359,3 +360,48 @@ def test_a_swept_arm_is_judged_by_its_sweep_not_by_its_comparison_runs():
     mvg = [dict(arm="mvg", seed=s, train_accuracy=1.0, ncut_ratio=0.9, admissible=False) for s in range(5)]
     health = essay_report.with_health(_frame(control + prune + mvg), margin=0.02).groupby("arm")["health"].agg(set)
     assert health["prune"] == {"healthy"} and health["mvg"] == {"underfit"} and health["none"] == {"healthy"}
+
+
+# --- the classifier trainer and the shared helpers -------------------------------------------------
+
+def test_seeded_block_draws_from_its_seed_and_leaves_the_callers_generator_where_it_was():
+    from modcore.train import seeded
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(7):
+        inside = torch.rand(3)
+    with seeded(7):
+        assert torch.equal(torch.rand(3), inside)
+    assert torch.equal(torch.rand(3), expected_next)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_seeded_block_restores_the_callers_cuda_generator_too():
+    from modcore.train import seeded
+    torch.cuda.manual_seed_all(123)
+    expected_next = torch.rand(3, device="cuda")
+    torch.cuda.manual_seed_all(123)
+    with seeded(7):
+        torch.rand(3, device="cuda")  # dropout on a GPU draws from here
+    assert torch.equal(torch.rand(3, device="cuda"), expected_next)
+
+
+@pytest.mark.parametrize("changes, words", [(dict(penalty="l3"), "penalty="), (dict(n_steps=-1), "n_steps="),
+                                            (dict(lr=math.nan), "lr="), (dict(prune_sparsity=1.0), "prune_sparsity="),
+                                            (dict(batch_size=-2), "batch_size=")])
+def test_classifier_training_settings_refuse_bad_values_by_name(changes, words):
+    with pytest.raises(ValueError, match=words):
+        train_classifier.ClassifierTraining(**{**dict(n_steps=10, lr=1e-3, batch_size=0), **changes})
+
+
+def test_each_arm_trains_with_its_own_regulariser_only():
+    assert essay.training(_config(arm="none")) == train_classifier.ClassifierTraining(n_steps=3000, lr=3e-3,
+                                                                                      batch_size=0)
+    l1 = essay.training(_config(arm="l1", strength=0.01))
+    assert (l1.penalty, l1.penalty_strength, l1.weight_decay, l1.prune_sparsity) == ("l1", 0.01, 0.0, 0.0)
+    decay = essay.training(_config(arm="weight_decay", strength=0.1))
+    assert (decay.penalty, decay.weight_decay) == ("none", 0.1)
+    assert essay.training(_config(arm="prune", strength=0.8)).prune_sparsity == 0.8
+    assert essay.training(_config(arm="dropout", strength=0.2)).penalty == "none"

@@ -161,7 +161,7 @@ def test_the_verdict_words_are_a_closed_set_and_only_agree_counts_as_agreement()
 
 def test_every_chapter_maps_its_words_into_the_closed_set():
     from modcore.chapters import optimisation_gap, theorem2
-    from modcore.experiments import essay_report
+    from modcore.runs import essay_report
     for mapping in (theorem2.SCORECARD_VERDICT, optimisation_gap.SCORECARD_VERDICT, essay_report.SCORECARD_WORDS):
         assert set(mapping.values()) <= set(scorecard.VERDICTS)
 

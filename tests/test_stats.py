@@ -175,3 +175,9 @@ def test_mean_and_standard_error_per_group():
     assert errors[0] == pytest.approx(1.0) and errors[1] == 0.0
     with pytest.raises(ValueError, match="two values"):
         stats.mean_and_standard_error([[1.0]])
+
+
+def test_pooled_sd_averages_the_two_variances_and_skips_a_group_of_one():
+    assert stats.pooled_sd([1.0, 3.0], [2.0, 6.0]) == pytest.approx(math.sqrt((2.0 + 8.0) / 2))
+    assert stats.pooled_sd([1.0, 3.0], [5.0]) == pytest.approx(math.sqrt(2.0))
+    assert math.isnan(stats.pooled_sd([1.0], [2.0]))

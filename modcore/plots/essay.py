@@ -1,6 +1,6 @@
 """Figures of the essay chapter: arrays in, Figure out; nothing is computed here.
 
-Panels are built by :mod:`modcore.experiments.essay_report` (``*_panels`` functions) from a
+Panels are built by :mod:`modcore.runs.essay_report` (``*_panels`` functions) from a
 sweep's runs. Every figure is at most ``PAGE_WIDTH`` inches wide with text of at least
 ``FONT_SIZE`` points, so it stays legible on a ~700 px book page; legends sit outside the data.
 """

@@ -1,6 +1,6 @@
 """The essay chapter's tables, verdicts, figure panels and literature notes.
 
-Everything here reads the frame of runs that :func:`modcore.experiments.essay.run_chapter`
+Everything here reads the frame of runs that :func:`modcore.chapters.essay_modularity.run_chapter`
 returns and computes what ``notebooks/essay_modularity.py`` shows; the statistics come from
 :mod:`modcore.stats`, the figures are drawn by :mod:`modcore.plots.essay`.
 
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from modcore import paper_values, scorecard, stats
-from modcore.experiments.essay import (ARM_NAMES, PRIMARY_GOAL, REGULARISER_ARMS, RELATED_GOAL, SAW_RELATED_GOAL,
-                                       condition_label)
+from modcore.runs.essay import REGULARISER_ARMS, SAW_RELATED_GOAL, condition_label
+from modcore.tasks.two_halves import PRIMARY_GOAL, RELATED_GOAL
 
 # A trained network whose final training loss exceeds this multiple of the loss of predicting
 # the label frequencies has learnt nothing usable. Our choice; the verdicts never see such runs.
@@ -85,7 +85,7 @@ def with_health(frame: pd.DataFrame, *, margin: float) -> pd.DataFrame:
     return frame
 
 
-def _usable(runs: pd.DataFrame) -> pd.DataFrame:
+def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["health"].isin(("healthy", "untrained"))]
 
 
@@ -159,7 +159,7 @@ class _Rows:
                               why=why or (_why(row, measure) if row is not None else evidence), **effect))
 
     def sample(self, arm: str, column: str) -> np.ndarray:
-        values = _usable(self.runs).loc[self.runs["arm"] == arm, column].to_numpy(dtype=float)
+        values = usable_runs(self.runs).loc[self.runs["arm"] == arm, column].to_numpy(dtype=float)
         return values[np.isfinite(values)]
 
     def compare(self, pairs: list[tuple[str, str]], column: str, claim: str) -> pd.DataFrame:
@@ -179,7 +179,7 @@ class _Rows:
                              median=np.median(sample) if sample.size else math.nan,
                              reference_median=np.median(base) if base.size else math.nan,
                              p_claimed=claimed, p_opposite=opposite, effect=shift, effect_low=low, effect_high=high,
-                             points=points(column, low, high), spread=_pooled_sd(sample, base)))
+                             points=points(column, low, high), spread=stats.pooled_sd(sample, base)))
         table = pd.DataFrame(rows)
         if table.empty:
             return table
@@ -195,7 +195,7 @@ class _Rows:
         return runs["condition"].iloc[0] if len(runs) else arm
 
 
-def _number(value: float, fmt: str) -> str:
+def number_text(value: float, fmt: str) -> str:
     return f"{value:{fmt}}" if np.isfinite(value) else NOT_APPLICABLE
 
 
@@ -217,18 +217,13 @@ def points(measure: str, low: float, high: float) -> str:
     return stats.direction(low, high, positive=above, negative=below)
 
 
-def _pooled_sd(sample: np.ndarray, reference: np.ndarray) -> float:
-    variances = [np.var(v, ddof=1) for v in (sample, reference) if v.size > 1]
-    return float(np.sqrt(np.mean(variances))) if variances else math.nan
-
-
 def _shift_text(row, measure: str, *, with_direction: bool = True) -> str:
     fmt = FORMATS[measure]
     if np.isfinite(row.effect_low) and np.isfinite(row.effect_high):
-        interval = f"[95%: {_number(row.effect_low, fmt)}, {_number(row.effect_high, fmt)}]"
+        interval = f"[95%: {number_text(row.effect_low, fmt)}, {number_text(row.effect_high, fmt)}]"
     else:
         interval = "(95% interval unbounded with so few runs)"
-    return f"shift {_number(row.effect, fmt)} {interval}" + (f", {row.points}" if with_direction else "")
+    return f"shift {number_text(row.effect, fmt)} {interval}" + (f", {row.points}" if with_direction else "")
 
 
 def _why(row, measure: str) -> str:
@@ -240,7 +235,7 @@ def _why(row, measure: str) -> str:
 
 
 def _evidence(row, metric: str, fmt: str, reference_name: str) -> str:
-    values = f"{metric} {_number(row.median, fmt)} vs {reference_name} {_number(row.reference_median, fmt)}"
+    values = f"{metric} {number_text(row.median, fmt)} vs {reference_name} {number_text(row.reference_median, fmt)}"
     if not row.enough:
         return f"too few healthy runs ({row.n} vs {row.n_reference}); {values}"
     measure = {"n-cut / null": PRIMARY_SCORE, "G2 readout accuracy": TRANSFER}.get(metric, FINETUNE)
@@ -270,7 +265,7 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
             table = rows.compare([(a, "none") for a in regularisers], PRIMARY_SCORE, "lower")
             for row in table.itertuples():
                 filan_z = rows.sample(row.arm, "filan_ncut_z")
-                filan = _number(float(np.median(filan_z)) if filan_z.size else math.nan, "+.1f")
+                filan = number_text(float(np.median(filan_z)) if filan_z.size else math.nan, "+.1f")
                 rows.add("regulariser_modularity", f"{rows.label(row.arm)} makes nets more modular",
                          _evidence(row, "n-cut / null", ".3f", "control") + f"; our z vs Filan's null {filan}",
                          row.verdict, literature_text(row.arm, literature), arm=row.arm, reference="none",
@@ -296,7 +291,7 @@ def claims_table(frame: pd.DataFrame, literature: pd.DataFrame, *, alpha: float,
                          stats.verdict(pc, po, alpha) if row.enough else "inconclusive",
                          literature_text("intervention", literature), arm=pair[0], reference=pair[1], measure=column,
                          row=row)
-        free = _usable(runs[runs["arm"].isin(("none",) + REGULARISER_ARMS) & ~runs["arm"].isin(SAW_RELATED_GOAL)])
+        free = usable_runs(runs[runs["arm"].isin(("none",) + REGULARISER_ARMS) & ~runs["arm"].isin(SAW_RELATED_GOAL)])
         free = free[free["health"] == "healthy"]
         slope = None
         if len(free) >= 3:
@@ -379,7 +374,7 @@ def summarise_verdicts(claims: pd.DataFrame) -> dict[str, str]:
     return summary
 
 
-def _count_phrase(rows: pd.DataFrame, word: str) -> int:
+def count_verdict(rows: pd.DataFrame, word: str) -> int:
     return int((rows["verdict"] == word).sum())
 
 
@@ -429,12 +424,12 @@ def answer(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) -> str:
         generalising = family["regulariser_generalisation"]
         sentences.append(
             f"On the {task} task ({healthy} of {trained} trained networks healthy), "
-            f"{_count_phrase(link1, 'supported')} of {len(link1)} regularisers made networks more modular than "
-            f"the control against the degree-preserving null and {_count_phrase(link1, 'not supported')} less "
+            f"{count_verdict(link1, 'supported')} of {len(link1)} regularisers made networks more modular than "
+            f"the control against the degree-preserving null and {count_verdict(link1, 'not supported')} less "
             f"modular. Hard-wired modules generalising better to the related goal {GOAL_NAMES[RELATED_GOAL[task]]}: "
             f"{versus}; more modular free networks doing so, across runs: {slope}. "
-            f"{_count_phrase(generalising, 'supported')} of {len(generalising)} regularisers generalised better, "
-            f"{_count_phrase(mediation, 'supported')} through modularity. On this task the essay's chain {overall}.")
+            f"{count_verdict(generalising, 'supported')} of {len(generalising)} regularisers generalised better, "
+            f"{count_verdict(mediation, 'supported')} through modularity. On this task the essay's chain {overall}.")
     return " ".join(sentences) if sentences else "No task was run at this profile."
 
 
@@ -464,12 +459,12 @@ def short_answer(claims: pd.DataFrame) -> str:
     for task, rows in claims.groupby("task", sort=False):
         family = {f: rows[rows["family"] == f] for f in CLAIM_FAMILIES}
         link1 = family["regulariser_modularity"]
-        more, less = _count_phrase(link1, "supported"), _count_phrase(link1, "not supported")
+        more, less = count_verdict(link1, "supported"), count_verdict(link1, "not supported")
         against = int(((link1["verdict"] == "inconclusive") & link1["points"].str.contains("against")).sum())
         toward = int(((link1["verdict"] == "inconclusive") & link1["points"].str.contains("for the essay")).sum())
         block = family["intervention"][family["intervention"]["arm"] == "block_mask"]
-        wired = (f"hard-wired modules: {_count_phrase(block, 'supported')} of {len(block)} generalisation tests "
-                 f"supported, {_count_phrase(block, 'not supported')} against" if len(block) else
+        wired = (f"hard-wired modules: {count_verdict(block, 'supported')} of {len(block)} generalisation tests "
+                 f"supported, {count_verdict(block, 'not supported')} against" if len(block) else
                  "no hard-wired modules run")
         sentences.append(
             f"{task.capitalize()}: of {len(link1)} regularisers, {more} made networks significantly more modular "
@@ -538,56 +533,6 @@ def counts(frame: pd.DataFrame, *, margin: float) -> dict[str, int]:
             "n_underfit": int((health == "underfit").sum()), "n_diverged": int((health == "diverged").sum())}
 
 
-# --- tables ----------------------------------------------------------------------------------
-
-def _count(flags: pd.Series) -> str:
-    return f"{int(flags.sum())}/{len(flags)}"
-
-
-def _median(runs: pd.DataFrame, column: str) -> float:
-    return float(runs[column].median()) if column in runs and runs[column].notna().any() else math.nan
-
-
-def condition_table(frame: pd.DataFrame, *, margin: float) -> pd.DataFrame:
-    """Per task and condition: healthy runs, then medians over them (rounded): accuracies on G1,
-    the gap, generalisation to G2 (readout accuracy, fine-tuning steps), the primary score
-    (n-cut / null mean) with its percentile and z, raw n-cut and Louvain Q, z against Filan et
-    al.'s all-weight null, the graph's sparsity, and how many runs' clustering separates the
-    two input halves. A column that applies to no row is left out; a cell that does not apply
-    to its row reads "n/a"."""
-    frame = with_health(frame, margin=margin)
-    rows = []
-    for (task, condition), runs in frame.groupby(["task", "condition"], sort=False):
-        usable = _usable(runs)
-        unhealthy = runs[~runs.index.isin(usable.index)]["health"].value_counts()
-        note = "".join(f", {n} {word}" for word, n in unhealthy.items())
-        rows.append({"task": task, "condition": condition, "healthy runs": f"{len(usable)}/{len(runs)}{note}",
-                     "train acc": _median(usable, "train_accuracy"), "test acc": _median(usable, "test_accuracy"),
-                     "gap": _median(usable, "gap"), "held-out acc": _median(usable, "heldout_accuracy"),
-                     "G2 readout acc": _median(usable, TRANSFER), "G2 fine-tune steps": _median(usable, FINETUNE),
-                     "n-cut / null": _median(usable, PRIMARY_SCORE), "percentile": _median(usable, "ncut_percentile"),
-                     "z": _median(usable, "ncut_z"), "n-cut": _median(usable, "ncut"),
-                     "Louvain Q": _median(usable, "q_louvain"), "z, Filan's null": _median(usable, "filan_ncut_z"),
-                     "sparsity": _median(usable, "sparsity"),
-                     "inputs separated": _count(usable["inputs_separated"].fillna(0).astype(bool))})
-    table = pd.DataFrame(rows).dropna(axis=1, how="all")
-    numeric = table.select_dtypes("number").columns
-    table[numeric] = table[numeric].round(3)
-    return table.astype(object).where(table.notna(), NOT_APPLICABLE)
-
-
-def selection_table(selection: pd.DataFrame) -> pd.DataFrame:
-    """The strength sweep as a reader's table: per task and arm, each strength's median training
-    accuracy beside the control's, whether it is within the margin, and the one chosen."""
-    table = selection.copy()
-    table["arm"] = table["arm"].map(ARM_NAMES)
-    table["strength"] = [f"{s:g}" for s in table["strength"]]  # 1e-05, not 0.000
-    table["within margin"] = np.where(table.pop("admissible"), "yes", "no")
-    table["chosen"] = np.where(table["chosen"], "chosen", "")
-    table = table.rename(columns={"train_accuracy": "median train acc", "control_train_accuracy": "control's"})
-    return table[["task", "arm", "strength", "median train acc", "control's", "within margin", "chosen"]].round(3)
-
-
 # --- figure panels -----------------------------------------------------------------------------
 
 def modularity_panels(frame: pd.DataFrame, *, margin: float, n_bootstrap: int, seed: int) -> list[dict]:
@@ -597,7 +542,7 @@ def modularity_panels(frame: pd.DataFrame, *, margin: float, n_bootstrap: int, s
     frame = with_health(frame, margin=margin)
     panels = []
     for task, runs in frame.groupby("task", sort=False):
-        runs = _usable(runs[runs["goal"] == PRIMARY_GOAL[task]])
+        runs = usable_runs(runs[runs["goal"] == PRIMARY_GOAL[task]])
         values = {c: runs.loc[runs["condition"] == c, PRIMARY_SCORE].to_numpy() for c in runs["condition"].unique()}
         summary = {c: stats.bootstrap_median_ci(v, n_bootstrap=n_bootstrap, seed=seed) for c, v in values.items()}
         k = runs["n_clusters"].iloc[0]
@@ -631,7 +576,7 @@ def intervention_panels(frame: pd.DataFrame, *, margin: float) -> list[dict]:
     panels = []
     measures = {"G2 readout accuracy": TRANSFER, "G2 fine-tuning steps": FINETUNE, "n-cut / null": PRIMARY_SCORE}
     for task, runs in frame.groupby("task", sort=False):
-        runs = _usable(runs[runs["goal"] == PRIMARY_GOAL[task]])
+        runs = usable_runs(runs[runs["goal"] == PRIMARY_GOAL[task]])
         groups = {label: runs[runs["arm"] == arm] for arm, label in
                   (("none", "control"), ("block_mask", "block mask"), ("random_mask", "random mask"),
                    ("clusterable_init", "clusterable init"))}
@@ -641,82 +586,5 @@ def intervention_panels(frame: pd.DataFrame, *, margin: float) -> list[dict]:
     return panels
 
 
-# --- glued values ------------------------------------------------------------------------------
-
-def text_values(settings) -> dict[str, str | int]:
-    """The parameter values the chapter's text quotes, formatted for glueing (``settings`` is a
-    :class:`modcore.experiments.essay.ChapterSettings`)."""
-    periods = lambda values: ", ".join(str(v) for v in values)  # noqa: E731
-    return {"alpha": f"{settings.alpha:g}", "mvg_period_values": periods(settings.mvg_period_values),
-            "rmvg_period_values": periods(settings.rmvg_period_values),
-            "n_shuffles": settings.n_shuffles, "n_seeds": settings.n_seeds, "n_sweep_seeds": settings.n_sweep_seeds,
-            "seed": settings.seed, "retina_regulariser_n_seeds": settings.retina_regulariser_n_seeds,
-            "target_effect": f"{settings.target_effect:g}", "power": f"{settings.power:g}",
-            "prune_threshold": f"{settings.prune_threshold:.0%}" if settings.prune_threshold >= 0.01
-            else f"{settings.prune_threshold:g}", "train_accuracy_margin": f"{settings.train_accuracy_margin:g}",
-            "min_healthy_runs": settings.min_healthy_runs, "clusterable_init_modules": settings.clusterable_init_modules,
-            "retina_n_transfer": settings.retina_n_transfer, "digits_n_transfer": settings.digits_n_transfer,
-            "retina_finetune_criterion": f"{settings.retina_finetune_criterion:g}",
-            "digits_finetune_criterion": f"{settings.digits_finetune_criterion:g}",
-            "diverged_loss_factor": f"{DIVERGED_LOSS_FACTOR:g}"}
-
-
-def verdict_values(claims: pd.DataFrame, frame: pd.DataFrame, *, margin: float) -> dict[str, str | int]:
-    """Everything the closing text and the answer at the top glue: the verdict counts per claim
-    family, the answer paragraph, and the run counts."""
-    return {**summarise_verdicts(claims), "answer": answer(claims, frame, margin=margin),
-            "short_answer": short_answer(claims), **counts(frame, margin=margin)}
-
-
-# The scorecard's essay claims: which rows of the claims table decide each (family, arm; None = every arm).
-SCORECARD_ROWS = {
-    "essay_l1": ("regulariser_modularity", "l1"), "essay_l2": ("regulariser_modularity", "l2"),
-    "essay_weight_decay": ("regulariser_modularity", "weight_decay"),
-    "essay_dropout": ("regulariser_modularity", "dropout"), "essay_prune": ("regulariser_modularity", "prune"),
-    "essay_connection_cost": ("regulariser_modularity", "connection_cost"),
-    "essay_mvg": ("regulariser_modularity", "mvg"), "essay_init": ("init", None),
-    "essay_observational": ("observational", None), "essay_intervention": ("intervention", None),
-}
-SCORECARD_RULE = ("per task and measure a one-sided Mann-Whitney test against the reference at the chapter's alpha "
-                  "(Holm within a family), healthy runs only, beside the Hodges-Lehmann shift with its 95% interval; "
-                  "agree if every row is supported, disagree if every row is not supported (significant the other "
-                  "way), partly if some are supported, else inconclusive")
-
-
 # The chapter's per-row verdicts in the scorecard's words.
 SCORECARD_WORDS = {"supported": "agree", "not supported": "disagree", "inconclusive": "inconclusive"}
-
-
-def _task_why(task: str, rows: pd.DataFrame) -> str:
-    """One task's part of a scorecard line: the verdict, the direction and the effect of a single
-    comparison, or the counts over several."""
-    if len(rows) == 1:
-        row = rows.iloc[0]
-        if pd.notna(row.effect) and np.isfinite(row.effect):
-            fmt = FORMATS.get(row.measure, "+.3f")
-            effect = f", shift {row.effect:{fmt}} [95%: {_number(row.effect_low, fmt)}, {_number(row.effect_high, fmt)}]"
-        else:
-            effect = ""
-        return f"{task}: {row.verdict}" + (f", {row.points}" if row.points else "") + effect
-    supported, against = _count_phrase(rows, "supported"), _count_phrase(rows, "not supported")
-    pro = int(rows["points"].fillna("").str.contains("for the essay").sum())
-    con = int(rows["points"].fillna("").str.contains("against the essay").sum())
-    return (f"{task}: {supported} of {len(rows)} tests supported, {against} significant the other way; intervals: "
-            f"{pro} point for the essay, {con} against")
-
-
-def claims(claims_frame: pd.DataFrame, seeds) -> dict[str, scorecard.Record]:
-    """Scorecard records of the essay's claims that this run of the chapter measured; each says,
-    per task, its effect with a 95 % interval and which way the evidence points."""
-    records = {}
-    for claim_id, (family, arm) in SCORECARD_ROWS.items():
-        rows = claims_frame[(claims_frame["family"] == family)
-                            & ((claims_frame["arm"] == arm) if arm is not None else True)]
-        if rows.empty:
-            continue  # the arm or task was not run at this profile: the scorecard shows "not run"
-        ours = "; ".join(f"{row.task}: {row.evidence} ({row.verdict})" for row in rows.itertuples())
-        why = "; ".join(_task_why(task, block) for task, block in rows.groupby("task", sort=False))
-        records[claim_id] = scorecard.record(claim_id, ours=ours, seeds=seeds, why=why,
-                                             verdict=scorecard.combined_verdict(SCORECARD_WORDS[v] for v in rows["verdict"]),
-                                             rule=SCORECARD_RULE)
-    return records
