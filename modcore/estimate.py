@@ -69,11 +69,13 @@ class Work:
     flops: float
     peak_bytes: float
     probe: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+    other_seconds: Callable[[], float] | None = field(default=None, compare=False, repr=False)
 
     def seconds(self) -> float:
+        other = self.other_seconds() if self.other_seconds is not None else 0.0
         if self.probe is None or self.model_steps == 0:
-            return 0.0
-        return self.model_steps * self.probe()
+            return other
+        return self.model_steps * self.probe() + other
 
 
 @dataclass(frozen=True)
@@ -175,14 +177,17 @@ def _probe_train(spec, batch: int, n_train: int, n_models: int, optimizer: str, 
 
 
 def train_work(what: str, spec, *, runs: float, n_steps: float, batch: int, n_train: int, device: str,
-               optimizer: str = "adam", precision: str = "float32", stacked: float | None = None) -> Work:
+               optimizer: str = "adam", precision: str = "float32", stacked: float | None = None,
+               n_test: int = 0) -> Work:
     """``runs`` trainings of ``spec`` for ``n_steps`` steps at ``batch`` examples; ``stacked``: how
-    many of them train together (default: all, up to PROBE_MAX_MODELS)."""
+    many of them train together (default: all, up to PROBE_MAX_MODELS); ``n_test`` test points,
+    held and evaluated (at the start and the end) beside the training set."""
     batch = int(min(batch, n_train))
     stacked = int(max(1, min(runs if stacked is None else stacked, PROBE_MAX_MODELS)))
     width_bytes = BYTES_FLOAT64 if precision == "float64" else BYTES_FLOAT32
-    flops = _train_flops(spec, batch) * runs * n_steps
-    peak = _train_bytes(spec, batch, stacked, n_train, width_bytes)
+    flops = _train_flops(spec, batch) * runs * n_steps + 2 * spec.flops_per_example() * (n_train + n_test) * 2 * runs
+    evaluation = width_bytes * n_test * (spec.input_dim + 1 + stacked * spec.width * getattr(spec, "n_modules", 1))
+    peak = _train_bytes(spec, batch, stacked, n_train, width_bytes) + evaluation
     # L-BFGS with a strong-Wolfe line search evaluates the loss about twice per iteration
     factor = 2.0 if optimizer == "lbfgs" else 1.0
     probe_flops = _train_flops(spec, batch) * stacked * factor
@@ -193,6 +198,13 @@ def train_work(what: str, spec, *, runs: float, n_steps: float, batch: int, n_tr
         return factor * _train_flops(spec, batch) / reference_flops_per_second(device)
 
     return Work(what, runs, runs * n_steps, flops * factor, peak, probe)
+
+
+def statistics_work(what: str, *, flops: float, peak_bytes: float) -> Work:
+    """Work that is not a training step (task draws, null models, bootstrap resamples, closed
+    forms): ``flops`` FLOPs in all, timed at the reference rate, holding ``peak_bytes``."""
+    return Work(what, 0, 0, float(flops), float(peak_bytes),
+                other_seconds=lambda: flops / reference_flops_per_second("cpu") if flops else 0.0)
 
 
 @functools.cache
@@ -382,7 +394,7 @@ def _fig2_works(v: Mapping[str, Any], panels: Sequence[str], n_train_values: Seq
         shapes[(m, p, n)] = shapes.get((m, p, n), 0) + v["n_seeds"]
     device = device_of(v)
     return [train_work(f"{label} m={m} p={p} n={n}", MLPSpec.for_n_params(p, m, depth), runs=runs, n_steps=n_steps,
-                       batch=n, n_train=n, device=device)
+                       batch=n, n_train=n, device=device, n_test=v["n_test"])
             for (m, p, n), runs in sorted(shapes.items())]
 
 
@@ -408,12 +420,16 @@ def optimisation_gap(v: Mapping[str, Any]) -> list[Work]:
         for n in v["n_train_values"]:
             runs = v["n_seeds"]
             works += [
-                train_work(f"Adam m={m} n={n}", spec, runs=runs, n_steps=n_steps, batch=n, n_train=n, device=device),
+                train_work(f"Adam m={m} n={n}", spec, runs=runs, n_steps=n_steps, batch=n, n_train=n, device=device,
+                           n_test=v["n_test"]),
                 train_work(f"Adam long m={m} n={n}", spec, runs=runs, n_steps=v["n_steps_long"], batch=n, n_train=n,
                            device=device),
                 train_work(f"L-BFGS m={m} n={n}", spec, runs=runs, n_steps=v["n_steps_lbfgs"], batch=n, n_train=n,
                            device=device, optimizer="lbfgs", precision="float64", stacked=1),
                 linearised_work(f"linearised m={m} n={n}", spec, runs=runs, n_train=n, n_test=v["n_test"]),
+                # each run's task: k sine modules evaluated on its train and test points
+                statistics_work(f"tasks m={m} n={n}", flops=10.0 * runs * 4 * (n + v["n_test"]) * v["n_modules"] * m,
+                                peak_bytes=BYTES_FLOAT64 * (n + v["n_test"]) * v["n_modules"] * (m + 1)),
             ]
     return works
 
@@ -430,7 +446,7 @@ def _alignment_like(v: Mapping[str, Any], *, label: str, input_dim: int, n_train
         seeds = seeds_of(factor, kernel)
         spec = ModularSpec(input_dim, factor * v["n_modules"], v["width"])
         works.append(train_work(f"{label} K={spec.n_modules} {kernel} U", spec, runs=seeds, n_steps=n_steps,
-                                batch=v["batch_size"], n_train=n_train, device=device))
+                                batch=v["batch_size"], n_train=n_train, device=device, n_test=v["n_test"]))
         works.append(kernel_rule_work(f"{label} Algorithm 1 K={spec.n_modules} {kernel}", spec, fits=seeds,
                                       restarts=spec.n_modules, n_steps=v["kernel_n_steps"],
                                       batch=v["kernel_batch_size"], n_train=n_train, kernel=kernel, device=device))
@@ -440,7 +456,7 @@ def _alignment_like(v: Mapping[str, Any], *, label: str, input_dim: int, n_train
     # the random-U partner of the main setting (and, with ``monolithic``, the oracle and the MLP)
     extra = 2 if monolithic else 0
     works.append(train_work(f"{label} random U / other arms", spec, runs=seeds * (1 + extra), n_steps=n_steps,
-                            batch=v["batch_size"], n_train=n_train, device=device))
+                            batch=v["batch_size"], n_train=n_train, device=device, n_test=v["n_test"]))
     return works
 
 
@@ -532,6 +548,14 @@ def essay_modularity(v: Mapping[str, Any]) -> list[Work]:
                                 batch=net["batch"], n_train=n_train, device=device, stacked=1))
         works.append(train_work(f"{task} arms", spec, runs=main_runs, n_steps=n_steps + finetune,
                                 batch=net["batch"], n_train=n_train, device=device, stacked=1))
+        # every trained net's modularity against n_shuffles (+ Louvain) null graphs, then the
+        # bootstrap of the arms' means; a null graph costs about a pass over its weights
+        edges = spec.n_params
+        works.append(statistics_work(f"{task} null models and bootstrap",
+                                     flops=main_runs * (v["n_shuffles"] + 20 * v["n_louvain_shuffles"]) * edges * 200
+                                     + len(arms) * v["n_bootstrap"] * main_runs * 50,
+                                     peak_bytes=BYTES_FLOAT64 * (v["n_bootstrap"] * main_runs
+                                                                 + v["n_shuffles"] * edges)))
     return works
 
 
@@ -549,9 +573,10 @@ def _compositional_works(v: Mapping[str, Any], slots: Sequence[int], label: str,
         monolithic = MLPSpec.for_n_params(modular.n_params, input_dim, output_dim=N_CLASSES * k)
         runs = v["n_seeds"] * arms
         works.append(train_work(f"{label} k={k} monolithic", monolithic, runs=runs, n_steps=steps,
-                                batch=v["batch_size"], n_train=v["n_train"], device=device))
+                                batch=v["batch_size"], n_train=v["n_train"], device=device, n_test=v["n_test"]))
         works.append(train_work(f"{label} k={k} modular (random and kernel-rule U)", modular, runs=2 * runs,
-                                n_steps=steps, batch=v["batch_size"], n_train=v["n_train"], device=device))
+                                n_steps=steps, batch=v["batch_size"], n_train=v["n_train"], device=device,
+                                n_test=v["n_test"]))
         works.append(kernel_rule_work(f"{label} k={k} Algorithm 1", modular, fits=runs, restarts=modular.n_modules,
                                       n_steps=v["kernel_n_steps"], batch=v["kernel_batch_size"],
                                       n_train=v["n_train"], kernel="ntk", device=device))
@@ -568,7 +593,13 @@ def compositional_images(v: Mapping[str, Any]) -> list[Work]:
 @workload("projections", "robustness")
 def compositional_variant(v: Mapping[str, Any]) -> list[Work]:
     # trained on the held-out split and evaluated under projections or noise: one design per slot count
-    return _compositional_works(v, [v["n_slots"]], "held-out", 1)
+    works = _compositional_works(v, [v["n_slots"]], "held-out", 1)
+    if "n_penalty_draws" in v:  # each draw re-evaluates every trained net on the test set
+        draws = v["n_penalty_draws"] * v["n_seeds"] * 3
+        width = v["module_width"] * v["n_slots"] * v["modules_per_slot"]
+        works.append(statistics_work("penalty draws", flops=2.0 * draws * v["n_test"] * width * width,
+                                     peak_bytes=BYTES_FLOAT32 * v["n_test"] * width * 2))
+    return works
 
 
 @workload("theorem1")
@@ -661,3 +692,25 @@ def table(estimates: Sequence[Estimate], device: str) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
                      for row in rows) + "\n"
+
+
+@workload("sine_task")
+def sine_task(v: Mapping[str, Any]) -> list[Work]:
+    """The task's instance (n_samples points of k sine modules) and its variance over n_tasks
+    draws per k: array work, no training."""
+    k_max = max(v["n_modules_values"] + [v["n_modules"]])
+    per_point = v["input_dim"] * k_max
+    return [statistics_work("instance", flops=20.0 * v["n_samples"] * per_point,
+                            peak_bytes=BYTES_FLOAT64 * v["n_samples"] * per_point * 2),
+            statistics_work("variance by k", flops=20.0 * v["n_tasks"] * len(v["n_modules_values"])
+                            * v["variance_n_samples"] * per_point,
+                            peak_bytes=BYTES_FLOAT64 * v["variance_n_samples"] * per_point * 2)]
+
+
+@workload("dimension_scaling")
+def dimension_scaling(v: Mapping[str, Any]) -> list[Work]:
+    """Closed forms over m up to input_dim_max at each p: sums over the power-law spectrum,
+    whose multiplicities grow with m, for d outputs."""
+    size = v["input_dim_max"] * max(v["n_params_values"]) * v["output_dim"]
+    return [statistics_work("closed forms", flops=100.0 * size * len(v["n_params_values"]),
+                            peak_bytes=BYTES_FLOAT64 * 4 * size)]
