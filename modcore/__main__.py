@@ -5,11 +5,13 @@
     python -m modcore run nn_vs_theory -p lr=-1e-3 -p seed 3      (-p NAME=VALUE or -p NAME VALUE)
     python -m modcore run all --profile default
     python -m modcore run all --profile paper --executor dask [--workers N | --scheduler ADDRESS]
+    python -m modcore run all --profile paper --estimate      (the cost, before anything runs)
     python -m modcore data cifar10 --download DIR
 
 Exit status: 0 done, 1 a notebook failed while running, 2 a bad request (unknown name,
 bad parameter value, missing results folder, unusable output folder, missing packages),
-found before anything runs, 130 interrupted (Ctrl-C). Every refusal is one line, `error: ...`.
+found before anything runs, an estimate above --max-hours or the machine's memory), 130
+interrupted (Ctrl-C). Every refusal is one line, `error: ...`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from modcore import executors, paths, runner
+from modcore import estimate, executors, paths, runner
 
 PARAMETER_OPTIONS = ("-p", "--parameter")
 
@@ -64,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --executor dask: a running scheduler (tcp://host:port), e.g. a SLURM cluster")
     run.add_argument("--workers", type=int, default=None,
                      help="with --executor dask and no --scheduler: local workers (default: one per GPU, else per core)")
+
+    run.add_argument("--estimate", action="store_true",
+                     help="print each notebook's runs, model-steps, FLOPs, peak memory and estimated time on this "
+                          "device (from a short timed probe of the real steps), and a total; run nothing")
+    run.add_argument("--max-hours", default=None, metavar="H",
+                     help="refuse to start when the estimate exceeds H hours (default per profile: "
+                          + ", ".join(f"{p} {h:g}" for p, h in runner.MAX_HOURS.items()) + ")")
 
     commands.add_parser("data", help="fetch a data set explicitly: data cifar10 --download DIR")
     return parser
@@ -166,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                 _check_results_dir({**defaults[name], **parameters})
             except paths.ResultsDirError as error:
                 raise runner.RunnerError(f"notebook {name!r}: {error}") from None
+        estimates = _estimates(args, chosen)
+        if estimates is None:
+            return 0
         output_dir = None
         if args.output_dir is not None:  # checked (and created) last: a refusal above leaves no folder behind
             output_dir = paths.check_writable_dir(paths.absolute_path(args.output_dir, "--output-dir"), create=True,
@@ -180,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
                 output = runner.execute(name, args.profile, name_overrides, output_dir=output_dir,
-                                        log_output=not args.quiet)
+                                        log_output=not args.quiet,
+                                        cell_timeout_s=estimate.cell_timeout_seconds(estimates[name].seconds))
                 print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
         return 0
     except (runner.RunnerError, paths.ResultsDirError) as error:
@@ -193,6 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error) if isinstance(error, runner.NotebookInterrupted) else "interrupted (Ctrl-C)"
         print(f"error: {message}", file=sys.stderr)
         return 130
+
+
+def _estimates(args, chosen: dict[str, dict]) -> dict | None:
+    """Each notebook's estimate; with --estimate, print them and return None (nothing runs);
+    otherwise refuse an estimate above --max-hours or the machine's memory (the guard)."""
+    max_hours = None if args.max_hours is None else runner.check_max_hours(args.max_hours)
+    estimates = {name: runner.estimate_notebook(name, args.profile, overrides) for name, overrides in chosen.items()}
+    devices = {estimate.device_of({**runner.default_parameters(name), **runner.resolve(name, args.profile, overrides)})
+               for name, overrides in chosen.items() if "device" in runner.default_parameters(name)}
+    device = "cuda" if "cuda" in devices else "cpu"
+    if args.estimate:
+        print(f"profile {args.profile!r}, device {device}:")
+        print(estimate.table(list(estimates.values()), device), end="")
+        return None
+    runner.check_cost(estimates.values(), args.profile, max_hours, device)
+    return estimates
 
 
 def _export_absolute_results_env() -> None:

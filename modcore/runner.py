@@ -44,7 +44,13 @@ import yaml
 from modcore import chapters, paths
 from modcore.parameters import ChapterParameters, ParameterError
 
-PROFILES = ("ci", "default", "paper")
+PROFILES = ("ci", "default", "gpu", "paper")
+# The longest a command may run, by its estimate, before it asks for --max-hours (hours, per
+# profile). ci is the test suite's scale (minutes; half an hour means a runaway value); default
+# is the book on a laptop (a few hours at most); gpu is sized for about 8 minutes on an H100, so
+# one hour allows a GPU eight times slower than assumed; paper is days of CPU by design, and 100
+# hours stops only what would take weeks.
+MAX_HOURS = {"ci": 0.5, "default": 2.0, "gpu": 1.0, "paper": 100.0}
 CONSTRAINTS = "constraints"  # the profile file's section of value rules
 RELATIONS = "relations"      # inside it: rules between parameters that belong to none of them
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -578,7 +584,7 @@ def parse_cli_value(text: str) -> Any:
 
 def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
             output_dir: str | os.PathLike[str] | None = None, log_output: bool = False,
-            progress_bar: bool = False) -> Path:
+            progress_bar: bool = False, cell_timeout_s: int | None = None) -> Path:
     """Execute notebook ``name`` with papermill; return the path of the executed ``.ipynb``.
 
     The output goes to ``book/_executed/<name>.ipynb`` (where the book reads it) unless
@@ -609,7 +615,7 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
         papermill.execute_notebook(
             notebook, str(running), parameters=parameters, cwd=str(paths.NOTEBOOKS_DIR),
             kernel_name=KERNELSPEC["name"], language=KERNELSPEC["language"],
-            progress_bar=progress_bar, log_output=log_output, execution_timeout=None,
+            progress_bar=progress_bar, log_output=log_output, execution_timeout=cell_timeout_s,
             kernel_manager_class=_kernel_manager_logging_to(kernel_log),
         )
     except BaseException as error:
@@ -625,6 +631,8 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
         if not isinstance(error, Exception):  # SystemExit and the like: stop, the notebook is kept all the same
             raise
         line = _failure_line(name, error, kept)
+        if type(error).__name__ == "CellTimeoutError":
+            line = _timeout_line(name, cell_timeout_s, kept)
         raise NotebookFailed(line + (f" (kernel log: {failed_log})" if died else "")) from error
     kernel_log.unlink(missing_ok=True)
     wall_seconds = time.perf_counter() - start
@@ -678,6 +686,15 @@ def _failure_line(name: str, error: Exception, kept: Path | None) -> str:
     message = (message.strip().splitlines() or [""])[0]
     see = f" (see {kept})" if kept is not None else ""
     return f"{name} failed{where}: {exception}: {message}{see}"
+
+
+def _timeout_line(name: str, limit: int | None, kept: Path | None) -> str:
+    """One line for a cell stopped by the per-cell limit: which cell, which limit, how to lift it."""
+    cell = _running_cell(kept)
+    where = f" in cell {cell}" if cell is not None else ""
+    see = f" (see {kept})" if kept is not None else ""
+    return (f"{name} stopped{where}: the cell ran past its limit of {limit} s (10 x the notebook's estimate, at "
+            f"least 600 s; a hung kernel?); a longer limit follows from a larger --max-hours{see}")
 
 
 def _running_cell(kept: Path | None) -> int | None:
@@ -833,3 +850,49 @@ def describe(names: Iterable[str]) -> str:
                 lines.extend(f"    {text}" for text, _ in constraints.relations)
         lines.append("")
     return "\n".join(lines)
+
+
+# --- cost before running (see modcore.estimate) ----------------------------------------
+
+def estimate_notebook(name: str, profile: str, overrides: Mapping[str, Any] | None = None):
+    """:class:`modcore.estimate.Estimate` of notebook ``name`` at ``profile`` and ``overrides``,
+    after the same checks as a run (:func:`resolve`)."""
+    from modcore import estimate
+
+    values = {**default_parameters(name), **resolve(name, profile, overrides)}
+    return estimate.estimate(name, values)
+
+
+def check_max_hours(value: Any) -> float:
+    """``--max-hours``: a positive finite number of hours."""
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        hours = math.nan
+    if not (math.isfinite(hours) and hours > 0):
+        raise RunnerError(f"--max-hours must be a positive finite number of hours, got {value!r}")
+    return hours
+
+
+def check_cost(estimates: Iterable, profile: str, max_hours: float | None, device: str) -> None:
+    """Refuse, before any kernel starts, a command whose estimate exceeds ``max_hours`` (default
+    :data:`MAX_HOURS` of the profile) or whose peak memory exceeds the machine's (the GPU's for
+    cuda): one line with the estimate and how to go on."""
+    from modcore import estimate
+
+    estimates = list(estimates)
+    hours = MAX_HOURS[profile] if max_hours is None else max_hours
+    total = sum(e.seconds for e in estimates)
+    if total > hours * 3600:
+        heaviest = max(estimates, key=lambda e: e.seconds)
+        needed = math.ceil(total / 3600 * 10) / 10
+        raise RunnerError(f"estimated {estimate.human_seconds(total)} on this machine ({heaviest.notebook}: "
+                          f"{estimate.human_seconds(heaviest.seconds)}, {estimate.human_count(heaviest.model_steps)} "
+                          f"model-steps), above the limit of {hours:g} h for profile {profile!r}; see "
+                          f"--estimate, lower the values, or go on with --max-hours {needed:g}")
+    memory = estimate.machine_memory_bytes(device)
+    for e in estimates:
+        if e.peak_bytes > memory:
+            raise RunnerError(f"notebook {e.notebook!r}: estimated peak memory {estimate.human_bytes(e.peak_bytes)} "
+                              f"exceeds this machine's {estimate.human_bytes(memory)} ({device}); lower the values "
+                              f"(see --estimate)")

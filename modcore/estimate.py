@@ -1,0 +1,716 @@
+"""What a notebook run will cost, known before it starts: runs, model-steps, FLOPs, peak memory, time.
+
+Each notebook with runs has a workload function here, registered by notebook name, that takes the
+notebook's resolved parameter values (cell defaults, profile, ``-p`` overrides) as a plain mapping
+and returns its :class:`Work`: groups of runs that share one shape. The counts and the memory are
+computed from the parameters alone; the time is ``model_steps x seconds per step``, where the
+seconds come from a short timed probe of the real step at that shape (a few steps of
+:func:`modcore.train.train_ensemble`, of Algorithm 1's :func:`modcore.kernel_rule.fit_projections`,
+or one Monte-Carlo trial of :mod:`modcore.theory`), cached per shape in the process. A probe is
+never run where its shape would not fit in :data:`PROBE_MAX_BYTES` or one probe step would exceed
+:data:`PROBE_MAX_FLOPS`: such a group is timed from its FLOPs at the rate a reference probe
+measured, so a count of 1e12 costs arithmetic, never an allocation or a loop of that length.
+
+This module reads the workloads by parameter names only and imports only the generic layers
+(models, train, kernel_rule, theory, tasks), never the chapters: a chapter that changes its
+protocol must update its workload here (the ci estimate/measured test in tests/test_estimate.py
+notices a workload that drifts by more than a factor 2).
+
+Approximations, all on the side of more work: early stopping is not modelled (every run takes
+its step cap); evaluation passes and plots are inside the per-notebook overhead; runs that a
+results store already holds are counted as if they had to run.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from modcore import kernel_rule, theory
+from modcore.models import MLPSpec, ModularSpec
+from modcore.tasks.sine import calibration
+from modcore.train import TrainSettings, fit_linearised, resolve_device, train_ensemble
+
+# A probe step must stay cheap: at most this many FLOPs (about 0.1 s on the 2-core machine) and
+# this many bytes; beyond either, the group is timed by FLOPs at the reference rate instead.
+PROBE_MAX_FLOPS = 5e9
+PROBE_MAX_BYTES = 512 * 2 ** 20
+# Models stacked in one training probe: the sweeps stack the runs that share a shape, up to the
+# trainer's chunk; the probe's seconds per model-step stop falling well before this.
+PROBE_MAX_MODELS = 16
+# Probes are stopped (the FLOP rate takes over) once they have taken this long in one process, so
+# that `run all --profile paper --estimate` stays well under two minutes on 2 cores.
+PROBE_BUDGET_S = 45.0
+# The pages without runs (and the analytic ones) cost their fixed overhead only.
+BYTES_FLOAT32, BYTES_FLOAT64 = 4, 8
+
+
+@dataclass(frozen=True)
+class Work:
+    """One group of runs of a notebook that share a shape.
+
+    ``model_steps``: training (or solver) steps summed over the group's runs; ``flops``: their
+    FLOPs; ``peak_bytes``: the memory the group holds at once; ``probe``: seconds per model-step
+    at this shape, measured (None: no timed work)."""
+
+    what: str
+    runs: float
+    model_steps: float
+    flops: float
+    peak_bytes: float
+    probe: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+    other_seconds: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+
+    def seconds(self) -> float:
+        other = self.other_seconds() if self.other_seconds is not None else 0.0
+        if self.probe is None or self.model_steps == 0:
+            return other
+        return self.model_steps * self.probe() + other
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A notebook's estimate: its work groups and the fixed overhead of executing it."""
+
+    notebook: str
+    works: tuple[Work, ...]
+    overhead_s: float
+
+    @property
+    def runs(self) -> float:
+        return sum(w.runs for w in self.works)
+
+    @property
+    def model_steps(self) -> float:
+        return sum(w.model_steps for w in self.works)
+
+    @property
+    def flops(self) -> float:
+        return sum(w.flops for w in self.works)
+
+    @property
+    def peak_bytes(self) -> float:
+        return max((w.peak_bytes for w in self.works), default=0.0)
+
+    @functools.cached_property
+    def seconds(self) -> float:
+        return self.overhead_s + sum(w.seconds() for w in self.works)
+
+
+# --- probes ------------------------------------------------------------------------------
+
+_probe_spent = [0.0]
+
+
+def _budget_left() -> bool:
+    return _probe_spent[0] < PROBE_BUDGET_S
+
+
+def _timed_difference(run: Callable[[int], None], short: int, long: int) -> float:
+    """Seconds per step from runs of ``short`` and ``long`` steps (their difference removes the
+    set-up and the evaluations, which belong to the overhead); the faster of two tries each."""
+    start = time.perf_counter()
+    times = {}
+    for n in (short, long):
+        best = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            run(n)
+            best = min(best, time.perf_counter() - t0)
+        times[n] = best
+    _probe_spent[0] += time.perf_counter() - start
+    return max(times[long] - times[short], 0.0) / (long - short)
+
+
+def _train_flops(spec, batch: int) -> float:
+    return 3.0 * spec.flops_per_example() * batch
+
+
+def _train_bytes(spec, batch: int, n_models: int, n_train: int, precision_bytes: int = BYTES_FLOAT32) -> float:
+    """Parameters, gradients and Adam's two moments, the activations of a step (kept for the
+    backward), and the data, for ``n_models`` stacked models."""
+    hidden = spec.width * getattr(spec, "n_modules", 1) * spec.depth
+    inputs = spec.input_dim
+    per_model = 4 * spec.n_params + 3 * batch * (hidden + inputs)
+    return float(precision_bytes * (n_models * per_model + n_train * (inputs + 1)))
+
+
+@functools.cache
+def reference_flops_per_second(device: str) -> float:
+    """FLOPs per second of a medium training step (width 64 MLP, batch 512, 8 models), the rate
+    used for shapes too large to probe."""
+    spec, batch, models = MLPSpec(16, 64), 512, 8
+    per_step = _probe_train(spec, batch, batch, models, "adam", "float32", device)
+    return _train_flops(spec, batch) * models / max(per_step * models, 1e-12)
+
+
+@functools.cache
+def _probe_train(spec, batch: int, n_train: int, n_models: int, optimizer: str, precision: str,
+                 device: str) -> float:
+    """Seconds per model-step of ``n_models`` stacked models of ``spec`` at ``batch`` examples a step."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train, spec.input_dim, generator=generator).numpy()
+    outputs = getattr(spec, "output_dim", 1)
+    # several outputs are the compositional nets' logits: cross-entropy on integer labels, as there
+    loss = "cross_entropy" if outputs > 1 else "mse"
+    y = (torch.randint(0, outputs, (n_train, 1), generator=generator) if outputs > 1
+         else torch.randn(n_train, generator=generator)).numpy()
+    batch_size = None if batch >= n_train else batch
+    lr = 1.0 if optimizer == "lbfgs" else 1e-3
+
+    def run(n_steps: int) -> None:
+        settings = TrainSettings(n_steps=n_steps, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                                 precision=precision, compile=False, loss=loss)
+        train_ensemble(spec, list(range(n_models)), x, y, settings=settings, device=device)
+
+    return _timed_difference(run, 1, 4) / n_models
+
+
+def train_work(what: str, spec, *, runs: float, n_steps: float, batch: int, n_train: int, device: str,
+               optimizer: str = "adam", precision: str = "float32", stacked: float | None = None,
+               n_test: int = 0) -> Work:
+    """``runs`` trainings of ``spec`` for ``n_steps`` steps at ``batch`` examples; ``stacked``: how
+    many of them train together (default: all, up to PROBE_MAX_MODELS); ``n_test`` test points,
+    held and evaluated (at the start and the end) beside the training set."""
+    batch = int(min(batch, n_train))
+    stacked = int(max(1, min(runs if stacked is None else stacked, PROBE_MAX_MODELS)))
+    width_bytes = BYTES_FLOAT64 if precision == "float64" else BYTES_FLOAT32
+    flops = _train_flops(spec, batch) * runs * n_steps + 2 * spec.flops_per_example() * (n_train + n_test) * 2 * runs
+    evaluation = width_bytes * n_test * (spec.input_dim + 1 + stacked * spec.width * getattr(spec, "n_modules", 1))
+    peak = _train_bytes(spec, batch, stacked, n_train, width_bytes) + evaluation
+    # L-BFGS with a strong-Wolfe line search evaluates the loss about twice per iteration
+    factor = 2.0 if optimizer == "lbfgs" else 1.0
+    probe_flops = _train_flops(spec, batch) * stacked * factor
+
+    def probe() -> float:
+        if probe_flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
+            return _probe_train(spec, batch, int(n_train), stacked, optimizer, precision, device)
+        return factor * _train_flops(spec, batch) / reference_flops_per_second(device)
+
+    return Work(what, runs, runs * n_steps, flops * factor, peak, probe)
+
+
+def statistics_work(what: str, *, flops: float, peak_bytes: float) -> Work:
+    """Work that is not a training step (task draws, null models, bootstrap resamples, closed
+    forms): ``flops`` FLOPs in all, timed at the reference rate, holding ``peak_bytes``."""
+    return Work(what, 0, 0, float(flops), float(peak_bytes),
+                other_seconds=lambda: flops / reference_flops_per_second("cpu") if flops else 0.0)
+
+
+@functools.cache
+def _probe_kernel_rule(spec: ModularSpec, n_train: int, batch: int, n_restarts: int, kernel: str, device: str) -> float:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train, spec.input_dim, generator=generator).numpy()
+    outputs = spec.output_dim
+    y = torch.randn(n_train, *((outputs,) if outputs > 1 else ()), generator=generator).numpy()
+
+    def run(n_steps: int) -> None:
+        settings = kernel_rule.KernelRuleSettings(kernel=kernel, n_steps=n_steps, batch_size=batch, eps=1e-2)
+        kernel_rule.fit_projections(spec, x, y, seed=0, n_restarts=n_restarts, settings=settings, device=device)
+
+    return _timed_difference(run, 1, 4) / n_restarts
+
+
+def kernel_rule_work(what: str, spec: ModularSpec, *, fits: float, restarts: int, n_steps: float, batch: int,
+                     n_train: int, kernel: str, device: str) -> Work:
+    """``fits`` runs of Algorithm 1, ``restarts`` restarts each, ``n_steps`` steps at ``batch`` points."""
+    batch = int(max(2, min(batch, n_train)))
+    network = kernel_rule.module_network(spec)
+    # a step forms the batch's kernel matrix through the module network and solves with it
+    per_restart_step = 3.0 * (batch * network.flops_per_example() * (1 + spec.input_dim) + batch ** 3 / 3 +
+                              batch ** 2 * (network.width * network.depth))
+    stacked = int(max(1, min(restarts, PROBE_MAX_MODELS)))
+    peak = BYTES_FLOAT64 * (stacked * (3 * batch * batch + 4 * batch * network.width * network.depth)
+                            + n_train * (spec.input_dim + 1))
+    model_steps = fits * restarts * n_steps
+
+    def probe() -> float:
+        if per_restart_step * stacked <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
+            return _probe_kernel_rule(spec, int(n_train), batch, stacked, kernel, device)
+        return per_restart_step / reference_flops_per_second(device)
+
+    return Work(what, fits, model_steps, per_restart_step * model_steps, float(peak), probe)
+
+
+def _lstsq_flops(rows: float, cols: float) -> float:
+    small, large = min(rows, cols), max(rows, cols)
+    return 2.0 * large * small ** 2 + rows * cols
+
+
+@functools.cache
+def _probe_monolithic_trial(input_dim: int, n_train: int, n_params: int, n_features: int) -> float:
+    spectrum = theory.PowerLaw(input_dim, 1.2, 1.5, n_features)
+    start = time.perf_counter()
+    theory.simulate_monolithic(spectrum, n_train, n_params, n_trials=2, seed=0)
+    elapsed = time.perf_counter() - start
+    _probe_spent[0] += elapsed
+    return elapsed / 2
+
+
+def monte_carlo_work(what: str, *, trials: float, n_train: int, n_features: int, input_dim: int = 3) -> Work:
+    """``trials`` Monte-Carlo trials of Theorem 1's model at n points and P features (the largest
+    shape of a sweep: each trial draws n x P features and solves least squares)."""
+    flops = _lstsq_flops(n_train, n_features) + n_train * n_features * 10
+    peak = float(BYTES_FLOAT64 * 3 * n_train * n_features)
+
+    def probe() -> float:
+        if flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
+            return _probe_monolithic_trial(input_dim, int(n_train), int(n_features), int(n_features))
+        return flops / reference_flops_per_second("cpu")
+
+    return Work(what, trials, trials, flops * trials, peak, probe)
+
+
+@functools.cache
+def _probe_projected_trial(input_dim: int, module_dim: int | None, n_modules: int, n_train: int, n_features: int,
+                           n_test: int) -> float:
+    start = time.perf_counter()
+    theory.simulate_projected([n_train], input_dim, min(n_features, n_train), n_features, 1.2, 1.5,
+                              module_dim=module_dim, n_modules=n_modules, n_test=n_test, n_trials=2, seed=0)
+    elapsed = time.perf_counter() - start
+    _probe_spent[0] += elapsed
+    return elapsed / 2
+
+
+def projected_work(what: str, *, trials: float, input_dim: int, module_dim: int | None, n_modules: int,
+                   n_train: int, n_features: int, n_test: int) -> Work:
+    columns = n_features * n_modules
+    rows = n_train + n_test
+    flops = _lstsq_flops(n_train, columns) + 2.0 * rows * columns * input_dim
+    peak = float(BYTES_FLOAT64 * 3 * rows * columns)
+
+    def probe() -> float:
+        if flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
+            return _probe_projected_trial(int(input_dim), module_dim, int(n_modules), int(n_train), int(n_features),
+                                          int(n_test))
+        return flops / reference_flops_per_second("cpu")
+
+    return Work(what, trials, trials, flops * trials, peak, probe)
+
+
+@functools.cache
+def _probe_linearised(spec, n_train: int, n_test: int) -> float:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train, spec.input_dim, generator=generator).numpy()
+    y = torch.randn(n_train, generator=generator).numpy()
+    xt = torch.randn(n_test, spec.input_dim, generator=generator).numpy()
+    yt = torch.randn(n_test, generator=generator).numpy()
+    start = time.perf_counter()
+    fit_linearised(spec, 0, x, y, xt, yt)
+    elapsed = time.perf_counter() - start
+    _probe_spent[0] += elapsed
+    return elapsed
+
+
+def linearised_work(what: str, spec, *, runs: float, n_train: int, n_test: int) -> Work:
+    """``runs`` exact least-squares fits of the network linearised at its initialisation (the
+    Jacobian on train and test points, then an n x p solve)."""
+    rows = n_train + n_test
+    flops = 3.0 * spec.flops_per_example() * rows * 2 + _lstsq_flops(n_train, spec.n_params)
+    peak = float(BYTES_FLOAT64 * 3 * rows * spec.n_params)
+
+    def probe() -> float:
+        if flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
+            return _probe_linearised(spec, int(n_train), int(n_test))
+        return flops / reference_flops_per_second("cpu")
+
+    return Work(what, runs, runs, flops * runs, peak, probe)
+
+
+# --- fixed overhead -----------------------------------------------------------------------
+
+@functools.cache
+def startup_seconds() -> float:
+    """Measured: a fresh interpreter importing what a notebook's kernel imports (ipykernel,
+    the plotting and data stack, modcore). A kernel start, the imports and a notebook's plots and
+    tables each cost about this much; see :func:`overhead_seconds`."""
+    code = "import ipykernel, matplotlib.pyplot, pandas, scipy, torch, myst_nb, modcore.train"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, timeout=300,
+                   env={**os.environ, "MPLBACKEND": "Agg"})
+    return time.perf_counter() - start
+
+
+# Figures a notebook draws (read from the notebooks: the cells with a "figure" caption), each
+# costing about a tenth of a start-up to draw and save; at least one start-up per page, for the
+# kernel and the imports, plus one for papermill's own start and the provenance cell.
+def overhead_seconds(n_figures: int) -> float:
+    return startup_seconds() * (2.0 + 0.1 * n_figures)
+
+
+# --- the workloads ------------------------------------------------------------------------
+
+Workload = Callable[[Mapping[str, Any]], list[Work]]
+WORKLOADS: dict[str, Workload] = {}
+
+
+def workload(*names: str):
+    def register(function: Workload) -> Workload:
+        for name in names:
+            WORKLOADS[name] = function
+        return function
+    return register
+
+
+def device_of(values: Mapping[str, Any]) -> str:
+    return resolve_device(values.get("device", "auto")).type
+
+
+def _calibrated(field_name: str, fallback: int) -> int:
+    return int(calibration().get("fitted", {}).get(field_name, fallback))
+
+
+def _fig2_settings(v: Mapping[str, Any], panels: Sequence[str], n_train_values: Sequence[int]) -> set[tuple]:
+    """The distinct (k, m, p, n) of the Fig. 2 sweeps (the grids of each panel, by parameter name)."""
+    k_avg, n = v["average_n_modules_values"], [v["n_train"]]
+    grids = {
+        "n_modules": lambda: (v["n_modules_values"], v["average_input_dim_values"], v["line_n_params_values"], n),
+        "input_dim": lambda: (k_avg, v["input_dim_values"], v["line_n_params_values"], n),
+        "n_params": lambda: (k_avg, v["line_input_dim_values"], v["n_params_values"], n),
+        "n_train": lambda: (k_avg, v["line_input_dim_values"], [v["n_params"]], n_train_values),
+    }
+    settings = set()
+    for panel in panels:
+        k_values, m_values, p_values, n_values = grids[panel]()
+        settings |= {(k, m, p, nn) for k in k_values for m in m_values for p in p_values for nn in n_values}
+    return settings
+
+
+def _fig2_works(v: Mapping[str, Any], panels: Sequence[str], n_train_values: Sequence[int], label: str) -> list[Work]:
+    n_steps = v["n_steps"] or _calibrated("n_steps", 2000)
+    depth = _calibrated("depth", 2)
+    shapes: dict[tuple[int, int, int], int] = {}  # (m, p, n) -> runs; k changes the task, not the net
+    for _, m, p, n in _fig2_settings(v, panels, n_train_values):
+        shapes[(m, p, n)] = shapes.get((m, p, n), 0) + v["n_seeds"]
+    device = device_of(v)
+    return [train_work(f"{label} m={m} p={p} n={n}", MLPSpec.for_n_params(p, m, depth), runs=runs, n_steps=n_steps,
+                       batch=n, n_train=n, device=device, n_test=v["n_test"])
+            for (m, p, n), runs in sorted(shapes.items())]
+
+
+@workload("nn_vs_theory")
+def nn_vs_theory(v: Mapping[str, Any]) -> list[Work]:
+    return _fig2_works(v, ("n_modules", "input_dim", "n_params", "n_train"), v["n_train_values"], "Fig. 2")
+
+
+@workload("calibration")
+def calibration_chapter(v: Mapping[str, Any]) -> list[Work]:
+    # rerun_search repeats the stored search (its grid is in the calibration file); not modelled
+    # beyond the held-out panels, which every run trains
+    return _fig2_works(v, ("n_modules", "input_dim", "n_params"), [v["n_train"]], "held-out panels")
+
+
+@workload("optimisation_gap")
+def optimisation_gap(v: Mapping[str, Any]) -> list[Work]:
+    depth, device = _calibrated("depth", 2), device_of(v)
+    n_steps = v["n_steps"] or _calibrated("n_steps", 2000)
+    works = []
+    for m in v["input_dim_values"]:
+        spec = MLPSpec.for_n_params(v["n_params"], m, depth)
+        for n in v["n_train_values"]:
+            runs = v["n_seeds"]
+            works += [
+                train_work(f"Adam m={m} n={n}", spec, runs=runs, n_steps=n_steps, batch=n, n_train=n, device=device,
+                           n_test=v["n_test"]),
+                train_work(f"Adam long m={m} n={n}", spec, runs=runs, n_steps=v["n_steps_long"], batch=n, n_train=n,
+                           device=device),
+                train_work(f"L-BFGS m={m} n={n}", spec, runs=runs, n_steps=v["n_steps_lbfgs"], batch=n, n_train=n,
+                           device=device, optimizer="lbfgs", precision="float64", stacked=1),
+                linearised_work(f"linearised m={m} n={n}", spec, runs=runs, n_train=n, n_test=v["n_test"]),
+                # each run's task: k sine modules evaluated on its train and test points
+                statistics_work(f"tasks m={m} n={n}", flops=10.0 * runs * 4 * (n + v["n_test"]) * v["n_modules"] * m,
+                                peak_bytes=BYTES_FLOAT64 * (n + v["n_test"]) * v["n_modules"] * (m + 1)),
+            ]
+    return works
+
+
+def _alignment_like(v: Mapping[str, Any], *, label: str, input_dim: int, n_train: int, n_steps: int,
+                    factors_kernels: Sequence[tuple[int, str]], seeds_of: Callable[[int, str], int],
+                    monolithic: bool = False) -> list[Work]:
+    """Modular nets at K = factor * n_modules from random and kernel-rule U (the second with
+    Algorithm 1 first), for the (factor, kernel) pairs given; ``monolithic`` adds an MLP of the
+    same size and an oracle-U modular net per seed."""
+    device = device_of(v)
+    works = []
+    for factor, kernel in factors_kernels:
+        seeds = seeds_of(factor, kernel)
+        spec = ModularSpec(input_dim, factor * v["n_modules"], v["width"])
+        works.append(train_work(f"{label} K={spec.n_modules} {kernel} U", spec, runs=seeds, n_steps=n_steps,
+                                batch=v["batch_size"], n_train=n_train, device=device, n_test=v["n_test"]))
+        works.append(kernel_rule_work(f"{label} Algorithm 1 K={spec.n_modules} {kernel}", spec, fits=seeds,
+                                      restarts=spec.n_modules, n_steps=v["kernel_n_steps"],
+                                      batch=v["kernel_batch_size"], n_train=n_train, kernel=kernel, device=device))
+    factor, kernel = factors_kernels[0]
+    spec = ModularSpec(input_dim, factor * v["n_modules"], v["width"])
+    seeds = seeds_of(factor, kernel)
+    # the random-U partner of the main setting (and, with ``monolithic``, the oracle and the MLP)
+    extra = 2 if monolithic else 0
+    works.append(train_work(f"{label} random U / other arms", spec, runs=seeds * (1 + extra), n_steps=n_steps,
+                            batch=v["batch_size"], n_train=n_train, device=device, n_test=v["n_test"]))
+    return works
+
+
+@workload("module_alignment")
+def module_alignment(v: Mapping[str, Any]) -> list[Work]:
+    main = (v["network_module_factor"], v["kernel"])
+    pairs = [main] + [(f, k) for f in v["sensitivity_network_factors"] for k in v["sensitivity_kernels"]
+                      if (f, k) != main]
+    sensitivity_seeds = min(v["sensitivity_n_seeds"], v["n_seeds"])
+    return _alignment_like(v, label="alignment", input_dim=v["input_dim"], n_train=v["n_train"],
+                           n_steps=max(v["n_steps_values"]), factors_kernels=pairs,
+                           seeds_of=lambda f, k: v["n_seeds"] if (f, k) == main else sensitivity_seeds)
+
+
+@workload("sample_complexity")
+def sample_complexity(v: Mapping[str, Any]) -> list[Work]:
+    main = (v["network_module_factor"], v["kernel"])
+    works = []
+    for m in v["input_dim_values"]:
+        for n in v["n_train_values"]:
+            works += _alignment_like(v, label=f"m={m} n={n}", input_dim=m, n_train=n, n_steps=v["n_steps"],
+                                     factors_kernels=[main], seeds_of=lambda f, k: v["n_seeds"], monolithic=True)
+    sensitivity = [(f, k) for f in v["sensitivity_network_factors"] for k in v["sensitivity_kernels"] if (f, k) != main]
+    for n in v["n_train_values"]:
+        for pair in sensitivity:
+            works += _alignment_like(v, label=f"sensitivity n={n}", input_dim=v["sensitivity_input_dim"], n_train=n,
+                                     n_steps=v["short_steps"], factors_kernels=[pair],
+                                     seeds_of=lambda f, k: v["n_seeds"])[:2]
+    return works
+
+
+@workload("kernel_rule")
+def kernel_rule_chapter(v: Mapping[str, Any]) -> list[Work]:
+    device = "cpu" if v["device"] == "cpu" else device_of(v)
+    n_restarts = v["network_module_factor"] * v["n_modules"]
+    works = []
+    pilot_spec = ModularSpec(v["input_dim"], v["n_modules"], v["width"])
+    # the pilot grid: every (kernel, eps, batch, steps, restart factor) for pilot_n_seeds seeds; with
+    # pilot_rerun "chosen" only the chosen setting's fits are rerun
+    grid = (len(v["pilot_kernels"]) * len(v["pilot_eps_values"]) * len(v["pilot_batch_sizes"])
+            * len(v["pilot_restart_factors"]))
+    settings = grid if v["pilot_rerun"] == "all" else 1
+    for batch in v["pilot_batch_sizes"]:
+        for factor in v["pilot_restart_factors"]:
+            works.append(kernel_rule_work(
+                f"pilot B={batch} R={factor * v['n_modules']}", pilot_spec,
+                fits=v["pilot_n_seeds"] * settings / (len(v["pilot_batch_sizes"]) * len(v["pilot_restart_factors"])),
+                restarts=factor * v["n_modules"], n_steps=max(v["pilot_steps_values"]), batch=batch,
+                n_train=v["pilot_n_train"], kernel=v["kernel"], device=device))
+    works.append(kernel_rule_work("held-out recovery", pilot_spec, fits=v["n_seeds"], restarts=n_restarts,
+                                  n_steps=v["kernel_n_steps"], batch=v["kernel_batch_size"],
+                                  n_train=v["pilot_n_train"], kernel=v["kernel"], device=device))
+    # the objective along paths between projections: one kernel matrix per point and kernel
+    works.append(kernel_rule_work("objective paths", pilot_spec, fits=len(v["kernel_values"]), restarts=1,
+                                  n_steps=v["n_points"], batch=v["path_batch_size"], n_train=v["path_batch_size"],
+                                  kernel=v["kernel"], device=device))
+    return works
+
+
+ESSAY_NETWORKS = {  # input size, hidden widths (as MLPSpec width x depth), full batch = 0
+    "retina": dict(input_dim=8, width=16, depth=3, n_train=256, batch=256),
+    "digits": dict(input_dim=128, width=64, depth=2, batch=128),
+}
+ESSAY_VALUES = {  # arm -> the parameter holding its strengths (per task where the name has the prefix)
+    "l1": "l1_values", "l2": "l2_values", "l2_norm": "l2_norm_values", "connection_cost": "connection_cost_values",
+    "weight_decay": "weight_decay_values", "dropout": "dropout_values", "prune": "prune_sparsity_values",
+    "mvg": "mvg_period_values", "rmvg": "rmvg_period_values",
+}
+
+
+@workload("essay_modularity")
+def essay_modularity(v: Mapping[str, Any]) -> list[Work]:
+    device, works = device_of(v), []
+    for task in v["tasks"]:
+        net = ESSAY_NETWORKS[task]
+        spec = MLPSpec(net["input_dim"], net["width"], net["depth"])
+        n_train = net.get("n_train") or v["digits_n_train"]
+        n_steps, finetune = v[f"{task}_n_steps"], v[f"{task}_n_finetune_steps"]
+        sweep_runs = 0
+        arms = v[f"{task}_arms"]
+        for arm in arms:
+            name = ESSAY_VALUES.get(arm)
+            if name is not None:
+                values = v.get(f"{task}_{name}", v.get(name, []))
+                sweep_runs += len(values) * v["n_sweep_seeds"]
+        main_seeds = v["retina_regulariser_n_seeds"] if task == "retina" else v["n_seeds"]
+        main_runs = len(arms) * max(main_seeds, v["n_seeds"]) * (2 if v["two_head_control"] else 1)
+        works.append(train_work(f"{task} strength sweeps", spec, runs=sweep_runs, n_steps=n_steps,
+                                batch=net["batch"], n_train=n_train, device=device, stacked=1))
+        works.append(train_work(f"{task} arms", spec, runs=main_runs, n_steps=n_steps + finetune,
+                                batch=net["batch"], n_train=n_train, device=device, stacked=1))
+        # every trained net's modularity against n_shuffles (+ Louvain) null graphs, then the
+        # bootstrap of the arms' means; a null graph costs about a pass over its weights
+        edges = spec.n_params
+        works.append(statistics_work(f"{task} null models and bootstrap",
+                                     flops=main_runs * (v["n_shuffles"] + 20 * v["n_louvain_shuffles"]) * edges * 200
+                                     + len(arms) * v["n_bootstrap"] * main_runs * 50,
+                                     peak_bytes=BYTES_FLOAT64 * (v["n_bootstrap"] * main_runs
+                                                                 + v["n_shuffles"] * edges)))
+    return works
+
+
+COMPOSITIONAL_PIXELS = {"digits": 8 * 8 * 1, "cifar10": 32 * 32 * 3}
+N_CLASSES = 10
+
+
+def _compositional_works(v: Mapping[str, Any], slots: Sequence[int], label: str, arms: int) -> list[Work]:
+    device, works = device_of(v), []
+    steps = v["n_epochs"] * math.ceil(v["n_train"] / v["batch_size"])
+    for k in slots:
+        input_dim = COMPOSITIONAL_PIXELS[v["dataset"]] * k
+        modular = ModularSpec(input_dim, k * v["modules_per_slot"], v["module_width"], module_dim=v["module_dim"],
+                              output_dim=N_CLASSES)
+        monolithic = MLPSpec.for_n_params(modular.n_params, input_dim, output_dim=N_CLASSES * k)
+        runs = v["n_seeds"] * arms
+        works.append(train_work(f"{label} k={k} monolithic", monolithic, runs=runs, n_steps=steps,
+                                batch=v["batch_size"], n_train=v["n_train"], device=device, n_test=v["n_test"]))
+        works.append(train_work(f"{label} k={k} modular (random and kernel-rule U)", modular, runs=2 * runs,
+                                n_steps=steps, batch=v["batch_size"], n_train=v["n_train"], device=device,
+                                n_test=v["n_test"]))
+        works.append(kernel_rule_work(f"{label} k={k} Algorithm 1", modular, fits=runs, restarts=modular.n_modules,
+                                      n_steps=v["kernel_n_steps"], batch=v["kernel_batch_size"],
+                                      n_train=v["n_train"], kernel="ntk", device=device))
+    return works
+
+
+@workload("compositional_images")
+def compositional_images(v: Mapping[str, Any]) -> list[Work]:
+    works = _compositional_works(v, v["n_slots_values"], "sweep", 1)
+    provisioning = len(v["sensitivity_provisioning"])
+    return works + _compositional_works(v, [v["sensitivity_n_slots"]], "provisioning", provisioning)
+
+
+@workload("projections", "robustness")
+def compositional_variant(v: Mapping[str, Any]) -> list[Work]:
+    # trained on the held-out split and evaluated under projections or noise: one design per slot count
+    works = _compositional_works(v, [v["n_slots"]], "held-out", 1)
+    if "n_penalty_draws" in v:  # each draw re-evaluates every trained net on the test set
+        draws = v["n_penalty_draws"] * v["n_seeds"] * 3
+        width = v["module_width"] * v["n_slots"] * v["modules_per_slot"]
+        works.append(statistics_work("penalty draws", flops=2.0 * draws * v["n_test"] * width * width,
+                                     peak_bytes=BYTES_FLOAT32 * v["n_test"] * width * 2))
+    return works
+
+
+@workload("theorem1")
+def theorem1(v: Mapping[str, Any]) -> list[Work]:
+    # two sweeps of n_mc_points grid points, plus the check table's few settings
+    trials = (2 * v["n_mc_points"] + 4) * v["n_trials"]
+    n = max(v["n_train_max"], v["n_train"]) * v["output_dim"]
+    return [monte_carlo_work("Monte Carlo", trials=trials, n_train=n, n_features=v["mc_n_features"],
+                             input_dim=v["input_dim"])]
+
+
+@workload("theorem2")
+def theorem2(v: Mapping[str, Any]) -> list[Work]:
+    works = []
+    for m in v["mc_input_dim_values"]:
+        for b in v["mc_module_dim_values"]:
+            if b > m:
+                continue
+            for model, (module_dim, k) in {"modular": (b, v["n_modules"]), "monolithic": (None, 1)}.items():
+                works.append(projected_work(f"projected MC m={m} b={b} {model}", trials=v["n_trials"] * v["n_mc_points"],
+                                            input_dim=m, module_dim=module_dim, n_modules=k,
+                                            n_train=v["mc_n_train_max"], n_features=v["mc_n_features"],
+                                            n_test=v["n_test"]))
+    return works
+
+
+# --- the whole notebook ------------------------------------------------------------------
+
+def _figure_count(name: str) -> int:
+    from modcore import paths
+
+    return (paths.NOTEBOOKS_DIR / f"{name}.py").read_text().count('"figure":')
+
+
+def estimate(name: str, values: Mapping[str, Any]) -> Estimate:
+    """The estimate of notebook ``name`` at its resolved parameter ``values`` (every parameter).
+    A notebook without a workload (the scorecard, the choices page, the analytic chapters) costs
+    its fixed overhead only."""
+    function = WORKLOADS.get(name)
+    works = tuple(function(values)) if function is not None else ()
+    return Estimate(name, works, overhead_seconds(_figure_count(name)))
+
+
+def machine_memory_bytes(device: str = "cpu") -> float:
+    """The memory a run may use: the GPU's for cuda, else the machine's RAM."""
+    if device == "cuda" and torch.cuda.is_available():
+        return float(torch.cuda.get_device_properties(0).total_memory)
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def cell_timeout_seconds(estimate_seconds: float) -> int:
+    """A cell may run this long: ten times its whole notebook's estimate, at least ten minutes
+    (an estimate is an estimate; a limit below it would stop honest runs, while ten times it
+    still ends a hung kernel the same day)."""
+    return int(max(600.0, 10.0 * estimate_seconds))
+
+
+def human_count(x: float) -> str:
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
+
+
+def human_bytes(x: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if x < 1024 or unit == "TiB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1024
+    return f"{x:.1f} TiB"
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def table(estimates: Sequence[Estimate], device: str) -> str:
+    """One row per notebook and a total, as `run --estimate` prints it."""
+    rows = [("notebook", "runs", "model-steps", "FLOPs", "peak memory", f"time ({device})")]
+    for e in estimates:
+        rows.append((e.notebook, human_count(e.runs), human_count(e.model_steps), human_count(e.flops),
+                     human_bytes(e.peak_bytes), human_seconds(e.seconds)))
+    rows.append(("total", human_count(sum(e.runs for e in estimates)),
+                 human_count(sum(e.model_steps for e in estimates)), human_count(sum(e.flops for e in estimates)),
+                 human_bytes(max((e.peak_bytes for e in estimates), default=0)),
+                 human_seconds(sum(e.seconds for e in estimates))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+                     for row in rows) + "\n"
+
+
+@workload("sine_task")
+def sine_task(v: Mapping[str, Any]) -> list[Work]:
+    """The task's instance (n_samples points of k sine modules) and its variance over n_tasks
+    draws per k: array work, no training."""
+    k_max = max(v["n_modules_values"] + [v["n_modules"]])
+    per_point = v["input_dim"] * k_max
+    return [statistics_work("instance", flops=20.0 * v["n_samples"] * per_point,
+                            peak_bytes=BYTES_FLOAT64 * v["n_samples"] * per_point * 2),
+            statistics_work("variance by k", flops=20.0 * v["n_tasks"] * len(v["n_modules_values"])
+                            * v["variance_n_samples"] * per_point,
+                            peak_bytes=BYTES_FLOAT64 * v["variance_n_samples"] * per_point * 2)]
+
+
+@workload("dimension_scaling")
+def dimension_scaling(v: Mapping[str, Any]) -> list[Work]:
+    """Closed forms over m up to input_dim_max at each p: sums over the power-law spectrum,
+    whose multiplicities grow with m, for d outputs."""
+    size = v["input_dim_max"] * max(v["n_params_values"]) * v["output_dim"]
+    return [statistics_work("closed forms", flops=100.0 * size * len(v["n_params_values"]),
+                            peak_bytes=BYTES_FLOAT64 * 4 * size)]
