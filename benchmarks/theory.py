@@ -15,7 +15,7 @@ import os
 import time
 
 from modcore import theory
-from modcore.experiments import theorem1
+from modcore.chapters import theorem1
 
 SETTINGS = theorem1.CHECK_TABLE_SETTINGS  # (n_train, n_params, output_dim)
 SPECTRUM = theorem1.CHECK_TABLE_SPECTRUM

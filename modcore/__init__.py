@@ -18,7 +18,10 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     plots         arrays in, Figure out
     scorecard     claim records written by chapters, read by the scorecard page
     choices       the choices page, rendered from the code's constants
-    experiments   one module per chapter (may import every layer above; none imports it)
+    parameters    typed chapter parameters: each one's type, default and rule in one place
+    verdicts      the closed set of verdict words and how they combine
+    runs          run configurations that several chapters share
+    chapters      one module per notebook (may import every layer above; none imports it)
     runner        executes the notebooks with papermill (imported by ``python -m modcore``
                   and the tests only)
 """

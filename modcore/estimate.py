@@ -38,7 +38,7 @@ import torch
 
 from modcore import kernel_rule, theory
 from modcore.models import MLPSpec, ModularSpec
-from modcore.tasks.sine import calibration
+from modcore.tasks import sine as sine_task
 from modcore.train import TrainSettings, fit_linearised, resolve_device, train_ensemble
 
 # A probe step must stay cheap: at most this many FLOPs (about 0.1 s on the 2-core machine) and
@@ -367,7 +367,8 @@ def device_of(values: Mapping[str, Any]) -> str:
 
 
 def _calibrated(field_name: str, fallback: int) -> int:
-    return int(calibration().get("fitted", {}).get(field_name, fallback))
+    # the calibrated constants are literals in modcore.tasks.sine (CALIBRATED_N_STEPS, ...)
+    return int(getattr(sine_task, f"CALIBRATED_{field_name.upper()}", fallback))
 
 
 def _fig2_settings(v: Mapping[str, Any], panels: Sequence[str], n_train_values: Sequence[int]) -> set[tuple]:

@@ -407,7 +407,7 @@ def single_threaded():
     scikit-learn) on one thread. For networks of a few thousand weights a second thread only adds
     synchronisation; on a shared 2-core machine it made every step several times slower, and the
     libraries' default pools wait on each other on a loaded machine (benchmarks/essay_threads.py)."""
-    with _threads(1), threadpool_limits(limits=1):
+    with torch_threads(1), threadpool_limits(limits=1):
         yield
 
 

@@ -45,7 +45,8 @@ def _candidates(kind, default, rules: tuple[Rule, ...], nonfinite: bool) -> list
         values += [5, "text", ["text"], [math.nan]]
         (item,) = args
         probes = [[], [-1], [0], [1, 1], [2, 1], [10 ** 12, -5]]
-        values += [v for v in probes if any(_breaks(rule, [item(x) for x in v]) for rule in rules)]
+        if item in (int, float):  # nested lists and lists of strings get the type cases only
+            values += [v for v in probes if any(_breaks(rule, [item(x) for x in v]) for rule in rules)]
     elif kind is str or optional_str or origin is typing.Literal:
         values += [5, [1]]
         values += [v for v in ("", "no-such-choice", "/no/such/folder") if any(_breaks(rule, v) for rule in rules)]

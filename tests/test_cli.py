@@ -80,8 +80,8 @@ def test_list_shows_each_profiles_values(toy_notebooks, capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "toy"
-    assert lines[1].split() == ["parameter", "ci", "default", "paper"]
-    assert ["n_max", "10", "100", "100000"] in [line.split() for line in lines]
+    assert lines[1].split() == ["parameter", *runner.PROFILES]
+    assert ["n_max", "10", "100", "100", "100000"] in [line.split() for line in lines]  # gpu: default's values
 
 
 def test_profile_file_must_name_all_three_profiles(toy_notebooks):

@@ -127,7 +127,7 @@ def test_the_wheel_installed_without_the_source_tree_runs_a_notebook(tmp_path):
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     for name in runner.notebook_names():
         assert f"modcore/notebooks/{name}.py" in names and f"modcore/notebooks/profiles/{name}.yml" in names, name
-    assert {"modcore/experiments/__init__.py", "modcore/tasks/sine.py", "modcore/plots/__init__.py",
+    assert {"modcore/chapters/__init__.py", "modcore/runs/__init__.py", "modcore/tasks/sine.py", "modcore/plots/__init__.py",
             "modcore/data/fig3_digitised.csv"} <= names
     assert "License-Expression: MIT AND CC-BY-4.0" in metadata
     shutil.rmtree(source)
