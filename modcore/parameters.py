@@ -28,6 +28,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = ["ChapterParameters", "ParameterError", "Relation", "Rule", "param", "at_least", "at_most",
@@ -120,7 +121,7 @@ def _cuda_visible(device: str) -> bool:
 DEVICE = (one_of("auto", "cpu", "cuda"), Rule("cuda only where torch sees a GPU", _cuda_visible))
 # A folder that must exist when given (a data set's folder); None means "the default".
 EXISTING_FOLDER = Rule("None or an existing folder",
-                       lambda value: value is None or __import__("pathlib").Path(value).expanduser().is_dir())
+                       lambda value: value is None or Path(value).expanduser().is_dir())
 # A path that may not exist yet (a folder the runner creates): None means "the default", "" names nothing.
 NONE_OR_NONEMPTY = Rule("None or not empty", lambda value: value is None or len(value) > 0)
 

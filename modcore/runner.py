@@ -248,7 +248,7 @@ def _profile_file(name: str) -> Path:
 def _profile_document(name: str) -> tuple[Path, dict[str, Any]]:
     path = _profile_file(name)
     document = read_yaml(path) or {}
-    if isinstance(document, dict) and "gpu" in PROFILES:
+    if isinstance(document, dict):
         document.setdefault("gpu", {})  # a profile file without a gpu section runs default's values on a GPU
     if not isinstance(document, dict) or set(document) - {CONSTRAINTS} != set(PROFILES):
         found = sorted(document) if isinstance(document, dict) else type(document).__name__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 
 import pytest
@@ -28,7 +29,7 @@ def _candidates(kind, default, rules: tuple[Rule, ...], nonfinite: bool) -> list
     break one of the parameter's own rules (found by testing the rule, not by reading it)."""
     origin = typing.get_origin(kind)
     args = typing.get_args(kind)
-    optional_str = origin in (typing.Union, getattr(__import__("types"), "UnionType")) and str in args
+    optional_str = origin in (typing.Union, types.UnionType) and str in args
     values = []
     if kind in (int, float):
         values += ["not-a-number", [1, 2], True]

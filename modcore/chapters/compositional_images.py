@@ -20,7 +20,7 @@ from modcore import scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, NONEMPTY, POSITIVE, SEED, ChapterParameters,
                                 Relation, Rule, at_least, at_most, each, one_of, param)
 from modcore.plots import compositional as comp_plots
-from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHODS, METHOD_LABELS,
+from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, DIGIT_PIXELS, LEAD_SE, METHODS, METHOD_LABELS,
                                         PAIRS, PAIR_LABELS, PAPER_METHODS, PARAMS_TOLERANCE, CompositionalRun,
                                         accuracy_table, comparison, dataset_short, design, design_seeds,
                                         estimated_minutes, max_parameter_gap, pair_table, pair_text, pair_why,
@@ -30,9 +30,8 @@ from modcore.tasks.cifar10 import OFFICIAL_MD5, Cifar10NotFoundError, find_batch
 
 # The largest k of Fig. 4b: a composite holds 1 to 8 images.
 MAX_N_SLOTS = 8
-# A module cannot read more inputs than the smallest composite has; 64 is the pixel count of one
-# Compositional Digits image (the offline default), the bound the profile's rule used.
-DIGIT_PIXELS = math.prod(IMAGE_SHAPES["digits"])
+# A module cannot read more inputs than the smallest composite has: DIGIT_PIXELS, the pixel count of
+# one Compositional Digits image (the offline default), is the bound of module_dim's rule.
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,15 +22,12 @@ from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
                                 ChapterParameters, Relation, at_least, each, one_of, param)
 from modcore.plots import kernel_rule as kernel_plots
-from modcore.runs.kernel_rule import (FOUND_COS, PATH_STREAM, PILOT_SEED_START, PILOT_TARGET_SHARE, SIGNIFICANCE,
-                                      TRAIN_STREAM, PilotDesign, RecoveryRun, agreement, choose_setting, draw_task,
-                                      model_seed, pilot_rows, pilot_summary, pilot_table)
+from modcore.runs.kernel_rule import (FOUND_COS, KERNEL_NAME, PATH_STREAM, PILOT_SEED_START, PILOT_TARGET_SHARE,
+                                      SIGNIFICANCE, TRAIN_STREAM, PilotDesign, RecoveryRun, agreement, choose_setting,
+                                      draw_task, model_seed, pilot_rows, pilot_summary, pilot_table)
 from modcore.seeds import derive_seed
 
 KERNEL_LABELS = {"ntk": "NTK at init", "hidden": "last hidden layer", "rbf": "RBF (median bandwidth)"}
-_KERNEL_NAMES = one_of(*kr.KERNELS)
-
-
 @dataclasses.dataclass(frozen=True)
 class Parameters(ChapterParameters):
     """The chapter's parameters: the only home of each one's type, default and rule. The
@@ -41,21 +38,21 @@ class Parameters(ChapterParameters):
     n_seeds: int = param(10, at_least(2))         # seeds per kernel on the path; the sign tests over seeds need two
     input_dim: int = param(6, at_least(1))        # m (paper does not say)
     n_modules: int = param(3, at_least(1))        # task modules k
-    kernel_values: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # on the path
+    kernel_values: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(KERNEL_NAME))  # on the path
     width: int = param(16, at_least(1))           # module MLP width, the network of "ntk" and "hidden" (our choice)
     n_points: int = param(21, at_least(3))        # directions along each path: its two ends and a point between
     path_batch_size: int = param(256, at_least(2))  # minibatch of the path's objective (kernel matrix B x B)
     pilot_seed: int = param(1000, SEED, at_least(PILOT_SEED_START))  # first pilot seed: no later chapter uses these
     pilot_n_seeds: int = param(5, at_least(2))    # pilot seeds; a standard error needs two
     pilot_n_train: int = param(2000, at_least(2))  # training points of the pilot's tasks
-    pilot_kernels: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # the grid ...
+    pilot_kernels: list[str] = param(["ntk", "hidden", "rbf"], NONEMPTY, DISTINCT, each(KERNEL_NAME))  # the grid ...
     pilot_eps_values: list[float] = param([0.001, 0.01, 0.1, 1.0], NONEMPTY, DISTINCT, each(POSITIVE))  # ... ridge eps
     pilot_batch_sizes: list[int] = param([32, 64, 128], NONEMPTY, INCREASING, each(at_least(2)))  # ... minibatch B
     pilot_steps_values: list[int] = param([30, 100, 300], NONEMPTY, INCREASING, each(at_least(1)))  # ... steps
     pilot_restart_factors: list[int] = param([1, 2, 4], NONEMPTY, INCREASING, each(at_least(1)))  # ... K / k
     pilot_rerun: str = param("chosen", one_of("chosen", "all"))  # stored grid: rerun the chosen setting's fits, or all
     network_module_factor: int = param(2, at_least(1))  # network modules K = factor * k (paper's t-SNE: 20 for 10)
-    kernel: str = param("rbf", _KERNEL_NAMES)     # Algorithm 1's settings: the pilot's choice (checked in the chapter)
+    kernel: str = param("rbf", KERNEL_NAME)     # Algorithm 1's settings: the pilot's choice (checked in the chapter)
     kernel_eps: float = param(0.001, POSITIVE)
     kernel_batch_size: int = param(64, at_least(2))
     kernel_n_steps: int = param(300, at_least(1))

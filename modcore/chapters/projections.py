@@ -24,16 +24,13 @@ from modcore import kernel_rule, scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, ChapterParameters, Relation, at_least,
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
-from modcore.runs.compositional import (DATASET_NAMES, IMAGE_SHAPES, KERNEL_LABELS, METHOD_LABELS, CompositionalRun,
-                                        comparison, dataset_short, design, design_seeds, estimated_minutes, healthy,
-                                        kernel_rule_labels, paired_difference, points, prepare_data, sweep)
+from modcore.runs.compositional import (DATASET_NAMES, DIGIT_PIXELS, IMAGE_SHAPES, KERNEL_LABELS, METHOD_LABELS,
+                                        CompositionalRun, comparison, dataset_short, design, design_seeds,
+                                        estimated_minutes, healthy, kernel_rule_labels, paired_difference, points,
+                                        prepare_data, sweep)
 from modcore.seeds import derive_seed
 from modcore.tasks import compositional as comp
 from modcore.tasks.compositional import MAX_HELDOUT_N_SLOTS
-
-# Pixels of one Compositional Digits image (the offline default): the bound of module_dim's rule.
-DIGIT_PIXELS = math.prod(IMAGE_SHAPES["digits"])
-
 
 @dataclasses.dataclass(frozen=True)
 class Parameters(ChapterParameters):

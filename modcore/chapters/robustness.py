@@ -20,15 +20,11 @@ from modcore import scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, ChapterParameters, Relation, at_least,
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
-from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, IMAGE_SHAPES, LEAD_SE, METHODS, METHOD_LABELS,
-                                        PAIRS, CompositionalRun, dataset_short, design, design_seeds,
-                                        estimated_minutes, healthy, ordering, pair_table, pair_text, pair_why,
-                                        paper_parts, paper_robustness, parameter_table, points, sweep)
+from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, DIGIT_PIXELS, LEAD_SE, METHODS, METHOD_LABELS,
+                                        PAIRS, CompositionalRun, dataset_short, design, design_seeds, estimated_minutes,
+                                        healthy, ordering, pair_table, pair_text, pair_why, paper_parts,
+                                        paper_robustness, parameter_table, points, sweep)
 from modcore.tasks.compositional import MAX_HELDOUT_N_SLOTS
-
-# Pixels of one Compositional Digits image (the offline default): the bound of module_dim's rule.
-DIGIT_PIXELS = math.prod(IMAGE_SHAPES["digits"])
-
 
 @dataclasses.dataclass(frozen=True)
 class Parameters(ChapterParameters):

@@ -27,13 +27,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import kernel_rule as kr
 from modcore import paper_values, scorecard, stats, sweeps
 from modcore.models import ModularSpec
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
-                                ChapterParameters, Relation, at_least, each, one_of, param)
+                                ChapterParameters, Relation, at_least, each, param)
 from modcore.plots import kernel_rule as kernel_plots
-from modcore.runs.kernel_rule import (PILOT_SEED_START, SIGNIFICANCE, agreement, combined_agreement,
+from modcore.runs.kernel_rule import (KERNEL_NAME, PILOT_SEED_START, SIGNIFICANCE, agreement, combined_agreement,
                                       sensitivity_words)
 from modcore.runs.sample_complexity import (DEFAULT_PATIENCE, VALIDATION_EVERY, SampleRun, chapter_design,
                                             chapter_protocol, main_runs, run_chapter)
@@ -45,9 +44,6 @@ METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", 
 FLAT_MAX_GROWTH = 2.0
 # ... and no growth verdict when more than this fraction of the points lie outside the n grid.
 MAX_CENSORED = 0.5
-
-_KERNEL_NAMES = one_of(*kr.KERNELS)
-
 
 @dataclasses.dataclass(frozen=True)
 class Parameters(ChapterParameters):
@@ -71,13 +67,13 @@ class Parameters(ChapterParameters):
     batch_size: int = param(128, at_least(1))      # training minibatch (paper does not say)
     n_test: int = param(2000, at_least(1))         # test points per run
     target_loss: float = param(1.5, POSITIVE)      # the paper's threshold (Fig. 4a's file name)
-    kernel: str = param("rbf", _KERNEL_NAMES)      # Algorithm 1's settings: the kernel_rule chapter's pilot choice
+    kernel: str = param("rbf", KERNEL_NAME)      # Algorithm 1's settings: the kernel_rule chapter's pilot choice
     kernel_eps: float = param(0.001, POSITIVE)
     kernel_batch_size: int = param(64, at_least(2))  # capped at n where n is smaller
     kernel_n_steps: int = param(300, at_least(0))
     kernel_lr: float = param(0.02, POSITIVE)
     sensitivity_input_dim: int = param(4, at_least(1))  # the sensitivity table's m (one of input_dim_values)
-    sensitivity_kernels: list[str] = param(["ntk", "rbf"], NONEMPTY, DISTINCT, each(_KERNEL_NAMES))  # its kernels
+    sensitivity_kernels: list[str] = param(["ntk", "rbf"], NONEMPTY, DISTINCT, each(KERNEL_NAME))  # its kernels
     sensitivity_network_factors: list[int] = param([1, 2], NONEMPTY, INCREASING, each(at_least(1)))  # its K / k
     device: str = param("auto", *DEVICE)
     results_dir: str | None = param(None, EXISTING_FOLDER)  # None: results/sample_complexity

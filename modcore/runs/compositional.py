@@ -179,6 +179,8 @@ class CompositionalRun:
 
 
 IMAGE_SHAPES = {"digits": (8, 8, 1), "cifar10": (32, 32, 3)}
+# Pixels of one Compositional Digits image (the offline default): the chapters bound module_dim by it.
+DIGIT_PIXELS = math.prod(IMAGE_SHAPES["digits"])
 DATASET_NAMES = {"digits": "Compositional Digits (a stand-in for CIFAR-10)", "cifar10": "Compositional CIFAR-10"}
 
 

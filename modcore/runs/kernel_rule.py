@@ -20,11 +20,12 @@ import pandas as pd
 from modcore import kernel_rule as kr
 from modcore import scorecard, sweeps
 from modcore.models import DEFAULT_DEPTH, ModularSpec
+from modcore.parameters import one_of
 from modcore.seeds import derive_seed
 from modcore.tasks.sine import SineTask
 
-from modcore.seeds import derive_seed
-from modcore.tasks.sine import SineTask
+# The rule of every chapter parameter that names Algorithm 1's kernel.
+KERNEL_NAME = one_of(*kr.KERNELS)
 
 # Our thresholds for the verdict words (the paper states these claims in words only; see the
 # book's choices page): a learned direction "finds" a true module when |cos| >= FOUND_COS (one
