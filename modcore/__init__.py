@@ -24,6 +24,7 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     chapters      one module per notebook (may import every layer above; none imports it)
     runner        executes the notebooks with papermill (imported by ``python -m modcore``
                   and the tests only)
+    provenance    the record that ends each executed notebook (used by the runner only)
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """The execution-statistics page: how each chapter of this build was executed, read from the
 provenance that ``python -m modcore run`` writes into every executed notebook.
 
-The runner (``modcore.runner.provenance``) stores one record per executed notebook under
+The runner (with :mod:`modcore.provenance`) stores one record per executed notebook under
 ``metadata.modcore.provenance``: the command, the profile, the device, the git commit, the
 versions of the packages behind the numbers, the Python version and the wall time (kernel
 start included). This module only reads those records back from ``book/_executed`` (or

@@ -19,19 +19,16 @@ A notebook that fails while running raises :class:`NotebookFailed` (a kernel tha
 the cell it was running); Ctrl-C raises :class:`NotebookInterrupted`. Either way the executed
 notebook is kept as ``<name>.failed.ipynb`` and the previous ``<name>.ipynb`` (the one the book
 reads) is left in place. A successful run ends with a generated "Provenance" cell (see
-:func:`provenance`).
+:mod:`modcore.provenance`).
 """
 
 from __future__ import annotations
 
 import ast
-import datetime
 import math
 import operator
 import os
 import re
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -41,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from modcore import chapters, paths
+from modcore import chapters, paths, provenance
 from modcore.parameters import ChapterParameters, ParameterError
 
 PROFILES = ("ci", "default", "gpu", "paper")
@@ -93,9 +90,6 @@ def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> No
 # and have no randomness (no seed).
 LAST = ("choices", "scorecard", "execution_stats")
 NO_FIGURE = LAST
-# Versions the provenance records: the packages behind the numbers and the pages.
-PROVENANCE_PACKAGES = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "networkx", "matplotlib",
-                       "papermill", "myst-nb", "jupytext")
 
 
 def notebook_names() -> list[str]:
@@ -638,7 +632,8 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
         raise NotebookFailed(line + (f" (kernel log: {failed_log})" if died else "")) from error
     kernel_log.unlink(missing_ok=True)
     wall_seconds = time.perf_counter() - start
-    _append_provenance(running, provenance(name, profile, overrides, parameters, wall_seconds))
+    provenance.append_cell(running, provenance.record(name, profile, overrides, parameters,
+                                                      default_parameters(name), wall_seconds))
     os.replace(running, output)
     for stale in (failed, failed_log):  # an older failure of this notebook no longer describes it
         stale.unlink(missing_ok=True)
@@ -720,110 +715,6 @@ def _interrupted_line(name: str, output: Path, kept: Path | None) -> str:
     previous = f"the previous {output} is kept" if output.exists() else f"no {output} was written"
     partial = f", the partial run is {kept}" if kept is not None else ""
     return f"{name} interrupted (Ctrl-C){where}; {previous}{partial}"
-
-
-def cli_command(name: str, profile: str, overrides: Mapping[str, Any]) -> str:
-    """The ``python -m modcore run`` command line that repeats a run."""
-    words = ["python", "-m", "modcore", "run", name, "--profile", profile]
-    for key, value in overrides.items():
-        words += ["-p", key, repr(value)]
-    return shlex.join(words)
-
-
-def provenance(name: str, profile: str, overrides: Mapping[str, Any], parameters: Mapping[str, Any],
-               wall_seconds: float) -> dict[str, Any]:
-    """What made an executed notebook: command, injected parameters, seeds, device, commit,
-    modcore, package and Python versions, and wall time."""
-    values = {**default_parameters(name), **parameters}
-    return {
-        "command": cli_command(name, profile, overrides),
-        "profile": profile,
-        "parameters": dict(parameters),
-        "seeds": {key: value for key, value in values.items() if "seed" in key},
-        "device": _device(),
-        "commit": _git_commit(),
-        "modcore_version": _modcore_version(),
-        "packages": _package_versions(),
-        "python": sys.version.split()[0],
-        "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "wall_seconds": round(wall_seconds, 1),
-    }
-
-
-def _device() -> str:
-    try:
-        import torch
-    except ImportError:
-        return "torch not installed"
-    if torch.cuda.is_available():
-        return f"CUDA available: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"
-    return f"CPU only, CUDA not available (torch {torch.__version__})"
-
-
-def _git_commit() -> str:
-    """Short hash of HEAD, plus "dirty" if tracked or unignored files differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(paths.REPO_ROOT), *args], capture_output=True, text=True,
-                              check=True, timeout=30).stdout.strip()
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain"))
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout, or git is missing)"
-    return f"{commit} (dirty)" if dirty else commit
-
-
-def _package_versions() -> dict[str, str]:
-    """Installed versions of PROVENANCE_PACKAGES (the kernel runs in this interpreter's environment)."""
-    from importlib import metadata
-
-    versions = {}
-    for package in PROVENANCE_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
-def _modcore_version() -> str:
-    import modcore
-
-    return modcore.__version__
-
-
-def _code(text: str) -> str:
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
-
-
-def _provenance_markdown(record: Mapping[str, Any]) -> str:
-    def listing(mapping: Mapping[str, Any]) -> str:
-        return ", ".join(_code(f"{key} = {value!r}") for key, value in mapping.items()) or "none"
-
-    return "\n".join([
-        "## Provenance",
-        "",
-        "Written by `python -m modcore run` when this page was executed.",
-        "",
-        f"- **Command:** {_code(record['command'])}",
-        f"- **Parameters injected** (profile {_code(record['profile'])} and overrides): {listing(record['parameters'])}",
-        f"- **Seeds:** {listing(record['seeds'])}",
-        f"- **Device:** {record['device']}",
-        f"- **Commit:** {_code(record['commit'])}",
-        f"- **modcore version:** {_code(record['modcore_version'])} (Python {record['python']})",
-        f"- **Packages:** {', '.join(f'{name} {version}' for name, version in record.get('packages', {}).items()) or 'not recorded'}",
-        f"- **Wall time:** {record['wall_seconds']:.0f} s, finished {record['finished_utc']}",
-    ])
-
-
-def _append_provenance(path: Path, record: Mapping[str, Any]) -> None:
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_markdown_cell(_provenance_markdown(record),
-                                                        metadata={"tags": ["provenance"]}))
-    notebook.metadata.setdefault("modcore", {})["provenance"] = dict(record)
-    nbformat.write(notebook, path)
 
 
 def describe(names: Iterable[str]) -> str:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from modcore import __main__ as cli
-from modcore import paths, runner
+from modcore import paths, provenance, runner
 
 NOTEBOOK = '''\
 # %% [markdown]
@@ -107,4 +107,4 @@ def test_commit_is_reported_without_git(monkeypatch):
         raise FileNotFoundError("git")
 
     monkeypatch.setattr(subprocess, "run", no_git)
-    assert runner._git_commit().startswith("unknown")
+    assert provenance.git_commit().startswith("unknown")
