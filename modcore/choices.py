@@ -23,7 +23,7 @@ import importlib
 import re
 from dataclasses import dataclass
 
-from modcore import runner
+from modcore import chapters
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*):([\w.:]+)\}")
 
@@ -43,11 +43,9 @@ class Section:
 
 
 def notebook_defaults(name: str) -> dict:
-    """The default of each parameter of notebook ``name``: its chapter's ``Parameters()`` where the
-    chapter module exists (the one home of the defaults), else its ``parameters`` cell as the
-    runner reads it (:func:`modcore.runner.default_parameters`)."""
-    typed = runner.parameters_class(name)
-    return typed().values() if typed is not None else runner.default_parameters(name)
+    """The default of each parameter of notebook ``name``: its chapter's ``Parameters()``, the one
+    home of the defaults."""
+    return chapters.load(name).Parameters().values()
 
 
 def _format(value) -> str:

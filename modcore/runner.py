@@ -4,12 +4,13 @@ This is the top layer of the package: only ``python -m modcore`` and the tests i
 no other module of modcore does (so the library never depends on papermill or the book).
 
 A notebook is ``notebooks/<name>.py`` (Jupytext percent format) with exactly one cell tagged
-``parameters`` whose plain assignments are the ``default`` profile. ``notebooks/profiles/
-<name>.yml`` holds the overrides of the ``ci``, ``default`` and ``paper`` profiles and, under
-``constraints``, the rules every value must obey (see :func:`parse_rule`). papermill injects
-unknown names silently; here an unknown notebook, profile or parameter, a value of the wrong
-type, a non-finite number or a value that breaks its rule is a :class:`RunnerError` that names
-it, raised before any kernel starts.
+``parameters`` whose plain assignments are the ``default`` profile, and a chapter module
+``modcore/chapters/<name>.py`` whose ``Parameters`` class is the one home of each parameter's
+type, default and rule (:mod:`modcore.parameters`). ``notebooks/profiles/<name>.yml`` holds
+values only: the overrides of the ``ci``, ``default``, ``gpu`` and ``paper`` profiles.
+papermill injects unknown names silently; here an unknown notebook, profile or parameter, a
+notebook without a chapter module, a value of the wrong type, a non-finite number or a value
+that breaks its rule is a :class:`RunnerError` that names it, raised before any kernel starts.
 
 Paths the kernel reads or writes (:data:`PATH_PARAMETERS`) are made absolute here, against
 the caller's working directory, since the kernel runs in ``notebooks/``; an empty one is
@@ -26,13 +27,10 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +46,6 @@ PROFILES = ("ci", "default", "gpu", "paper")
 # one hour allows a GPU eight times slower than assumed; paper is days of CPU by design, and 100
 # hours stops only what would take weeks.
 MAX_HOURS = {"ci": 0.5, "default": 2.0, "gpu": 1.0, "paper": 100.0}
-CONSTRAINTS = "constraints"  # the profile file's section of value rules
-RELATIONS = "relations"      # inside it: rules between parameters that belong to none of them
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 # What `python -m modcore list/run` needs beyond the package's own dependencies; the
 # pyproject declares them as the extra below.
@@ -139,50 +135,6 @@ def default_parameters(name: str) -> dict[str, Any]:
     return parse_parameters_cell(_parameters_cell_source(_read(name), name), name)
 
 
-def _type_name(value: Any) -> str:
-    return "None" if value is None else type(value).__name__
-
-
-def shown_value(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, shortened when long (a 401-digit integer), so that a message stays one line."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** limit:
-        return f"<an integer of {len(str(abs(value)))} digits>"  # str() of a huge int is slow; cut early
-    text = repr(value).replace("\n", "\\n")
-    return text if len(text) <= limit else f"{text[:limit - 25]}... ({len(text)} characters)"
-
-
-def check_value(parameter: str, value: Any, default: Any) -> Any:
-    """``value`` if it has the type of ``default`` (int is accepted, and converted, for float).
-
-    A ``None`` default (e.g. ``results_dir = None``) accepts None or a string.
-    """
-    if default is None:
-        ok = value is None or isinstance(value, str)
-    elif isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok:
-            try:
-                value = float(value)
-            except OverflowError:
-                raise RunnerError(f"parameter {parameter!r} = {shown_value(value)} is too large for a float "
-                                  f"(at most {sys.float_info.max:.3g})") from None
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-        if ok and default:
-            # every element must fit the type of the default's first element
-            value = [check_value(f"{parameter}[{i}]", item, default[0]) for i, item in enumerate(value)]
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise RunnerError(f"parameter {parameter!r} must be {_type_name(default)} (like its default "
-                          f"{default!r}), got {_type_name(value)} {shown_value(value)}")
-    return value
-
-
 # --- profile files ----------------------------------------------------------------------
 
 class _ProfileLoader(yaml.SafeLoader):
@@ -196,7 +148,7 @@ _ProfileLoader.add_implicit_resolver(
 
 def _mapping_without_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
     """A YAML mapping; a key given twice is an error (PyYAML would keep the last value silently,
-    and in ``constraints:`` that could replace a rule by a weaker one)."""
+    so the value the reader sees first would not be the one that runs)."""
     first_line: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -244,10 +196,12 @@ def _profile_document(name: str) -> tuple[Path, dict[str, Any]]:
     document = read_yaml(path) or {}
     if isinstance(document, dict):
         document.setdefault("gpu", {})  # a profile file without a gpu section runs default's values on a GPU
-    if not isinstance(document, dict) or set(document) - {CONSTRAINTS} != set(PROFILES):
+        if "constraints" in document:  # the retired rule language: a rule left there must not look enforced
+            raise RunnerError(f"{_shown(path)}: profiles hold values only; its 'constraints' section is no longer "
+                              f"read (each rule lives in the Parameters class of modcore/chapters/{name}.py)")
+    if not isinstance(document, dict) or set(document) != set(PROFILES):
         found = sorted(document) if isinstance(document, dict) else type(document).__name__
-        raise RunnerError(f"{path.name} must define exactly the profiles {PROFILES} (and optionally "
-                          f"{CONSTRAINTS!r}), found {found}")
+        raise RunnerError(f"{path.name} must define exactly the profiles {PROFILES}, found {found}")
     return path, document
 
 
@@ -260,298 +214,34 @@ def load_profiles(name: str) -> dict[str, dict[str, Any]]:
     return {profile: dict(document[profile] or {}) for profile in PROFILES}
 
 
-# --- value rules ------------------------------------------------------------------------
-#
-# A parameter's rule is a string of clauses separated by commas (outside brackets and
-# quotes); the value must satisfy every clause:
-#
-#     finite               every number in the value is finite (the default for every parameter)
-#     nonfinite allowed    lifts that default (inf and nan are then accepted)
-#     nonempty             at least one element
-#     distinct             no element twice
-#     increasing           elements strictly increasing
-#     each CLAUSE          CLAUSE holds for every element
-#     > 0   <= P   in ['a', 'b']   a comparison with the value on its left
-#     0 < x < 1            any condition in x (the value) and the other parameters' names
-#
-# ``relations`` lists conditions between parameters that belong to none of them, e.g.
-# ``b <= min(m_values)``. Conditions are parsed with :mod:`ast` and evaluated by the small
-# interpreter below, which knows literals, parameter names, comparisons (in and not in
-# included), and/or/not, + - * / // % and the functions min, max, len and abs: a profile
-# file can state a condition but cannot run code.
-
-_VALUE = "x"
-_KEYWORDS = ("finite", "nonfinite allowed", "nonempty", "distinct", "increasing")
-_COMPARISONS: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-}
-_ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "len": len, "abs": abs}
-_ALLOWED_NODES = (ast.Expression, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.BinOp, ast.Call,
-                  ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
-                  *_COMPARISONS, *_ARITHMETIC, *_UNARY)
-_LEADING_COMPARISON = re.compile(r"\s*(<=|>=|==|!=|<|>|not\s+in\b|in\b)")
-
-
-def _split_clauses(text: str) -> list[str]:
-    """``text`` split at the commas that are outside brackets and quotes."""
-    clauses, depth, quote, start = [], 0, None, 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            clauses.append(text[start:i])
-            start = i + 1
-    clauses.append(text[start:])
-    return [clause.strip() for clause in clauses]
-
-
-def _parse_condition(text: str, *, value_allowed: bool) -> ast.Expression:
-    """``text`` as a condition of the rule language; ValueError says what is not allowed."""
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"{text!r} is not a condition") from None
-    if not (isinstance(tree.body, (ast.Compare, ast.BoolOp))
-            or (isinstance(tree.body, ast.UnaryOp) and isinstance(tree.body.op, ast.Not))):
-        raise ValueError(f"{text!r} is not a condition (a comparison, 'and', 'or' or 'not')")
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise ValueError(f"{text!r} uses {type(node).__name__}, which rules may not")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-                                               and not node.keywords):
-            raise ValueError(f"{text!r} calls something other than {', '.join(_FUNCTIONS)}")
-        if isinstance(node, ast.Name) and node.id == _VALUE and not value_allowed:
-            raise ValueError(f"{text!r} uses {_VALUE!r}, which only a parameter's own rule has")
-    return tree
-
-
-def _names(tree: ast.AST) -> set[str]:
-    """The parameter names a condition reads (not ``x``, not the functions)."""
-    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    return {node.id for node in ast.walk(tree)
-            if isinstance(node, ast.Name) and node.id != _VALUE and id(node) not in called}
-
-
-def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body, names)
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        return names[node.id]
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_evaluate(item, names) for item in node.elts]
-    if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_evaluate(node.operand, names))
-    if isinstance(node, ast.BinOp):
-        return _ARITHMETIC[type(node.op)](_evaluate(node.left, names), _evaluate(node.right, names))
-    if isinstance(node, ast.BoolOp):
-        values = (bool(_evaluate(item, names)) for item in node.values)
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, names)
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _evaluate(right_node, names)
-            if not _COMPARISONS[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.Call):
-        return _FUNCTIONS[node.func.id](*(_evaluate(arg, names) for arg in node.args))
-    raise AssertionError(f"unchecked node {type(node).__name__}")  # _parse_condition admits no other
-
-
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, (list, tuple)):
-        return any(_has_non_finite(item) for item in value)
-    return False
-
-
-@dataclass(frozen=True)
-class Clause:
-    """One clause of a rule: a keyword, ``each`` + a clause, or a condition."""
-
-    text: str
-    keyword: str | None = None
-    each: Clause | None = None
-    condition: ast.Expression | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Clause:
-        if text in _KEYWORDS:
-            return cls(text, keyword=text)
-        if text.startswith("each "):
-            return cls(text, each=cls.parse(text[len("each "):].strip()))
-        if not text:
-            raise ValueError("empty clause")
-        condition_text = f"{_VALUE} {text}" if _LEADING_COMPARISON.match(text) else text
-        return cls(text, condition=_parse_condition(condition_text, value_allowed=True))
-
-    def names(self) -> set[str]:
-        if self.each is not None:
-            return self.each.names()
-        return _names(self.condition) if self.condition is not None else set()
-
-    def holds(self, value: Any, names: Mapping[str, Any]) -> bool:
-        """Whether ``value`` satisfies the clause; TypeError/ValueError if it cannot be evaluated."""
-        if self.each is not None:
-            return all(self.each.holds(item, names) for item in value)
-        if self.keyword == "finite":
-            return not _has_non_finite(value)
-        if self.keyword == "nonfinite allowed":
-            return True
-        if self.keyword == "nonempty":
-            return len(value) > 0
-        if self.keyword == "distinct":
-            return len(set(value)) == len(value)
-        if self.keyword == "increasing":
-            return all(a < b for a, b in zip(value, value[1:]))
-        return bool(_evaluate(self.condition, {**names, _VALUE: value}))
-
-
-def parse_rule(text: str) -> list[Clause]:
-    """The clauses of one parameter's rule (see the comment above ``Clause``)."""
-    return [Clause.parse(clause) for clause in _split_clauses(text)]
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """The ``constraints`` section of one notebook's profile file, parsed and checked
-    against the notebook's parameters."""
-
-    notebook: str
-    source: Path
-    rules: dict[str, tuple[str, list[Clause]]]  # parameter -> (rule text, its clauses)
-    relations: list[tuple[str, ast.Expression]]
-
-    def check(self, parameters: Mapping[str, Any]) -> None:
-        """Raise a one-line :class:`RunnerError` for the first value that breaks a rule.
-
-        ``parameters`` holds every parameter of the notebook (defaults and overrides).
-        Every number must be finite unless its rule says ``nonfinite allowed``.
-        """
-        where = f"(rule from {_shown(self.source)})"
-        for key, value in parameters.items():
-            clauses = self.rules.get(key, ("", []))[1]
-            if _has_non_finite(value) and not any(c.keyword == "nonfinite allowed" for c in clauses):
-                raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {shown_value(value)} is not finite; "
-                                  f"only a rule with 'nonfinite allowed' admits inf or nan")
-        for key, (_, clauses) in self.rules.items():
-            for clause in clauses:
-                ok, note = _attempt(lambda: clause.holds(parameters[key], parameters))
-                if not ok:
-                    raise RunnerError(f"notebook {self.notebook!r}: parameter {key} = {shown_value(parameters[key])} breaks "
-                                      f"the rule {clause.text!r}{_with_values(clause.names(), parameters)}"
-                                      f"{note} {where}")
-        for text, condition in self.relations:
-            ok, note = _attempt(lambda: _evaluate(condition, parameters))
-            if not ok:
-                shown = ", ".join(f"{key} = {shown_value(parameters[key])}" for key in sorted(_names(condition)))
-                raise RunnerError(f"notebook {self.notebook!r}: parameters {shown} break the rule {text!r}{note} "
-                                  f"{where}")
-
-
-def _attempt(condition: Callable[[], Any]) -> tuple[bool, str]:
-    """``(holds, note)``: a rule that cannot be evaluated on these values (``min([])``, a
-    comparison of a list with a number) counts as broken, and the note says why."""
-    try:
-        return bool(condition()), ""
-    except (TypeError, ValueError, ZeroDivisionError, KeyError, OverflowError) as error:
-        return False, f" (cannot be evaluated: {error})"
-
-
-def _with_values(names: set[str], parameters: Mapping[str, Any]) -> str:
-    return f" (with {', '.join(f'{k} = {shown_value(parameters[k])}' for k in sorted(names))})" if names else ""
-
-
-def load_constraints(name: str, defaults: Mapping[str, Any] | None = None) -> Constraints:
-    """The parsed ``constraints`` section of notebook ``name``'s profile file (empty if absent).
-
-    A rule for a parameter the notebook does not have, or a condition that reads one, is an
-    error: after a rename the rules must follow, not silently stop checking.
-    """
-    path, document = _profile_document(name)
-    defaults = default_parameters(name) if defaults is None else defaults
-    section = document.get(CONSTRAINTS) or {}
-    if not isinstance(section, dict):
-        raise RunnerError(f"{_shown(path)}: {CONSTRAINTS!r} must be a mapping of parameter: rule")
-    rules, relations = {}, []
-    for key, text in section.items():
-        texts = text if key == RELATIONS else [text]
-        if key != RELATIONS and key not in defaults:
-            raise RunnerError(f"{_shown(path)}: constraint for unknown parameter {key!r} of notebook {name!r}")
-        if key == RELATIONS and not isinstance(text, list):
-            raise RunnerError(f"{_shown(path)}: {CONSTRAINTS}.{RELATIONS} must be a list of conditions")
-        for item in texts:
-            if not isinstance(item, str):
-                raise RunnerError(f"{_shown(path)}: the rule of {key!r} must be a quoted string, got {item!r}")
-            try:
-                if key == RELATIONS:
-                    parsed = _parse_condition(item, value_allowed=False)
-                    relations.append((item, parsed))
-                    names = _names(parsed)
-                else:
-                    clauses = parse_rule(item)
-                    rules[key] = (item, clauses)
-                    names = set().union(*(clause.names() for clause in clauses))
-            except ValueError as error:
-                raise RunnerError(f"{_shown(path)}: bad rule for {key!r}: {error}") from None
-            unknown = sorted(names - set(defaults))
-            if unknown:
-                raise RunnerError(f"{_shown(path)}: the rule {item!r} reads unknown parameter(s) {', '.join(unknown)}")
-    return Constraints(name, path, rules, relations)
-
-
-def parameters_class(name: str) -> type[ChapterParameters] | None:
+def parameters_class(name: str) -> type[ChapterParameters]:
     """The ``Parameters`` class of notebook ``name``'s chapter module, the one home of its
-    parameters' types, defaults and rules; None for a notebook not yet moved to a chapter module
-    (its rules are still the ``constraints:`` section of its profile file)."""
-    if name not in chapters.names():
-        return None
-    return chapters.load(name).Parameters
+    parameters' types, defaults and rules. The tests give a toy notebook its class by replacing
+    this function."""
+    typed = getattr(chapters.load(name), "Parameters", None) if name in chapters.names() else None
+    if not (isinstance(typed, type) and issubclass(typed, ChapterParameters)):
+        raise RunnerError(f"notebook {name!r} has no chapter module modcore/chapters/{name}.py with a Parameters class")
+    return typed
 
 
 def resolve(name: str, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Parameters to inject: the profile's overrides, then ``overrides``, checked by building the
-    chapter's ``Parameters`` (type, finiteness, each rule, relations), or for a notebook without a
-    chapter module by type against its defaults and its profile's ``constraints``; the
+    chapter's ``Parameters`` (type, finiteness, each rule, relations); the
     :data:`PATH_PARAMETERS` among them made absolute. Every refusal names the notebook."""
     if profile not in PROFILES:
         raise RunnerError(f"notebook {name!r}: unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    defaults = default_parameters(name)
+    defaults = default_parameters(name)  # an unknown notebook is refused here
+    typed = parameters_class(name)
     chosen = {**load_profiles(name)[profile], **(overrides or {})}
     unknown = sorted(set(chosen) - set(defaults))
     if unknown:
         raise RunnerError(f"notebook {name!r}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
                           f"its parameters: {', '.join(defaults)}")
-    typed = parameters_class(name)
-    if typed is not None:
-        try:
-            built = typed.from_values({**defaults, **chosen}).values()
-        except ParameterError as error:
-            raise RunnerError(f"notebook {name!r}: {error}") from None
-        checked = {key: built[key] for key in chosen}
-    else:
-        try:
-            checked = {key: check_value(key, value, defaults[key]) for key, value in chosen.items()}
-        except RunnerError as error:
-            raise RunnerError(f"notebook {name!r}: {error}") from None
-        load_constraints(name, defaults).check({**defaults, **checked})
+    try:
+        built = typed.from_values({**defaults, **chosen}).values()
+    except ParameterError as error:
+        raise RunnerError(f"notebook {name!r}: {error}") from None
+    checked = {key: built[key] for key in chosen}
     for key in PATH_PARAMETERS:
         if isinstance(checked.get(key), str):
             if not checked[key].strip():
@@ -729,18 +419,16 @@ def describe(names: Iterable[str]) -> str:
             rows.append((key, *(repr(profiles[p].get(key, value)) for p in PROFILES)))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines.append(name)
-        lines.extend("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+        if defaults:
+            lines.extend("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+        else:  # a page that only reads (choices): no table with a heading and no rows
+            lines.append("  no parameters")
         typed = parameters_class(name)
-        if typed is not None:
+        rules = [f"{key}: {text}" for key, text in typed.rule_texts().items()]
+        rules += [relation.text for relation in typed().relations()]
+        if rules:  # a page without parameters (choices) has no rules, and no heading for them
             lines.append(f"  rules (from modcore/chapters/{name}.py; every number must also be finite):")
-            lines.extend(f"    {key}: {text}" for key, text in typed.rule_texts().items())
-            lines.extend(f"    {relation.text}" for relation in typed().relations())
-        else:
-            constraints = load_constraints(name, defaults)
-            if constraints.rules or constraints.relations:
-                lines.append("  rules (every number must also be finite):")
-                lines.extend(f"    {key}: {text}" for key, (text, _) in constraints.rules.items())
-                lines.extend(f"    {text}" for text, _ in constraints.relations)
+            lines.extend(f"    {rule}" for rule in rules)
         lines.append("")
     return "\n".join(lines)
 

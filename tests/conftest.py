@@ -69,6 +69,30 @@ def built_book(executed, tmp_path_factory) -> BuiltBook:
     return BuiltBook(root / "_build" / "html", build.returncode, build.stdout[-6000:] + build.stderr[-3000:])
 
 
+@pytest.fixture
+def toy_notebook(tmp_path, monkeypatch):
+    """``install(source, profiles, parameters)``: a notebook ``toy`` outside the repository, for
+    tests of the runner that must not depend on a real chapter. It writes ``notebooks/toy.py`` and
+    ``notebooks/profiles/toy.yml`` under ``tmp_path``, points the runner there, and makes
+    ``parameters`` (a ChapterParameters class, or None for a notebook without a chapter module)
+    the toy's chapter Parameters, through the runner's one lookup ``runner.parameters_class``.
+    Returns the notebooks folder."""
+    def install(source: str, profiles: str, parameters) -> Path:
+        notebooks = tmp_path / "notebooks"
+        (notebooks / "profiles").mkdir(parents=True, exist_ok=True)
+        (notebooks / "toy.py").write_text(source)
+        (notebooks / "profiles" / "toy.yml").write_text(profiles)
+        monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
+        monkeypatch.setattr(paths, "PROFILES_DIR", notebooks / "profiles")
+        if parameters is not None:
+            chapter_parameters = runner.parameters_class
+            monkeypatch.setattr(runner, "parameters_class",
+                                lambda name: parameters if name == "toy" else chapter_parameters(name))
+        return notebooks
+
+    return install
+
+
 @pytest.fixture(autouse=True)
 def _results_store_in_a_temporary_folder(tmp_path_factory, monkeypatch):
     """No test writes a results store into the repository: unless a test sets MODCORE_RESULTS

@@ -1,5 +1,6 @@
 """`python -m modcore list/run`: checked parameters, clear errors, papermill output."""
 
+import dataclasses
 import textwrap
 
 import nbformat
@@ -7,6 +8,7 @@ import pytest
 
 from modcore import __main__ as cli
 from modcore import paths, runner
+from modcore.parameters import NONE_OR_NONEMPTY, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param
 
 NOTEBOOK = textwrap.dedent('''\
     # ---
@@ -32,14 +34,18 @@ NOTEBOOK = textwrap.dedent('''\
     ''')
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyParameters(ChapterParameters):
+    seed: int = param(0, SEED)
+    n_max: int = param(100, POSITIVE)
+    rate: float = param(0.5, POSITIVE)
+    sizes: list[int] = param([1, 2], NONEMPTY, each(at_least(1)))
+    results_dir: str | None = param(None, NONE_OR_NONEMPTY)
+
+
 @pytest.fixture
-def toy_notebooks(tmp_path, monkeypatch):
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "profiles").mkdir(parents=True)
-    (notebooks / "toy.py").write_text(NOTEBOOK)
-    (notebooks / "profiles" / "toy.yml").write_text("ci:\n  n_max: 10\ndefault: {}\npaper:\n  n_max: 100000\n")
-    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
-    monkeypatch.setattr(paths, "PROFILES_DIR", notebooks / "profiles")
+def toy_notebooks(toy_notebook, tmp_path):
+    toy_notebook(NOTEBOOK, "ci:\n  n_max: 10\ndefault: {}\npaper:\n  n_max: 100000\n", ToyParameters)
     return tmp_path
 
 
@@ -57,10 +63,10 @@ def test_run_injects_profile_then_overrides_and_writes_the_executed_notebook(toy
     (["run", "nope"], "unknown notebook 'nope'"),
     (["run", "toy", "--profile", "fast"], "unknown profile 'fast'"),
     (["run", "toy", "-p", "nmax", "3"], "unknown parameter(s) 'nmax'"),
-    (["run", "toy", "-p", "n_max", "3.5"], "'n_max' must be int"),
-    (["run", "toy", "-p", "n_max", "true"], "'n_max' must be int"),
-    (["run", "toy", "-p", "rate", "fast"], "'rate' must be float"),
-    (["run", "toy", "-p", "sizes", "[1, 'a']"], "'sizes[1]' must be int"),
+    (["run", "toy", "-p", "n_max", "3.5"], "parameter n_max must be int"),
+    (["run", "toy", "-p", "n_max", "true"], "parameter n_max must be int"),
+    (["run", "toy", "-p", "rate", "fast"], "parameter rate must be float"),
+    (["run", "toy", "-p", "sizes", "[1, 'a']"], "parameter sizes must be a list of int, got list [1, 'a']"),
     (["run", "all", "-p", "nmax", "3"], "no notebook has parameter(s) 'nmax'"),
     (["list", "nope"], "unknown notebook 'nope'"),
     (["run", "toy", "--workers", "2"], "--scheduler and --workers need --executor dask"),

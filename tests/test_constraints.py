@@ -1,13 +1,17 @@
-"""Parameter values are checked against the rules in the profile files before any kernel
-starts: one `error:` line naming notebook, parameter, value and rule, exit 2, nothing written."""
+"""Parameter values are checked against the rules of the notebook's chapter Parameters before
+any kernel starts: one `error:` line naming notebook, parameter, value and rule, exit 2, nothing
+written. Profile files hold values only."""
 
+import dataclasses
 import math
 
 import papermill
 import pytest
 
 from modcore import __main__ as cli
-from modcore import paths, runner
+from modcore import runner
+from modcore.parameters import (INCREASING, NONEMPTY, POSITIVE, SEED, ChapterParameters, Relation, Rule, at_least,
+                                at_most, each, one_of, param)
 
 TOY = '''\
 # %% tags=["parameters"]
@@ -26,26 +30,26 @@ ci:
   n_max: 10
 default: {}
 paper: {}
-constraints:
-  seed: ">= 0"
-  n_max: "> 0, <= 1000"
-  rate: "0 < x < 1"
-  sizes: "nonempty, increasing, each >= 1, each <= n_max"
-  mode: "in ['fast', 'slow']"
-  relations:
-    - "len(sizes) < n_max"
 '''
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyParameters(ChapterParameters):
+    """The toy notebook's chapter Parameters: one rule of each kind the runner reports."""
+
+    seed: int = param(0, SEED)
+    n_max: int = param(100, POSITIVE, at_most(1000))
+    rate: float = param(0.5, Rule("0 < x < 1", lambda value: 0 < value < 1))
+    sizes: list[int] = param([1, 2], NONEMPTY, INCREASING, each(at_least(1)))
+    mode: str = param("fast", one_of("fast", "slow"))
+
+    def relations(self):
+        yield Relation(("n_max", "sizes"), "max(sizes) <= n_max", max(self.sizes) <= self.n_max)
+
+
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "profiles").mkdir(parents=True)
-    (notebooks / "toy.py").write_text(TOY)
-    (notebooks / "profiles" / "toy.yml").write_text(TOY_PROFILES)
-    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
-    monkeypatch.setattr(paths, "PROFILES_DIR", notebooks / "profiles")
-    return notebooks
+def toy(toy_notebook):
+    return toy_notebook(TOY, TOY_PROFILES, ToyParameters)
 
 
 @pytest.fixture
@@ -127,65 +131,43 @@ def test_run_all_checks_every_notebook_before_running_any(tmp_path, capsys, no_k
 
 def test_rule_names_the_rule_and_the_other_parameters_it_reads(toy, tmp_path, capsys, no_kernel):
     line = _run_rejected(["run", "toy", "-p", "sizes", "[1, 20]"], tmp_path, capsys)
-    assert line == ("error: notebook 'toy': parameter sizes = [1, 20] breaks the rule 'each <= n_max' "
-                    f"(with n_max = 10) (rule from {toy / 'profiles' / 'toy.yml'})")
+    assert line == "error: notebook 'toy': parameters n_max = 10, sizes = [1, 20] break the rule 'max(sizes) <= n_max'"
 
 
 @pytest.mark.parametrize("overrides, fragment", [
-    ({"n_max": 0}, "n_max = 0 breaks the rule '> 0'"),
-    ({"n_max": 1001}, "n_max = 1001 breaks the rule '<= 1000'"),
-    ({"rate": 1.0}, "rate = 1.0 breaks the rule '0 < x < 1'"),
-    ({"sizes": []}, "sizes = [] breaks the rule 'nonempty'"),
-    ({"sizes": [2, 1]}, "breaks the rule 'increasing'"),
-    ({"sizes": [0, 1]}, "breaks the rule 'each >= 1'"),
-    ({"mode": "medium"}, "mode = 'medium' breaks the rule \"in ['fast', 'slow']\""),
-    ({"sizes": [1, 2, 3], "n_max": 3}, "parameters n_max = 3, sizes = [1, 2, 3] break the rule 'len(sizes) < n_max'"),
-    ({"rate": math.nan}, "rate = nan is not finite"),
-    ({"rate": -math.inf}, "rate = -inf is not finite"),
+    ({"n_max": 0}, "parameter n_max = 0 breaks the rule '> 0'"),
+    ({"rate": 1.0}, "parameter rate = 1.0 breaks the rule '0 < x < 1'"),
+    ({"sizes": [1, 2, 3], "n_max": 2}, "parameters n_max = 2, sizes = [1, 2, 3] break the rule 'max(sizes) <= n_max'"),
+    ({"rate": math.nan}, "parameter rate = nan is not finite"),
 ])
-def test_each_kind_of_rule_rejects_what_it_states(toy, overrides, fragment):
+def test_a_broken_rule_is_refused_naming_the_notebook(toy, overrides, fragment):
     with pytest.raises(runner.RunnerError) as error:
         runner.resolve("toy", "default", overrides)
-    assert fragment in str(error.value)
+    assert str(error.value) == f"notebook 'toy': {fragment}"
 
 
 def test_values_inside_their_rules_pass(toy):
     assert runner.resolve("toy", "ci", {"rate": 0.25, "sizes": [1, 5, 10], "mode": "slow"})["sizes"] == [1, 5, 10]
 
 
-def test_nonfinite_allowed_lifts_the_finite_default(toy):
-    (toy / "profiles" / "toy.yml").write_text(TOY_PROFILES.replace('"0 < x < 1"', '"nonfinite allowed"'))
-    assert runner.resolve("toy", "ci", {"rate": math.inf})["rate"] == math.inf
+@pytest.mark.parametrize("command", ["run", "list"])
+def test_a_notebook_without_a_chapter_module_is_refused_in_one_line(command, toy_notebook, tmp_path, capsys,
+                                                                   no_kernel):
+    toy_notebook(TOY, TOY_PROFILES, None)
+    if command == "run":
+        line = _run_rejected(["run", "toy"], tmp_path, capsys)
+    else:
+        assert cli.main(["list", "toy"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "error: notebook 'toy' has no chapter module modcore/chapters/toy.py with a Parameters class"
 
 
-@pytest.mark.parametrize("rule, message", [
-    ("__import__('os').system('true') == 0", "calls something other than"),
-    ("x.real > 0", "uses Attribute"),
-    ("x[0] > 0", "uses Subscript"),
-    ("open('f')", "is not a condition"),
-    ("lambda: 1", "is not a condition"),
-    ("2 ** 1000 > x", "uses Pow"),
-    ("> 0,", "empty clause"),
-    ("> > 0", "is not a condition"),
-])
-def test_rules_are_parsed_not_run_and_bad_ones_name_the_file(toy, rule, message):
-    (toy / "profiles" / "toy.yml").write_text(TOY_PROFILES.replace('"> 0, <= 1000"', f'"{rule}"'))
-    with pytest.raises(runner.RunnerError, match="toy.yml") as error:
-        runner.resolve("toy", "ci")
-    assert message in str(error.value)
-
-
-@pytest.mark.parametrize("replace, message", [
-    (("  seed:", "  seeds:"), "constraint for unknown parameter 'seeds'"),
-    (('"len(sizes) < n_max"', '"len(sizes) < n_maxx"'), "reads unknown parameter(s) n_maxx"),
-    (('"0 < x < 1"', "0.5"), "must be a quoted string"),
-    (('"len(sizes) < n_max"', '"x > 0"'), "only a parameter's own rule has"),
-])
-def test_constraints_that_do_not_match_the_notebook_are_errors(toy, replace, message):
-    (toy / "profiles" / "toy.yml").write_text(TOY_PROFILES.replace(*replace))
-    with pytest.raises(runner.RunnerError) as error:
-        runner.resolve("toy", "ci")
-    assert message in str(error.value)
+def test_a_profile_file_with_a_constraints_section_is_refused_naming_the_file(toy, tmp_path, capsys, no_kernel):
+    profile_file = toy / "profiles" / "toy.yml"
+    profile_file.write_text(TOY_PROFILES + "constraints:\n  n_max: '> 0'\n")
+    line = _run_rejected(["run", "toy"], tmp_path, capsys)
+    assert line.startswith(f"error: {profile_file}: profiles hold values only; its 'constraints' section is no longer "
+                           f"read") and "modcore/chapters/toy.py" in line
 
 
 def test_yaml_error_names_the_file_and_line_in_one_line(toy, tmp_path, capsys, no_kernel):
@@ -212,20 +194,6 @@ def test_yaml_integers_and_strings_keep_their_types(toy):
     assert runner.resolve("toy", "ci") == {"n_max": 1000, "mode": "slow"}
 
 
-def test_every_real_notebook_has_constraints_for_each_numeric_parameter():
-    # A parameter without a rule is checked only for type and finiteness; after a rename the
-    # rules must follow the names (an unknown constraint key is an error, see above).
-    # Notebooks with a chapter module are covered by tests/test_parameters.py instead.
-    for name in runner.notebook_names():
-        if runner.parameters_class(name) is not None:
-            continue
-        defaults = runner.default_parameters(name)
-        rules = runner.load_constraints(name, defaults).rules
-        numeric = [key for key, value in defaults.items()
-                   if isinstance(value, (int, float, list)) and not isinstance(value, bool)]
-        assert [key for key in numeric if key not in rules] == [], name
-
-
 def test_missing_notebook_packages_name_the_extra_in_one_line(monkeypatch, capsys):
     monkeypatch.setitem(__import__("sys").modules, "papermill", None)  # as if not installed
     assert cli.main(["run", "theorem1", "--profile", "ci"]) == 2
@@ -234,14 +202,13 @@ def test_missing_notebook_packages_name_the_extra_in_one_line(monkeypatch, capsy
     assert "missing: papermill" in lines[0] and 'pip install -e ".[notebooks]"' in lines[0]
 
 
-def test_list_shows_the_rules_under_the_table(toy, capsys):
+def test_list_shows_each_parameters_rule_from_the_chapter_under_the_table(toy, capsys):
     assert cli.main(["list", "toy"]) == 0
     out = capsys.readouterr().out
-    assert "    n_max: > 0, <= 1000\n" in out and "    len(sizes) < n_max\n" in out
+    assert "  rules (from modcore/chapters/toy.py; every number must also be finite):\n" in out
+    assert "    n_max: > 0; <= 1000\n" in out and "    max(sizes) <= n_max\n" in out
 
 
-def test_a_rule_that_cannot_be_evaluated_counts_as_broken(toy):
-    (toy / "profiles" / "toy.yml").write_text(TOY_PROFILES.replace('"nonempty, increasing, each >= 1, each <= n_max"',
-                                                                   '"min(x) >= 1"'))
-    with pytest.raises(runner.RunnerError, match=r"sizes = \[\] breaks the rule 'min\(x\) >= 1' \(cannot be evaluated"):
-        runner.resolve("toy", "ci", {"sizes": []})
+def test_list_of_a_page_without_parameters_shows_no_rules_heading(capsys):
+    assert cli.main(["list", "choices"]) == 0
+    assert capsys.readouterr().out == "choices\n  no parameters\n"

@@ -22,6 +22,7 @@ import pytest
 
 from modcore import __main__ as cli
 from modcore import paths, runner, scorecard, sweeps
+from modcore.parameters import POSITIVE, SEED, ChapterParameters, one_of, param
 
 AS_ROOT = os.geteuid() == 0  # permission bits do not stop root: those probes are simulated instead
 
@@ -418,15 +419,20 @@ print("done")
 '''
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyNotebookParameters(ChapterParameters):
+    """The toy notebook's chapter Parameters (the Ctrl-C driver below imports it too)."""
+
+    seed: int = param(0, SEED)
+    lr: float = param(0.5)
+    n_max: int = param(10, POSITIVE)
+    mode: str = param("ok", one_of("ok", "die", "sleep"))
+    marker: str = param("")
+
+
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "profiles").mkdir(parents=True)
-    (notebooks / "toy.py").write_text(TOY)
-    (notebooks / "profiles" / "toy.yml").write_text("ci: {}\ndefault: {}\npaper: {}\nconstraints:\n  n_max: '> 0'\n")
-    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
-    monkeypatch.setattr(paths, "PROFILES_DIR", notebooks / "profiles")
-    return notebooks
+def toy(toy_notebook):
+    return toy_notebook(TOY, "ci: {}\ndefault: {}\npaper: {}\n", ToyNotebookParameters)
 
 
 @pytest.mark.parametrize("words", [["-p", "lr=-1e-3"], ["-p", "lr", "-1e-3"], ["-plr=-1e-3"],
@@ -447,9 +453,10 @@ def test_a_negative_value_reaches_the_rule_and_is_refused_in_one_line(monkeypatc
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["run", "toy", "-p", "lr", "1" * 401], "notebook 'toy': parameter 'lr' = <an integer of 401 digits> is too large"),
-    (["run", "toy", "-p", "n_max", "3.5"], "notebook 'toy': parameter 'n_max' must be int"),
-    (["run", "toy", "-p", "n_max", "[1]"], "notebook 'toy': parameter 'n_max' must be int"),
+    (["run", "toy", "-p", "lr", "1" * 401], "notebook 'toy': parameter lr = <an integer of 401 digits> is too large"),
+    (["run", "toy", "-p", "n_max", "3.5"], "notebook 'toy': parameter n_max must be int"),
+    (["run", "toy", "-p", "n_max", "[1]"], "notebook 'toy': parameter n_max must be int"),
+    (["run", "toy", "-p", "n_max", "0"], "notebook 'toy': parameter n_max = 0 breaks the rule '> 0'"),
     (["run", "toy", "--profile", "fast"], "notebook 'toy': unknown profile 'fast'"),
     (["run", "toy", "-p", "nmax", "3"], "notebook 'toy': unknown parameter(s) 'nmax'"),
     (["run", "toy", "-p", "n_max"], "-p n_max has no value"),
@@ -468,11 +475,10 @@ def test_every_bad_command_line_is_one_error_line_with_exit_2(toy, argv, fragmen
 
 
 def test_a_key_given_twice_in_a_profile_file_is_refused_naming_file_line_and_key(toy, capsys, no_kernel):
-    (toy / "profiles" / "toy.yml").write_text(
-        "ci: {}\ndefault: {}\npaper: {}\nconstraints:\n  n_max: '> 0'\n  n_max: '> -100'\n")
+    (toy / "profiles" / "toy.yml").write_text("ci:\n  n_max: 5\n  n_max: 50\ndefault: {}\npaper: {}\n")
     assert cli.main(["run", "toy", "--profile", "ci"]) == 2
     (line,) = _error_lines(capsys.readouterr().err)
-    assert "toy.yml line 6" in line and "duplicate key 'n_max' (first given on line 5)" in line
+    assert "toy.yml line 3" in line and "duplicate key 'n_max' (first given on line 2)" in line
 
 
 def test_an_output_dir_that_is_a_file_or_not_writable_is_one_error_line(toy, tmp_path, capsys, monkeypatch,
@@ -506,11 +512,14 @@ DRIVER = textwrap.dedent('''\
     # `python -m modcore` on the toy notebooks of the test, as a user runs it in a terminal
     import signal, sys
     from pathlib import Path
-    from modcore import __main__ as cli, paths
+    from modcore import __main__ as cli, paths, runner
     signal.signal(signal.SIGINT, signal.default_int_handler)  # (a background job starts with SIGINT ignored)
     paths.NOTEBOOKS_DIR = Path(sys.argv[1])
     paths.PROFILES_DIR = paths.NOTEBOOKS_DIR / "profiles"
-    sys.exit(cli.main(sys.argv[2:]))
+    sys.path.insert(0, sys.argv[2])  # the tests folder, for the toy notebook's Parameters
+    from test_probes import ToyNotebookParameters
+    runner.parameters_class = lambda name: ToyNotebookParameters
+    sys.exit(cli.main(sys.argv[3:]))
 ''')
 
 
@@ -519,7 +528,8 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_previous_notebook(toy, t
     out, marker, driver = tmp_path / "out", tmp_path / "cell-started", tmp_path / "driver.py"
     driver.write_text(DRIVER)
     env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
-    command = [sys.executable, str(driver), str(toy), "run", "toy", "--output-dir", str(out), "--quiet"]
+    command = [sys.executable, str(driver), str(toy), str(Path(__file__).parent), "run", "toy", "--output-dir", str(out),
+               "--quiet"]
     assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 0
     good = (out / "toy.ipynb").read_bytes()
 

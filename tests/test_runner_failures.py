@@ -1,6 +1,7 @@
 """A notebook that fails while running: one error line, the previous executed notebook kept,
 the failed one beside it. A successful run ends with a generated provenance cell."""
 
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import nbformat
 import pytest
 
 from modcore import __main__ as cli
-from modcore import paths, provenance, runner
+from modcore import provenance, runner
+from modcore.parameters import POSITIVE, SEED, ChapterParameters, at_least, param
 
 NOTEBOOK = '''\
 # %% [markdown]
@@ -31,15 +33,17 @@ print("done")
 '''
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyParameters(ChapterParameters):
+    seed: int = param(0, SEED)
+    n_seeds: int = param(2, at_least(1))
+    rate: float = param(0.5, POSITIVE)
+    fail: bool = param(False)
+
+
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "profiles").mkdir(parents=True)
-    (notebooks / "toy.py").write_text(NOTEBOOK)
-    (notebooks / "profiles" / "toy.yml").write_text(
-        "ci: {}\ndefault: {}\npaper: {}\nconstraints:\n  rate: '> 0'\n")
-    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
-    monkeypatch.setattr(paths, "PROFILES_DIR", notebooks / "profiles")
+def toy(toy_notebook, tmp_path):
+    toy_notebook(NOTEBOOK, "ci: {}\ndefault: {}\npaper: {}\n", ToyParameters)
     return tmp_path / "executed"
 
 
