@@ -21,9 +21,10 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     parameters    typed chapter parameters: each one's type, default and rule in one place
     verdicts      the closed set of verdict words and how they combine
     runs          run configurations that several chapters share
-    chapters      one module per notebook (may import every layer above; none imports it)
-    runner        executes the notebooks with papermill (imported by ``python -m modcore``
-                  and the tests only)
+    chapters      one module per notebook (may import every layer above; no layer imports it,
+                  except the choices page, which reads each chapter's parameter defaults)
+    runner        executes the notebooks with papermill, checked by each chapter's Parameters
+                  (imported by ``python -m modcore`` and the tests only)
     provenance    the record that ends each executed notebook (used by the runner only)
 """
 

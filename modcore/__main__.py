@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         defaults = {name: runner.default_parameters(name) for name in names}
         chosen = _split_overrides(overrides, defaults) if args.name == "all" else {args.name: overrides}
         # Check every notebook before running any, so a typo or a bad value fails in a second,
-        # not after an hour: names, types, constraints, then the results folders they write to.
+        # not after an hour: names, types, rules (each chapter's Parameters), then the results folders they write to.
         for name, name_overrides in chosen.items():
             parameters = runner.resolve(name, args.profile, name_overrides)
             try:
