@@ -215,8 +215,8 @@ def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable
 def growth_in_m(input_dim, n_needed, *, n_train_values) -> dict[str, float | str]:
     """Growth of n_needed over the m range: OLS of log10 n on m (all seeds' points), the factor
     10^(slope * (m_max - m_min)) with its t interval, and the word "flat" (interval's upper end
-    below FLAT_MAX_GROWTH), "grows" (lower end above GROWS_MIN_GROWTH) or "undetermined". Points not reached
-    within the grid enter at the grid's largest n, below-grid ones at its smallest (bounds, so
+    below FLAT_MAX_GROWTH), "grows" (lower end above GROWS_MIN_GROWTH) or "undetermined". Points
+    not reached within the grid enter at the grid's largest n, below-grid ones at its smallest (bounds, so
     censoring at large m makes the growth a lower bound); NaN (diverged) points are dropped. With
     more than MAX_CENSORED of the points at the grid's ends, the word is "undetermined" and the
     factor NaN (``censored`` says why)."""
@@ -470,7 +470,8 @@ def _ratio_text(result: dict) -> str:
     interval = (f"{ours['ratio_low']:.2f} to {ours['ratio_high']:.2f}" if math.isfinite(ours["ratio_low"])
                 else "no interval")
     return (f"{ours['n_lower']} of {ours['n_pairs']} pairs lower (sign test p = {ours['p_lower']:.3f}); samples-needed "
-            f"ratio {ours['ratio']:.2f} ({CONFIDENCE_PERCENT:g} % interval {interval}, {ours['ratio_n']} pairs where both reached it)")
+            f"ratio {ours['ratio']:.2f} ({CONFIDENCE_PERCENT:g} % interval {interval}, {ours['ratio_n']} pairs where "
+            "both reached it)")
 
 
 def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, dataset: str,
@@ -509,7 +510,8 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
         "fig4a_flat_in_m", ours=f"{ours} ({common})", seeds=seeds,
         verdict=combined_agreement(result["agreement"] for result in growth.values() if result["paper"]),
         rule=(f"OLS of log n on m, {CONFIDENCE_PERCENT:g} % interval of the growth over the m range: "
-              f"flat below x{FLAT_MAX_GROWTH:g}, grows above x{GROWS_MIN_GROWTH:g}; the paper's digitised curves scored the same way, the oracle against Theorem 2's flat"))
+              f"flat below x{FLAT_MAX_GROWTH:g}, grows above x{GROWS_MIN_GROWTH:g}; the paper's digitised curves "
+              "scored the same way, the oracle against Theorem 2's flat"))
     return records
 
 
