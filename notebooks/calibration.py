@@ -59,8 +59,9 @@ p = calibration.Parameters.from_cell(globals())  # the same checks as `python -m
 # ## The search
 # Every candidate (each combination of the grid below) trains networks of 1153 parameters at $m = 5$
 # and $9$ and at the paper's $n$ values up to 5000, and is scored by the root-mean-square of
-# $\log\big((\text{ours} + 0.05)/(\text{paper} + 0.05)\big)$ over the paper's network points of that panel
-# (test at every $n$, train where the paper reads 0); the offset keeps train losses of 0 in the score.
+# $\log\big((\text{ours} + \epsilon)/(\text{paper} + \epsilon)\big)$ over the paper's network points of that
+# panel (test at every $n$, train where the paper reads 0); the offset $\epsilon$ =
+# {glue:text}`cal_loss_offset:g` keeps train losses of 0 in the score.
 
 # %%
 paper = calibration.paper_fig2()
@@ -81,7 +82,8 @@ plt.show()
 # %% [markdown]
 # ## Prediction 1: the thresholds lie below the predict-zero loss
 # The loss of predicting zero is $\mathrm{Var}(y) + \sigma^2$, computed from the task for every $m$ from 2
-# to 9. A threshold counts as well below it when it is at most 75% of it.
+# to 9. A threshold counts as well below it when it is at most
+# {glue:text}`cal_well_below_fraction:.0%` of it.
 
 # %%
 check = calibration.threshold_check(fitted)
@@ -121,14 +123,15 @@ plt.show()
 #
 # **Theorem 1** takes $c$ = the task's variance, computed from the task, and the noise
 # $\sigma^2$; only $\Omega$ is fitted, on {glue:text}`cal_omega_n_fitted` underparameterised runs of the
-# calibrated task: $\Omega$ = {glue:text}`cal_omega:.3f` (90% bootstrap interval
+# calibrated task: $\Omega$ = {glue:text}`cal_omega:.3f` ({glue:text}`cal_omega_interval_level:.0%` bootstrap interval
 # {glue:text}`cal_omega_low:.3f` to {glue:text}`cal_omega_high:.3f`; rms log error
 # {glue:text}`cal_omega_fit_error:.3f`). Every sine chapter uses this one fit.
 #
 # **Predicted:** the loss of predicting zero is {glue:text}`cal_zero_loss_min:.2f` to
 # {glue:text}`cal_zero_loss_max:.2f` across $m$, so the paper's thresholds 1.2 and 1.5 are
 # {glue:text}`cal_threshold_verdict` it (the larger is {glue:text}`cal_threshold_worst_fraction:.0%` of it
-# at worst; both are at most 75% of it from {glue:text}`cal_well_below_from_m` on). Held-out panels, rms log error of our mean test loss against the paper's: $k$
+# at worst; both are at most {glue:text}`cal_well_below_fraction:.0%` of it from
+# {glue:text}`cal_well_below_from_m` on). Held-out panels, rms log error of our mean test loss against the paper's: $k$
 # {glue:text}`cal_heldout_n_modules:.3f`, $m$ {glue:text}`cal_heldout_input_dim:.3f`, $p$
 # {glue:text}`cal_heldout_n_params:.3f` (the fitted panel: {glue:text}`cal_fit_error:.3f`, with the offset).
 

@@ -80,9 +80,10 @@ print(f"verdict: {summary['gap_verdict']} (L-BFGS closes {summary['gap_n_closed'
 
 # %% [markdown]
 # ## Verdict
-# The authors' explanation is **{glue:text}`gap_verdict`** by our runs. Rule, fixed before the numbers: the
+# The authors' explanation is **{glue:text}`gap_verdict`** by our runs (the scorecard's word:
+# **{glue:text}`gap_scorecard_verdict`**). Rule, fixed before the numbers: the
 # explanation can only be tested if our networks show the gap's direction (test loss above Theorem 1 at
-# the smallest $n$ under the Fig. 2 protocol); otherwise the verdict is "not testable here". If they do,
+# the smallest $n$ under the Fig. 2 protocol); otherwise the verdict is "{glue:text}`gap_not_testable`". If they do,
 # the verdict counts the gaps that training the *network* closer to its optimum (L-BFGS in float64 instead
 # of the Fig. 2 protocol) moves towards Theorem 1: {glue:text}`gap_n_closed`. The exact optimum of the
 # *linearised* network moves {glue:text}`gap_n_closed_linear`. Healthy runs: {glue:text}`gap_healthy`.

@@ -110,10 +110,10 @@ projections.table2(frame)
 
 # %% [markdown]
 # ## The rules
-# Fixed before the numbers. **Fig. 12**, for each reading of Algorithm 1: agrees if at least three
-# quarters of the kernel-rule modules put at least {glue:text}`proj_focus_share:.0%` of their squared
-# weight on one image after training, partly if at least a quarter do and more than in the
-# random-init net, and disagrees otherwise; the row combines the two readings (agree if both agree,
+# Fixed before the numbers. **Fig. 12**, for each reading of Algorithm 1: agrees if at least
+# {glue:text}`proj_agree_focus:.0%` of the kernel-rule modules put at least {glue:text}`proj_focus_share:.0%`
+# of their squared weight on one image after training, partly if at least {glue:text}`proj_partly_focus:.0%`
+# do and more than in the random-init net, and disagrees otherwise; the row combines the two readings (agree if both agree,
 # partly if one does). **Table 2**: not testable, its content is not in our sources.
 
 # %%

@@ -115,7 +115,8 @@ plt.show()
 # For each method, $m$ and seed: the first $n$ on the grid at which the test MSE is at or below the
 # target, interpolated linearly in $(\log n, \log \text{MSE})$ from the grid point before (later rises
 # above the target are ignored); "below the grid" if the smallest $n$ already reaches it, "not reached"
-# if no $n$ does. Means are geometric, over seeds, with 95 % $t$ intervals; a mean is not drawn where any
+# if no $n$ does. Means are geometric, over seeds, with {glue:text}`sc_confidence_percent:g` % $t$
+# intervals; a mean is not drawn where any
 # seed did not reach the target, and the count of such seeds is written at the top of the panel.
 
 # %% mystnb={"figure": {"name": "fig-sample-complexity", "caption": "sample_complexity (Fig. 4a): labelled samples needed to reach test MSE 1.5 vs input dimension m, one panel per method; thin lines per seed, thick geometric means with 95 % intervals, open markers the paper's digitised Fig. 4a where it has the method; triangles at the top: seeds that did not reach the target within the n grid, with their count; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound). Sine-wave task."}, "image": {"alt": "sample_complexity (Fig. 4a): labelled samples needed to reach test MSE 1.5 vs input dimension m, one panel per method; thin lines per seed, thick geometric means with 95 % intervals, open markers the paper's digitised Fig. 4a where it has the method; triangles at the top: seeds that did not reach the target within the n grid, with their count; dotted lines: the grid's ends (a point on the lower one reached the target at the smallest n, an upper bound). Sine-wave task."}}
@@ -127,11 +128,13 @@ plt.show()
 # ## The verdicts, measured the same way on ours and on the paper's
 # *Needs fewer samples:* a paired sign test over all $(m, \text{seed})$ pairs (a curve that never reaches
 # the target counts as needing more samples than any that does; two that never reach it tie), one-sided
-# at the 5 % level; the paper's digitised means are tested the same way, paired over its $m$ = 2 to 9. Beside
-# it, the geometric-mean ratio of samples needed with its 95 % interval, over the pairs where both reached
-# the target. *Flat in $m$:* the growth factor of $n$ over the $m$ range from a least-squares line of
-# $\log_{10} n$ on $m$, with a 95 % interval; "flat" if the interval stays below 2, "grows" if it stays
-# above 1. The oracle's words are held against Theorem 2 (lower than random $U$, flat in $m$).
+# at the {glue:text}`sc_significance_percent:g` % level; the paper's digitised means are tested the same
+# way, paired over its $m$ = 2 to 9. Beside it, the geometric-mean ratio of samples needed with its
+# {glue:text}`sc_confidence_percent:g` % interval, over the pairs where both reached the target. *Flat in
+# $m$:* the growth factor of $n$ over the $m$ range from a least-squares line of $\log_{10} n$ on $m$, with
+# a {glue:text}`sc_confidence_percent:g` % interval; "flat" if the interval stays below
+# {glue:text}`sc_flat_max_growth:g`, "grows" if it stays above {glue:text}`sc_grows_min_growth:g`. The
+# oracle's words are held against Theorem 2 (lower than random $U$, flat in $m$).
 
 # %%
 results = sample_complexity.chapter_verdicts(p, needed, run_summary)
@@ -154,7 +157,7 @@ sensitivity
 # At the paper's target ({glue:text}`sc_target_loss`), on the sine-wave task, over
 # {glue:text}`sc_n_pairs` pairs of ($m$, seed):
 #
-# | claim | ours | pairs lower | samples-needed ratio (95 % interval) | paper | verdict |
+# | claim | ours | pairs lower | samples-needed ratio ({glue:text}`sc_confidence_percent:g` % interval) | paper | verdict |
 # |---|---|---|---|---|---|
 # | (i) kernel-rule $U$ vs random $U$ | {glue:text}`sc_kernel_vs_random_ours` | {glue:text}`sc_kernel_vs_random_lower` | {glue:text}`sc_kernel_vs_random_ratio` | {glue:text}`sc_kernel_vs_random_paper` | **{glue:text}`sc_kernel_vs_random_agreement`** |
 # | (ii) kernel rule vs monolithic MLP | {glue:text}`sc_kernel_vs_monolithic_ours` | {glue:text}`sc_kernel_vs_monolithic_lower` | {glue:text}`sc_kernel_vs_monolithic_ratio` | {glue:text}`sc_kernel_vs_monolithic_paper` | **{glue:text}`sc_kernel_vs_monolithic_agreement`** |
@@ -162,9 +165,9 @@ sensitivity
 #
 # The verdict word is the sign test's, the rule fixed before the runs; the ratio's interval, which uses
 # the size of each pair's difference and not only its sign, is shown beside it and can exclude 1 where the
-# sign test does not reach the 5 % level.
+# sign test does not reach the {glue:text}`sc_significance_percent:g` % level.
 #
-# (iv) In $m$ (growth factor over our $m$ range, 95 % interval), against the paper's curves (over its $m$
+# (iv) In $m$ (growth factor over our $m$ range, {glue:text}`sc_confidence_percent:g` % interval), against the paper's curves (over its $m$
 # = 2 to 9) and, for the oracle, Theorem 2:
 #
 # | method | ours | growth factor | paper / Theorem 2 | verdict |

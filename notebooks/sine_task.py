@@ -81,7 +81,8 @@ plt.show()
 # The label variance (target plus noise) is {glue:text}`sine_variance_mean:.3f` on average and varies across $k$ by
 # {glue:text}`sine_variance_spread:.1%` (largest deviation {glue:text}`sine_variance_deviation:.1f`
 # standard errors): the $1/\sqrt k$ scaling {glue:text}`sine_variance_verdict` with a $k$-independent
-# target variance. Along a true direction the target is structured (correlation with $g_1$:
+# target variance (the rule: every $k$'s mean within {glue:text}`sine_variance_max_deviation:g` standard
+# errors of the overall mean). Along a true direction the target is structured (correlation with $g_1$:
 # {glue:text}`sine_u1_correlation:.2f`, close to $1/\sqrt k$ for $k$ = {glue:text}`sine_k` modules of
 # similar variance): each module explains about $1/k$ of the variance, the rest looks like noise along
 # that direction, and along a random direction no single module stands out.

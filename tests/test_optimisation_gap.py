@@ -1,4 +1,4 @@
-"""Optimisation-gap chapter: the verdict rule ("not testable here" unless our networks show the
+"""Optimisation-gap chapter: the verdict rule ("not testable" unless our networks show the
 gap's direction) and diverged runs left out."""
 
 import numpy as np
@@ -30,21 +30,32 @@ def runs(baseline_scale: float, diverged_fraction: float = 0.0) -> pd.DataFrame:
     return frame
 
 
-def verdict(frame: pd.DataFrame) -> str:
+def verdict(frame: pd.DataFrame, key: str = "verdict") -> str:
     gaps = gap.gap_measures(frame, THEORY, small_n=100, large_n=3000, n_params=1153)
-    return gap.verdict_words(gaps, THEORY, frame)["verdict"]
+    return gap.verdict_words(gaps, THEORY, frame)[key]
 
 
 def test_networks_below_theory_at_small_n_make_the_explanation_not_testable():
-    assert verdict(runs(baseline_scale=0.5)) == gap.NOT_TESTABLE
+    frame = runs(baseline_scale=0.5)
+    assert verdict(frame) == verdict(frame, "scorecard_verdict") == "not testable"
 
 
-def test_networks_above_theory_at_small_n_get_a_verdict():
-    assert verdict(runs(baseline_scale=3.0)) in gap.VERDICTS.values()
+def test_networks_above_theory_at_small_n_get_a_graded_word_and_a_decisive_scorecard_word():
+    frame = runs(baseline_scale=3.0)
+    assert verdict(frame) in gap.CLOSED_GAPS_WORDS.values()
+    assert verdict(frame, "scorecard_verdict") in ("agree", "partly", "disagree")
 
 
 def test_too_few_healthy_runs_give_inconclusive():
     assert verdict(runs(baseline_scale=3.0, diverged_fraction=0.5)) == "inconclusive"
+
+
+def test_the_count_of_gaps_closed_maps_to_the_closed_set_all_agree_none_disagree():
+    decide = {n: gap.decide(n, 3, testable=True, healthy_fraction=1.0) for n in range(4)}
+    assert decide == {0: "disagree", 1: "partly", 2: "partly", 3: "agree"}
+    assert [gap.chapter_word(decide[n], n) for n in range(4)] == [gap.CLOSED_GAPS_WORDS[n] for n in range(4)]
+    assert gap.decide(3, 3, testable=False, healthy_fraction=1.0) == "not testable"
+    assert gap.decide(3, 3, testable=True, healthy_fraction=gap.MIN_HEALTHY_FRACTION / 2) == "inconclusive"
 
 
 def test_diverged_runs_are_left_out_of_the_gaps():

@@ -42,8 +42,8 @@ from modcore.parameters import DEVICE, NONEMPTY, SEED, ChapterParameters, at_lea
 from modcore.plots import sine as sine_plots
 from modcore.runs import sine_fig2
 from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls it as calibration.run_table)
-from modcore.runs.sine_networks import (NetworkRun, TheoryFit, calibrated_theory, device_name, fit_theory, healthy,
-                                        sweep_networks)
+from modcore.runs.sine_networks import (INTERVAL_LEVEL, NetworkRun, TheoryFit, calibrated_theory, device_name,
+                                        fit_theory, healthy, sweep_networks)
 from modcore.tasks.sine import CALIBRATED_N_STEPS, CALIBRATED_TASK, expected_target_variance
 
 POSITIVE_INTEGERS = (NONEMPTY, each(at_least(1)))
@@ -376,11 +376,19 @@ def heldout_figure(frames: Mapping[str, pd.DataFrame], fit: TheoryFit, paper: pd
     return sine_plots.heldout_panels(sine_fig2.figure_panels(frames, fit, paper))
 
 
+def rule_words() -> dict[str, float]:
+    """The constants the prose quotes (glue names without ``cal_``): the fit score's offset, the
+    "well below" fraction and the level of Omega's interval, so that changing one changes the page."""
+    return {"loss_offset": LOSS_OFFSET, "well_below_fraction": WELL_BELOW_FRACTION,
+            "omega_interval_level": INTERVAL_LEVEL}
+
+
 def summary(scores: pd.DataFrame, fitted: dict, facts: dict, rerun: str, check: pd.DataFrame,
             errors: Mapping[str, float]) -> dict[str, float | str]:
     """Every number and word the chapter's text quotes, keyed by glue name (``cal_...``)."""
     theory = dataclasses.asdict(calibrated_theory())
     return {**{f"cal_{name}": value for name, value in summary_words(scores, fitted, facts, theory).items()},
+            **{f"cal_{name}": value for name, value in rule_words().items()},
             "cal_rerun": rerun,
             **{f"cal_{name}": value for name, value in threshold_words(check).items()},
             **{f"cal_heldout_{panel}": error for panel, error in errors.items()}}

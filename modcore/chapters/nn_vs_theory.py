@@ -20,7 +20,8 @@ from modcore.plots import sine as sine_plots
 from modcore.runs.sine_fig2 import (PANELS, SPIKE_MIN_RATIO, SPIKE_WINDOW, THRESHOLD_PANELS, Fig2Design, all_runs,
                                     fig2_lines, fig2_means, figure_panels, heldout_errors, run_fig2, spike)
 from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls it as nn_vs_theory.run_table)
-from modcore.runs.sine_networks import DEFAULT_N_STEPS, TheoryFit, healthy, log_error
+from modcore.runs.sine_networks import (DEFAULT_N_STEPS, DIVERGED_VARIANCE_FACTOR, FIT_MAX_P_OVER_N, TheoryFit,
+                                        healthy, log_error)
 from modcore.runs.sine_networks import calibrated_theory  # noqa: F401 (the notebook's one Theorem-1 fit)
 
 POSITIVE_INTEGERS = (NONEMPTY, each(at_least(1)))
@@ -272,6 +273,14 @@ def paper_fig2_curves(paper: pd.DataFrame, quantity: str = "test_network") -> di
             for panel in PANELS}
 
 
+def rule_words() -> dict[str, float | int | str]:
+    """The rules' texts and thresholds as the prose quotes them (glue names without ``fig2_``), from
+    the constants the verdicts use, so that changing a threshold changes the page."""
+    return {**{f"{claim}_rule": rule for claim, rule in RULES.items()},
+            "verdict_level": VERDICT_LEVEL, "min_healthy_fraction": MIN_HEALTHY_FRACTION, "min_lines": MIN_LINES,
+            "diverged_variance_factor": DIVERGED_VARIANCE_FACTOR, "fit_max_p_over_n": FIT_MAX_P_OVER_N}
+
+
 def verdict_words(claims: pd.DataFrame) -> dict[str, str]:
     """Glue-ready words: each claim's verdict, the rule's word on our runs and on the paper's curve,
     the deciding numbers, the runs' health, and the tally of verdicts."""
@@ -324,7 +333,8 @@ def claims(judged: pd.DataFrame, design: Fig2Design) -> dict[str, scorecard.Reco
 def summary(theory: Mapping[str, float], errors: Mapping[str, float], judged: pd.DataFrame) -> dict:
     """Every number and word the chapter's text quotes, keyed by glue name: Theorem 1's constants
     (:func:`theory_words`), the rms log error per panel (:func:`paper_errors`) and the verdicts
-    (:func:`verdict_words`)."""
+    (:func:`verdict_words`) and the rules they follow (:func:`rule_words`)."""
     return {**{f"fig2_{name}": value for name, value in theory.items()},
             **{f"fig2_error_{panel}": error for panel, error in errors.items()},
-            **{f"fig2_{name}": word for name, word in verdict_words(judged).items()}}
+            **{f"fig2_{name}": word for name, word in verdict_words(judged).items()},
+            **{f"fig2_{name}": value for name, value in rule_words().items()}}

@@ -219,7 +219,8 @@ def fig12_summary(frame: pd.DataFrame, penalty: pd.DataFrame | None = None) -> d
     random_focus = focus_fraction(list(random_rows.max_slot_share))
     values = dict(proj_focus_random=random_focus,
                   proj_share_random=float(np.mean(np.concatenate([np.asarray(s) for s in random_rows.max_slot_share]))),
-                  proj_even_share=1 / n_slots, proj_focus_share=FOCUS_SHARE, proj_n_slots=n_slots)
+                  proj_even_share=1 / n_slots, proj_focus_share=FOCUS_SHARE, proj_n_slots=n_slots,
+                  proj_agree_focus=AGREE_FOCUS, proj_partly_focus=PARTLY_FOCUS)
     words = []
     for labels, short in (("all_slots", "kernel"), ("per_slot", "per_slot")):
         rows = _linear(frame, "kernel_rule", labels)

@@ -42,6 +42,11 @@ METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", 
 # Our threshold for "stays flat in m" (Theorem 2 says constant; the paper gives no tolerance):
 # the upper end of the interval on the growth factor over the m range below FLAT_MAX_GROWTH.
 FLAT_MAX_GROWTH = 2.0
+# ... and "grows" when the interval's lower end lies above this factor (1: the same n at every m).
+GROWS_MIN_GROWTH = 1.0
+# SIGNIFICANCE as the prose and the rules quote it: tests one-sided at this level, intervals at 1 - it.
+SIGNIFICANCE_PERCENT = SIGNIFICANCE * 100
+CONFIDENCE_PERCENT = (1 - SIGNIFICANCE) * 100
 # ... and no growth verdict when more than this fraction of the points lie outside the n grid.
 MAX_CENSORED = 0.5
 
@@ -193,8 +198,8 @@ def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable
     test over (m, seed) (:func:`modcore.stats.sign_test`; not reached
     counts as more than any finite n, two not-reached tie), one-sided at SIGNIFICANCE; the word
     "lower", "higher", "no significant difference" or "not testable at these task settings".
-    Beside it, the geometric-mean ratio of samples needed with its 95 % interval on the pairs
-    where both reached the target (:func:`modcore.stats.paired_ratio_interval`; ``ratio_n``
+    Beside it, the geometric-mean ratio of samples needed with its (1 - SIGNIFICANCE) interval on the
+    pairs where both reached the target (:func:`modcore.stats.paired_ratio_interval`; ``ratio_n``
     pairs, ``ratio_left_out`` censored)."""
     values, base = paired_needed(needed, method, baseline)
     test = stats.sign_test(values, base, alpha=SIGNIFICANCE) if len(values) else {
@@ -210,8 +215,8 @@ def lowers_verdict(needed: pd.DataFrame, method: str, baseline: str, *, testable
 def growth_in_m(input_dim, n_needed, *, n_train_values) -> dict[str, float | str]:
     """Growth of n_needed over the m range: OLS of log10 n on m (all seeds' points), the factor
     10^(slope * (m_max - m_min)) with its t interval, and the word "flat" (interval's upper end
-    below FLAT_MAX_GROWTH), "grows" (lower end above 1) or "undetermined". Points not reached
-    within the grid enter at the grid's largest n, below-grid ones at its smallest (bounds, so
+    below FLAT_MAX_GROWTH), "grows" (lower end above GROWS_MIN_GROWTH) or "undetermined". Points
+    not reached within the grid enter at the grid's largest n, below-grid ones at its smallest (bounds, so
     censoring at large m makes the growth a lower bound); NaN (diverged) points are dropped. With
     more than MAX_CENSORED of the points at the grid's ends, the word is "undetermined" and the
     factor NaN (``censored`` says why)."""
@@ -230,7 +235,7 @@ def growth_in_m(input_dim, n_needed, *, n_train_values) -> dict[str, float | str
     else:  # two points: the line through them, with no interval
         slope = float(np.diff(np.log10(n))[0] / np.diff(m)[0])
         low, high = 0.0, math.inf
-    word = "flat" if high < FLAT_MAX_GROWTH else "grows" if low > 1 else "undetermined"
+    word = "flat" if high < FLAT_MAX_GROWTH else "grows" if low > GROWS_MIN_GROWTH else "undetermined"
     return {"factor": 10 ** (slope * span), "low": low, "high": high, "word": word, "censored": censored}
 
 
@@ -465,7 +470,8 @@ def _ratio_text(result: dict) -> str:
     interval = (f"{ours['ratio_low']:.2f} to {ours['ratio_high']:.2f}" if math.isfinite(ours["ratio_low"])
                 else "no interval")
     return (f"{ours['n_lower']} of {ours['n_pairs']} pairs lower (sign test p = {ours['p_lower']:.3f}); samples-needed "
-            f"ratio {ours['ratio']:.2f} (95 % interval {interval}, {ours['ratio_n']} pairs where both reached it)")
+            f"ratio {ours['ratio']:.2f} ({CONFIDENCE_PERCENT:g} % interval {interval}, {ours['ratio_n']} pairs where "
+            "both reached it)")
 
 
 def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, dataset: str,
@@ -477,7 +483,7 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     found = (f"the kernel rule's initial U recovered {recovery_share:.0%} of the true modules on these seeds at the "
              "largest m" if math.isfinite(recovery_share) else "the rule's module recovery was not measured")
     common = f"{dataset}; test MSE {target_loss:g}; {found}"
-    sign_rule = (f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; a target never reached "
+    sign_rule = (f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE_PERCENT:g} %; a target never reached "
                  "counts as more samples; the paper's digitised means are scored by the same test paired over m; "
                  "agree if both say lower")
     records = {}
@@ -491,7 +497,7 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
              "; Theorem 2's premise realised (true U given), not evidence for the rule")):
         result = results[name]
         rule = sign_rule if name != "oracle_vs_random" else (
-            f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE * 100:g} %; agree if the oracle needs "
+            f"paired sign test over (m, seed), one-sided at {SIGNIFICANCE_PERCENT:g} %; agree if the oracle needs "
             "fewer samples, as the paper's premise says")
         records[claim_id] = scorecard.record(
             claim_id, ours=f"{result['ours']['word']}: {_ratio_text(result)} ({common}{extra})", seeds=seeds,
@@ -503,9 +509,9 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
     records["fig4a_flat_in_m"] = scorecard.record(
         "fig4a_flat_in_m", ours=f"{ours} ({common})", seeds=seeds,
         verdict=combined_agreement(result["agreement"] for result in growth.values() if result["paper"]),
-        rule=(f"OLS of log n on m, {(1 - SIGNIFICANCE) * 100:g} % interval of the growth over the m range: "
-              f"flat below x{FLAT_MAX_GROWTH:g}, "
-              "grows above x1; the paper's digitised curves scored the same way, the oracle against Theorem 2's flat"))
+        rule=(f"OLS of log n on m, {CONFIDENCE_PERCENT:g} % interval of the growth over the m range: "
+              f"flat below x{FLAT_MAX_GROWTH:g}, grows above x{GROWS_MIN_GROWTH:g}; the paper's digitised curves "
+              "scored the same way, the oracle against Theorem 2's flat"))
     return records
 
 
@@ -579,7 +585,14 @@ def glued(summary: dict, results: Mapping[str, dict], needed: pd.DataFrame,
     """Every word and number the prose quotes, keyed by glue name."""
     return {**summary, **verdict_words(results, needed),
             "sc_reading": reading(results, summary["sc_kernel_start_share"]),
-            **sensitivity_glue(sensitivity_rows)}
+            **sensitivity_glue(sensitivity_rows), **rule_words()}
+
+
+def rule_words() -> dict[str, float]:
+    """The rules' levels and thresholds as the prose quotes them, from the constants the verdicts
+    use: the tests' level, the intervals' level and the "flat" / "grows" bounds of the growth rule."""
+    return {"sc_significance_percent": SIGNIFICANCE_PERCENT, "sc_confidence_percent": CONFIDENCE_PERCENT,
+            "sc_flat_max_growth": FLAT_MAX_GROWTH, "sc_grows_min_growth": GROWS_MIN_GROWTH}
 
 
 def chapter_claims(p: Parameters, results: dict, words: Mapping[str, object]) -> dict[str, scorecard.Record]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modcore import paper_values, stats
+from modcore import paper_values, stats, verdicts
 from modcore.parameters import DISTINCT, NONEMPTY, SEED, ChapterParameters, at_least, each, param
 from modcore.plots import sine as sine_plots
 from modcore.tasks.sine import SineTask, calibrated_task_defaults
@@ -30,6 +30,8 @@ class Parameters(ChapterParameters):
 # a k's mean variance counts as k-independent within this many standard errors of the overall
 # mean (our rule: three s.e. leave a false alarm for a handful of k values at about 1%)
 VARIANCE_MAX_DEVIATION = 3.0
+# The prose's verb for each word the variance rule can give (the words are modcore.verdicts').
+VARIANCE_VERBS = {"agree": "agrees", "disagree": "disagrees"}
 
 
 def one_instance(input_dim: int, n_modules: int, n_samples: int, *, seed: int,
@@ -59,12 +61,14 @@ def variance_by_k(input_dim: int, n_modules_values: Sequence[int], n_tasks: int,
 
 
 def variance_verdict(means: np.ndarray, standard_errors: np.ndarray) -> dict[str, float | str]:
-    """"agrees" (with a k-independent variance) if every k's mean lies within
-    VARIANCE_MAX_DEVIATION standard errors of the overall mean; with the spread and deviation."""
+    """"agree" (with a k-independent variance) if every k's mean lies within
+    VARIANCE_MAX_DEVIATION standard errors of the overall mean, else "disagree", as the prose's verb
+    (VARIANCE_VERBS); with the spread, the deviation and the rule's bound."""
     deviation = float(np.max(np.abs(means - means.mean()) / standard_errors))
+    verdict = verdicts.check("agree" if deviation < VARIANCE_MAX_DEVIATION else "disagree")
     return {"variance_mean": float(means.mean()), "variance_spread": float((means.max() - means.min()) / means.mean()),
-            "variance_deviation": deviation,
-            "variance_verdict": "agrees" if deviation < VARIANCE_MAX_DEVIATION else "disagrees"}
+            "variance_deviation": deviation, "variance_max_deviation": VARIANCE_MAX_DEVIATION,
+            "variance_verdict": VARIANCE_VERBS[verdict]}
 
 
 def scale_words(label_variances: np.ndarray) -> dict[str, float | str]:
