@@ -28,6 +28,11 @@ MC_AGREE_WITHIN_SE = 4.0
 MC_AGREEMENT_RULE = (f"agree if the Monte Carlo is within {MC_AGREE_WITHIN_SE:g} standard errors of the "
                      f"closed form at every point")
 
+# A network chapter whose healthy (not diverged) runs are fewer than this fraction of its runs
+# gives "inconclusive" instead of a verdict: too many runs left out could bias the rest. Our
+# choice, shared by every chapter that drops diverged runs before deciding (Fig. 2, optimisation gap).
+MIN_HEALTHY_FRACTION = 0.75
+
 
 def check(verdict: str, name: str = "verdict") -> str:
     """``verdict`` if it is one of :data:`VERDICTS`, else a ValueError naming it."""

@@ -4,6 +4,7 @@ gap's direction) and diverged runs left out."""
 import numpy as np
 import pandas as pd
 
+from modcore import verdicts
 from modcore.chapters import optimisation_gap as gap
 from modcore.runs.sine_networks import TheoryFit
 
@@ -55,7 +56,7 @@ def test_the_count_of_gaps_closed_maps_to_the_closed_set_all_agree_none_disagree
     assert decide == {0: "disagree", 1: "partly", 2: "partly", 3: "agree"}
     assert [gap.chapter_word(decide[n], n) for n in range(4)] == [gap.CLOSED_GAPS_WORDS[n] for n in range(4)]
     assert gap.decide(3, 3, testable=False, healthy_fraction=1.0) == "not testable"
-    assert gap.decide(3, 3, testable=True, healthy_fraction=gap.MIN_HEALTHY_FRACTION / 2) == "inconclusive"
+    assert gap.decide(3, 3, testable=True, healthy_fraction=verdicts.MIN_HEALTHY_FRACTION / 2) == "inconclusive"
 
 
 def test_diverged_runs_are_left_out_of_the_gaps():

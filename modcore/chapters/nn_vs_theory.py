@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from modcore import paper_values, scorecard, stats, sweeps
+from modcore import paper_values, scorecard, stats, sweeps, verdicts
 from modcore.parameters import (DEVICE, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param)
 from modcore.plots import sine as sine_plots
 from modcore.runs.sine_fig2 import (PANELS, SPIKE_MIN_RATIO, SPIKE_WINDOW, THRESHOLD_PANELS, Fig2Design, all_runs,
@@ -118,9 +118,8 @@ SUBLINEAR_MAX_EXPONENT = 1.0  # sublinear: log-log slope of test loss against m 
 # rule decides only when the whole interval lies on one side of its bound, else "inconclusive".
 VERDICT_RESAMPLES = 500
 VERDICT_LEVEL = 0.9
-# Too few healthy runs: a panel is judged only if at least this fraction of its runs is healthy and
+# Too few healthy runs: a panel is judged only if at least verdicts.MIN_HEALTHY_FRACTION of its runs are healthy and
 # every x keeps at least MIN_LINES light lines; a panel none of whose runs is healthy is "not testable".
-MIN_HEALTHY_FRACTION = 0.75
 MIN_LINES = 2
 CLAIMS = ("flat_in_k", "rising_sublinearly_in_m", "spike_in_p", "spike_in_n")
 CLAIM_PANEL = dict(zip(CLAIMS, PANELS))
@@ -240,7 +239,7 @@ def judge_claims(frames: Mapping[str, pd.DataFrame], fit: TheoryFit, design: Fig
         healthy_fraction = n_healthy / n_runs if n_runs else 0.0
         lines = fig2_lines(panel, frame, fit).dropna(subset=["test_mse"])
         means = fig2_means(lines)
-        enough = healthy_fraction >= MIN_HEALTHY_FRACTION and len(means) >= 3 and means.n_lines.min() >= MIN_LINES
+        enough = healthy_fraction >= verdicts.MIN_HEALTHY_FRACTION and len(means) >= 3 and means.n_lines.min() >= MIN_LINES
         ours = claim_statistics(claim, means, threshold)
         interval = _interval(claim, lines, threshold, seed) if enough else {}
         rule_word = decide(claim, interval) if enough else "not testable" if n_healthy == 0 else "inconclusive"
@@ -277,7 +276,7 @@ def rule_words() -> dict[str, float | int | str]:
     """The rules' texts and thresholds as the prose quotes them (glue names without ``fig2_``), from
     the constants the verdicts use, so that changing a threshold changes the page."""
     return {**{f"{claim}_rule": rule for claim, rule in RULES.items()},
-            "verdict_level": VERDICT_LEVEL, "min_healthy_fraction": MIN_HEALTHY_FRACTION, "min_lines": MIN_LINES,
+            "verdict_level": VERDICT_LEVEL, "min_healthy_fraction": verdicts.MIN_HEALTHY_FRACTION, "min_lines": MIN_LINES,
             "diverged_variance_factor": DIVERGED_VARIANCE_FACTOR, "fit_max_p_over_n": FIT_MAX_P_OVER_N}
 
 

@@ -151,15 +151,14 @@ def linearised_rank(runs: pd.DataFrame) -> tuple[float, float]:
 # The chapter's graded wording of how many of the three gaps L-BFGS closes (its only home); the
 # scorecard gets the closed-set word of the same count from :func:`decide`.
 CLOSED_GAPS_WORDS = {3: "supported", 2: "partly supported", 1: "mostly not supported", 0: "not supported"}
-MIN_HEALTHY_FRACTION = 0.75  # below this fraction of healthy runs the verdict is "inconclusive"
 
 
 def decide(n_closed: int, n_gaps: int, *, testable: bool, healthy_fraction: float) -> verdicts.Verdict:
     """The scorecard's word (:data:`modcore.verdicts.VERDICTS`) for the authors' explanation:
-    "inconclusive" below MIN_HEALTHY_FRACTION healthy runs; "not testable" unless our networks show
+    "inconclusive" below verdicts.MIN_HEALTHY_FRACTION healthy runs; "not testable" unless our networks show
     the gap the authors explain (test loss above Theorem 1 at small n, ``testable``); else "agree"
     when L-BFGS closes all ``n_gaps`` gaps, "disagree" when it closes none, "partly" otherwise."""
-    if healthy_fraction < MIN_HEALTHY_FRACTION:
+    if healthy_fraction < verdicts.MIN_HEALTHY_FRACTION:
         return verdicts.check("inconclusive")
     if not testable:
         return verdicts.check("not testable")
@@ -244,7 +243,7 @@ def reading_words(gaps: pd.DataFrame) -> dict[str, str]:
 RULE = ("testable only if our networks sit above Theorem 1 at the smallest n (the gap's direction in the paper); "
         "then count the gaps (small-n loss, spike near n = p, growth with m) that L-BFGS in float64 moves towards "
         "Theorem 1 against the Fig. 2 protocol: 3 agree, 1-2 partly, 0 disagree; inconclusive below "
-        f"{MIN_HEALTHY_FRACTION:.0%} healthy runs")
+        f"{verdicts.MIN_HEALTHY_FRACTION:.0%} healthy runs")
 
 
 def claims(words: dict, seeds) -> dict[str, scorecard.Record]:
