@@ -13,8 +13,9 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     train         models -> trained ensembles (TrainSettings, train_ensemble), resolve_device
     kernel_rule   the paper's Algorithm 1 (kernel objective, fitted projections, alignment)
     modularity    graph measures of trained weights and their null models
+    store         the checked, resumable, lock-sharing on-disk results store
+    sweeps        grids of runs into the store; the executor interface
     executors     where sweep tasks run (in process, Dask)
-    sweeps        grids of runs and the checked, resumable on-disk results store
     plots         arrays in, Figure out
     scorecard     claim records written by chapters, read by the scorecard page
     choices       the choices page, rendered from the code's constants

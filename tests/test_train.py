@@ -263,7 +263,7 @@ def test_network_runs_batch_like_alone():
 
 
 def test_device_is_part_of_a_runs_identity():
-    from modcore.sweeps import config_key
+    from modcore.store import config_key
     run = dict(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0)
     on_cpu, on_cuda = se.NetworkRun(**run, device="cpu"), se.NetworkRun(**run, device="cuda")
     assert config_key(on_cpu) != config_key(on_cuda)

@@ -28,6 +28,7 @@ import scipy.optimize
 from modcore import stats, sweeps, theory
 from modcore.models import DEFAULT_ACTIVATION, MLPSpec
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore
 from modcore.tasks.sine import (CALIBRATED_DEPTH, CALIBRATED_N_STEPS, CALIBRATED_THEORY, DEFAULT_AMPLITUDE_SCALE,
                                 DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST, SineTask,
                                 expected_target_variance)
@@ -174,7 +175,7 @@ def run_network_batch(runs: Sequence[NetworkRun]) -> list[dict]:
             for i in range(len(runs))]
 
 
-def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: sweeps.ResultStore, *,
+def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: ResultStore, *,
                    desc: str = "") -> dict[str, pd.DataFrame]:
     """Train (or read back from ``store``) each labelled group of runs, runs of one network shape
     trained together as an ensemble; returns ``{label: runs}`` (diverged runs included, flagged)."""
