@@ -9,8 +9,8 @@ from modcore.runs import sine_networks as se
 from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
 from modcore import train
-from modcore.train import (Plan, TrainSettings, batch_indices, choose_plan, fit_linearised, stacked_batch_indices,
-                           train_ensemble, train_naive)
+from modcore.train import Plan, TrainSettings, batch_indices, choose_plan, stacked_batch_indices, train_ensemble
+from modcore.train_reference import fit_linearised, train_naive
 
 
 @pytest.fixture(scope="module")
