@@ -1,7 +1,7 @@
 """Ensemble trainer vs the naive loop, side by side in one process.
 
 For each (batch, width, E): model-steps per second of
-  naive     one nn.Module + one torch.optim.Adam per model, in a loop (modcore.train.train_naive)
+  naive     one nn.Module + one torch.optim.Adam per model, in a loop (modcore.train_reference.train_naive)
   eager     E models stacked, batched matmuls, one fused Adam (modcore.train.train_ensemble), in
             the chunks and on the threads its rule picks (modcore.train.choose_plan)
   compiled  the same with TrainSettings(compile=True); its untimed warm-up (one epoch, so every
@@ -39,7 +39,9 @@ import torch
 
 from modcore import train
 from modcore.models import MLPSpec
+from modcore.runtime import resolve_device
 from modcore.tasks.sine import SineTask
+from modcore.train_reference import train_naive
 
 INPUT_DIM = 8  # the benchmark model: m = 8 -> w -> w -> 1 (the book's sine-task MLPs have m = 2..9)
 N_TRAIN = 1000  # training points; batch N_TRAIN = full batch
@@ -155,7 +157,7 @@ def main() -> None:
     cold_cache = "TORCHINDUCTOR_CACHE_DIR" not in os.environ
     if cold_cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="ensemble_benchmark_inductor_")
-    device = train.resolve_device(args.device)
+    device = resolve_device(args.device)
     dev = device.type
 
     task = SineTask(INPUT_DIM, 3, seed=0)
@@ -206,7 +208,7 @@ def main() -> None:
         rates = compare({
             # the loop's rate does not depend on E: time a few models, each for as many steps (and
             # evaluations) as every model of the ensemble
-            "naive": Candidate(train.train_naive, min(n_models, 4)),
+            "naive": Candidate(train_naive, min(n_models, 4)),
             "eager": Candidate(train.train_ensemble, n_models, dict(compile=False)),
             "compiled": Candidate(train.train_ensemble, n_models, dict(compile=True)),
         }, spec, (x, y), batch, n_steps, dev, repeats)

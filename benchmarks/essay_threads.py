@@ -1,5 +1,5 @@
 """One essay run (train, measure modularity, read out and fine-tune on the related goal) with the
-numeric libraries' thread pools limited to one thread, as ``modcore.runs.essay`` does (``modcore.train.single_threaded``),
+numeric libraries' thread pools limited to one thread, as ``modcore.runs.essay`` does (``modcore.runtime.single_threaded``),
 against the same run with their default pools (torch is on one thread in both). Side by side in one
 process, in turns (best of 3), on the same configs; the results must be identical, so the speed is
 not bought with different numbers. Run: ``python benchmarks/essay_threads.py`` (about a minute on
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from modcore import train
+from modcore import runtime
 from modcore.runs import essay
 
 SETTINGS = dict(n_clusters=4, n_shuffles=20, n_louvain_shuffles=0, prune_threshold=0.01, n_transfer=1000,
@@ -32,12 +32,12 @@ def timed(run, config_):
 
 
 def default_pools(config_):
-    limited = train.threadpool_limits
-    train.threadpool_limits = lambda limits: contextlib.nullcontext()  # the libraries' own thread counts
+    limited = runtime.threadpool_limits
+    runtime.threadpool_limits = lambda limits: contextlib.nullcontext()  # the libraries' own thread counts
     try:
         return essay.run_essay(config_)
     finally:
-        train.threadpool_limits = limited
+        runtime.threadpool_limits = limited
 
 
 def main() -> None:

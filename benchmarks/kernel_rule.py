@@ -22,8 +22,9 @@ import torch
 
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
+from modcore.runtime import resolve_device
 from modcore.tasks.sine import SineTask
-from modcore.train import TrainSettings, resolve_device, train_ensemble
+from modcore.train import TrainSettings, train_ensemble
 
 INPUT_DIM = 8
 N_MODULES = 3

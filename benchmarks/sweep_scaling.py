@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from modcore import executors, sweeps
 from modcore.runs.sine_networks import NetworkRun, run_network_batch
+from modcore.store import ResultStore
 
 MATMUL_SIZE = 160  # numpy workload: one run = MATMUL_REPEATS products of this size, ~0.2 s on one core
 MATMUL_REPEATS = 200
@@ -76,7 +77,7 @@ REQUIRED_KEYS = {empty_run: ("value",), numpy_run: ("value",), run_network_batch
 
 
 def timed_sweep(run, configs, batch_by, executor, root: Path) -> float:
-    store = sweeps.ResultStore(root)
+    store = ResultStore(root)
     start = time.perf_counter()
     sweeps.run_sweep(run, configs, store, batch_by=batch_by, executor=executor, progress=False,
                      required_keys=REQUIRED_KEYS[run])

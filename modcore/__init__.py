@@ -10,12 +10,16 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     stats         generic statistics: bootstrap intervals, Holm, rank tests, slopes
     tasks         data: the sine-wave task, retina, digit pairs, CIFAR-10, compositional images
     models        torch modules as specs: monolithic MLP, modular network (stacked ensembles)
-    train         models -> trained ensembles (TrainSettings, train_ensemble), resolve_device
+    runtime       where and how torch runs: resolve_device, thread limits, seeded generators
+    train         models -> trained ensembles (TrainSettings, train_ensemble); train_reference: the
+                  naive loop and the exact linearised fit it is checked against
     kernel_rule   the paper's Algorithm 1 (kernel objective, fitted projections, alignment)
     modularity    graph measures of trained weights and their null models
+    store         the checked, resumable, lock-sharing on-disk results store
+    sweeps        grids of runs into the store; the executor interface
     executors     where sweep tasks run (in process, Dask)
-    sweeps        grids of runs and the checked, resumable on-disk results store
     plots         arrays in, Figure out
+    claims        every claim of the paper and the essay, with the source's numbers
     scorecard     claim records written by chapters, read by the scorecard page
     choices       the choices page, rendered from the code's constants
     parameters    typed chapter parameters: each one's type, default and rule in one place

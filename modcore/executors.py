@@ -20,10 +20,10 @@ which ``python -m modcore run`` sets and the notebook kernels inherit:
 
 Dask is imported only when a Dask executor first runs, so the in-process path does not need it.
 
-The layers: :mod:`modcore.sweeps` holds the store, the task and the executor interface and
-never imports this module; this module implements Dask behind that interface and, when
-imported, registers :func:`executor_from_environment` as the sweeps' default
-(``modcore.chapters`` imports it, so every notebook kernel honours the variables).
+The layers: :mod:`modcore.store` holds the store and :mod:`modcore.sweeps` the task and the
+executor interface; neither imports this module. This module implements Dask behind that
+interface and, when imported, registers :func:`executor_from_environment` as the sweeps'
+default (``modcore.chapters`` imports it, so every notebook kernel honours the variables).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from typing import Any
 from tqdm import tqdm
 
 from modcore import sweeps
-from modcore.sweeps import ENV_EXECUTOR, Executor, InProcessExecutor, SweepTask, config_key
+from modcore.store import config_key
+from modcore.sweeps import ENV_EXECUTOR, Executor, InProcessExecutor, SweepTask
 
 ENV_SCHEDULER = "MODCORE_SCHEDULER"
 ENV_WORKERS = "MODCORE_WORKERS"

@@ -45,8 +45,9 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from modcore.models import ACTIVATIONS, MLPSpec, ModularSpec, Params, stack_init
+from modcore.runtime import resolve_device, torch_threads
 from modcore.seeds import derive_seed
-from modcore.train import CPU_SINGLE_THREAD_BELOW, resolve_device, torch_threads
+from modcore.train import CPU_SINGLE_THREAD_BELOW
 
 KERNELS = ("ntk", "hidden", "rbf")
 NORMALISATIONS = ("unit", "orthonormal")

@@ -1,26 +1,23 @@
-"""Train ensembles of independent networks of one shape at once, and the exact optimum of the
-linearised network.
+"""Train ensembles of independent networks of one shape at once.
 
 :func:`train_ensemble` stacks E models' weights (see :mod:`modcore.models`) and trains them with
 batched matmuls and one optimiser over the stacked tensors. The loss is the *sum* over models of
 each model's mean squared error, so each model's gradient is exactly its own; Adam acts
 elementwise, so each model follows the same trajectory as when trained alone with the same seed
-(up to float rounding, which a test bounds). :func:`train_naive` is that "alone": one
-``nn.Module`` and one optimiser per model, in a loop; it is the baseline of the benchmark.
+(up to float rounding, which a test bounds against :func:`modcore.train_reference.train_naive`,
+that "alone", the baseline of the benchmark).
 How many models are stacked at once, on how many threads, and whether the stacked step goes
 through ``torch.compile``, is a rule measured by that benchmark (:func:`choose_plan`; see
 ``TrainSettings.compile``). Data, initial weights and minibatch orders are drawn on the CPU and
 then moved to the device, so one seed gives the same numbers on CPU and CUDA up to float rounding
 (tests/test_cuda.py bounds it).
 
-:func:`fit_linearised` solves the network's first-order Taylor model around its initialisation,
-f(x; θ0 + Δ) ≈ f(x; θ0) + J(x) Δ, exactly: Δ is the minimum-norm least-squares solution,
-the object Theorem 1 describes (a model linear in p features, at its global optimum).
+Device resolution and thread control are :mod:`modcore.runtime`'s; the exact optimum of the
+linearised network is :mod:`modcore.train_reference`'s, beside the naive loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import math
@@ -30,9 +27,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
 
 from modcore.models import MLPSpec, Params, Spec, stack_init
+from modcore.runtime import resolve_device, torch_threads
 from modcore.seeds import derive_seed
 
 OPTIMIZERS = ("adam", "lbfgs")
@@ -152,17 +149,6 @@ def choose_plan(spec: Spec, batch: int, n_models: int, device_type: str, *,
         chunk = math.ceil(n_models / math.ceil(n_models / largest))
     single = device_type == "cpu" and chunk * batch * hidden <= CPU_SINGLE_THREAD_BELOW
     return Plan(chunk=chunk, threads=1 if single else None, compile=compile_step)
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA if available, else CPU. "cuda" without CUDA is an error, not a fallback."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, str) or not device.split(":")[0] in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device=!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} requested but CUDA is not available on this machine")
-    return torch.device(device)
 
 
 def batch_indices(n_train: int, batch_size: int | None, n_steps: int, *, seed: int) -> Iterator[torch.Tensor]:
@@ -315,7 +301,7 @@ class TrainSettings:
         return np.array(sorted(set(range(0, self.n_steps, every)) | {self.n_steps}))
 
 
-def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, settings: TrainSettings) -> None:
+def check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, settings: TrainSettings) -> None:
     if not isinstance(settings, TrainSettings):
         raise ValueError(f"settings must be a TrainSettings, got settings={settings!r}")
     if len(seeds) == 0:
@@ -341,13 +327,13 @@ def _check_training_data(spec: Spec, seeds: Sequence[int], x_train, y_train, set
         raise ValueError(f"per-model x_train holds {x_train.shape[0]} data sets for {len(seeds)} seeds")
 
 
-def _host(array) -> np.ndarray:
+def host_array(array) -> np.ndarray:
     """A numpy view (a copy for a tensor on another device) of data given as numpy or torch, for
     the argument checks."""
     return array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
 
 
-def _as_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+def device_tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
     """Numpy or torch data (on any device) as a tensor of ``dtype`` on ``device``."""
     if array is None:
         return None
@@ -387,40 +373,6 @@ def _mse(spec: Spec, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.
         error = spec.forward(params, xb) - yb
         total += (error.double() ** 2).sum(dim=-1)
     return total / n_points
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None):
-    """Run the block with torch's intra-op thread count set to ``n_threads`` (None: unchanged)."""
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
-def single_threaded():
-    """torch and the thread pools beside it (the BLAS and OpenMP behind numpy, scipy and
-    scikit-learn) on one thread. For networks of a few thousand weights a second thread only adds
-    synchronisation; on a shared 2-core machine it made every step several times slower, and the
-    libraries' default pools wait on each other on a loaded machine (benchmarks/essay_threads.py)."""
-    with torch_threads(1), threadpool_limits(limits=1):
-        yield
-
-
-@contextlib.contextmanager
-def seeded(seed: int):
-    """torch's global generators seeded with ``seed`` inside the block (initialisation, dropout)
-    and restored after it, the caller's draws untouched. ``torch.manual_seed`` also reseeds every
-    CUDA generator, so where CUDA is available each device's generator is forked too, not only
-    the CPU's: dropout on a GPU draws from its device's generator."""
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def _squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -483,7 +435,7 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     """
     torch_device = resolve_device(device)
     seeds = [int(s) for s in seeds]
-    _check_training_data(spec, seeds, _host(x_train), _host(y_train), settings)
+    check_training_data(spec, seeds, host_array(x_train), host_array(y_train), settings)
     if settings.patience is not None and (x_validation is None or y_validation is None):
         raise ValueError(f"early stopping (patience={settings.patience}) needs x_validation and y_validation")
     if initial_params is not None and any(p.shape[0] != len(seeds) for p in initial_params):
@@ -502,9 +454,9 @@ def train_ensemble(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=No
     dtype = settings.dtype
 
     label_dtype = torch.long if settings.loss == "cross_entropy" else dtype
-    x_tr, y_tr = _as_tensor(x_train, dtype, torch_device), _as_tensor(y_train, label_dtype, torch_device)
-    x_te, y_te = _as_tensor(x_test, dtype, torch_device), _as_tensor(y_test, label_dtype, torch_device)
-    x_va, y_va = _as_tensor(x_validation, dtype, torch_device), _as_tensor(y_validation, dtype, torch_device)
+    x_tr, y_tr = device_tensor(x_train, dtype, torch_device), device_tensor(y_train, label_dtype, torch_device)
+    x_te, y_te = device_tensor(x_test, dtype, torch_device), device_tensor(y_test, label_dtype, torch_device)
+    x_va, y_va = device_tensor(x_validation, dtype, torch_device), device_tensor(y_validation, dtype, torch_device)
     per_model_validation = x_validation is not None and np.ndim(x_validation) == 3
     train_curves, test_curves, final_params, stopping, snapshots = [], [], [], [], []
     for start in range(0, len(seeds), chunk):
@@ -663,103 +615,3 @@ def _train_chunk(spec: Spec, params: Params, seeds: list[int], x_tr, y_tr, x_te,
         extra["stopping"] = {"stop_step": stopping.best_step.cpu().numpy(), "train_mse": restored_train,
                              "test_mse": restored_test, "validation_mse": stopping.best.cpu().numpy()}
     return train, test, extra
-
-
-def train_naive(spec: Spec, seeds: Sequence[int], x_train, y_train, x_test=None, y_test=None, *,
-                settings: TrainSettings, device: str = "auto") -> EnsembleResult:
-    """The baseline: for each seed, ``spec.module(seed=seed)`` and its own Adam, one after another,
-    with the same minibatch order as :func:`train_ensemble`. Shared data, Adam, float32 only."""
-    torch_device = resolve_device(device)
-    seeds = [int(s) for s in seeds]
-    _check_training_data(spec, seeds, _host(x_train), _host(y_train), settings)
-    if settings.loss != "mse":
-        raise ValueError(f"train_naive trains on the MSE only, got loss={settings.loss!r}")
-    if settings.optimizer != "adam" or settings.precision != "float32":
-        raise ValueError(f"train_naive trains with Adam in float32 only, got optimizer={settings.optimizer!r}, "
-                         f"precision={settings.precision!r}")
-    if np.ndim(x_train) != 2:
-        raise ValueError(f"train_naive takes one shared data set, got x_train of shape {np.shape(x_train)}")
-    x_tr, y_tr = _as_tensor(x_train, torch.float32, torch_device), _as_tensor(y_train, torch.float32, torch_device)
-    x_te, y_te = _as_tensor(x_test, torch.float32, torch_device), _as_tensor(y_test, torch.float32, torch_device)
-    steps = settings.evaluation_steps()
-
-    train_curves, test_curves = [], []
-    batch = x_tr.shape[0] if settings.batch_size is None else min(settings.batch_size, x_tr.shape[0])
-    with torch_threads(choose_plan(spec, batch, 1, torch_device.type).threads):
-        for seed in seeds:
-            train, test = _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, settings=settings, steps=steps,
-                                           device=torch_device)
-            train_curves.append(train)
-            test_curves.append(test)
-    return EnsembleResult(spec=spec, seeds=seeds, steps=steps, train_mse=np.array(train_curves),
-                          test_mse=np.array(test_curves), params=None)
-
-
-def _train_one_naive(spec, seed, x_tr, y_tr, x_te, y_te, *, settings: TrainSettings, steps, device):
-    def mse(module, x, y) -> float:
-        if x is None:
-            return math.nan
-        with torch.no_grad():
-            return float(sum(((module(x[i:i + EVAL_BATCH]) - y[i:i + EVAL_BATCH]).double() ** 2).sum()
-                             for i in range(0, x.shape[0], EVAL_BATCH)) / x.shape[0])
-
-    module = spec.module(seed=seed).to(device)
-    opt = torch.optim.Adam(module.parameters(), lr=settings.lr, fused=settings.fused)
-    train, test = [], []
-    if 0 in steps:
-        train.append(mse(module, x_tr, y_tr))
-        test.append(mse(module, x_te, y_te))
-    for step, index in enumerate(batch_indices(x_tr.shape[0], settings.batch_size, settings.n_steps, seed=seed),
-                                 start=1):
-        index = index.to(device)
-        loss = ((module(x_tr[index]) - y_tr[index]) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step in steps:
-            train.append(mse(module, x_tr, y_tr))
-            test.append(mse(module, x_te, y_te))
-    return train, test
-
-
-def fit_linearised(spec: Spec, seed: int, x_train, y_train, x_test, y_test) -> dict[str, float | int]:
-    """Train and test MSE of the network's linearisation around ``spec.init(seed=seed)``,
-    solved exactly (float64) by minimum-norm least squares:
-
-        f_lin(x) = f(x; θ0) + J(x) Δ,   Δ = J_train⁺ (y_train − f(X_train; θ0))
-
-    J(x) = ∂f(x; θ)/∂θ at θ0 (one row per input, one column per parameter). This is a model
-    linear in p = n_params features at its global optimum, as in Theorem 1; it diverges at the
-    interpolation threshold like the theory, where n reaches the Jacobian's rank (returned as
-    ``jacobian_rank``: the number of independent features, at most min(n, p)). ``lstsq`` (SVD),
-    not a Gram solve: the Jacobian is rank-deficient or ill-conditioned near the threshold,
-    where the answer matters most.
-    """
-    params0 = [p.double().unsqueeze(0) for p in spec.init(seed=seed)]
-    shapes = [p.shape for p in params0]
-    sizes = [p.numel() for p in params0]
-    theta0 = torch.cat([p.reshape(-1) for p in params0])
-
-    def f(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        params = [t.view(s) for t, s in zip(torch.split(theta, sizes), shapes)]
-        return spec.forward(params, x.unsqueeze(0))[0]
-
-    # one gradient per input, vectorised over inputs: O(n * P), where jacrev of the batched
-    # function would push n cotangents through all n inputs, O(n^2 * P)
-    per_input_gradient = torch.func.vmap(torch.func.grad(lambda theta, x: f(theta, x[None])[0]), in_dims=(None, 0))
-
-    def outputs_and_jacobian(x) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-        with torch.no_grad():
-            values = f(theta0, x).numpy()
-        return values, per_input_gradient(theta0, x).numpy()  # (n,), (n, P)
-
-    f_train, j_train = outputs_and_jacobian(x_train)
-    delta, _, rank, _ = np.linalg.lstsq(j_train, np.asarray(y_train, dtype=np.float64) - f_train, rcond=None)
-    train_mse = float(np.mean((f_train + j_train @ delta - y_train) ** 2))
-    test_error = 0.0
-    x_test = np.asarray(x_test)
-    for start in range(0, x_test.shape[0], 2048):  # the test Jacobian is n_test x P: in chunks
-        f_test, j_test = outputs_and_jacobian(x_test[start:start + 2048])
-        test_error += float(np.sum((f_test + j_test @ delta - y_test[start:start + 2048]) ** 2))
-    return {"train_mse": train_mse, "test_mse": test_error / x_test.shape[0], "jacobian_rank": int(rank)}

@@ -5,8 +5,8 @@ fine-tuned on a new goal.
 
 :mod:`modcore.train` trains ensembles of stacked networks on one target; this module trains one
 network whose layers carry masks, which those ensembles do not have. The two share device
-resolution, thread control and seeding (:func:`modcore.train.resolve_device`,
-:func:`modcore.train.single_threaded`, :func:`modcore.train.seeded`).
+resolution, thread control and seeding (:func:`modcore.runtime.resolve_device`,
+:func:`modcore.runtime.single_threaded`, :func:`modcore.runtime.seeded`).
 
 A goal's labels are scored as one of ``LOSS_KINDS``: one binary logit, ten classes, or two
 ten-way heads (a pair of digits, right only if both are).

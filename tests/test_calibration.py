@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modcore import paper_values, sweeps
+from modcore import paper_values
 from modcore.chapters import calibration
 from modcore.runs.sine_networks import NetworkRun, TheoryFit, calibrated_theory
+from modcore.store import ResultStore
 from modcore.tasks.sine import SineTask, expected_target_variance
 
 STORED = json.loads(calibration.RECORD_FILE.read_text())
@@ -41,13 +42,13 @@ def test_search_picks_the_candidate_closest_to_the_paper_and_records_it(tmp_path
                                       n_train_values=(100, 200), n_test=300, theory_input_dim_values=(2, 5),
                                       theory_n_params_values=(100,), theory_n_train_values=(1000,))
     paper = paper_values.load_csv("fig2_digitised")
-    result = calibration.run_search(design, sweeps.ResultStore(tmp_path / "store", create=True), paper, device="cpu")
+    result = calibration.run_search(design, ResultStore(tmp_path / "store", create=True), paper, device="cpu")
     # the paper: test loss above 4 at n = 100 and 200; a noise-free target of scale 0.25 (Var(y) ~ 0.03)
     # keeps every loss below its variance's order, far from those numbers
     assert result.best["amplitude_scale"] == 2.5
     assert result.scores.error.iloc[0] == result.scores.error.min()
     record = calibration.calibration_record(result, design)
-    store = sweeps.ResultStore(tmp_path / "store")
+    store = ResultStore(tmp_path / "store")
     calibration.store_rerun(store, design, record)
     assert store.get(design)["fitted"] == {**result.best, "depth": design.depth}
     assert calibration.same_outcome(result, record["fitted"])

@@ -14,6 +14,7 @@ from modcore.chapters import compositional_images, projections, robustness
 from modcore.runs import compositional as comp
 from modcore.models import MLPSpec, ModularSpec, stack_init
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore
 from modcore.tasks import compositional as tasks
 from modcore.train import TrainSettings, batch_indices, train_ensemble
 
@@ -168,7 +169,7 @@ def test_every_profile_of_the_chapters_obeys_the_rules_and_reaches_the_notebook_
 
 def test_a_cifar10_path_without_the_batches_fails_before_training_and_names_it(tmp_path):
     runs = comp.design(["modular"], [2], seed=0, n_seeds=1, device="cpu", dataset="cifar10")
-    store = comp.sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="cifar10_path=.*lacks data_batch_1"):
         comp.sweep(runs, store, cifar10_path=str(tmp_path / "empty"))

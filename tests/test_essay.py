@@ -365,7 +365,7 @@ def test_a_swept_arm_is_judged_by_its_sweep_not_by_its_comparison_runs():
 # --- the classifier trainer and the shared helpers -------------------------------------------------
 
 def test_seeded_block_draws_from_its_seed_and_leaves_the_callers_generator_where_it_was():
-    from modcore.train import seeded
+    from modcore.runtime import seeded
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
@@ -379,7 +379,7 @@ def test_seeded_block_draws_from_its_seed_and_leaves_the_callers_generator_where
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_seeded_block_restores_the_callers_cuda_generator_too():
-    from modcore.train import seeded
+    from modcore.runtime import seeded
     torch.cuda.manual_seed_all(123)
     expected_next = torch.rand(3, device="cuda")
     torch.cuda.manual_seed_all(123)

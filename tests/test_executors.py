@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from modcore import executors, sweeps
+from modcore.store import NO_CHECK, ResultStore
 
 distributed = pytest.importorskip("distributed")
 
@@ -64,7 +65,7 @@ def computations(marker_dir: Path) -> dict[int, int]:
     return counts
 
 
-def records(store: sweeps.ResultStore) -> list[tuple]:
+def records(store: ResultStore) -> list[tuple]:
     return sorted((record["key"], repr(record["config"]), repr(record["result"])) for record in store.records())
 
 
@@ -81,8 +82,8 @@ def test_two_worker_cluster_gives_the_same_records_as_in_process(tmp_path, dask_
     configs = [Toy(seed, width) for width in (4, 16) for seed in range(6)]
     for batch_by in (None, lambda config: config.width):
         run = toy_result if batch_by is None else toy_batch
-        local = sweeps.ResultStore(tmp_path / f"local-{batch_by is None}", create=True)
-        remote = sweeps.ResultStore(tmp_path / f"dask-{batch_by is None}", create=True)
+        local = ResultStore(tmp_path / f"local-{batch_by is None}", create=True)
+        remote = ResultStore(tmp_path / f"dask-{batch_by is None}", create=True)
         expected = sweeps.run_sweep(run, configs, local, batch_by=batch_by, max_batch=4, progress=False,
                                     executor=sweeps.InProcessExecutor(), required_keys=("loss",))
         got = sweeps.run_sweep(run, configs, remote, batch_by=batch_by, max_batch=4, progress=False,
@@ -97,7 +98,7 @@ def test_killing_a_worker_mid_sweep_loses_and_repeats_no_run(tmp_path, dask_exec
     markers.mkdir()
     configs = [Toy(seed) for seed in range(12)]
     run = functools.partial(counted_run, marker_dir=str(markers), die_seed=5, pause=0.1)
-    store = sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     frame = sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     assert (markers / "died").exists(), "the worker was never killed, so this test checked nothing"
     assert computations(markers) == {seed: 1 for seed in range(12)}
@@ -108,7 +109,7 @@ def test_killing_a_worker_mid_sweep_loses_and_repeats_no_run(tmp_path, dask_exec
 def test_batch_rerun_after_its_worker_died_skips_the_runs_it_had_written(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    store = sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     store.check()
     configs = (Toy(0), Toy(1), Toy(2))
     store.put(Toy(1), toy_result(Toy(1)))  # written by the first attempt before its worker died
@@ -123,7 +124,7 @@ def test_a_config_that_raises_is_reported_and_the_others_finish(tmp_path, dask_e
     markers.mkdir()
     configs = [Toy(seed) for seed in range(6)]
     run = functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(2,))
-    store = sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     with pytest.raises(executors.SweepFailed, match="1 of 6 sweep tasks failed") as failed:
         sweeps.run_sweep(run, configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
     [failure] = failed.value.failures
@@ -137,7 +138,7 @@ def test_a_config_that_raises_is_reported_and_the_others_finish(tmp_path, dask_e
 
 def test_a_batch_that_raises_reports_each_of_its_configs(tmp_path, dask_executor):
     configs = [Toy(seed, width) for width in (4, 16) for seed in range(3)]
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     with pytest.raises(executors.SweepFailed) as failed:
         sweeps.run_sweep(failing_batch, configs, store, batch_by=lambda config: config.width, progress=False,
                          executor=dask_executor, required_keys=("loss",))
@@ -150,7 +151,7 @@ def test_rerun_retries_only_the_failed_configs(tmp_path, dask_executor):
     markers = tmp_path / "markers"
     markers.mkdir()
     configs = [Toy(seed) for seed in range(6)]
-    store = sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     with pytest.raises(executors.SweepFailed):
         sweeps.run_sweep(functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(1, 4)),
                          configs, store, progress=False, executor=dask_executor, required_keys=("loss",))
@@ -162,14 +163,14 @@ def test_rerun_retries_only_the_failed_configs(tmp_path, dask_executor):
     assert list(frame["loss"]) == [toy_result(config)["loss"] for config in configs]
 
 
-class UnseenFromWorkersStore(sweeps.ResultStore):
+class UnseenFromWorkersStore(ResultStore):
     """A store whose writes from worker processes never show up, as on a lagging network filesystem."""
 
     def __init__(self, root):
         super().__init__(root)
         self.parent_pid = os.getpid()
 
-    def put(self, config, result, check=sweeps.NO_CHECK):
+    def put(self, config, result, check=NO_CHECK):
         if os.getpid() == self.parent_pid:
             return super().put(config, result, check)
         return dict(result)
@@ -187,7 +188,7 @@ def test_in_process_sweep_still_stops_at_the_first_error(tmp_path):
     # The in-process path keeps its behaviour: the error surfaces at once, as a plain exception.
     markers = tmp_path / "markers"
     markers.mkdir()
-    store = sweeps.ResultStore(tmp_path / "store", create=True)
+    store = ResultStore(tmp_path / "store", create=True)
     run = functools.partial(counted_run, marker_dir=str(markers), fail_seeds=(2,))
     with pytest.raises(ValueError, match="bad seed 2"):
         sweeps.run_sweep(run, [Toy(seed) for seed in range(5)], store, progress=False,
@@ -196,7 +197,7 @@ def test_in_process_sweep_still_stops_at_the_first_error(tmp_path):
 
 
 def test_a_task_survives_plain_pickling(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     task = sweeps.SweepTask(toy_batch, (Toy(0), Toy(1)), store, batched=True)
     assert pickle.loads(pickle.dumps(task))() == list(zip((Toy(0), Toy(1)), toy_batch([Toy(0), Toy(1)])))
     assert len(store.keys()) == 2
@@ -205,13 +206,13 @@ def test_a_task_survives_plain_pickling(tmp_path):
 def test_a_lambda_run_reaches_the_workers_too(tmp_path, dask_executor):
     offset = 3.0
     frame = sweeps.run_sweep(lambda config: {"loss": config.seed + offset}, [Toy(0), Toy(1)],
-                             sweeps.ResultStore(tmp_path), progress=False, executor=dask_executor,
+                             ResultStore(tmp_path), progress=False, executor=dask_executor,
                              required_keys=("loss",))
     assert list(frame["loss"]) == [3.0, 4.0]
 
 
 def test_batched_run_returning_too_few_results_raises_and_writes_nothing(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     task = sweeps.SweepTask(lambda chunk: [{"loss": 0.0}], (Toy(0), Toy(1)), store, batched=True)
     with pytest.raises(RuntimeError, match="1 results for a chunk of 2"):
         task()
@@ -238,7 +239,7 @@ def test_with_gpus_each_local_worker_runs_on_its_own_device(tmp_path, monkeypatc
     # No GPU is needed: the runs only report the device their worker was given.
     monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)
     with executors.DaskExecutor() as executor:
-        frame = sweeps.run_sweep(visible_device_run, [Toy(seed) for seed in range(6)], sweeps.ResultStore(tmp_path),
+        frame = sweeps.run_sweep(visible_device_run, [Toy(seed) for seed in range(6)], ResultStore(tmp_path),
                                  progress=False, executor=executor, required_keys=("device",))
         assert executor._task_resources() == {"GPU": 1}
         assert len(executor.client.scheduler_info()["workers"]) == 2
@@ -308,7 +309,7 @@ def test_a_cluster_served_for_a_command_is_used_by_sweeps_through_the_environmen
     with executors.serve_local_cluster(n_workers=1) as address:
         monkeypatch.setenv("MODCORE_EXECUTOR", "dask")
         monkeypatch.setenv("MODCORE_SCHEDULER", address)
-        frame = sweeps.run_sweep(pid_run, [Toy(seed) for seed in range(3)], sweeps.ResultStore(tmp_path),
+        frame = sweeps.run_sweep(pid_run, [Toy(seed) for seed in range(3)], ResultStore(tmp_path),
                                  progress=False, required_keys=("pid",))
         executor = executors.executor_from_environment()
         worker_pids = set(executor.client.run(os.getpid).values())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modcore import choices, paper_values, sweeps
+from modcore import choices, paper_values
 from modcore.seeds import derive_seed
 from modcore import stats
 from modcore.chapters import kernel_rule as kernel_chapter
@@ -22,6 +22,7 @@ from modcore.runs import sample_complexity as sample_runs
 from modcore import kernel_rule as kr
 from modcore.models import ModularSpec
 from modcore.plots import kernel_rule as kernel_plots
+from modcore.store import ResultStore
 from modcore.train import TrainSettings, train_ensemble
 import torch
 
@@ -451,7 +452,7 @@ def test_the_choice_rule_on_the_stored_pilot_picks_the_chapters_defaults():
 def test_pilot_rows_score_every_steps_and_restart_count_from_one_fit():
     design = kruns.PilotDesign(kernels=["rbf"], eps_values=[0.1], batch_sizes=[16], n_steps_values=[2, 4],
                             restart_factors=[1, 2], n_seeds=1, input_dim=3, n_modules=2, n_train=40, width=4)
-    store = sweeps.ResultStore(tempfile.mkdtemp(), create=True)
+    store = ResultStore(tempfile.mkdtemp(), create=True)
     rows = kruns.pilot_rows(design.runs(), store)
     assert sorted(zip(rows.n_steps, rows.n_restarts)) == [(2, 2), (2, 4), (4, 2), (4, 4)]
     # the 2-step, 2-restart row is a 2-step fit of 2 restarts

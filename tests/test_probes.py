@@ -22,7 +22,10 @@ import pytest
 
 from modcore import __main__ as cli
 from modcore import paths, runner, scorecard, sweeps
+from modcore import store as store_module  # its os, patched below; `store` names a ResultStore
 from modcore.parameters import POSITIVE, SEED, ChapterParameters, one_of, param
+from modcore.store import (CorruptRecordWarning, RecordAccessError, ResultStore, config_key, default_store,
+                           result_checksum)
 
 AS_ROOT = os.geteuid() == 0  # permission bits do not stop root: those probes are simulated instead
 
@@ -65,15 +68,15 @@ def test_records_locks_and_folders_get_the_permissions_the_umask_allows(tmp_path
                                                                         folder_mode, monkeypatch):
     umask(mask)
     monkeypatch.setenv(paths.RESULTS_ENV, str(tmp_path))
-    store = sweeps.default_store("fig2")
+    store = default_store("fig2")
     modes = {}
 
     def run(config):  # the run's lock exists while it computes
-        modes["lock"] = stat.S_IMODE((store.root / f"{sweeps.config_key(config)}.lock").stat().st_mode)
+        modes["lock"] = stat.S_IMODE((store.root / f"{config_key(config)}.lock").stat().st_mode)
         return {"test_mse": 1.0}
 
     sweeps.run_sweep(run, [Toy(0)], store, progress=False, required_keys=("test_mse",))
-    record = store.root / f"{sweeps.config_key(Toy(0))}.json"
+    record = store.root / f"{config_key(Toy(0))}.json"
     assert stat.S_IMODE(record.stat().st_mode) == file_mode  # mkstemp alone would give 0600
     assert modes["lock"] == file_mode
     assert stat.S_IMODE(store.root.stat().st_mode) == folder_mode
@@ -82,9 +85,9 @@ def test_records_locks_and_folders_get_the_permissions_the_umask_allows(tmp_path
 def test_a_record_unreadable_for_permission_is_an_error_naming_it_not_corrupt_not_moved_not_rerun(tmp_path,
                                                                                               monkeypatch, capsys):
     # Another user's record, mode 0600: simulated, since the tests may run as root.
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     _sweep(Counting(), [Toy(0), Toy(1)], store)
-    theirs = tmp_path / f"{sweeps.config_key(Toy(1))}.json"
+    theirs = tmp_path / f"{config_key(Toy(1))}.json"
     read_text = Path.read_text
 
     def refuse_theirs(path, *args, **kwargs):
@@ -95,7 +98,7 @@ def test_a_record_unreadable_for_permission_is_an_error_naming_it_not_corrupt_no
     monkeypatch.setattr(Path, "read_text", refuse_theirs)
     capsys.readouterr()
     run = Counting()
-    with pytest.raises(sweeps.RecordAccessError) as raised:
+    with pytest.raises(RecordAccessError) as raised:
         _sweep(run, [Toy(0), Toy(1)], store)
     message = str(raised.value)
     assert str(theirs) in message and "permission denied" in message and "\n" not in message
@@ -105,13 +108,13 @@ def test_a_record_unreadable_for_permission_is_an_error_naming_it_not_corrupt_no
 
 @pytest.mark.skipif(AS_ROOT, reason="as root, permission bits do not stop reading; the test above simulates it")
 def test_a_record_unreadable_for_permission_on_disk_is_an_error_naming_it(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     _sweep(Counting(), [Toy(0)], store)
-    theirs = tmp_path / f"{sweeps.config_key(Toy(0))}.json"
+    theirs = tmp_path / f"{config_key(Toy(0))}.json"
     theirs.chmod(0)
     try:
         run = Counting()
-        with pytest.raises(sweeps.RecordAccessError, match=str(theirs)):
+        with pytest.raises(RecordAccessError, match=str(theirs)):
             _sweep(run, [Toy(0)], store)
         assert run.calls == [] and theirs.exists() and not list(tmp_path.glob("*.corrupt"))
     finally:
@@ -119,8 +122,8 @@ def test_a_record_unreadable_for_permission_on_disk_is_an_error_naming_it(tmp_pa
 
 
 def test_a_lock_file_left_by_another_user_that_we_may_not_write_is_replaced_by_ours(tmp_path, monkeypatch):
-    store = sweeps.ResultStore(tmp_path)
-    key = sweeps.config_key(Toy(0))
+    store = ResultStore(tmp_path)
+    key = config_key(Toy(0))
     lock = tmp_path / f"{key}.lock"
     lock.write_text("theirhost 99\n")  # left by a killed process of another user
     real_open, refused = os.open, []
@@ -131,7 +134,7 @@ def test_a_lock_file_left_by_another_user_that_we_may_not_write_is_replaced_by_o
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(sweeps.os, "open", open_as_another_user)
+    monkeypatch.setattr(store_module.os, "open", open_as_another_user)
     assert store.claim(key)
     assert refused and lock.read_text().split()[1] == str(os.getpid())  # the lock file is ours now
     store.release(key)
@@ -143,12 +146,13 @@ def test_a_lock_file_left_by_another_user_that_we_may_not_write_is_replaced_by_o
 SWEEP_SCRIPT = textwrap.dedent('''\
     import dataclasses, sys
     from modcore import sweeps
+    from modcore.store import ResultStore
 
     @dataclasses.dataclass(frozen=True)
     class Toy:
         seed: int
 
-    frame = sweeps.run_sweep(lambda config: {"test_mse": 1.0}, [Toy(0), Toy(1)], sweeps.ResultStore(sys.argv[1]),
+    frame = sweeps.run_sweep(lambda config: {"test_mse": 1.0}, [Toy(0), Toy(1)], ResultStore(sys.argv[1]),
                              progress=False, required_keys=("test_mse",), poll_seconds=0.05)
     print("finished", list(frame["test_mse"]))
 ''')
@@ -166,7 +170,7 @@ def test_a_stale_lock_naming_a_live_unrelated_process_does_not_hang_the_sweep(tm
         class Toy:  # the same type name and fields as the script's: the same key
             seed: int
 
-        (store / f"{sweeps.config_key(Toy(0))}.lock").write_text(f"{socket.gethostname()} {stranger.pid}\n")
+        (store / f"{config_key(Toy(0))}.lock").write_text(f"{socket.gethostname()} {stranger.pid}\n")
         script = tmp_path / "sweep.py"
         script.write_text(SWEEP_SCRIPT)
         env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT), "MODCORE_PROGRESS": "0"}
@@ -379,15 +383,15 @@ def test_nn_vs_theory_record_edited_to_drop_test_mse_is_moved_aside_and_rerun(tm
     from modcore.runs import sine_networks
 
     run = sine_networks.NetworkRun(input_dim=2, n_modules=1, n_params=40, n_train=20, seed=0, n_steps=5, n_test=20)
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     first = sine_networks.sweep_networks({"k": [run]}, store)["k"]
-    path = tmp_path / f"{sweeps.config_key(run)}.json"
+    path = tmp_path / f"{config_key(run)}.json"
     record = json.loads(path.read_text())
     del record["result"]["test_mse"]
-    record["checksum"] = sweeps.result_checksum(record["result"])
+    record["checksum"] = result_checksum(record["result"])
     path.write_text(json.dumps(record))
     capsys.readouterr()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="lacks test_mse"):
+    with pytest.warns(CorruptRecordWarning, match="lacks test_mse"):
         again = sine_networks.sweep_networks({"k": [run]}, store)["k"]
     assert list(again["test_mse"]) == list(first["test_mse"])  # rerun, same seed, same number
     assert (tmp_path / f"{path.name}.corrupt").exists()

@@ -9,7 +9,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from myst_nb import glue
 
-from modcore import scorecard
+from modcore import claims, scorecard
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -102,21 +102,21 @@ def test_every_claim_without_a_record_shows_not_run(book):
     executed, sources, edited = book
     _executed_notebook(executed, "theorem1", [], started=edited + dt.timedelta(minutes=5))
     rows = scorecard.collect(executed, commit=COMMIT, source_dir=sources)
-    assert [row.claim.claim_id for row in rows] == [claim.claim_id for claim in scorecard.CLAIMS]
+    assert [row.claim.claim_id for row in rows] == [claim.claim_id for claim in claims.CLAIMS]
     assert {row.status for row in rows} == {scorecard.NOT_RUN}
     assert _row(rows, "theorem1").reason == "no record"
     assert _row(rows, "fig4b_kernel_vs_random").reason == "no chapter checks it yet"
 
 
 def test_the_scorecard_lists_each_claim_the_issue_names_once():
-    ids = [claim.claim_id for claim in scorecard.CLAIMS]
+    ids = [claim.claim_id for claim in claims.CLAIMS]
     assert len(ids) == len(set(ids))
-    places = {claim.where for claim in scorecard.CLAIMS if claim.source == "paper"}
+    places = {claim.where for claim in claims.CLAIMS if claim.source == "paper"}
     for where in ("Theorem 1", "Fig. 1", "Fig. 2 (vs k)", "Fig. 2 (vs m)", "Fig. 2 (vs p)", "Fig. 2 (vs n)",
                   "Fig. 3", "Theorem 2", "Fig. 4a", "Fig. 5 and t-SNE", "Fig. 4b", "OOD and noise table",
                   "Table 2", "Fig. 12"):
         assert where in places
-    assert sum(claim.source == "essay" for claim in scorecard.CLAIMS) >= 4
+    assert sum(claim.source == "essay" for claim in claims.CLAIMS) >= 4
 
 
 def test_unknown_claim_id_raises_and_names_it():
@@ -220,7 +220,7 @@ def _rows(statuses: dict) -> list:
             status, against_data = status
             parts = (scorecard.part(scorecard.AGAINST_DATA, against_data, "curves"),
                      scorecard.part(scorecard.AGAINST_WORDS, status, "words"))
-        rows.append(scorecard.Row(scorecard.claim(claim_id), status, "why not" if status == scorecard.NOT_RUN else "",
+        rows.append(scorecard.Row(claims.claim(claim_id), status, "why not" if status == scorecard.NOT_RUN else "",
                                   "ours", "paper", "rule", (0,), "default", None, why="numbers", parts=parts))
     return rows
 
@@ -249,19 +249,19 @@ def test_two_part_rows_show_both_parts_in_the_summary_table():
 
 
 def test_the_sources_numbers_are_computed_from_the_digitised_tables(monkeypatch):
-    text = scorecard.claim("fig2_double_descent_in_n").paper_text
+    text = claims.claim("fig2_double_descent_in_n").paper_text
     assert "highest 4.45 at n = 100" in text and "p = 1,153" in text  # not "peak 3.98 at n = 1e3"
-    real = scorecard.paper_values.load_csv
+    real = claims.paper_values.load_csv
 
     def shifted(name):
         table = real(name)
         if name == "fig2_digitised":
             table = table.assign(value=table.value * 2)
         return table
-    monkeypatch.setattr(scorecard.paper_values, "load_csv", shifted)
-    scorecard._fig2.cache_clear()
+    monkeypatch.setattr(claims.paper_values, "load_csv", shifted)
+    claims._fig2.cache_clear()
     try:
-        assert "highest 8.90 at n = 100" in scorecard.claim("fig2_double_descent_in_n").paper_text
+        assert "highest 8.90 at n = 100" in claims.claim("fig2_double_descent_in_n").paper_text
     finally:
-        scorecard._fig2.cache_clear()
-    assert "+1.6 points at k = 1, +4.8 at k = 8" in scorecard.claim("fig4b_kernel_vs_random").paper_text
+        claims._fig2.cache_clear()
+    assert "+1.6 points at k = 1, +4.8 at k = 8" in claims.claim("fig4b_kernel_vs_random").paper_text

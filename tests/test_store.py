@@ -13,6 +13,8 @@ import warnings
 import pytest
 
 from modcore import paths, sweeps
+from modcore import store as store_module  # its locks and constants, patched below; `store` names a ResultStore
+from modcore.store import CorruptRecordWarning, ResultStore, config_key, default_store, resolve_store, result_checksum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +36,12 @@ class Counting:
 
 
 def _record(tmp_path, config):
-    path = tmp_path / f"{sweeps.config_key(config)}.json"
+    path = tmp_path / f"{config_key(config)}.json"
     return path, json.loads(path.read_text())
 
 
 def test_edited_result_is_detected_by_its_checksum_moved_aside_rerun_and_counted(tmp_path, capsys):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     configs = [Toy(0), Toy(1)]
     sweeps.run_sweep(Counting(), configs, store, progress=False, required_keys=("test_mse",))
     path, record = _record(tmp_path, Toy(1))
@@ -48,7 +50,7 @@ def test_edited_result_is_detected_by_its_checksum_moved_aside_rerun_and_counted
     capsys.readouterr()
 
     rerun = Counting()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="checksum"):
+    with pytest.warns(CorruptRecordWarning, match="checksum"):
         frame = sweeps.run_sweep(rerun, configs, store, progress=False, desc="toy", required_keys=("test_mse",))
     assert rerun.calls == [1]
     assert list(frame["test_mse"]) == [0.5, 1.5]
@@ -59,17 +61,17 @@ def test_edited_result_is_detected_by_its_checksum_moved_aside_rerun_and_counted
 
 
 def test_record_missing_a_required_key_is_corrupt_and_names_the_record_and_key(tmp_path, capsys):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     store.put(Toy(0), {"curve": [1.0]})  # e.g. written by an older version that had no test_mse
     rerun = Counting()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="lacks test_mse"):
+    with pytest.warns(CorruptRecordWarning, match="lacks test_mse"):
         frame = sweeps.run_sweep(rerun, [Toy(0)], store, required_keys=["test_mse"], progress=False)
     assert rerun.calls == [0] and list(frame["test_mse"]) == [0.5]
-    assert sweeps.config_key(Toy(0)) in capsys.readouterr().out
+    assert config_key(Toy(0)) in capsys.readouterr().out
 
 
 def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
 
     def below_one(result):
@@ -77,7 +79,7 @@ def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
             raise ValueError(f"test_mse={result['test_mse']} cannot exceed the target variance")
 
     rerun = Counting(losses={1: 0.25})
-    with pytest.warns(sweeps.CorruptRecordWarning, match="cannot exceed"):
+    with pytest.warns(CorruptRecordWarning, match="cannot exceed"):
         frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, validate=below_one, progress=False,
                                  required_keys=("test_mse",))
     assert rerun.calls == [1] and list(frame["test_mse"]) == [0.5, 0.25]
@@ -85,7 +87,7 @@ def test_validator_runs_on_read_and_a_refused_record_is_rerun(tmp_path):
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_path, capsys, bad):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     first = Counting(losses={1: bad})
     frame = sweeps.run_sweep(first, [Toy(0), Toy(1)], store, progress=False, desc="toy", required_keys=("test_mse",))
     assert list(frame["diverged"]) == [False, True]
@@ -102,14 +104,14 @@ def test_non_finite_result_is_stored_as_diverged_with_null_and_not_rerun(tmp_pat
 
 
 def test_non_finite_value_in_a_list_field_counts_too(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     frame = sweeps.run_sweep(lambda c: {"test_mse": 0.1, "curve": [1.0, math.inf]}, [Toy(0)], store, progress=False,
                              required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True]
 
 
 def test_with_finite_keys_only_those_and_the_required_keys_decide_divergence(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
 
     def run(config):  # held-out accuracy is undefined for this task: NaN, not divergence
         return {"test_mse": 0.1, "heldout_accuracy": math.nan}
@@ -124,7 +126,7 @@ def test_with_finite_keys_only_those_and_the_required_keys_decide_divergence(tmp
 
 
 def test_every_sweep_must_name_its_required_keys(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     with pytest.raises(TypeError, match="required_keys"):
         sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False)
     for empty in ([], (), "", None):
@@ -136,14 +138,14 @@ def test_every_sweep_must_name_its_required_keys(tmp_path):
 
 def test_a_record_edited_to_drop_a_required_key_with_its_checksum_recomputed_is_rerun(tmp_path, capsys):
     # the probe of issue 28: the checksum matches, so only the declared keys catch the edit
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     sweeps.run_sweep(Counting(), [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
     path, record = _record(tmp_path, Toy(1))
     del record["result"]["test_mse"]
-    record["checksum"] = sweeps.result_checksum(record["result"])
+    record["checksum"] = result_checksum(record["result"])
     path.write_text(json.dumps(record))
     rerun = Counting()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="lacks test_mse"):
+    with pytest.warns(CorruptRecordWarning, match="lacks test_mse"):
         frame = sweeps.run_sweep(rerun, [Toy(0), Toy(1)], store, progress=False, required_keys=("test_mse",))
     assert rerun.calls == [1] and list(frame["test_mse"]) == [0.5, 1.5]
     assert (tmp_path / f"{path.name}.corrupt").exists()
@@ -151,7 +153,7 @@ def test_a_record_edited_to_drop_a_required_key_with_its_checksum_recomputed_is_
 
 def test_a_run_whose_result_its_sweep_would_refuse_is_not_stored(tmp_path):
     # stored, it would be found corrupt and rerun at every read
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     with pytest.raises(ValueError, match="lacks test_mse"):
         sweeps.run_sweep(lambda c: {"curve": [1.0]}, [Toy(0)], store, progress=False, required_keys=("test_mse",))
     with pytest.raises(ValueError, match="missing values in test_mse"):
@@ -160,7 +162,7 @@ def test_a_run_whose_result_its_sweep_would_refuse_is_not_stored(tmp_path):
 
 
 def test_a_run_that_says_it_diverged_is_kept_as_diverged(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     frame = sweeps.run_sweep(lambda c: {"test_mse": 1e6, "diverged": True}, [Toy(0)], store, progress=False,
                              required_keys=("test_mse",))
     assert list(frame["diverged"]) == [True] and list(frame["test_mse"]) == [1e6]
@@ -168,23 +170,23 @@ def test_a_run_that_says_it_diverged_is_kept_as_diverged(tmp_path):
 
 def test_a_healthy_looking_record_with_non_finite_values_is_corrupt(tmp_path):
     # written by a version that stored NaN losses as finished: not trusted, rerun
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     store.put(Toy(0), {"test_mse": math.nan})  # the default check reads (and writes) any well-formed record
     rerun = Counting()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="not marked diverged"):
+    with pytest.warns(CorruptRecordWarning, match="not marked diverged"):
         sweeps.run_sweep(rerun, [Toy(0)], store, progress=False, required_keys=("test_mse",))
     assert rerun.calls == [0]
 
 
 def test_each_finished_record_is_read_once_per_sweep(tmp_path, monkeypatch):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     configs = [Toy(seed) for seed in range(4)]
     sweeps.run_sweep(Counting(), configs[:2], store, progress=False, required_keys=("test_mse",))
     reads = []
-    original = sweeps.ResultStore._read
-    monkeypatch.setattr(sweeps.ResultStore, "_read", lambda self, path, *a: reads.append(path.stem) or original(self, path, *a))
+    original = ResultStore._read
+    monkeypatch.setattr(ResultStore, "_read", lambda self, path, *a: reads.append(path.stem) or original(self, path, *a))
     sweeps.run_sweep(Counting(), configs, store, progress=False, required_keys=("test_mse",))
-    assert sorted(reads) == sorted(sweeps.config_key(c) for c in configs[:2])
+    assert sorted(reads) == sorted(config_key(c) for c in configs[:2])
 
 
 # --- the store's folder ------------------------------------------------------------------
@@ -195,25 +197,25 @@ def test_missing_explicit_results_folder_is_an_error_unless_creation_is_asked(tm
     monkeypatch.delenv(paths.RESULTS_CREATE_ENV, raising=False)
     run = Counting()
     with pytest.raises(paths.ResultsDirError, match=f"{missing} does not exist"):
-        sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
+        sweeps.run_sweep(run, [Toy(0)], default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert run.calls == [] and not missing.exists()
 
     monkeypatch.setenv(paths.RESULTS_CREATE_ENV, "1")
-    sweeps.run_sweep(run, [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
+    sweeps.run_sweep(run, [Toy(0)], default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert run.calls == [0] and (missing / "fig2").is_dir()
 
 
 def test_explicit_results_dir_parameter_must_exist_too(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.RESULTS_CREATE_ENV, raising=False)
     with pytest.raises(paths.ResultsDirError, match="does not exist"):
-        sweeps.run_sweep(Counting(), [Toy(0)], sweeps.resolve_store(tmp_path / "nope", "fig2"), progress=False,
+        sweeps.run_sweep(Counting(), [Toy(0)], resolve_store(tmp_path / "nope", "fig2"), progress=False,
                          required_keys=("test_mse",))
 
 
 def test_default_results_folder_is_created_when_missing(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.RESULTS_ENV, raising=False)
     monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
-    sweeps.run_sweep(Counting(), [Toy(0)], sweeps.default_store("fig2"), progress=False, required_keys=("test_mse",))
+    sweeps.run_sweep(Counting(), [Toy(0)], default_store("fig2"), progress=False, required_keys=("test_mse",))
     assert (tmp_path / "results" / "fig2").is_dir()
 
 
@@ -225,14 +227,14 @@ def test_unwritable_store_fails_before_any_run(tmp_path, monkeypatch):
     monkeypatch.setattr(paths.tempfile, "mkstemp", refuse)
     run = Counting()
     with pytest.raises(paths.ResultsDirError, match="not writable"):
-        sweeps.run_sweep(run, [Toy(0)], sweeps.ResultStore(tmp_path), progress=False, required_keys=("test_mse",))
+        sweeps.run_sweep(run, [Toy(0)], ResultStore(tmp_path), progress=False, required_keys=("test_mse",))
     assert run.calls == []
 
 
 def test_store_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(paths.ResultsDirError, match="not a folder"):
-        sweeps.ResultStore(tmp_path / "file").check()
+        ResultStore(tmp_path / "file").check()
 
 
 # --- claims ----------------------------------------------------------------------------
@@ -240,8 +242,8 @@ def test_store_that_is_a_file_is_refused(tmp_path):
 def test_lock_of_a_dead_process_is_taken_over(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)  # that process has exited and been reaped
-    store = sweeps.ResultStore(tmp_path)
-    lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
+    store = ResultStore(tmp_path)
+    lock = tmp_path / f"{config_key(Toy(0))}.lock"
     lock.write_text(f"{__import__('socket').gethostname()} {pid}\n")
     run = Counting()
     sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01, required_keys=("test_mse",))
@@ -283,20 +285,20 @@ def hold_lock(tmp_path):
 
 
 def test_lock_held_by_another_process_is_respected(tmp_path, hold_lock):
-    store = sweeps.ResultStore(tmp_path)
-    key = sweeps.config_key(Toy(0))
+    store = ResultStore(tmp_path)
+    key = config_key(Toy(0))
     hold_lock(tmp_path / f"{key}.lock")
     assert not store.claim(key)
     assert store.lock_owner(key) == "otherhost 4242"
-    assert store.claim(sweeps.config_key(Toy(1)))
-    store.release(sweeps.config_key(Toy(1)))
+    assert store.claim(config_key(Toy(1)))
+    store.release(config_key(Toy(1)))
 
 
 def test_lock_file_naming_a_live_unrelated_process_is_free(tmp_path):
     # Issue 28: the PID written in a leftover lock file belongs to a live process that has
     # nothing to do with the sweep (here our parent). No OS lock is held: the run goes ahead.
-    store = sweeps.ResultStore(tmp_path)
-    lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
+    store = ResultStore(tmp_path)
+    lock = tmp_path / f"{config_key(Toy(0))}.lock"
     lock.write_text(f"{__import__('socket').gethostname()} {os.getppid()}\n")
     run = Counting()
     frame = sweeps.run_sweep(run, [Toy(0)], store, progress=False, poll_seconds=0.01, required_keys=("test_mse",))
@@ -304,8 +306,8 @@ def test_lock_file_naming_a_live_unrelated_process_is_free(tmp_path):
 
 
 def test_lock_of_a_process_killed_while_holding_it_is_free_at_once(tmp_path, hold_lock):
-    store = sweeps.ResultStore(tmp_path)
-    key = sweeps.config_key(Toy(0))
+    store = ResultStore(tmp_path)
+    key = config_key(Toy(0))
     holder, _ = hold_lock(tmp_path / f"{key}.lock")
     assert not store.claim(key)
     holder.kill()  # SIGKILL: no cleanup; the kernel drops the lock with the process
@@ -317,9 +319,9 @@ def test_lock_of_a_process_killed_while_holding_it_is_free_at_once(tmp_path, hol
 
 def test_a_sweep_waits_for_a_held_run_reports_a_long_lock_and_takes_the_run_when_freed(tmp_path, hold_lock,
                                                                                      monkeypatch, capsys):
-    monkeypatch.setattr(sweeps, "LONG_LOCK_SECONDS", 0.0)  # every held lock counts as long
-    store = sweeps.ResultStore(tmp_path)
-    lock = tmp_path / f"{sweeps.config_key(Toy(0))}.lock"
+    monkeypatch.setattr(store_module, "LONG_LOCK_SECONDS", 0.0)  # every held lock counts as long
+    store = ResultStore(tmp_path)
+    lock = tmp_path / f"{config_key(Toy(0))}.lock"
     _, stop = hold_lock(lock)
     polls, real_sleep = [], sweeps.time.sleep
 
@@ -343,10 +345,10 @@ def test_a_sweep_waits_for_a_held_run_reports_a_long_lock_and_takes_the_run_when
 def test_a_lock_file_removed_between_opening_and_locking_it_is_not_trusted(tmp_path, monkeypatch):
     # A process that opened the lock file just before its holder released (removed) it must
     # not count a lock on that removed file: it locks the file now at the path instead.
-    store = sweeps.ResultStore(tmp_path)
-    key = sweeps.config_key(Toy(0))
+    store = ResultStore(tmp_path)
+    key = config_key(Toy(0))
     lock = tmp_path / f"{key}.lock"
-    real_flock, calls = sweeps.fcntl.flock, []
+    real_flock, calls = store_module.fcntl.flock, []
 
     def flock_after_a_release(handle, operation):
         calls.append(handle)
@@ -354,16 +356,16 @@ def test_a_lock_file_removed_between_opening_and_locking_it_is_not_trusted(tmp_p
             lock.unlink()  # the holder releases: its file goes
         return real_flock(handle, operation)
 
-    monkeypatch.setattr(sweeps.fcntl, "flock", flock_after_a_release)
+    monkeypatch.setattr(store_module.fcntl, "flock", flock_after_a_release)
     assert store.claim(key)
     assert len(calls) == 2  # the first lock was on the removed file and was dropped
-    held = os.fstat(sweeps._HELD_LOCKS[str(lock)])
+    held = os.fstat(store_module._HELD_LOCKS[str(lock)])
     assert (held.st_dev, held.st_ino) == (lock.stat().st_dev, lock.stat().st_ino)
     store.release(key)
 
 
 def test_locks_are_released_when_a_run_raises(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
 
     def crash(config):
         raise RuntimeError("crash")
@@ -377,6 +379,7 @@ WORKER = textwrap.dedent('''\
     import dataclasses, os, sys, time
     from pathlib import Path
     from modcore import sweeps
+    from modcore.store import ResultStore
 
     @dataclasses.dataclass(frozen=True)
     class Job:
@@ -395,7 +398,7 @@ WORKER = textwrap.dedent('''\
     (markers / f"ready.{os.getpid()}").touch()
     while not go.exists():  # start both processes at the same moment
         time.sleep(0.01)
-    frame = sweeps.run_sweep(run, [Job(s) for s in range(20)], sweeps.ResultStore(store), progress=False,
+    frame = sweeps.run_sweep(run, [Job(s) for s in range(20)], ResultStore(store), progress=False,
                              batch_by=(lambda job: job.seed % 2) if batched else None, max_batch=3, poll_seconds=0.05,
                              required_keys=("value",))
     assert list(frame["value"]) == [2.0 * s for s in range(20)], frame
@@ -444,7 +447,7 @@ def test_cli_refuses_a_missing_results_folder_before_any_notebook_runs(tmp_path,
 
 
 def test_a_finished_sweep_is_read_from_a_store_that_is_not_writable(tmp_path, monkeypatch):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False, required_keys=("test_mse",))
     monkeypatch.setattr(paths.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "no")))
     assert list(sweeps.run_sweep(Counting(), [Toy(0)], store, progress=False,

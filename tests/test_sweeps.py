@@ -6,6 +6,7 @@ import json
 import pytest
 
 from modcore import sweeps
+from modcore.store import CorruptRecordWarning, ResultStore, config_key, default_store, resolve_store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,9 +31,9 @@ class CountingRun:
 
 
 def test_key_is_stable_and_covers_every_field_and_the_type():
-    assert sweeps.config_key(Toy(1)) == sweeps.config_key(Toy(seed=1, width=8, lr=1e-3))
-    assert sweeps.config_key(Toy(1)) != sweeps.config_key(Toy(2))
-    assert sweeps.config_key(Toy(1)) != sweeps.config_key(Toy(1, lr=2e-3))
+    assert config_key(Toy(1)) == config_key(Toy(seed=1, width=8, lr=1e-3))
+    assert config_key(Toy(1)) != config_key(Toy(2))
+    assert config_key(Toy(1)) != config_key(Toy(1, lr=2e-3))
 
     @dataclasses.dataclass(frozen=True)
     class Other:
@@ -40,17 +41,17 @@ def test_key_is_stable_and_covers_every_field_and_the_type():
         width: int = 8
         lr: float = 1e-3
 
-    assert sweeps.config_key(Toy(1)) != sweeps.config_key(Other(1))
+    assert config_key(Toy(1)) != config_key(Other(1))
 
 
 def test_key_is_a_known_value_so_it_stays_stable_across_releases():
     # Pinned: if this changes, every user's stored results would silently be recomputed.
-    assert sweeps.config_key({"a": 1, "b": [1, 2]}) == sweeps.config_key({"b": (1, 2), "a": 1})
-    assert sweeps.config_key({"a": 1}) == "015abd7f5cc57a2dd94b"
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": (1, 2), "a": 1})
+    assert config_key({"a": 1}) == "015abd7f5cc57a2dd94b"
 
 
 def test_resume_after_crash_redoes_no_finished_run(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     configs = [Toy(seed) for seed in range(6)]
     crashing = CountingRun(fail_at=4)
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -69,7 +70,7 @@ def test_resume_after_crash_redoes_no_finished_run(tmp_path):
 
 
 def test_batched_runs_group_by_key_and_respect_max_batch(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     configs = [Toy(seed, width=w) for w in (4, 16) for seed in range(5)]
     batches = []
 
@@ -86,47 +87,47 @@ def test_batched_runs_group_by_key_and_respect_max_batch(tmp_path):
 
 
 def test_half_written_record_is_reported_and_rerun(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     configs = [Toy(0), Toy(1)]
     sweeps.run_sweep(CountingRun(), configs, store, progress=False, required_keys=("loss",))
-    path = tmp_path / f"{sweeps.config_key(Toy(1))}.json"
+    path = tmp_path / f"{config_key(Toy(1))}.json"
     path.write_text(path.read_text()[:25])  # a record cut off mid-write
 
     rerun = CountingRun()
-    with pytest.warns(sweeps.CorruptRecordWarning, match="corrupt"):
+    with pytest.warns(CorruptRecordWarning, match="corrupt"):
         sweeps.run_sweep(rerun, configs, store, progress=False, required_keys=("loss",))
     assert rerun.calls == [Toy(1)]
     assert (tmp_path / f"{path.name}.corrupt").exists()
 
 
 def test_record_whose_config_was_edited_is_not_silently_read(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     store.put(Toy(3), {"loss": 1.0})
-    path = tmp_path / f"{sweeps.config_key(Toy(3))}.json"
+    path = tmp_path / f"{config_key(Toy(3))}.json"
     record = json.loads(path.read_text())
     record["config"]["width"] = 99
     path.write_text(json.dumps(record))
-    with pytest.warns(sweeps.CorruptRecordWarning, match="does not hash"):
+    with pytest.warns(CorruptRecordWarning, match="does not hash"):
         assert store.get(Toy(3)) is None
 
 
 def test_results_that_are_not_json_are_refused_before_anything_is_written(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     with pytest.raises(TypeError, match="JSON"):
         store.put(Toy(0), {"loss": object()})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_result_keys_may_not_shadow_config_fields(tmp_path):
-    store = sweeps.ResultStore(tmp_path)
+    store = ResultStore(tmp_path)
     with pytest.raises(ValueError, match="clash"):
         sweeps.run_sweep(lambda c: {"seed": 1}, [Toy(0)], store, progress=False, required_keys=("seed",))
 
 
 def test_default_store_lives_under_the_results_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MODCORE_RESULTS", str(tmp_path))
-    assert sweeps.default_store("fig2").root == tmp_path / "fig2"
-    assert sweeps.resolve_store(None, "fig2").root == tmp_path / "fig2"
-    assert sweeps.resolve_store(tmp_path / "x", "fig2").root == tmp_path / "x"
+    assert default_store("fig2").root == tmp_path / "fig2"
+    assert resolve_store(None, "fig2").root == tmp_path / "fig2"
+    assert resolve_store(tmp_path / "x", "fig2").root == tmp_path / "x"
     with pytest.raises(ValueError, match="experiment="):
-        sweeps.default_store("../escape")
+        default_store("../escape")

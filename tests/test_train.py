@@ -9,8 +9,8 @@ from modcore.runs import sine_networks as se
 from modcore.models import MLPSpec, ModularSpec
 from modcore.tasks.sine import SineTask
 from modcore import train
-from modcore.train import (Plan, TrainSettings, batch_indices, choose_plan, fit_linearised, stacked_batch_indices,
-                           train_ensemble, train_naive)
+from modcore.train import Plan, TrainSettings, batch_indices, choose_plan, stacked_batch_indices, train_ensemble
+from modcore.train_reference import fit_linearised, train_naive
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +263,7 @@ def test_network_runs_batch_like_alone():
 
 
 def test_device_is_part_of_a_runs_identity():
-    from modcore.sweeps import config_key
+    from modcore.store import config_key
     run = dict(input_dim=4, n_modules=2, n_params=200, n_train=80, seed=0)
     on_cpu, on_cuda = se.NetworkRun(**run, device="cpu"), se.NetworkRun(**run, device="cuda")
     assert config_key(on_cpu) != config_key(on_cuda)

@@ -37,13 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from modcore import paper_values, paths, sweeps
+from modcore import paper_values, paths
 from modcore.parameters import DEVICE, NONEMPTY, SEED, ChapterParameters, at_least, each, param
 from modcore.plots import sine as sine_plots
 from modcore.runs import sine_fig2
 from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls it as calibration.run_table)
 from modcore.runs.sine_networks import (INTERVAL_LEVEL, NetworkRun, TheoryFit, calibrated_theory, device_name,
                                         fit_theory, healthy, sweep_networks)
+from modcore.store import ResultStore, resolve_store
 from modcore.tasks.sine import CALIBRATED_N_STEPS, CALIBRATED_TASK, expected_target_variance
 
 POSITIVE_INTEGERS = (NONEMPTY, each(at_least(1)))
@@ -178,7 +179,7 @@ class SearchResult:
     n_runs: int
 
 
-def run_search(design: SearchDesign, store: sweeps.ResultStore, paper: pd.DataFrame, *,
+def run_search(design: SearchDesign, store: ResultStore, paper: pd.DataFrame, *,
                device: str = "cpu") -> SearchResult:
     """Score every candidate on the fitted panel (training what the store lacks), pick the lowest
     error, fit Omega on the chosen candidate's runs."""
@@ -250,7 +251,7 @@ def same_outcome(result: SearchResult, fitted: Mapping) -> bool:
     return all(result.best[field] == fitted[field] for field in FITTED_FIELDS)
 
 
-def store_rerun(store: sweeps.ResultStore, design: SearchDesign, record: dict) -> None:
+def store_rerun(store: ResultStore, design: SearchDesign, record: dict) -> None:
     """Keep a rerun's record in the results store, keyed by its design (never in the package);
     a candidate whose runs all diverged has error inf, stored as null."""
     scores = [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
@@ -258,7 +259,7 @@ def store_rerun(store: sweeps.ResultStore, design: SearchDesign, record: dict) -
     store.put(design, {**record, "search": {**record["search"], "scores": scores}})
 
 
-def rerun_and_compare(store: sweeps.ResultStore, paper: pd.DataFrame, *, device: str = "auto") -> str:
+def rerun_and_compare(store: ResultStore, paper: pd.DataFrame, *, device: str = "auto") -> str:
     """Rerun the recorded search design (resumable in ``store``), keep its record in ``store`` and
     say whether it chose the calibrated literals of :mod:`modcore.tasks.sine`, and its Omega."""
     design = SearchDesign(**{key: tuple(value) if isinstance(value, list) else value
@@ -345,11 +346,11 @@ def paper_fig2() -> pd.DataFrame:
     return paper_values.load_csv("fig2_digitised")
 
 
-def results_store(p: Parameters) -> sweeps.ResultStore:
-    return sweeps.resolve_store(p.results_dir, "calibration")
+def results_store(p: Parameters) -> ResultStore:
+    return resolve_store(p.results_dir, "calibration")
 
 
-def rerun_word(p: Parameters, store: sweeps.ResultStore, paper: pd.DataFrame) -> str:
+def rerun_word(p: Parameters, store: ResultStore, paper: pd.DataFrame) -> str:
     """What a rerun of the search found (:func:`rerun_and_compare`), or "not rerun here"."""
     return rerun_and_compare(store, paper, device=p.device) if p.rerun_search else "not rerun here"
 
@@ -365,7 +366,7 @@ def heldout_estimate(p: Parameters, fitted: Mapping) -> str:
     return f"held-out runs: estimated {seconds / 60:.1f} min ({seconds:.0f} s) on 2 cores"
 
 
-def run_heldout(p: Parameters, store: sweeps.ResultStore) -> dict[str, pd.DataFrame]:
+def run_heldout(p: Parameters, store: ResultStore) -> dict[str, pd.DataFrame]:
     """Train (or read back) the held-out k, m and p panels of the calibrated task: ``{panel: runs}``."""
     return sine_fig2.run_fig2(p.heldout_design(), store, device=p.device, desc="held out", panels=HELDOUT_PANELS,
                               n_test=p.n_test, n_steps=p.n_steps or None)

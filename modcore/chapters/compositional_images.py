@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import scorecard, stats, sweeps, verdicts
+from modcore import scorecard, stats, verdicts
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, NONEMPTY, POSITIVE, SEED, ChapterParameters,
                                 Relation, Rule, at_least, at_most, each, one_of, param)
 from modcore.plots import compositional as comp_plots
@@ -26,6 +26,7 @@ from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, DIGIT_PIXELS
                                         estimated_minutes, max_parameter_gap, pair_table, pair_text, pair_why,
                                         paper_fig4b, paper_pair_table, paper_parts, parameter_table, points,
                                         points_text, sweep)
+from modcore.store import resolve_store
 from modcore.tasks.cifar10 import OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
 
 # The largest k of Fig. 4b: a composite holds 1 to 8 images.
@@ -281,7 +282,7 @@ class Results:
 
 def results(p: Parameters, plan: Plan) -> Results:
     """Train what is missing from the store and read back every run."""
-    store = sweeps.resolve_store(p.results_dir, "compositional_images")
+    store = resolve_store(p.results_dir, "compositional_images")
     everything = sweep(plan.runs + plan.sensitivity, store, cifar10_path=p.cifar10_path, desc="compositional_images")
     frame = provisioned(everything[everything.n_slots.isin(p.n_slots_values)], p.modules_per_slot, p.module_dim)
     return Results(everything, frame)

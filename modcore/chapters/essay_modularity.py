@@ -27,9 +27,10 @@ from modcore.runs.essay import (ARM_NAMES, ARMS, ESSAY_KEYS, PERIOD_ARMS, REGULA
 from modcore.runs.essay_report import (DIVERGED_LOSS_FACTOR, FINETUNE, FORMATS, NOT_APPLICABLE, PRIMARY_SCORE,
                                        SCORECARD_WORDS, TRANSFER, answer, count_verdict, counts, number_text,
                                        short_answer, summarise_verdicts, usable_runs, with_health)
+from modcore.runtime import resolve_device
+from modcore.store import resolve_store
 from modcore.tasks import retina
 from modcore.tasks.two_halves import TASKS
-from modcore.train import resolve_device
 
 _STRENGTHS = (NONEMPTY, each(POSITIVE))
 _RATES = (NONEMPTY, each(greater_than(0)), each(less_than(1)))
@@ -196,7 +197,7 @@ def run_chapter(p: Parameters) -> ChapterRuns:
     on G1 only), then every arm at its chosen strength on its seeds
     (:meth:`Parameters.arm_seeds`), measured in full.
     """
-    store = sweeps.resolve_store(p.results_dir, "essay_modularity")
+    store = resolve_store(p.results_dir, "essay_modularity")
     sweep_configs = []
     for task in p.tasks:
         base = p.run_settings(task)

@@ -26,6 +26,7 @@ from modcore.runs.kernel_rule import (FOUND_COS, KERNEL_NAME, PATH_STREAM, PILOT
                                       SIGNIFICANCE, TRAIN_STREAM, PilotDesign, RecoveryRun, agreement, choose_setting,
                                       draw_task, model_seed, pilot_rows, pilot_summary, pilot_table)
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore, resolve_store
 
 KERNEL_LABELS = {"ntk": "NTK at init", "hidden": "last hidden layer", "rbf": "RBF (median bandwidth)"}
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +80,8 @@ class Parameters(ChapterParameters):
     def seeds(self) -> range:
         return range(self.seed, self.seed + self.n_seeds)
 
-    def store(self) -> sweeps.ResultStore:
-        return sweeps.resolve_store(self.results_dir, "kernel_rule")
+    def store(self) -> ResultStore:
+        return resolve_store(self.results_dir, "kernel_rule")
 
 
 # --- the objective along a path ----------------------------------------------------------------
@@ -144,7 +145,7 @@ def identity_check(runs: Sequence[PathRun]) -> dict[str, dict]:
     return {kernel: objective_as_weight_norm(run) for kernel, run in first.items()}
 
 
-def sweep_paths(runs: Sequence[PathRun], store: sweeps.ResultStore, *, desc: str = "paths") -> pd.DataFrame:
+def sweep_paths(runs: Sequence[PathRun], store: ResultStore, *, desc: str = "paths") -> pd.DataFrame:
     """One row per (run, point on the path): kernel, seed, alpha, cos_to_truth, objective, and
     ``relative_objective`` = objective / objective at the random end (a = 0)."""
     frame = sweeps.run_sweep(run_path, runs, store, desc=desc, required_keys=("alpha", "cos_to_truth", "objective"))
@@ -276,7 +277,7 @@ def pilot_top(summary: pd.DataFrame, *, n_restarts: int, n_rows: int = 8) -> pd.
 
 
 def heldout_recovery(chosen: dict, *, seeds: Sequence[int], input_dim: int, n_modules: int, n_train: int,
-                     n_restarts: int, width: int, store: sweeps.ResultStore, device: str = "cpu") -> dict:
+                     n_restarts: int, width: int, store: ResultStore, device: str = "cpu") -> dict:
     """The chosen setting's recovery on seeds the pilot did not use (the pilot's best of many
     settings is flattered by its own seeds, a winner's curse): per seed the true modules recovered
     by the ``n_restarts`` fitted restarts and by their random starting directions, the mean
@@ -363,7 +364,7 @@ def pilot_design(p: Parameters) -> PilotDesign:
                        n_train=p.pilot_n_train, width=p.width)
 
 
-def pilot(p: Parameters, store: sweeps.ResultStore) -> Pilot:
+def pilot(p: Parameters, store: ResultStore) -> Pilot:
     """The pilot's rows (:func:`modcore.runs.kernel_rule.pilot_table`), summary and chosen setting."""
     design = pilot_design(p)
     rows, comparison = pilot_table(design, store, rerun=p.pilot_rerun, n_restarts=p.n_restarts, device=p.device)
@@ -382,7 +383,7 @@ def pilot_figure(p: Parameters, result: Pilot) -> Figure:
                                        kernel_labels=KERNEL_LABELS)
 
 
-def heldout(p: Parameters, result: Pilot, store: sweeps.ResultStore) -> dict:
+def heldout(p: Parameters, result: Pilot, store: ResultStore) -> dict:
     """The chosen setting's recovery on the chapter's own seeds (:func:`heldout_recovery`)."""
     return heldout_recovery(result.chosen, seeds=p.seeds, input_dim=p.input_dim, n_modules=p.n_modules,
                             n_train=p.pilot_n_train, n_restarts=p.n_restarts, width=p.width, store=store,

@@ -32,6 +32,7 @@ from modcore.models import DEFAULT_DEPTH, ModularSpec, stack_init
 from modcore.runs.kernel_rule import (DEFAULT_BATCH_SIZE, DEFAULT_LR, KERNEL_NAME, PILOT_SEED_START, SIGNIFICANCE,
                                       agreement, batch_data, capped_settings, combined_agreement)
 from modcore.runs.kernel_rule import sensitivity_words as runs_sensitivity_words
+from modcore.store import ResultStore, resolve_store
 from modcore.train import TrainSettings, train_ensemble
 
 INITS = ("random", "kernel")
@@ -101,8 +102,8 @@ class Parameters(ChapterParameters):
     def n_network_modules(self) -> int:
         return self.network_module_factor * self.n_modules
 
-    def store(self) -> sweeps.ResultStore:
-        return sweeps.resolve_store(self.results_dir, "module_alignment")
+    def store(self) -> ResultStore:
+        return resolve_store(self.results_dir, "module_alignment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +199,7 @@ def run_alignment_batch(runs: Sequence[AlignmentRun], *, device: str = "auto") -
     return out
 
 
-def sweep_alignment(runs: Sequence[AlignmentRun], store: sweeps.ResultStore, *, device: str = "auto",
+def sweep_alignment(runs: Sequence[AlignmentRun], store: ResultStore, *, device: str = "auto",
                     desc: str = "alignment") -> pd.DataFrame:
     """Run (or read back) every run, all inits of one network shape trained together; one row per
     run, with ``kernel`` (the kernel of a kernel-rule init, "" for random) as a column."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from modcore import paper_values, scorecard, stats, sweeps, verdicts
+from modcore import paper_values, scorecard, stats, verdicts
 from modcore.parameters import (DEVICE, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param)
 from modcore.plots import sine as sine_plots
 from modcore.runs.sine_fig2 import (PANELS, SPIKE_MIN_RATIO, SPIKE_WINDOW, THRESHOLD_PANELS, Fig2Design, all_runs,
@@ -23,6 +23,7 @@ from modcore.runs.sine_fig2 import run_table  # noqa: F401 (the notebook calls i
 from modcore.runs.sine_networks import (DEFAULT_N_STEPS, DIVERGED_VARIANCE_FACTOR, FIT_MAX_P_OVER_N, TheoryFit,
                                         healthy, log_error)
 from modcore.runs.sine_networks import calibrated_theory  # noqa: F401 (the notebook's one Theorem-1 fit)
+from modcore.store import resolve_store
 
 POSITIVE_INTEGERS = (NONEMPTY, each(at_least(1)))
 
@@ -72,7 +73,7 @@ def cost_estimate(p: Parameters) -> str:
 
 def run_sweeps(p: Parameters) -> dict[str, pd.DataFrame]:
     """Train (or read back from the results store) the four panels: ``{panel: runs}``."""
-    store = sweeps.resolve_store(p.results_dir, "nn_vs_theory")
+    store = resolve_store(p.results_dir, "nn_vs_theory")
     return run_fig2(p.design(), store, device=p.device, n_steps=p.n_steps or None, lr=p.lr, n_test=p.n_test)
 
 

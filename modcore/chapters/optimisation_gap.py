@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from modcore import scorecard, sweeps, verdicts
+from modcore import scorecard, verdicts
 from modcore.parameters import DEVICE, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param
 from modcore.plots import sine as sine_plots
 from modcore.runs.sine_fig2 import SPIKE_MIN_RATIO, spike
 from modcore.runs.sine_networks import (DEFAULT_N_STEPS, NetworkRun, TheoryFit, device_name, healthy, log_error,
                                         sweep_networks)
 from modcore.runs.sine_networks import calibrated_theory  # noqa: F401 (the notebook's one Theorem-1 fit)
+from modcore.store import ResultStore, resolve_store
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def gaps_closed(gaps: pd.DataFrame, method: str, baseline: str) -> dict[str, boo
     }
 
 
-def run_methods(methods: dict[str, dict], store: sweeps.ResultStore, *, input_dim_values: Sequence[int],
+def run_methods(methods: dict[str, dict], store: ResultStore, *, input_dim_values: Sequence[int],
                 n_train_values: Sequence[int], n_params: int, n_modules: int, n_seeds: int, seed: int,
                 n_test: int, device: str = "auto", **task) -> pd.DataFrame:
     """Train (or read back from ``store``) every method of :func:`optimisation_methods` at each
@@ -260,7 +261,7 @@ def claims(words: dict, seeds) -> dict[str, scorecard.Record]:
 def run(p: Parameters) -> pd.DataFrame:
     """Train (or read back from the results store) every method of :func:`optimisation_methods` at
     the chapter's (m, n, seed): one row per run, with its ``method_label``."""
-    store = sweeps.resolve_store(p.results_dir, "optimisation_gap")
+    store = resolve_store(p.results_dir, "optimisation_gap")
     return run_methods(optimisation_methods(p.n_steps, p.lr, p.n_steps_long, p.n_steps_lbfgs), store,
                        input_dim_values=p.input_dim_values, n_train_values=p.n_train_values, n_params=p.n_params,
                        n_modules=p.n_modules, n_seeds=p.n_seeds, seed=p.seed, n_test=p.n_test, device=p.device)

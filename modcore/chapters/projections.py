@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from modcore import kernel_rule, scorecard, stats, sweeps, verdicts
+from modcore import kernel_rule, scorecard, stats, verdicts
 from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, ChapterParameters, Relation, at_least,
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
@@ -29,6 +29,7 @@ from modcore.runs.compositional import (DATASET_NAMES, DIGIT_PIXELS, IMAGE_SHAPE
                                         estimated_minutes, healthy, kernel_rule_labels, paired_difference, points,
                                         prepare_data, sweep)
 from modcore.seeds import derive_seed
+from modcore.store import resolve_store
 from modcore.tasks import compositional as comp
 from modcore.tasks.compositional import MAX_HELDOUT_N_SLOTS
 
@@ -311,7 +312,7 @@ def describe(runs: list[CompositionalRun]) -> str:
 
 def results(p: Parameters, runs: list[CompositionalRun]) -> pd.DataFrame:
     """Train what is missing from the store and read back every run."""
-    return sweep(runs, sweeps.resolve_store(p.results_dir, "projections"), cifar10_path=p.cifar10_path,
+    return sweep(runs, resolve_store(p.results_dir, "projections"), cifar10_path=p.cifar10_path,
                  desc="projections")
 
 

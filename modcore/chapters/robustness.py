@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import scorecard, stats, sweeps, verdicts
+from modcore import scorecard, stats, verdicts
 from modcore.parameters import (DEVICE, EXISTING_FOLDER, POSITIVE, SEED, ChapterParameters, Relation, at_least,
                                 at_most, greater_than, less_than, one_of, param)
 from modcore.plots import compositional as comp_plots
@@ -24,6 +24,7 @@ from modcore.runs.compositional import (CLAIM_PAIRS, DATASET_NAMES, DIGIT_PIXELS
                                         PAIRS, CompositionalRun, dataset_short, design, design_seeds, estimated_minutes,
                                         healthy, ordering, pair_table, pair_text, pair_why, paper_parts,
                                         paper_robustness, parameter_table, points, sweep)
+from modcore.store import resolve_store
 from modcore.tasks.compositional import MAX_HELDOUT_N_SLOTS
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +179,7 @@ def parameters_table(runs: list[CompositionalRun]) -> pd.DataFrame:
 
 def results(p: Parameters, runs: list[CompositionalRun]) -> pd.DataFrame:
     """Train what is missing from the store and read back every run."""
-    return sweep(runs, sweeps.resolve_store(p.results_dir, "robustness"), cifar10_path=p.cifar10_path,
+    return sweep(runs, resolve_store(p.results_dir, "robustness"), cifar10_path=p.cifar10_path,
                  desc="robustness")
 
 

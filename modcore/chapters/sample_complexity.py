@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modcore import paper_values, scorecard, stats, sweeps
+from modcore import paper_values, scorecard, stats
 from modcore.models import ModularSpec
 from modcore.parameters import (DEVICE, DISTINCT, EXISTING_FOLDER, INCREASING, NONEMPTY, POSITIVE, SEED,
                                 ChapterParameters, Relation, at_least, each, param)
@@ -36,6 +36,7 @@ from modcore.runs.kernel_rule import (KERNEL_NAME, PILOT_SEED_START, SIGNIFICANC
                                       sensitivity_words)
 from modcore.runs.sample_complexity import (DEFAULT_PATIENCE, VALIDATION_EVERY, SampleRun, chapter_design,
                                             chapter_protocol, main_runs, run_chapter)
+from modcore.store import ResultStore, resolve_store
 
 METHOD_LABELS = {"monolithic": "monolithic MLP", "random": "modular, random U", "kernel": "modular, kernel-rule U",
                  "oracle": "modular, true U (oracle)"}
@@ -102,8 +103,8 @@ class Parameters(ChapterParameters):
     def seeds(self) -> range:
         return range(self.seed, self.seed + self.n_seeds)
 
-    def store(self) -> sweeps.ResultStore:
-        return sweeps.resolve_store(self.results_dir, "sample_complexity")
+    def store(self) -> ResultStore:
+        return resolve_store(self.results_dir, "sample_complexity")
 
 
 # --- samples needed ------------------------------------------------------------------------------
@@ -517,7 +518,7 @@ def claims(results: dict, *, target_loss: float, seeds, recovery_share: float, d
 
 # --- what the notebook calls, one figure or table per function -------------------------------------
 
-def chapter_runs(p: Parameters, store: sweeps.ResultStore) -> pd.DataFrame:
+def chapter_runs(p: Parameters, store: ResultStore) -> pd.DataFrame:
     """Every run of the chapter, the sensitivity table's included (:func:`run_chapter`)."""
     design = chapter_design(input_dim_values=p.input_dim_values, n_train_values=p.n_train_values,
                             n_modules=p.n_modules, network_module_factor=p.network_module_factor, n_seeds=p.n_seeds,

@@ -52,10 +52,12 @@ import torch
 
 from modcore import kernel_rule, paper_values, scorecard, stats, sweeps
 from modcore.models import MLPSpec, ModularSpec, stack_init
+from modcore.runtime import resolve_device
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore
 from modcore.tasks import compositional as comp
 from modcore.tasks.cifar10 import HOW_TO_GET, OFFICIAL_MD5, Cifar10NotFoundError, find_batch_dir
-from modcore.train import TrainSettings, classification_metrics, resolve_device, train_ensemble
+from modcore.train import TrainSettings, classification_metrics, train_ensemble
 
 METHODS = ("monolithic", "modular", "kernel_rule")
 METHOD_LABELS = {"monolithic": "monolithic MLP", "modular": "modular, random U",
@@ -333,7 +335,7 @@ def run_batch(runs: Sequence[CompositionalRun], cifar10_path: str | None = None)
     return results
 
 
-def sweep(runs: Sequence[CompositionalRun], store: sweeps.ResultStore, *, cifar10_path: str | None = None,
+def sweep(runs: Sequence[CompositionalRun], store: ResultStore, *, cifar10_path: str | None = None,
           desc: str = "compositional") -> pd.DataFrame:
     """Train (or read back from ``store``) every run; one row per run, diverged runs flagged.
 

@@ -65,10 +65,10 @@ import torch
 
 from modcore import modularity, train_classifier
 from modcore.models_masked import Classifier, block_mask_sizes, block_masks, clusterable_init_, random_partition
+from modcore.runtime import seeded, single_threaded
 from modcore.tasks import digit_pairs, retina
 from modcore.tasks.two_halves import (ALTERNATE_GOAL, PRIMARY_GOAL, RELATED_GOAL, TASKS, goal_kind, goal_labels,
                                       n_outputs, random_goal_pool)
-from modcore.train import seeded, single_threaded
 from modcore.train_classifier import ClassifierTraining
 
 ARMS = ("init", "none", "l1", "l2", "l2_norm", "weight_decay", "dropout", "prune", "connection_cost", "mvg",
@@ -150,7 +150,7 @@ class EssayRun:
             raise ValueError(f"clusterable_init strength is a number of modules >= 2, got strength={self.strength!r}")
         if self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda[:i]' (resolve 'auto' with "
-                             f"modcore.train.resolve_device), got device={self.device!r}")
+                             f"modcore.runtime.resolve_device), got device={self.device!r}")
         if self.task == "retina" and self.n_test != retina.N_PATTERNS - self.n_train:
             raise ValueError(f"retina tests on the other patterns: n_test must be {retina.N_PATTERNS - self.n_train}, "
                              f"got n_test={self.n_test}")

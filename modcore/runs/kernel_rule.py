@@ -22,6 +22,7 @@ from modcore import scorecard, sweeps
 from modcore.models import DEFAULT_DEPTH, ModularSpec
 from modcore.parameters import one_of
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore, resolve_store
 from modcore.tasks.sine import SineTask
 
 # The rule of every chapter parameter that names Algorithm 1's kernel.
@@ -244,7 +245,7 @@ class PilotDesign:
                 for s in range(self.n_seeds)]
 
 
-def pilot_rows(runs: Sequence[RecoveryRun], store: sweeps.ResultStore, *, device: str = "cpu",
+def pilot_rows(runs: Sequence[RecoveryRun], store: ResultStore, *, device: str = "cpu",
                desc: str = "pilot") -> pd.DataFrame:
     """Run (or read back) ``runs``; one row per (run, steps, K): the PILOT_COLUMNS, seed, share,
     matched, n_duplicates, flops_per_restart, start_share, start_matched."""
@@ -298,7 +299,7 @@ def stored_pilot() -> pd.DataFrame:
     return paper_values.load_csv(PILOT_FILE)
 
 
-def pilot_table(design: PilotDesign, store: sweeps.ResultStore, *, rerun: str = "chosen", n_restarts: int,
+def pilot_table(design: PilotDesign, store: ResultStore, *, rerun: str = "chosen", n_restarts: int,
                 device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     """The pilot's rows for ``design`` and how they were checked.
 
@@ -330,7 +331,7 @@ def pilot_table(design: PilotDesign, store: sweeps.ResultStore, *, rerun: str = 
     return stored, {"compared": len(both), "max_difference": difference, "matches": bool(difference <= 1e-6)}
 
 
-def write_stored_pilot(store: sweeps.ResultStore, *, device: str = "cpu") -> pd.DataFrame:
+def write_stored_pilot(store: ResultStore, *, device: str = "cpu") -> pd.DataFrame:
     """Run the full pilot (FULL_PILOT, resumable through ``store``) and write its rows to
     modcore/data/<PILOT_FILE>.csv, with a header saying how it was made. Run once, offline."""
     from modcore import paths  # only this offline writer touches the package's data folder
@@ -348,5 +349,5 @@ def write_stored_pilot(store: sweeps.ResultStore, *, device: str = "cpu") -> pd.
 
 
 if __name__ == "__main__":
-    write_stored_pilot(sweeps.resolve_store(None, "kernel_pilot"))
+    write_stored_pilot(resolve_store(None, "kernel_pilot"))
 

@@ -19,6 +19,7 @@ from modcore import kernel_rule as kr
 from modcore import sweeps
 from modcore.models import DEFAULT_DEPTH, MLPSpec, ModularSpec, stack_init
 from modcore.runs.kernel_rule import (DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_N_STEPS, batch_data, capped_settings)
+from modcore.store import ResultStore
 from modcore.tasks.sine import DEFAULT_N_TEST
 from modcore.train import TrainSettings, train_ensemble
 
@@ -200,7 +201,7 @@ class SampleDesign:
                 for m in self.input_dim_values for n in self.n_train_values for s in range(self.n_seeds)]
 
 
-def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig4a",
+def run_design(design: SampleDesign, store: ResultStore, *, device: str = "auto", desc: str = "fig4a",
                **protocol) -> pd.DataFrame:
     """Train (or read back from ``store``) every run of ``design``; ``protocol`` (width, n_steps,
     patience, lr, batch_size, n_test, kernel_settings) goes to every run. Returns all runs."""
@@ -208,7 +209,7 @@ def run_design(design: SampleDesign, store: sweeps.ResultStore, *, device: str =
                    device=device, desc=desc)
 
 
-def run_all(runs: Sequence[SampleRun], store: sweeps.ResultStore, *, device: str = "auto",
+def run_all(runs: Sequence[SampleRun], store: ResultStore, *, device: str = "auto",
             desc: str = "fig4a") -> pd.DataFrame:
     """Train (or read back) ``runs``, those of one (m, n, K) and protocol as one ensemble; one row
     per run, with the kernel of each kernel-rule run as column ``kernel`` ("" otherwise)."""
@@ -267,7 +268,7 @@ def chapter_protocol(*, width: int, n_steps: int, patience: int | None, short_st
                                                       n_steps=kernel_n_steps, lr=kernel_lr))
 
 
-def run_chapter(design: ChapterDesign, protocol: Mapping, store: sweeps.ResultStore, *, target_loss: float,
+def run_chapter(design: ChapterDesign, protocol: Mapping, store: ResultStore, *, target_loss: float,
                 device: str = "auto") -> pd.DataFrame:
     """Every run of the chapter (:meth:`ChapterDesign.runs`), trained or read back, n by n upwards.
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from modcore import sweeps
 from modcore.runs.sine_networks import NetworkRun, TheoryFit, device_name, sweep_networks
+from modcore.store import ResultStore
 
 PANELS = ("n_modules", "input_dim", "n_params", "n_train")  # the x-axis of each panel
 # the x of the p and n panels where Theorem 1 diverges: p = n (p panel, at the design's n_train)
@@ -101,7 +101,7 @@ class Fig2Design:
                    for run in distinct)
 
 
-def run_fig2(design: Fig2Design, store: sweeps.ResultStore, *, device: str = "auto", desc: str = "fig2",
+def run_fig2(design: Fig2Design, store: ResultStore, *, device: str = "auto", desc: str = "fig2",
              panels: Sequence[str] = PANELS, **protocol) -> dict[str, pd.DataFrame]:
     """Train (or read back from ``store``) every run of ``design`` in ``panels``: ``{panel: runs}``."""
     return sweep_networks(design.runs(device=device, panels=panels, **protocol), store, desc=desc)

@@ -27,11 +27,14 @@ import scipy.optimize
 
 from modcore import stats, sweeps, theory
 from modcore.models import DEFAULT_ACTIVATION, MLPSpec
+from modcore.runtime import resolve_device
 from modcore.seeds import derive_seed
+from modcore.store import ResultStore
 from modcore.tasks.sine import (CALIBRATED_DEPTH, CALIBRATED_N_STEPS, CALIBRATED_THEORY, DEFAULT_AMPLITUDE_SCALE,
                                 DEFAULT_DIRECTION_NORM, DEFAULT_LABEL_NOISE, DEFAULT_N_TEST, SineTask,
                                 expected_target_variance)
-from modcore.train import PRECISIONS, TrainSettings, fit_linearised, resolve_device, train_ensemble
+from modcore.train import PRECISIONS, TrainSettings, train_ensemble
+from modcore.train_reference import fit_linearised
 
 # The paper does not give its training protocol or its networks' depth (Section 5 and App. E
 # leave them open; see the choices page). Ours: full-batch Adam at lr 3e-3 (full batch because
@@ -58,7 +61,7 @@ class NetworkRun:
     and data. Test labels carry the same label noise as training labels (a test set drawn like
     the training set, as in the paper's description of the data). ``method``: "gradient" (train
     with ``optimizer``) or "linearised" (the linearisation around the initialisation, solved
-    exactly; see :func:`modcore.train.fit_linearised`; optimiser fields are then ignored).
+    exactly; see :func:`modcore.train_reference.fit_linearised`; optimiser fields are then ignored).
     ``device`` ("cpu" or "cuda") is part of the run's identity: CPU and CUDA results differ in
     rounding and never share a record.
     """
@@ -90,7 +93,7 @@ class NetworkRun:
         if not isinstance(self.n_train, int) or self.n_train <= 0:
             raise ValueError(f"n_train must be a positive integer, got n_train={self.n_train!r}")
         if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda' (resolve 'auto' with modcore.train.resolve_device), "
+            raise ValueError(f"device must be 'cpu' or 'cuda' (resolve 'auto' with modcore.runtime.resolve_device), "
                              f"got device={self.device!r}")
         self.spec()  # raises for an impossible n_params, depth or activation
         self.task()  # raises for an impossible task
@@ -174,7 +177,7 @@ def run_network_batch(runs: Sequence[NetworkRun]) -> list[dict]:
             for i in range(len(runs))]
 
 
-def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: sweeps.ResultStore, *,
+def sweep_networks(groups: Mapping[str, Sequence[NetworkRun]], store: ResultStore, *,
                    desc: str = "") -> dict[str, pd.DataFrame]:
     """Train (or read back from ``store``) each labelled group of runs, runs of one network shape
     trained together as an ensemble; returns ``{label: runs}`` (diverged runs included, flagged)."""
