@@ -19,6 +19,17 @@ pytestmark = pytest.mark.slow  # every notebook executes at ci (minutes); `pytes
 NOTEBOOKS = runner.notebook_names()
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
+# Glued numbers that come out of Adam training at the interpolation threshold (n near p), where
+# the trajectory amplifies rounding: on one machine (AMD EPYC, the same seeds, 2 threads) the
+# optimisation-gap chapter's Adam numbers moved by up to 11 % between MKL's code paths
+# (MKL_CBWR unset, AVX2, COMPATIBLE), while its L-BFGS (float64) and least-squares numbers agreed
+# to 1e-6 and its verdict words did not change. Another CPU's BLAS is such another code path, so
+# these keys are compared at MACHINE_SENSITIVE_TOLERANCE (relative) rather than 1e-6; every other
+# glued value, the chapter's words included, is still compared exactly. Same machine, same
+# numbers: the nbval rerun checks that to the printed digit.
+MACHINE_SENSITIVE = {"optimisation_gap": ("gap_baseline_", "gap_long_", "gap_fit_factor")}
+MACHINE_SENSITIVE_TOLERANCE = 0.25
+
 
 def _isolated_env(results: Path) -> dict[str, str]:
     # MODCORE_PROGRESS=0: no progress bars (they hold timings); a fresh results store so that
@@ -47,16 +58,16 @@ def test_notebook_runs_at_ci_profile_shows_a_figure_and_reproduces_itself(name, 
     assert check.returncode == 0, f"nbval found differences in {name}:\n{check.stdout[-6000:]}"
 
 
-def _same_value(expected: str, actual: str) -> bool:
-    """Glued texts agree: numbers to 1e-6 relative (BLAS summation order may differ between
-    builds of the same library), everything else exactly."""
+def _same_value(expected: str, actual: str, rel_tol: float = 1e-6) -> bool:
+    """Glued texts agree: numbers to ``rel_tol`` relative (1e-6: BLAS summation order may differ
+    between builds of the same library), everything else exactly."""
     try:
         a, b = ast.literal_eval(expected), ast.literal_eval(actual)
     except (ValueError, SyntaxError):
         return expected == actual
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
     return expected == actual
 
 
@@ -78,7 +89,10 @@ def test_glued_numbers_at_ci_equal_the_recorded_ones(name, executed, request):
     assert golden.exists(), f"no recorded values for {name}: run pytest tests/test_notebooks.py --update-golden"
     expected = json.loads(golden.read_text())
     assert sorted(glued) == sorted(expected), f"{name} glues other names than recorded"
-    changed = {key: (expected[key], glued[key]) for key in expected if not _same_value(expected[key], glued[key])}
+    sensitive = MACHINE_SENSITIVE.get(name, ())
+    changed = {key: (expected[key], glued[key]) for key in expected
+               if not _same_value(expected[key], glued[key],
+                                  MACHINE_SENSITIVE_TOLERANCE if sensitive and key.startswith(sensitive) else 1e-6)}
     assert not changed, f"{name}: glued values differ from the recorded ones (recorded, now): {changed}"
 
 
