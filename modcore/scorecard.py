@@ -391,14 +391,16 @@ def _link(row: Row, text: str) -> str:
 
 def to_markdown(rows: Sequence[Row]) -> str:
     """The scorecard's summary: one short line per claim (claim, coloured verdict, the deciding
-    numbers), chapters as ``{doc}`` links (checked by the build). The full evidence of each row is
-    in :func:`details_markdown`."""
-    lines = ["| Claim | Verdict | Why (our numbers) |", "|---|---|---|"]
+    numbers), chapters as ``{doc}`` links (checked by the build), in a MyST ``table`` directive of
+    class ``modcore-scorecard``, whose column widths book/_static/modcore.css sets. The full evidence
+    of each row is in :func:`details_markdown`."""
+    lines = ["```{table}", ":class: modcore-scorecard", "",
+             "| Claim | Verdict | Why (our numbers) |", "|---|---|---|"]
     for row in rows:
         claim_text = _link(row, row.claim.label)
         why = row.why if row.status != NOT_RUN else row.reason
         lines.append("| " + " | ".join([claim_text, _status(row), _cell(why)]) + " |")
-    return "\n".join(lines)
+    return "\n".join([*lines, "```"])
 
 
 def details_markdown(rows: Sequence[Row]) -> str:
@@ -447,6 +449,12 @@ def _names(rows: Sequence[Row]) -> str:
 def headline(rows: Sequence[Row]) -> str:
     """Three to five sentences computed from the rows (:func:`headline_sentences`)."""
     return " ".join(headline_sentences(rows))
+
+
+def headline_markdown(rows: Sequence[Row]) -> str:
+    """The headline as a Markdown list, one sentence a line: read at a glance where one long
+    paragraph was not."""
+    return "\n".join(f"- {sentence}" for sentence in headline_sentences(rows))
 
 
 def headline_sentences(rows: Sequence[Row]) -> list[str]:

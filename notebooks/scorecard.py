@@ -13,16 +13,6 @@
 # %% [markdown]
 # (sec-scorecard)=
 # # Scorecard: every claim, our number, the verdict
-#
-# **In short.** {glue:text}`scorecard_headline`
-#
-# One row per claim of the paper {cite}`boopathy2025breaking` and of the essay
-# {cite}`essay2022regularization`, read from the record the chapter checking it wrote when it was
-# executed (`modcore.scorecard.record`); nothing here is typed by hand. The verdict is the chapter's,
-# by a rule fixed before the numbers; the last column gives the deciding numbers in one line. Each
-# row's full evidence (the claim, the source's number, ours with seeds and profile, the rule) is in
-# the collapsed details below the table. The profile says at which scale the chapter ran (`ci`:
-# seconds, for tests; `default`; `paper`: the paper's ranges).
 
 # %% tags=["parameters"]
 executed_dir = None  # folder of the executed notebooks; None: book/_executed
@@ -39,8 +29,23 @@ p = scorecard.Parameters.from_cell(globals())  # the same checks as `python -m m
 rows = scorecard.rows(p)
 summary = scorecard.summary(rows)
 
+# %% [markdown]
+# **In short.**
+
+# %% tags=["remove-input"]
+Markdown(scorecard.headline(rows))
+
 # %% tags=["remove-input"]
 Markdown(scorecard.table(rows))
+
+# %% [markdown]
+# One row per claim of the paper {cite}`boopathy2025breaking` and of the essay
+# {cite}`essay2022regularization`, read from the record the chapter checking it wrote when it was
+# executed (`modcore.scorecard.record`); nothing here is typed by hand. The verdict is the chapter's,
+# by a rule fixed before the numbers; the last column gives the deciding numbers in one line. Each
+# row's full evidence (the claim, the source's number, ours with seeds and profile, the rule) is in
+# the collapsed details below the table. The profile says at which scale the chapter ran (`ci`:
+# seconds, for tests; `default`; `paper`: the paper's ranges).
 
 # %% [markdown]
 # **The words.** Only *agree* counts as agreement. A row with two parts is one where the paper's own

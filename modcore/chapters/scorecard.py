@@ -36,6 +36,11 @@ def summary(rows: Sequence[scorecard.Row]) -> dict:
     return glued
 
 
+def headline(rows: Sequence[scorecard.Row]) -> str:
+    """The headline, one sentence a line (Markdown)."""
+    return scorecard.headline_markdown(rows)
+
+
 def table(rows: Sequence[scorecard.Row]) -> str:
     """The summary table (Markdown): one short line per claim."""
     return scorecard.to_markdown(rows)
