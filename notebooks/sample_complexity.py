@@ -89,8 +89,7 @@ runs = sample_complexity.figure_runs(p, all_runs)
 # its end: we count the runs that hit the cap still improving.
 
 # %%
-run_summary = sample_complexity.runs_summary(p, runs)
-print(run_summary)
+run_summary = sample_complexity.runs_summary(p, runs)  # its numbers are quoted in the text below
 
 # %% [markdown]
 # The mean squared test label (noisy, like the training labels and like the labels the calibration

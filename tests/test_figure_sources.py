@@ -16,6 +16,12 @@ def test_a_figure_cell_is_traced_to_its_chapter_function():
     assert inspect.getsourcefile(function).endswith("modcore/chapters/theorem1.py")
 
 
+
+def test_a_cell_that_computes_then_draws_is_traced_to_the_drawing_call():
+    code = "needed = sample_complexity.needed_table(runs, p.target_loss)\nsample_complexity.needed_figure(p, needed)\n"
+    module, function = figure_sources.figure_function(code + "plt.show()")
+    assert function.__name__ == "needed_figure"
+
 def test_code_that_calls_no_chapter_function_is_not_traced():
     assert figure_sources.figure_function("plt.plot([1, 2])\nplt.show()") is None
     assert figure_sources.figure_function("theorem1.NO_SUCH_FUNCTION(p)") is None

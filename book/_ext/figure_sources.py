@@ -44,8 +44,10 @@ def _repository(app) -> Path:
 
 
 def figure_function(code: str):
-    """The chapter function a figure cell calls, as ``(module, function)``; None if none."""
-    for alias, name in _CALL.findall(code):
+    """The chapter function a figure cell calls last, as ``(module, function)``; None if none. The
+    last: a cell may first compute what its figure shows (``needed = ...table(...)``) and then draw
+    it, and the figure is the drawing call's."""
+    for alias, name in reversed(_CALL.findall(code)):
         try:
             module = importlib.import_module(f"{CHAPTER_PACKAGE}.{alias}")
         except ImportError:
