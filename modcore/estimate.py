@@ -719,9 +719,10 @@ def estimate(name: str, values: Mapping[str, Any]) -> Estimate:
 #   peak (67 TFLOP/s without tensor cores): small matrices use a fraction of its cores;
 # * the runs of one shape train as one ensemble of at most PROBE_MAX_MODELS (the seeds of one
 #   setting); ensembles and settings run one after another;
-# * what runs on the host (the theory chapters' Monte Carlo in numpy, the essay's graph measures and
-#   bootstrap, task draws, the linearised least squares, the kernel start, imports and plots) takes
-#   what this module estimates for this machine, unchanged: a GPU host's CPU is assumed no faster.
+# * what runs on the host (the theory chapters' Monte Carlo in numpy, the essay's tiny nets trained
+#   one at a time and bound by Python on any device, its graph measures and bootstrap, task draws,
+#   the linearised least squares, the kernel start, imports and plots) takes what this module
+#   estimates for this machine, unchanged: a GPU host's CPU is assumed no faster.
 H100_STEP_SECONDS = 300e-6
 H100_FLOPS_PER_SECOND = 5e12
 ASSUMED_DEVICES = ("h100",)  # the devices `--assume-device` models

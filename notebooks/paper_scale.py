@@ -60,8 +60,9 @@ chapters.publish(paper_scale.summary(p, scale))
 # to be launch-bound: each optimiser step of a stacked ensemble costs
 # {glue:text}`scale_h100_step_us` µs whatever its shape, plus its FLOPs at
 # {glue:text}`scale_h100_tflops` TFLOP/s (under a tenth of the card's float32 peak); the work that
-# stays on the host (the theory chapters' Monte Carlo, the linearised fits, graph statistics, the
-# kernel start and the plots) costs what it is estimated to cost on this machine. So modelled, the
+# stays on the host (the theory chapters' Monte Carlo, the linearised fits, the essay's tiny nets
+# trained one at a time, graph statistics, the kernel start and the plots) costs what it is
+# estimated to cost on this machine. So modelled, the
 # `gpu` profile takes {glue:text}`scale_gpu_h100_total`, {glue:text}`scale_gpu_h100_within` the
 # {glue:text}`scale_gpu_h100_limit` it was sized for.
 
