@@ -4,9 +4,10 @@
 #   book built from them, opened in headless Chromium: `apt-get install chromium` first, as .ci/run does).
 # `make browser`: only the browser test (it executes the notebooks at ci itself, then builds the book).
 # `make gpu-check`: on a machine with a CUDA GPU, the CUDA tests, benchmarks/ensemble.py on CUDA and
-#   every notebook with a `device` parameter at ci on CUDA, timed, into benchmarks/gpu_check.json
-#   (about 8-9 min on one H100; GPU_CHECK_ARGS=--skip-notebooks leaves the notebooks out). Without
-#   CUDA it stops at once. PY=python3 uses a Python that already has a CUDA torch instead of the venv.
+#   the gpu profile (run all --profile gpu), timed per notebook, into benchmarks/gpu_check.json
+#   (about 15-17 min on one H100, of which at most 8 for the gpu profile, sized by a model, not
+#   measured; GPU_CHECK_ARGS=--skip-notebooks leaves the profile out). Without CUDA it stops at
+#   once. PY=python3 uses a Python that already has a CUDA torch instead of the venv.
 PYTHON  ?= python3
 PROFILE ?= default
 VENV    := .venv

@@ -6,6 +6,7 @@
     python -m modcore run all --profile default
     python -m modcore run all --profile paper --executor dask [--workers N | --scheduler ADDRESS]
     python -m modcore run all --profile paper --estimate      (the cost, before anything runs)
+    python -m modcore run all --profile gpu --estimate --assume-device h100   (modelled, not measured)
     python -m modcore data cifar10 --download DIR
 
 Exit status: 0 done, 1 a notebook failed while running, 2 a bad request (unknown name,
@@ -70,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--estimate", action="store_true",
                      help="print each notebook's runs, model-steps, FLOPs, peak memory and estimated time on this "
                           "device (from a short timed probe of the real steps), and a total; run nothing")
+    run.add_argument("--assume-device", choices=estimate.ASSUMED_DEVICES, default=None,
+                     help="with --estimate: the time on one H100-class GPU from a stated model (modcore/estimate.py: "
+                          "a fixed time per optimiser step plus FLOPs at an effective rate; host work as estimated "
+                          f"here), {estimate.MODEL_LABEL}; for sizing runs where no GPU is at hand")
     run.add_argument("--max-hours", default=None, metavar="H",
                      help="refuse to start when the estimate exceeds H hours (default per profile: "
                           + ", ".join(f"{p} {h:g}" for p, h in runner.MAX_HOURS.items()) + ")")
@@ -212,10 +217,16 @@ def _estimates(args, chosen: dict[str, dict]) -> dict | None:
     """Each notebook's estimate; with --estimate, print them and return None (nothing runs);
     otherwise refuse an estimate above --max-hours or the machine's memory (the guard)."""
     max_hours = None if args.max_hours is None else runner.check_max_hours(args.max_hours)
+    if args.assume_device is not None and not args.estimate:
+        raise runner.RunnerError("--assume-device only models the time of --estimate; add --estimate")
     estimates = {name: runner.estimate_notebook(name, args.profile, overrides) for name, overrides in chosen.items()}
     devices = {estimate.device_of({**runner.default_parameters(name), **runner.resolve(name, args.profile, overrides)})
                for name, overrides in chosen.items() if "device" in runner.default_parameters(name)}
     device = "cuda" if "cuda" in devices else "cpu"
+    if args.estimate and args.assume_device is not None:
+        print(f"profile {args.profile!r}, device {args.assume_device} ({estimate.MODEL_LABEL}):")
+        print(estimate.table(list(estimates.values()), args.assume_device, estimate.h100_seconds), end="")
+        return None
     if args.estimate:
         print(f"profile {args.profile!r}, device {device}:")
         print(estimate.table(list(estimates.values()), device), end="")

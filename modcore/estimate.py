@@ -23,6 +23,8 @@ results store already holds are counted as if they had to run.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -72,6 +74,9 @@ class Work:
     peak_bytes: float
     probe: Callable[[], float] | None = field(default=None, compare=False, repr=False)
     other_seconds: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+    # optimiser (or solver) steps the group runs one after another on a GPU, where the runs of
+    # one shape train stacked; None: the group runs on the host whatever the device
+    gpu_steps: float | None = None
 
     def seconds(self) -> float:
         other = self.other_seconds() if self.other_seconds is not None else 0.0
@@ -87,6 +92,8 @@ class Estimate:
     notebook: str
     works: tuple[Work, ...]
     overhead_s: float
+    # False when the notebook's device parameter is "cpu": then no group goes to a GPU
+    accelerated: bool = True
 
     @property
     def runs(self) -> float:
@@ -114,8 +121,23 @@ class Estimate:
 _probe_spent = [0.0]
 
 
+_probe_limit = [PROBE_BUDGET_S]
+
+
 def _budget_left() -> bool:
-    return _probe_spent[0] < PROBE_BUDGET_S
+    return _probe_spent[0] < _probe_limit[0]
+
+
+@contextlib.contextmanager
+def probe_budget(seconds: float):
+    """Within this block, probes stop after ``seconds`` more of probing (instead of
+    PROBE_BUDGET_S in all): a page that estimates every notebook at several profiles stays quick."""
+    saved = _probe_limit[0]
+    _probe_limit[0] = _probe_spent[0] + seconds
+    try:
+        yield
+    finally:
+        _probe_limit[0] = saved
 
 
 def _timed_difference(run: Callable[[int], None], short: int, long: int) -> float:
@@ -199,7 +221,8 @@ def train_work(what: str, spec, *, runs: float, n_steps: float, batch: int, n_tr
             return _probe_train(spec, batch, int(n_train), stacked, optimizer, precision, device)
         return factor * _train_flops(spec, batch) / reference_flops_per_second(device)
 
-    return Work(what, runs, runs * n_steps, flops * factor, peak, probe)
+    ensembles = math.ceil(runs / stacked) if runs else 0
+    return Work(what, runs, runs * n_steps, flops * factor, peak, probe, gpu_steps=ensembles * n_steps * factor)
 
 
 def statistics_work(what: str, *, flops: float, peak_bytes: float) -> Work:
@@ -241,7 +264,9 @@ def kernel_rule_work(what: str, spec: ModularSpec, *, fits: float, restarts: int
             return _probe_kernel_rule(spec, int(n_train), batch, stacked, kernel, device)
         return per_restart_step / reference_flops_per_second(device)
 
-    return Work(what, fits, model_steps, per_restart_step * model_steps, float(peak), probe)
+    # on a GPU the restarts of a fit are one batched step; the fits run one after another
+    return Work(what, fits, model_steps, per_restart_step * model_steps, float(peak), probe,
+                gpu_steps=fits * n_steps)
 
 
 def _lstsq_flops(rows: float, cols: float) -> float:
@@ -252,48 +277,56 @@ def _lstsq_flops(rows: float, cols: float) -> float:
 @functools.cache
 def _probe_monolithic_trial(input_dim: int, n_train: int, n_params: int, n_features: int) -> float:
     spectrum = theory.PowerLaw(input_dim, 1.2, 1.5, n_features)
-    start = time.perf_counter()
-    theory.simulate_monolithic(spectrum, n_train, n_params, n_trials=2, seed=0)
-    elapsed = time.perf_counter() - start
-    _probe_spent[0] += elapsed
-    return elapsed / 2
+
+    def run(n_trials: int) -> None:
+        theory.simulate_monolithic(spectrum, n_train, n_params, n_trials=n_trials, seed=0)
+
+    # the difference of 2 and 8 trials (2 at least, for a standard error) leaves out the set-up,
+    # paid once per setting
+    return _timed_difference(run, 2, 8)
 
 
-def monte_carlo_work(what: str, *, trials: float, n_train: int, n_features: int, input_dim: int = 3) -> Work:
-    """``trials`` Monte-Carlo trials of Theorem 1's model at n points and P features (the largest
-    shape of a sweep: each trial draws n x P features and solves least squares)."""
-    flops = _lstsq_flops(n_train, n_features) + n_train * n_features * 10
+def monte_carlo_work(what: str, *, trials: float, n_train: int, n_params: int, n_features: int,
+                     input_dim: int = 3) -> Work:
+    """``trials`` Monte-Carlo trials of Theorem 1's model at n points, p fitted parameters and P
+    features (a sweep's typical shape: each trial draws n x P features and solves least squares
+    on p of them)."""
+    n_params = min(n_params, n_features)
+    flops = _lstsq_flops(n_train, n_params) + n_train * n_features * 10
     peak = float(BYTES_FLOAT64 * 3 * n_train * n_features)
 
     def probe() -> float:
         if flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
-            return _probe_monolithic_trial(input_dim, int(n_train), int(n_features), int(n_features))
+            return _probe_monolithic_trial(input_dim, int(n_train), int(n_params), int(n_features))
         return flops / reference_flops_per_second("cpu")
 
     return Work(what, trials, trials, flops * trials, peak, probe)
 
 
 @functools.cache
-def _probe_projected_trial(input_dim: int, module_dim: int | None, n_modules: int, n_train: int, n_features: int,
-                           n_test: int) -> float:
-    start = time.perf_counter()
-    theory.simulate_projected([n_train], input_dim, min(n_features, n_train), n_features, 1.2, 1.5,
-                              module_dim=module_dim, n_modules=n_modules, n_test=n_test, n_trials=2, seed=0)
-    elapsed = time.perf_counter() - start
-    _probe_spent[0] += elapsed
-    return elapsed / 2
+def _probe_projected_trial(input_dim: int, module_dim: int | None, n_modules: int, n_train_values: tuple[int, ...],
+                           n_params: int, n_features: int, n_test: int) -> float:
+    def run(n_trials: int) -> None:
+        theory.simulate_projected(list(n_train_values), input_dim, n_params, n_features, 1.2, 1.5,
+                                  module_dim=module_dim, n_modules=n_modules, n_test=n_test, n_trials=n_trials, seed=0)
+
+    # the difference of 2 and 8 trials leaves out the set-up, paid once per call
+    return _timed_difference(run, 2, 8)
 
 
 def projected_work(what: str, *, trials: float, input_dim: int, module_dim: int | None, n_modules: int,
-                   n_train: int, n_features: int, n_test: int) -> Work:
+                   n_train_values: Sequence[int], n_params: int, n_features: int, n_test: int) -> Work:
+    """``trials`` trials of the projected Monte Carlo, each drawing the largest n (and the test
+    points) once and fitting p features at every n of ``n_train_values``."""
     columns = n_features * n_modules
-    rows = n_train + n_test
-    flops = _lstsq_flops(n_train, columns) + 2.0 * rows * columns * input_dim
+    rows = max(n_train_values) + n_test
+    flops = sum(_lstsq_flops(n, n_params) for n in n_train_values) + 2.0 * rows * columns * input_dim
     peak = float(BYTES_FLOAT64 * 3 * rows * columns)
 
     def probe() -> float:
         if flops <= PROBE_MAX_FLOPS and peak <= PROBE_MAX_BYTES and _budget_left():
-            return _probe_projected_trial(int(input_dim), module_dim, int(n_modules), int(n_train), int(n_features),
+            return _probe_projected_trial(int(input_dim), module_dim, int(n_modules),
+                                          tuple(int(n) for n in n_train_values), int(n_params), int(n_features),
                                           int(n_test))
         return flops / reference_flops_per_second("cpu")
 
@@ -343,11 +376,16 @@ def startup_seconds() -> float:
     return time.perf_counter() - start
 
 
-# Figures a notebook draws (read from the notebooks: the cells with a "figure" caption), each
-# costing about a tenth of a start-up to draw and save; at least one start-up per page, for the
-# kernel and the imports, plus one for papermill's own start and the provenance cell.
-def overhead_seconds(n_figures: int) -> float:
-    return startup_seconds() * (2.0 + 0.1 * n_figures)
+# A notebook's fixed cost: its kernel start and imports, about one start-up (the measured
+# interpreter above), and each figure it draws (read from the notebooks: the cells with a
+# "figure" caption) about a tenth of one. A page without runs or figures (the scorecard, the
+# choices, the execution statistics) imports neither torch nor the plotting stack: half a start-up.
+# Fitted to the ci wall times of the executed notebooks (scorecard 4 s, theorem1 12 s, with a
+# start-up of 5-6 s on the 2-core machine), where twice a start-up overestimated the pages 8-17x.
+def overhead_seconds(n_figures: int, has_work: bool = True) -> float:
+    if not has_work and n_figures == 0:
+        return 0.5 * startup_seconds()
+    return startup_seconds() * (1.0 + 0.1 * n_figures)
 
 
 # --- the workloads ------------------------------------------------------------------------
@@ -512,13 +550,19 @@ def kernel_rule_chapter(v: Mapping[str, Any]) -> list[Work]:
     works.append(kernel_rule_work("held-out recovery", pilot_spec, fits=v["n_seeds"], restarts=n_restarts,
                                   n_steps=v["kernel_n_steps"], batch=v["kernel_batch_size"],
                                   n_train=v["pilot_n_train"], kernel=v["kernel"], device=device))
-    # the objective along paths between projections: one kernel matrix per point and kernel
-    works.append(kernel_rule_work("objective paths", pilot_spec, fits=len(v["kernel_values"]), restarts=1,
+    # the objective along paths between projections: one kernel matrix per point, for every
+    # kernel on every seed (kernel_rule.path_design)
+    works.append(kernel_rule_work("objective paths", pilot_spec, fits=len(v["kernel_values"]) * v["n_seeds"], restarts=1,
                                   n_steps=v["n_points"], batch=v["path_batch_size"], n_train=v["path_batch_size"],
                                   kernel=v["kernel"], device=device))
     return works
 
 
+# The essay's own training loop (modcore.runs.essay: one model at a time, with its regulariser,
+# masks and modularity bookkeeping) costs about this many times the ensemble trainer's step that
+# the probe times at the same shape: fitted to the executed notebooks' wall times (default: 498 s
+# measured against 87 s of probed work; ci: 44 s against 15 s, on the 2-core machine).
+ESSAY_LOOP_FACTOR = 4.0
 ESSAY_NETWORKS = {  # input size, hidden widths (as MLPSpec width x depth), full batch = 0
     "retina": dict(input_dim=8, width=16, depth=3, n_train=256, batch=256),
     "digits": dict(input_dim=128, width=64, depth=2, batch=128),
@@ -528,6 +572,14 @@ ESSAY_VALUES = {  # arm -> the parameter holding its strengths (per task where t
     "weight_decay": "weight_decay_values", "dropout": "dropout_values", "prune": "prune_sparsity_values",
     "mvg": "mvg_period_values", "rmvg": "rmvg_period_values",
 }
+
+
+def _essay_loop(work: Work) -> Work:
+    """``work`` timed as the essay's loop: ESSAY_LOOP_FACTOR times the probed step, its counts
+    unchanged. One tiny net at a time is bound by the host's Python whatever the device, so a
+    GPU is modelled to run it as this machine does (no ``gpu_steps``: host work)."""
+    probe = work.probe
+    return dataclasses.replace(work, probe=lambda: ESSAY_LOOP_FACTOR * probe(), gpu_steps=None)
 
 
 @workload("essay_modularity")
@@ -547,10 +599,10 @@ def essay_modularity(v: Mapping[str, Any]) -> list[Work]:
                 sweep_runs += len(values) * v["n_sweep_seeds"]
         main_seeds = v["retina_regulariser_n_seeds"] if task == "retina" else v["n_seeds"]
         main_runs = len(arms) * max(main_seeds, v["n_seeds"]) * (2 if v["two_head_control"] else 1)
-        works.append(train_work(f"{task} strength sweeps", spec, runs=sweep_runs, n_steps=n_steps,
-                                batch=net["batch"], n_train=n_train, device=device, stacked=1))
-        works.append(train_work(f"{task} arms", spec, runs=main_runs, n_steps=n_steps + finetune,
-                                batch=net["batch"], n_train=n_train, device=device, stacked=1))
+        works.append(_essay_loop(train_work(f"{task} strength sweeps", spec, runs=sweep_runs, n_steps=n_steps,
+                                            batch=net["batch"], n_train=n_train, device=device, stacked=1)))
+        works.append(_essay_loop(train_work(f"{task} arms", spec, runs=main_runs, n_steps=n_steps + finetune,
+                                            batch=net["batch"], n_train=n_train, device=device, stacked=1)))
         # every trained net's modularity against n_shuffles (+ Louvain) null graphs, then the
         # bootstrap of the arms' means; a null graph costs about a pass over its weights
         edges = spec.n_params
@@ -607,25 +659,34 @@ def compositional_variant(v: Mapping[str, Any]) -> list[Work]:
 
 @workload("theorem1")
 def theorem1(v: Mapping[str, Any]) -> list[Work]:
-    # two sweeps of n_mc_points grid points, plus the check table's few settings
-    trials = (2 * v["n_mc_points"] + 4) * v["n_trials"]
-    n = max(v["n_train_max"], v["n_train"]) * v["output_dim"]
-    return [monte_carlo_work("Monte Carlo", trials=trials, n_train=n, n_features=v["mc_n_features"],
-                             input_dim=v["input_dim"])]
+    # two sweeps of n_mc_points grid points, plus the check table's and the shoulders' few
+    # settings; the n-sweep is linear from 5 to n_train_max, so its typical n is the middle
+    trials = (2 * v["n_mc_points"] + 8) * v["n_trials"]
+    n = max((5 + v["n_train_max"]) // 2, v["n_train"]) * v["output_dim"]
+    return [monte_carlo_work("Monte Carlo", trials=trials, n_train=n, n_params=max(v["n_params"], v["n_params_max"] // 2),
+                             n_features=v["mc_n_features"], input_dim=v["input_dim"])]
 
 
 @workload("theorem2")
 def theorem2(v: Mapping[str, Any]) -> list[Work]:
+    # the projected Monte Carlo: per model and m, n_trials trials over the n grid (geometric from
+    # just above K * p to mc_n_train_max, as in the chapter)
+    total = v["n_modules"] * v["n_params"]
+    n_values = sorted({int(round(n)) for n in np.geomspace(total + 2, max(v["mc_n_train_max"], total + 3),
+                                                          v["n_mc_points"])})
     works = []
     for m in v["mc_input_dim_values"]:
-        for b in v["mc_module_dim_values"]:
-            if b > m:
-                continue
-            for model, (module_dim, k) in {"modular": (b, v["n_modules"]), "monolithic": (None, 1)}.items():
-                works.append(projected_work(f"projected MC m={m} b={b} {model}", trials=v["n_trials"] * v["n_mc_points"],
-                                            input_dim=m, module_dim=module_dim, n_modules=k,
-                                            n_train=v["mc_n_train_max"], n_features=v["mc_n_features"],
-                                            n_test=v["n_test"]))
+        for model, (module_dim, k, p, features) in {
+                "modular": (v["module_dim"], v["n_modules"], v["n_params"], v["mc_n_features"]),
+                "monolithic": (None, 1, total, v["n_modules"] * v["mc_n_features"])}.items():
+            works.append(projected_work(f"projected MC m={m} {model}", trials=v["n_trials"], input_dim=m,
+                                        module_dim=module_dim, n_modules=k, n_train_values=n_values, n_params=p,
+                                        n_features=features, n_test=v["n_test"]))
+    # the check of K independent modules: every b, n_mc_points n (linear to mc_n_train_max)
+    for b in v["mc_module_dim_values"]:
+        works.append(monte_carlo_work(f"independent modules b={b}", trials=v["n_mc_points"] * v["n_trials"],
+                                      n_train=max(5, v["mc_n_train_max"] // 2), n_params=total,
+                                      n_features=v["n_modules"] * v["mc_n_features"], input_dim=b))
     return works
 
 
@@ -643,7 +704,42 @@ def estimate(name: str, values: Mapping[str, Any]) -> Estimate:
     its fixed overhead only."""
     function = WORKLOADS.get(name)
     works = tuple(function(values)) if function is not None else ()
-    return Estimate(name, works, overhead_seconds(_figure_count(name)))
+    return Estimate(name, works, overhead_seconds(_figure_count(name), has_work=bool(works)),
+                    accelerated=values.get("device", "auto") != "cpu")
+
+
+# --- one H100-class GPU, modelled: sized by a model, not measured -------------------------
+#
+# No GPU was at hand when the gpu profile was sized, so its time on one H100 comes from this
+# model, not from a probe (`run --estimate --assume-device h100`; the paper-scale page states
+# the total). Assumptions:
+# * these networks are small (up to about 10^5 parameters), so a step is launch-bound: one eager
+#   optimiser step of a stacked ensemble (forward, backward, Adam: a few dozen kernel launches of
+#   5-10 us each, plus Python) takes H100_STEP_SECONDS whatever its shape; Algorithm 1's step
+#   (a batched kernel matrix and Cholesky solve) and an L-BFGS evaluation cost the same;
+# * the arithmetic adds its FLOPs at H100_FLOPS_PER_SECOND, under a tenth of the card's float32
+#   peak (67 TFLOP/s without tensor cores): small matrices use a fraction of its cores;
+# * the runs of one shape train as one ensemble of at most PROBE_MAX_MODELS (the seeds of one
+#   setting); ensembles and settings run one after another;
+# * what runs on the host (the theory chapters' Monte Carlo in numpy, the essay's tiny nets trained
+#   one at a time and bound by Python on any device, its graph measures and bootstrap, task draws,
+#   the linearised least squares, the kernel start, imports and plots) takes what this module
+#   estimates for this machine, unchanged: a GPU host's CPU is assumed no faster.
+H100_STEP_SECONDS = 300e-6
+H100_FLOPS_PER_SECOND = 5e12
+ASSUMED_DEVICES = ("h100",)  # the devices `--assume-device` models
+MODEL_LABEL = "sized by a model, not measured"
+
+
+def h100_seconds(e: Estimate) -> float:
+    """Modelled wall time of estimate ``e`` on one H100-class GPU (see the assumptions above)."""
+    total = e.overhead_s
+    for work in e.works:
+        if e.accelerated and work.gpu_steps is not None:
+            total += work.gpu_steps * H100_STEP_SECONDS + work.flops / H100_FLOPS_PER_SECOND
+        else:
+            total += work.seconds()
+    return total
 
 
 def machine_memory_bytes(device: str = "cpu") -> float:
@@ -682,16 +778,19 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def table(estimates: Sequence[Estimate], device: str) -> str:
-    """One row per notebook and a total, as `run --estimate` prints it."""
+def table(estimates: Sequence[Estimate], device: str,
+          seconds: Callable[[Estimate], float] = lambda e: e.seconds) -> str:
+    """One row per notebook and a total, as `run --estimate` prints it; ``seconds`` gives a
+    notebook's time (default: its estimate on this machine; :func:`h100_seconds` models a GPU)."""
     rows = [("notebook", "runs", "model-steps", "FLOPs", "peak memory", f"time ({device})")]
-    for e in estimates:
+    times = [seconds(e) for e in estimates]
+    for e, time_s in zip(estimates, times):
         rows.append((e.notebook, human_count(e.runs), human_count(e.model_steps), human_count(e.flops),
-                     human_bytes(e.peak_bytes), human_seconds(e.seconds)))
+                     human_bytes(e.peak_bytes), human_seconds(time_s)))
     rows.append(("total", human_count(sum(e.runs for e in estimates)),
                  human_count(sum(e.model_steps for e in estimates)), human_count(sum(e.flops for e in estimates)),
                  human_bytes(max((e.peak_bytes for e in estimates), default=0)),
-                 human_seconds(sum(e.seconds for e in estimates))))
+                 human_seconds(sum(times))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
                      for row in rows) + "\n"

@@ -81,10 +81,10 @@ def require_notebook_packages(packages: Iterable[str] = NOTEBOOK_PACKAGES) -> No
 
 
 # Pages that read the others (the scorecard reads every chapter's claim records, the execution
-# statistics every chapter's provenance, the scorecard's included) or only the code (the
-# choices page): `run all` executes them last, in this order; they draw tables, not figures,
-# and have no randomness (no seed).
-LAST = ("choices", "scorecard", "execution_stats")
+# statistics every chapter's provenance, the scorecard's included, the paper-scale page every
+# chapter's profiles, to estimate them) or only the code (the choices page): `run all` executes
+# them last, in this order; they draw tables (figures need not), and have no randomness (no seed).
+LAST = ("choices", "paper_scale", "scorecard", "execution_stats")
 NO_FIGURE = LAST
 
 
