@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from modcore import estimate, executors, paths, runner
+from modcore.parameters import PROFILES
 
 PARAMETER_OPTIONS = ("-p", "--parameter")
 
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute notebooks with papermill into book/_executed/")
     run.add_argument("name", metavar="NAME", help="a notebook name, or 'all'")
-    run.add_argument("--profile", default="default", help=f"one of {', '.join(runner.PROFILES)} (default: default)")
+    run.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
     # -p is taken out of the command line before argparse (see take_parameters): argparse would
     # read a negative VALUE (-1e-3) as an option. It is declared here for --help only.
     run.add_argument(*PARAMETER_OPTIONS, action="append", default=[], metavar="NAME=VALUE",

@@ -31,6 +31,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+# The value sets of every chapter, one section each in its notebooks/profiles/NAME.yml: ci (seconds,
+# for tests), default (the book), gpu (every CUDA path within minutes on one GPU), paper (the
+# paper's ranges). Here, below the runner, because a page's parameters may name a profile.
+PROFILES = ("ci", "default", "gpu", "paper")
+
 __all__ = ["ChapterParameters", "ParameterError", "Relation", "Rule", "param", "at_least", "at_most",
            "greater_than", "less_than", "one_of", "each", "length_at_least", "NONEMPTY", "DISTINCT",
            "INCREASING", "POSITIVE", "NONNEGATIVE", "PROBABILITY", "SEED", "DEVICE", "EXISTING_FOLDER",

@@ -37,9 +37,8 @@ from typing import Any
 import yaml
 
 from modcore import chapters, paths, provenance
-from modcore.parameters import ChapterParameters, ParameterError
+from modcore.parameters import PROFILES, ChapterParameters, ParameterError
 
-PROFILES = ("ci", "default", "gpu", "paper")
 # The longest a command may run, by its estimate, before it asks for --max-hours (hours, per
 # profile). ci is the test suite's scale (minutes; half an hour means a runaway value); default
 # is the book on a laptop (a few hours at most); gpu is sized for about 8 minutes on an H100, so
@@ -442,6 +441,13 @@ def estimate_notebook(name: str, profile: str, overrides: Mapping[str, Any] | No
 
     values = {**default_parameters(name), **resolve(name, profile, overrides)}
     return estimate.estimate(name, values)
+
+
+def estimate_profile(profile: str) -> dict:
+    """Every notebook's :class:`modcore.estimate.Estimate` at ``profile`` (default parameters),
+    after the same checks as a run: what ``python -m modcore run all --profile P --estimate``
+    prints, as ``{notebook: Estimate}``."""
+    return {name: estimate_notebook(name, profile) for name in notebook_names()}
 
 
 def check_max_hours(value: Any) -> float:

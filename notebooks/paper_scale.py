@@ -29,13 +29,13 @@ probe_budget_s = 25.0  # seconds of timed probes in all
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from modcore import chapters
+from modcore import chapters, runner
 from modcore.chapters import paper_scale
 
 p = paper_scale.Parameters.from_cell(globals())  # the same checks as `python -m modcore run`
 
 # %% tags=["remove-cell"]
-scale = paper_scale.estimates(p)
+scale = paper_scale.estimates(p, runner.estimate_profile)  # the runner's checked values, as `run all --estimate`
 chapters.publish(paper_scale.summary(p, scale))
 
 # %% [markdown]

@@ -8,7 +8,8 @@ import pytest
 
 from modcore import __main__ as cli
 from modcore import paths, runner
-from modcore.parameters import NONE_OR_NONEMPTY, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param
+from modcore.parameters import (NONE_OR_NONEMPTY, NONEMPTY, POSITIVE, PROFILES, SEED, ChapterParameters, at_least,
+                                each, param)
 
 NOTEBOOK = textwrap.dedent('''\
     # ---
@@ -86,7 +87,7 @@ def test_list_shows_each_profiles_values(toy_notebooks, capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "toy"
-    assert lines[1].split() == ["parameter", *runner.PROFILES]
+    assert lines[1].split() == ["parameter", *PROFILES]
     assert ["n_max", "10", "100", "100", "100000"] in [line.split() for line in lines]  # gpu: default's values
 
 
@@ -119,5 +120,5 @@ def test_every_real_notebook_has_a_valid_parameters_cell_and_profiles():
     for name in runner.notebook_names():
         parameters = runner.default_parameters(name)
         assert "seed" in parameters or name in runner.LAST, name
-        for profile in runner.PROFILES:
+        for profile in PROFILES:
             runner.resolve(name, profile)

@@ -26,6 +26,7 @@ import pytest
 
 from modcore import __main__ as cli
 from modcore import data_cli, paths, runner
+from modcore.parameters import PROFILES
 
 ROOT = paths.REPO_ROOT
 COMMAND_START = re.compile(r"^(?:\.venv/bin/)?python3? -m modcore\b|^make\b")
@@ -126,8 +127,8 @@ def check_command(command: Command) -> str | None:
                 name, value = word.split("=", 1)
                 if name not in variables:
                     return f"make variable {name} is not in the Makefile"
-                if name == "PROFILE" and value not in runner.PROFILES:
-                    return f"PROFILE={value} is not a profile ({', '.join(runner.PROFILES)})"
+                if name == "PROFILE" and value not in PROFILES:
+                    return f"PROFILE={value} is not a profile ({', '.join(PROFILES)})"
             elif word not in targets:
                 return f"make target {word!r} is not in the Makefile (targets: {', '.join(sorted(targets))})"
         return None

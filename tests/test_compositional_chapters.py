@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from modcore import runner, scorecard
+from modcore.parameters import PROFILES
 from modcore.chapters import compositional_images, projections, robustness
 from modcore.runs import compositional as comp
 from modcore.models import MLPSpec, ModularSpec, stack_init
@@ -159,7 +160,7 @@ def test_chapter_rules_catch_bad_input_before_any_compute(name, overrides, match
 @pytest.mark.parametrize("chapter", [compositional_images, robustness, projections], ids=lambda m: m.__name__)
 def test_every_profile_of_the_chapters_obeys_the_rules_and_reaches_the_notebook_unchanged(chapter):
     name = chapter.__name__.rsplit(".", 1)[-1]
-    for profile in runner.PROFILES:
+    for profile in PROFILES:
         chosen = runner.load_profiles(name)[profile]
         resolved = runner.resolve(name, profile)  # raises if a value breaks its rule
         assert resolved == chosen, f"{name} {profile}: the runner changed {chosen} into {resolved}"

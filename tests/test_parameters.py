@@ -9,8 +9,8 @@ import math
 import pytest
 
 from modcore import chapters, runner
-from modcore.parameters import (DISTINCT, INCREASING, NONEMPTY, POSITIVE, SEED, ChapterParameters, ParameterError,
-                                Relation, Rule, at_least, each, one_of, param)
+from modcore.parameters import (DISTINCT, INCREASING, NONEMPTY, POSITIVE, PROFILES, SEED, ChapterParameters,
+                                ParameterError, Relation, Rule, at_least, each, one_of, param)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +89,7 @@ def test_each_notebook_cell_equals_its_chapter_parameters_and_every_profile_buil
     defaults = typed().values()
     differing = {key: (cell[key], defaults[key]) for key in cell if cell[key] != defaults[key]}
     assert not differing, f"{name}: parameters cell vs Parameters(): {differing}"
-    for profile in runner.PROFILES:
+    for profile in PROFILES:
         runner.resolve(name, profile)
 
 

@@ -1,15 +1,13 @@
 """The paper-scale page (notebook ``paper_scale``): what `run all` costs at each profile, before it runs.
 
 Each notebook's estimate comes from :mod:`modcore.estimate` at the values a run would use (the
-runner's checked resolution of defaults and profile, :func:`modcore.runner.estimate_notebook`,
-the same as ``python -m modcore run all --profile P --estimate``): runs, model-steps, peak memory
+runner's checked resolution of defaults and profile, :func:`modcore.runner.estimate_profile`,
+the same as ``python -m modcore run all --profile P --estimate``, which the notebook hands in: a
+chapter never imports the runner): runs, model-steps, peak memory
 and the time on this machine, from short timed probes. The ``gpu`` profile's time on one H100 is
 :func:`modcore.estimate.h100_seconds`: sized by a model, not measured. Probing every notebook at
 ``default`` and ``paper`` takes about a minute; the ``ci`` profile reads a stored estimate
 instead (``stored_estimates``), so that the test suite's page is quick and reproduces itself.
-
-This page imports :mod:`modcore.runner` (for the checked resolution of a profile), the only
-chapter that does: its subject is what a run of the others will cost.
 """
 
 from __future__ import annotations
@@ -17,14 +15,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from modcore import estimate, paths, runner
-from modcore.parameters import DISTINCT, NONE_OR_NONEMPTY, NONEMPTY, POSITIVE, ChapterParameters, each, one_of, param
+from modcore import estimate, paths
+from modcore.parameters import (DISTINCT, NONE_OR_NONEMPTY, NONEMPTY, POSITIVE, PROFILES, ChapterParameters, each,
+                                one_of, param)
 
 GLUE_PREFIX = "scale_"
 MODELLED = "gpu"  # the profile whose time is modelled for one H100 (it is sized by that model)
@@ -38,7 +37,7 @@ class Parameters(ChapterParameters):
     parameters cell repeats the defaults (papermill needs literals there)."""
 
     # the profiles estimated for this machine (the gpu profile is always modelled for an H100 too)
-    profiles: list[str] = param(["default", "paper"], NONEMPTY, DISTINCT, each(one_of(*runner.PROFILES)))
+    profiles: list[str] = param(["default", "paper"], NONEMPTY, DISTINCT, each(one_of(*PROFILES)))
     # a stored estimate (a file in modcore/data written by write_stored) read instead of probing;
     # None: estimate now, on the machine that runs the page
     stored_estimates: str | None = param(None, NONE_OR_NONEMPTY)
@@ -62,36 +61,43 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPU cores, {estimate.human_bytes(estimate.machine_memory_bytes())} of memory"
 
 
-def estimate_now(profiles: Sequence[str], probe_budget_s: float) -> Estimates:
+# What the notebook hands in: every notebook's Estimate at a profile (runner.estimate_profile)
+EstimateProfile = Callable[[str], Mapping[str, estimate.Estimate]]
+
+
+def estimate_now(estimate_profile: EstimateProfile, profiles: Sequence[str], probe_budget_s: float) -> Estimates:
     """Every notebook's estimate at each of ``profiles`` on this machine, and the gpu profile
     modelled on one H100, within ``probe_budget_s`` of probes."""
-    names = runner.notebook_names()
     with estimate.probe_budget(probe_budget_s):
         # the modelled gpu profile first: its host work (Monte Carlo, linearised fits) is probed
         # while the budget lasts, and the profiles after it reuse those probes where shapes agree
-        gpu = {name: runner.estimate_notebook(name, MODELLED) for name in names}
+        gpu = estimate_profile(MODELLED)
         h100 = {name: estimate.h100_seconds(e) for name, e in gpu.items()}
-        rows = {profile: {name: runner.estimate_notebook(name, profile) for name in names} for profile in profiles}
+        rows = {profile: estimate_profile(profile) for profile in profiles}
         table = {profile: {name: {field: float(getattr(e, field)) for field in FIELDS} for name, e in by_name.items()}
                  for profile, by_name in rows.items()}
     made = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return Estimates(table, h100, _machine(), made)
 
 
-def write_stored(path, profiles: Sequence[str] = ("default", "paper"), probe_budget_s: float = 45.0) -> None:
+def write_stored(path, estimate_profile: EstimateProfile, profiles: Sequence[str] = ("default", "paper"),
+                 probe_budget_s: float = 45.0) -> None:
     """Record an estimate for the ci page (``stored_estimates``): run from the repository with
-    ``python -c "from modcore.chapters import paper_scale; paper_scale.write_stored('modcore/data/scale_estimates.json')"``."""
-    e = estimate_now(profiles, probe_budget_s)
+    ``python -c "from modcore import runner; from modcore.chapters import paper_scale;
+    paper_scale.write_stored('modcore/data/scale_estimates.json', runner.estimate_profile)"``."""
+    e = estimate_now(estimate_profile, profiles, probe_budget_s)
     document = dict(profiles=e.profiles, h100_seconds=e.h100_seconds, machine=e.machine, made=e.made)
     with open(path, "w") as handle:
         json.dump(document, handle, indent=1, sort_keys=True)
         handle.write("\n")
 
 
-def estimates(p: Parameters) -> Estimates:
-    """The page's estimates: made now, or read from ``p.stored_estimates`` (a file in modcore/data)."""
+def estimates(p: Parameters, estimate_profile: EstimateProfile) -> Estimates:
+    """The page's estimates: made now with ``estimate_profile`` (the runner's
+    :func:`~modcore.runner.estimate_profile`), or read from ``p.stored_estimates`` (a file in
+    modcore/data)."""
     if p.stored_estimates is None:
-        return estimate_now(p.profiles, p.probe_budget_s)
+        return estimate_now(estimate_profile, p.profiles, p.probe_budget_s)
     document = json.loads((paths.PACKAGE_DIR / "data" / p.stored_estimates).read_text())
     missing = [profile for profile in p.profiles if profile not in document["profiles"]]
     if missing:
