@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 FONTS = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
          "legend.fontsize": 9}
@@ -179,7 +180,10 @@ def loss_curves(curves: pd.DataFrame, *, input_dim_values: Sequence[int], target
                     label=method_labels[method])
         ax.axhline(target_loss, color="black", ls="--", lw=1, label="target loss")
         ax.axhline(predict_zero_loss, color="black", ls=":", lw=1, label="predict-zero loss")
-        ax.set(xscale="log", yscale="log", title=f"m = {m}", xlabel="n")
+        ax.set(xscale="log", yscale="log", title=f"m = {m}", xlabel="n (labelled samples)")
+        # a grid spanning less than two decades gets minor-tick labels on a log axis, and
+        # they ran into each other ("3x10^1 4x10^1 ..."): the decades alone are labelled
+        ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].set_ylabel("test MSE")
     _finish(fig, axes[0, 0])
     return fig
