@@ -36,6 +36,7 @@ seed = 0                      # task seed (directions and phases)
 input_dim = 8                 # m
 n_modules = 4                 # k in the illustration
 n_samples = 2000              # points in the scatter plot
+z_max = 5.0                   # the module functions are drawn for z in [-z_max, z_max]
 n_modules_values = [1, 2, 4, 8]  # k values whose target variance we compare
 n_tasks = 40                  # task draws per k (the variance differs between draws)
 variance_n_samples = 4000     # points per task draw

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modcore import paper_values, stats, verdicts
-from modcore.parameters import DISTINCT, NONEMPTY, SEED, ChapterParameters, at_least, each, param
+from modcore.parameters import DISTINCT, NONEMPTY, POSITIVE, SEED, ChapterParameters, at_least, each, param
 from modcore.plots import sine as sine_plots
 from modcore.tasks.sine import SineTask, calibrated_task_defaults
 
@@ -23,6 +23,7 @@ class Parameters(ChapterParameters):
     input_dim: int = param(8, at_least(1))      # m
     n_modules: int = param(4, at_least(1))      # k in the illustration
     n_samples: int = param(2000, at_least(2))   # points in the scatter plot; a correlation needs two
+    z_max: float = param(5.0, POSITIVE)         # the module functions are drawn for z in [-z_max, z_max]
     n_modules_values: list[int] = param([1, 2, 4, 8], NONEMPTY, DISTINCT, each(at_least(1)))  # k values compared
     n_tasks: int = param(40, at_least(2))       # task draws per k; a standard error needs two
     variance_n_samples: int = param(4000, at_least(2))  # points per task draw
@@ -80,7 +81,7 @@ def scale_words(label_variances: np.ndarray) -> dict[str, float | str]:
 
 def instance(p: Parameters) -> dict[str, np.ndarray]:
     """:func:`one_instance` at the chapter's m, k, sample size and seed."""
-    return one_instance(p.input_dim, p.n_modules, p.n_samples, seed=p.seed)
+    return one_instance(p.input_dim, p.n_modules, p.n_samples, seed=p.seed, z_range=(-p.z_max, p.z_max))
 
 
 def instance_figure(p: Parameters, instance: dict):
