@@ -19,6 +19,8 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
     sweeps        grids of runs into the store; the executor interface
     executors     where sweep tasks run (in process, Dask)
     plots         arrays in, Figure out
+    estimate      what a run costs before it starts: timed probes, overhead, the H100 model;
+                  workloads: each notebook's runs counted from its parameters
     claims        every claim of the paper and the essay, with the source's numbers
     scorecard     claim records written by chapters, read by the scorecard page
     choices       the choices page, rendered from the code's constants

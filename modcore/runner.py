@@ -437,10 +437,10 @@ def describe(names: Iterable[str]) -> str:
 def estimate_notebook(name: str, profile: str, overrides: Mapping[str, Any] | None = None):
     """:class:`modcore.estimate.Estimate` of notebook ``name`` at ``profile`` and ``overrides``,
     after the same checks as a run (:func:`resolve`)."""
-    from modcore import estimate
+    from modcore import workloads  # imported here: it loads torch, which a plain `run` need not
 
     values = {**default_parameters(name), **resolve(name, profile, overrides)}
-    return estimate.estimate(name, values)
+    return workloads.estimate(name, values)
 
 
 def estimate_profile(profile: str) -> dict:
@@ -465,7 +465,7 @@ def check_cost(estimates: Iterable, profile: str, max_hours: float | None, devic
     """Refuse, before any kernel starts, a command whose estimate exceeds ``max_hours`` (default
     :data:`MAX_HOURS` of the profile) or whose peak memory exceeds the machine's (the GPU's for
     cuda): one line with the estimate and how to go on."""
-    from modcore import estimate
+    from modcore import estimate  # imported here: it loads torch, which a plain `run` need not
 
     estimates = list(estimates)
     hours = MAX_HOURS[profile] if max_hours is None else max_hours

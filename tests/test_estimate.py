@@ -7,7 +7,8 @@ import nbformat
 import pytest
 
 from modcore import __main__ as cli
-from modcore import estimate, runner
+from modcore import estimate, runner, workloads
+from modcore.models import MLPSpec
 
 HUGE = 10 ** 12
 
@@ -89,10 +90,10 @@ def test_estimate_makes_the_same_parameter_checks_as_a_run(no_kernel, capsys):
 
 def test_counts_scale_with_the_parameters_and_a_huge_one_is_arithmetic_only():
     values = {**runner.default_parameters("nn_vs_theory"), **runner.resolve("nn_vs_theory", "ci")}
-    small = estimate.estimate("nn_vs_theory", values)
-    double = estimate.estimate("nn_vs_theory", {**values, "n_seeds": 2 * values["n_seeds"]})
+    small = workloads.estimate("nn_vs_theory", values)
+    double = workloads.estimate("nn_vs_theory", {**values, "n_seeds": 2 * values["n_seeds"]})
     assert double.runs == 2 * small.runs and double.model_steps == 2 * small.model_steps
-    huge = estimate.estimate("nn_vs_theory", {**values, "n_train": HUGE})
+    huge = workloads.estimate("nn_vs_theory", {**values, "n_train": HUGE})
     assert huge.peak_bytes > estimate.machine_memory_bytes() and math.isfinite(huge.seconds)
 
 
@@ -174,7 +175,7 @@ def test_the_gpu_profile_fits_8_minutes_on_the_modelled_h100(monkeypatch):
 
 def test_the_h100_model_is_launch_bound_for_small_steps_and_keeps_host_work_as_estimated():
     host = estimate.statistics_work("host", flops=0.0, peak_bytes=0.0)
-    spec = estimate.MLPSpec(4, 8)
+    spec = MLPSpec(4, 8)
     trained = estimate.train_work("tiny", spec, runs=4, n_steps=1000, batch=10, n_train=10, device="cpu")
     alone = estimate.train_work("tiny alone", spec, runs=4, n_steps=1000, batch=10, n_train=10, device="cpu",
                                 stacked=1)

@@ -19,16 +19,23 @@ pytestmark = pytest.mark.slow  # every notebook executes at ci (minutes); `pytes
 NOTEBOOKS = runner.notebook_names()
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
-# Glued numbers that come out of Adam training at the interpolation threshold (n near p), where
-# the trajectory amplifies rounding: on one machine (AMD EPYC, the same seeds, 2 threads) the
-# optimisation-gap chapter's Adam numbers moved by up to 11 % between MKL's code paths
-# (MKL_CBWR unset, AVX2, COMPATIBLE), while its L-BFGS (float64) and least-squares numbers agreed
-# to 1e-6 and its verdict words did not change. Another CPU's BLAS is such another code path, so
-# these keys are compared at MACHINE_SENSITIVE_TOLERANCE (relative) rather than 1e-6; every other
-# glued value, the chapter's words included, is still compared exactly. Same machine, same
-# numbers: the nbval rerun checks that to the printed digit.
-MACHINE_SENSITIVE = {"optimisation_gap": ("gap_baseline_", "gap_long_", "gap_fit_factor")}
-MACHINE_SENSITIVE_TOLERANCE = 0.25
+# The recorded values were made on the CI host; another x86 host runs other BLAS and ATen code
+# paths (vector width, blocking), so its rounding differs. Measured on an AMD EPYC (AVX-512) host
+# against the recorded values, same seeds and threads:
+# - continuous statistics moved by up to 2e-6 relative (module_alignment's p-values and bounds):
+#   every number is compared at REL_TOL, not at 1e-6;
+# - where a network is trained, rounding can move the trajectory itself. The optimisation-gap
+#   chapter's Adam numbers (trained at the interpolation threshold, n near p) moved by up to 11 %
+#   between MKL's own code paths on one host (MKL_CBWR unset, AVX2, COMPATIBLE); the robustness
+#   chapter's accuracy differences and their standard errors by 0.04 percentage points (one test
+#   composite classified the other way). Those keys are compared at their chapter's tolerance below.
+# Every glued word (verdicts included) is still compared exactly, and the nbval rerun checks, on
+# one host, that a second execution prints the same numbers to the last printed digit.
+REL_TOL = 1e-5
+MACHINE_SENSITIVE = {  # notebook: (key prefixes, relative tolerance, absolute tolerance)
+    "optimisation_gap": (("gap_baseline_", "gap_long_", "gap_fit_factor"), 0.25, 0.0),
+    "robustness": (("rob_",), 0.0, 0.2),  # percentage points: five composites' worth
+}
 
 
 def _isolated_env(results: Path) -> dict[str, str]:
@@ -58,16 +65,16 @@ def test_notebook_runs_at_ci_profile_shows_a_figure_and_reproduces_itself(name, 
     assert check.returncode == 0, f"nbval found differences in {name}:\n{check.stdout[-6000:]}"
 
 
-def _same_value(expected: str, actual: str, rel_tol: float = 1e-6) -> bool:
-    """Glued texts agree: numbers to ``rel_tol`` relative (1e-6: BLAS summation order may differ
-    between builds of the same library), everything else exactly."""
+def _same_value(expected: str, actual: str, rel_tol: float = REL_TOL, abs_tol: float = 1e-12) -> bool:
+    """Glued texts agree: numbers to ``rel_tol`` relative or ``abs_tol`` absolute (see REL_TOL),
+    everything else exactly."""
     try:
         a, b = ast.literal_eval(expected), ast.literal_eval(actual)
     except (ValueError, SyntaxError):
         return expected == actual
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
     return expected == actual
 
 
@@ -89,10 +96,10 @@ def test_glued_numbers_at_ci_equal_the_recorded_ones(name, executed, request):
     assert golden.exists(), f"no recorded values for {name}: run pytest tests/test_notebooks.py --update-golden"
     expected = json.loads(golden.read_text())
     assert sorted(glued) == sorted(expected), f"{name} glues other names than recorded"
-    sensitive = MACHINE_SENSITIVE.get(name, ())
+    prefixes, rel_tol, abs_tol = MACHINE_SENSITIVE.get(name, ((), REL_TOL, 1e-12))
     changed = {key: (expected[key], glued[key]) for key in expected
-               if not _same_value(expected[key], glued[key],
-                                  MACHINE_SENSITIVE_TOLERANCE if sensitive and key.startswith(sensitive) else 1e-6)}
+               if not (_same_value(expected[key], glued[key], rel_tol, abs_tol) if prefixes and key.startswith(prefixes)
+                       else _same_value(expected[key], glued[key]))}
     assert not changed, f"{name}: glued values differ from the recorded ones (recorded, now): {changed}"
 
 
