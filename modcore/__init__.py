@@ -23,12 +23,11 @@ Layers (a module imports only the layers listed before it, plus numpy/scipy/torc
                   workloads: each notebook's runs counted from its parameters
     claims        every claim of the paper and the essay, with the source's numbers
     scorecard     claim records written by chapters, read by the scorecard page
-    choices       the choices page, rendered from the code's constants
     parameters    typed chapter parameters: each one's type, default and rule in one place
     verdicts      the closed set of verdict words and how they combine
     runs          run configurations that several chapters share
-    chapters      one module per notebook (may import every layer above; no layer imports it,
-                  except the choices page, which reads each chapter's parameter defaults)
+    chapters      one module per notebook (may import every layer above; no layer imports it;
+                  the choices page reads the other chapters' constants and defaults by name)
     runner        executes the notebooks with papermill, checked by each chapter's Parameters
                   (imported by ``python -m modcore`` and the tests only)
     provenance    the record that ends each executed notebook (used by the runner only)

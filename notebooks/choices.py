@@ -19,7 +19,7 @@
 # could read leave it open) or a decision of ours. Each is an explicit argument or named constant in `modcore`, and where it matters a
 # notebook parameter, so you can rerun any chapter with another value.
 #
-# Every value below is read from the code when this page is built (`modcore.choices`): the
+# Every value below is read from the code when this page is built (`modcore.chapters.choices`): the
 # constant or the notebook default that the runs use, so the page cannot drift from them.
 
 # %% tags=["parameters"]

@@ -3,7 +3,8 @@ default changes the page."""
 
 import pytest
 
-from modcore import choices, verdicts
+from modcore import verdicts
+from modcore.chapters import choices
 
 
 def test_every_placeholder_of_the_page_resolves():

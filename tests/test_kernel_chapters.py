@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modcore import choices, paper_values
+from modcore import paper_values
+from modcore.chapters import choices
 from modcore.seeds import derive_seed
 from modcore import stats
 from modcore.chapters import kernel_rule as kernel_chapter
