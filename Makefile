@@ -10,6 +10,9 @@
 #   once. PY=python3 uses a Python that already has a CUDA torch instead of the venv.
 PYTHON  ?= python3
 PROFILE ?= default
+# notebooks executed at once by `make notebooks`/`make book` (each its own kernel); 2 fits the
+# project's 2-core machine: the essay and the small sine nets train single-threaded
+JOBS    ?= 2
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
@@ -35,7 +38,7 @@ lock:
 	$(PYTHON) tools/lock.py
 
 notebooks: $(STAMP)
-	$(PY) -m modcore run all --profile $(PROFILE)
+	$(PY) -m modcore run all --profile $(PROFILE) --jobs $(JOBS)
 
 html: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going

@@ -3,7 +3,7 @@
     python -m modcore list [NAME ...]
     python -m modcore run theorem1 --profile ci -p n_train_max 500
     python -m modcore run nn_vs_theory -p lr=-1e-3 -p seed 3      (-p NAME=VALUE or -p NAME VALUE)
-    python -m modcore run all --profile default
+    python -m modcore run all --profile default [--jobs 2]
     python -m modcore run all --profile paper --executor dask [--workers N | --scheduler ADDRESS]
     python -m modcore run all --profile paper --estimate      (the cost, before anything runs)
     python -m modcore run all --profile gpu --estimate --assume-device h100   (modelled, not measured)
@@ -18,6 +18,7 @@ interrupted (Ctrl-C). Every refusal is one line, `error: ...`.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None,
                      help="with --executor dask and no --scheduler: local workers (default: one per GPU, else per core)")
 
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="with 'all': execute up to N notebooks at once, each in its own kernel, the longest "
+                          "estimated first (their cell output is then not streamed); the scorecard and the other "
+                          "pages that read the chapters run after them (default: 1)")
     run.add_argument("--estimate", action="store_true",
                      help="print each notebook's runs, model-steps, FLOPs, peak memory and estimated time on this "
                           "device (from a short timed probe of the real steps), and a total; run nothing")
@@ -91,6 +96,8 @@ def _executor_error(args) -> str | None:
         return "--workers starts a local cluster; it cannot be combined with --scheduler"
     if args.workers is not None and args.workers < 1:
         return f"--workers must be at least 1, got {args.workers}"
+    if args.jobs < 1:
+        return f"--jobs must be at least 1, got {args.jobs}"
     return None
 
 
@@ -194,13 +201,16 @@ def main(argv: list[str] | None = None) -> int:
                 address = args.scheduler or stack.enter_context(executors.serve_local_cluster(args.workers))
                 os.environ[executors.ENV_EXECUTOR] = "dask"
                 os.environ[executors.ENV_SCHEDULER] = address
-            for name, name_overrides in chosen.items():
+            def execute(name: str, stream: bool) -> None:
                 start = time.perf_counter()
                 print(f"[modcore] {name}: profile {args.profile!r}", file=sys.stderr, flush=True)
-                output = runner.execute(name, args.profile, name_overrides, output_dir=output_dir,
-                                        log_output=not args.quiet,
+                output = runner.execute(name, args.profile, chosen[name], output_dir=output_dir, log_output=stream,
                                         cell_timeout_s=estimate.cell_timeout_seconds(estimates[name].seconds))
-                print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr)
+                print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr,
+                      flush=True)
+
+            _execute_all(list(chosen), execute, jobs=args.jobs, stream=not args.quiet,
+                         seconds={name: e.seconds for name, e in estimates.items()})
         return 0
     except (runner.RunnerError, paths.ResultsDirError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -212,6 +222,32 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error) if isinstance(error, runner.NotebookInterrupted) else "interrupted (Ctrl-C)"
         print(f"error: {message}", file=sys.stderr)
         return 130
+
+
+def _execute_all(names: list[str], execute, *, jobs: int, stream: bool, seconds: dict[str, float]) -> None:
+    """Execute ``names`` in order, or with ``jobs`` > 1 up to that many at once (one kernel each,
+    longest estimate first, output not streamed: it would interleave), then the pages that read
+    the others (runner.LAST) one after another. Each notebook is deterministic from its seed and
+    writes its own results store, so the numbers do not depend on ``jobs``. The first notebook to
+    fail stops the ones not yet started; those running finish, and the failure is raised."""
+    chapters_first = [name for name in names if name not in runner.LAST]
+    readers = [name for name in names if name in runner.LAST]
+    if jobs == 1:
+        for name in names:
+            execute(name, stream)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        longest_first = sorted(chapters_first, key=lambda name: -seconds[name])
+        futures = [pool.submit(execute, name, False) for name in longest_first]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    for name in readers:
+        execute(name, stream)
 
 
 def _estimates(args, chosen: dict[str, dict]) -> dict | None:

@@ -122,3 +122,37 @@ def test_every_real_notebook_has_a_valid_parameters_cell_and_profiles():
         assert "seed" in parameters or name in runner.LAST, name
         for profile in PROFILES:
             runner.resolve(name, profile)
+
+
+def test_jobs_must_be_a_positive_count(capsys):
+    assert cli.main(["run", "all", "--profile", "ci", "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --jobs must be at least 1, got 0"
+
+
+def test_jobs_run_the_chapters_longest_first_then_the_pages_that_read_them():
+    reader = runner.LAST[0]
+    seconds = {"short": 1.0, "long": 9.0, "middle": 5.0, reader: 0.5}
+    started = []
+    cli._execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
+                     jobs=1, stream=True, seconds=seconds)
+    assert started == [("short", True), ("long", True), (reader, True), ("middle", True)]  # one job: in order
+    started.clear()
+    cli._execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
+                     jobs=2, stream=True, seconds=seconds)
+    assert started[-1] == (reader, True)  # the reader after every chapter, streamed
+    assert {name for name, _ in started[:3]} == {"short", "long", "middle"} and not any(s for _, s in started[:3])
+
+
+def test_with_jobs_a_failed_notebook_is_reported_and_the_readers_do_not_run():
+    reader = runner.LAST[0]
+    started = []
+
+    def execute(name, stream):
+        started.append(name)
+        if name == "bad":
+            raise runner.NotebookFailed("error: bad failed in cell 1")
+
+    with pytest.raises(runner.NotebookFailed):
+        cli._execute_all(["bad", "good", reader], execute, jobs=2, stream=False,
+                         seconds={"bad": 2.0, "good": 1.0, reader: 0.1})
+    assert reader not in started
