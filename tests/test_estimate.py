@@ -119,28 +119,6 @@ def test_a_cell_past_its_limit_ends_with_one_line_naming_the_cell_and_the_limit(
     assert "\n" not in message and "in cell 1" in message and "limit of 700 s" in message
 
 
-def test_ci_estimate_is_within_a_factor_2_of_the_measured_ci_time(executed):
-    """Compares the ci estimate with the wall times recorded in the notebooks the session
-    executed at ci (tests/test_notebooks.py; run it in the same session), per notebook
-    (printed) and in total (asserted)."""
-    measured = {}
-    for path in sorted(executed.glob("*.ipynb")):
-        if path.name.endswith(".failed.ipynb"):
-            continue
-        record = nbformat.read(path, as_version=4).metadata.get("modcore", {}).get("provenance", {})
-        if record.get("profile") == "ci":
-            measured[path.stem] = record["wall_seconds"]
-    if len(measured) < len(runner.notebook_names()):
-        pytest.skip(f"only {len(measured)} notebooks executed at ci in this session; run tests/test_notebooks.py too")
-    estimated = {name: runner.estimate_notebook(name, "ci").seconds for name in measured}
-    for name in measured:
-        print(f"{name}: estimate {estimated[name]:.0f} s, measured {measured[name]:.0f} s, "
-              f"ratio {estimated[name] / measured[name]:.2f}")
-    ratio = sum(estimated.values()) / sum(measured.values())
-    print(f"total: estimate {sum(estimated.values()):.0f} s, measured {sum(measured.values()):.0f} s, ratio {ratio:.2f}")
-    assert 0.5 <= ratio <= 2.0
-
-
 # The chapters that train networks (on a GPU when one is visible); the others run on the host.
 NETWORK_CHAPTERS = ("calibration", "compositional_images", "kernel_rule", "module_alignment", "nn_vs_theory",
                     "optimisation_gap", "projections", "robustness", "sample_complexity")
