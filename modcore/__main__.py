@@ -18,7 +18,6 @@ interrupted (Ctrl-C). Every refusal is one line, `error: ...`.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[modcore] {name}: done in {time.perf_counter() - start:.0f} s -> {output}", file=sys.stderr,
                       flush=True)
 
-            _execute_all(list(chosen), execute, jobs=args.jobs, stream=not args.quiet,
+            runner.execute_all(list(chosen), execute, jobs=args.jobs, stream=not args.quiet,
                          seconds={name: e.seconds for name, e in estimates.items()})
         return 0
     except (runner.RunnerError, paths.ResultsDirError) as error:
@@ -222,32 +221,6 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error) if isinstance(error, runner.NotebookInterrupted) else "interrupted (Ctrl-C)"
         print(f"error: {message}", file=sys.stderr)
         return 130
-
-
-def _execute_all(names: list[str], execute, *, jobs: int, stream: bool, seconds: dict[str, float]) -> None:
-    """Execute ``names`` in order, or with ``jobs`` > 1 up to that many at once (one kernel each,
-    longest estimate first, output not streamed: it would interleave), then the pages that read
-    the others (runner.LAST) one after another. Each notebook is deterministic from its seed and
-    writes its own results store, so the numbers do not depend on ``jobs``. The first notebook to
-    fail stops the ones not yet started; those running finish, and the failure is raised."""
-    chapters_first = [name for name in names if name not in runner.LAST]
-    readers = [name for name in names if name in runner.LAST]
-    if jobs == 1:
-        for name in names:
-            execute(name, stream)
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        longest_first = sorted(chapters_first, key=lambda name: -seconds[name])
-        futures = [pool.submit(execute, name, False) for name in longest_first]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    for name in readers:
-        execute(name, stream)
 
 
 def _estimates(args, chosen: dict[str, dict]) -> dict | None:

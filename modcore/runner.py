@@ -26,11 +26,12 @@ reads) is left in place. A successful run ends with a generated "Provenance" cel
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import math
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,33 @@ def execute(name: str, profile: str = "default", overrides: Mapping[str, Any] | 
     for stale in (failed, failed_log):  # an older failure of this notebook no longer describes it
         stale.unlink(missing_ok=True)
     return output
+
+
+def execute_all(names: list[str], execute: Callable[[str, bool], Any], *, jobs: int, stream: bool,
+                seconds: Mapping[str, float]) -> None:
+    """Execute ``names`` in order, or with ``jobs`` > 1 up to that many at once (one kernel each,
+    longest estimate first, output not streamed: it would interleave), then the pages that read
+    the others (:data:`LAST`) one after another. Each notebook is deterministic from its seed and
+    writes its own results store, so the numbers do not depend on ``jobs``. The first notebook to
+    fail stops the ones not yet started; those running finish, and the failure is raised."""
+    chapters_first = [name for name in names if name not in LAST]
+    readers = [name for name in names if name in LAST]
+    if jobs == 1:
+        for name in names:
+            execute(name, stream)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        longest_first = sorted(chapters_first, key=lambda name: -seconds[name])
+        futures = [pool.submit(execute, name, False) for name in longest_first]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    for name in readers:
+        execute(name, stream)
 
 
 def _kernel_manager_logging_to(log: Path) -> type:

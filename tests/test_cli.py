@@ -133,11 +133,11 @@ def test_jobs_run_the_chapters_longest_first_then_the_pages_that_read_them():
     reader = runner.LAST[0]
     seconds = {"short": 1.0, "long": 9.0, "middle": 5.0, reader: 0.5}
     started = []
-    cli._execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
+    runner.execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
                      jobs=1, stream=True, seconds=seconds)
     assert started == [("short", True), ("long", True), (reader, True), ("middle", True)]  # one job: in order
     started.clear()
-    cli._execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
+    runner.execute_all(["short", "long", reader, "middle"], lambda name, stream: started.append((name, stream)),
                      jobs=2, stream=True, seconds=seconds)
     assert started[-1] == (reader, True)  # the reader after every chapter, streamed
     assert {name for name, _ in started[:3]} == {"short", "long", "middle"} and not any(s for _, s in started[:3])
@@ -153,6 +153,6 @@ def test_with_jobs_a_failed_notebook_is_reported_and_the_readers_do_not_run():
             raise runner.NotebookFailed("error: bad failed in cell 1")
 
     with pytest.raises(runner.NotebookFailed):
-        cli._execute_all(["bad", "good", reader], execute, jobs=2, stream=False,
+        runner.execute_all(["bad", "good", reader], execute, jobs=2, stream=False,
                          seconds={"bad": 2.0, "good": 1.0, reader: 0.1})
     assert reader not in started
